@@ -1,0 +1,24 @@
+/** @jest-config-loader esbuild-register */
+import type { Config } from 'jest';
+
+// ESM all the way: tests import the TypeScript sources of the workspace packages directly,
+// so `npm test` exercises exactly the code that `tsc -b` builds.
+const config: Config = {
+  testEnvironment: 'node',
+  extensionsToTreatAsEsm: ['.ts'],
+  roots: ['<rootDir>/packages', '<rootDir>/fixtures', '<rootDir>/examples'],
+  testMatch: ['**/test/**/*.test.ts'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  moduleNameMapper: {
+    '^@tfjs-mbq/ops$': '<rootDir>/packages/ops/src/index.ts',
+    '^@tfjs-mbq/ops/backends$': '<rootDir>/packages/ops/src/backends/index.ts',
+    '^@tfjs-mbq/converter$': '<rootDir>/packages/converter/src/index.ts',
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
+  transform: {
+    '^.+\\.ts$': ['ts-jest', { useESM: true, isolatedModules: true, tsconfig: '<rootDir>/tsconfig.test.json' }],
+  },
+  testTimeout: 120000,
+  maxWorkers: 2,
+};
+export default config;
