@@ -1,0 +1,71 @@
+/**
+ * The data the per-block scale search works on. The graph side (graph/, convert.ts) builds these
+ * from cached block inputs; the search side (search/) knows nothing about graphs.
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+
+export type QuantMethod = 'rtn' | 'awq' | 'mbq' | 'smoothquant';
+export type LossMode = 'mae' | 'mse';
+
+export interface QuantConfig {
+  method: QuantMethod;
+  /** Weight bits, 2..8. */
+  wBits: number;
+  /** Group size along K for weight-only; ignored (per-channel) when aBits is set. */
+  groupSize: number;
+  /** Activation bits for weight-activation quantization (e.g. 8 for W4A8); undefined = weight-only. */
+  aBits?: number;
+  loss: LossMode;
+  /** Feed each block the output of the already-quantized previous block (ALGORITHM.md §4.1 variant). */
+  distort: boolean;
+  /** Number of alpha grid points (ALGORITHM.md: 20, alpha = i / n). */
+  gridSize: number;
+}
+
+/** What replaces one linear while a candidate is evaluated. Weight layout is [N, K] (out, in). */
+export interface LinearOverride {
+  /** Float weight to use (already scaled and pseudo-quantized, e.g. Q(W * s) / s). */
+  weight: tf.Tensor2D;
+  /**
+   * Weight-activation only: the linear's input is divided by this per-channel scale [K]
+   * and quantized per token with `actBits` before the matmul with `weight` (which is then Q(W * s)).
+   */
+  inputScale?: tf.Tensor1D;
+  actBits?: number;
+}
+
+export type ScaleGroupName = 'attn-in' | 'attn-out' | 'mlp-in' | 'mlp-out';
+
+/** One group of linears that share an input and a fold target (ALGORITHM.md §4, table). */
+export interface ScaleGroup {
+  name: ScaleGroupName;
+  /** Ids of the scaled linears (graph node names of their MatMul). */
+  linears: string[];
+  /** Float weights of those linears, [N, K] each. */
+  weights: Map<string, tf.Tensor2D>;
+  /** The shared input X of the linears, all calibration tokens stacked: [T, K]. */
+  input: tf.Tensor2D;
+  /** Runs the compared module on its cached input with the overrides; returns its output [T, C]. */
+  forward(overrides: Map<string, LinearOverride>): tf.Tensor2D;
+  /** Float output of the compared module [T, C] (the reference O). */
+  reference: tf.Tensor2D;
+}
+
+/** Per-token masks over the T stacked tokens (1 = in the set), and the block's modality ratio. */
+export interface TokenWeighting {
+  visionMask: tf.Tensor1D;
+  captionMask: tf.Tensor1D;
+  /** r from ALGORITHM.md §3 for this group (attention ratio for attn-*, MLP ratio for mlp-*). */
+  ratio: number;
+}
+
+export interface ScaleSearchResult {
+  group: ScaleGroupName;
+  /** The chosen per-input-channel scale s [K] (all ones for rtn). */
+  scales: Float32Array;
+  alpha: number;
+  lossBefore: number;
+  lossAfter: number;
+  /** Loss at every alpha point, for the report. */
+  lossCurve: number[];
+}
