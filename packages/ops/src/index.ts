@@ -1,1 +1,19 @@
+import { registerMbqOps } from './register.js';
+
+registerMbqOps();
+
+export { registerMbqOps } from './register.js';
 export * from './packing.js';
+export * from './kernel_names.js';
+export { pseudoQuantize } from './ops/pseudo_quantize.js';
+export type { PseudoQuantizeOptions } from './ops/pseudo_quantize.js';
+export { quantizeGroupwise } from './ops/quantize_groupwise.js';
+export type { QuantizeGroupwiseOptions, QuantizedGroupwise } from './ops/quantize_groupwise.js';
+export { dequantizeGroupwise } from './ops/dequantize_groupwise.js';
+export type { DequantizeGroupwiseOptions } from './ops/dequantize_groupwise.js';
+export { quantizeActivationPerToken, quantizeActivationPerTokenWithCodes } from './ops/quantize_activation_per_token.js';
+export type { QuantizeActivationOptions, QuantizedActivation } from './ops/quantize_activation_per_token.js';
+export { mbqReconstructionLoss } from './ops/mbq_reconstruction_loss.js';
+export { uniformReconstructionLoss } from './ops/uniform_reconstruction_loss.js';
+export { hadamardTransform, hadamardMatrix, hadamardPlan, paleyI, paleyII } from './ops/hadamard_transform.js';
+export type { HadamardPlan, HadamardTransformOptions } from './ops/hadamard_transform.js';

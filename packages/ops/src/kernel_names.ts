@@ -1,0 +1,65 @@
+/**
+ * Kernel names with their typed inputs and attributes, as in tfjs-core's kernel_names.ts.
+ * Every name is registered for 'cpu', 'wasm' and 'webgpu' by registerMbqOps().
+ */
+import type { TensorInfo } from '@tensorflow/tfjs-core';
+
+/** Quantizer layouts of ALGORITHM.md §5. */
+export type PseudoQuantizeMode = 'asym-group' | 'sym-channel' | 'sym-token' | 'sym-tensor';
+export const PSEUDO_QUANTIZE_MODES: readonly PseudoQuantizeMode[] = ['asym-group', 'sym-channel', 'sym-token', 'sym-tensor'];
+
+export type ReconstructionLossMode = 'mae' | 'mse';
+
+/** Quantize then dequantize `x` (float32, same shape out). */
+export const MbqPseudoQuantize = 'MbqPseudoQuantize';
+export type MbqPseudoQuantizeInputs = { x: TensorInfo };
+export interface MbqPseudoQuantizeAttrs {
+  bits: number;
+  mode: PseudoQuantizeMode;
+  /** Consecutive elements of the last axis sharing one scale/zero; used by 'asym-group' only (0 otherwise). */
+  groupSize: number;
+}
+
+/** w [N, K] -> packed int32 [N, wordsPerRow(K, bits)], scales f32 [N, K/g], zeros f32 [N, K/g]. */
+export const MbqQuantizeGroupwise = 'MbqQuantizeGroupwise';
+export type MbqQuantizeGroupwiseInputs = { w: TensorInfo };
+export interface MbqQuantizeGroupwiseAttrs {
+  bits: number;
+  groupSize: number;
+}
+
+/** packed int32 [N, words], scales f32 [N, K/g], zeros f32 [N, K/g] -> w f32 [N, K]. */
+export const MbqDequantizeGroupwise = 'MbqDequantizeGroupwise';
+export type MbqDequantizeGroupwiseInputs = { packed: TensorInfo; scales: TensorInfo; zeros: TensorInfo };
+export interface MbqDequantizeGroupwiseAttrs {
+  bits: number;
+  groupSize: number;
+  /** K. */
+  inFeatures: number;
+}
+
+/** x [..., K] -> [dequantized f32 [..., K], codes int32 [..., K], scales f32 [..., 1]] (symmetric per token). */
+export const MbqQuantizeActivationPerToken = 'MbqQuantizeActivationPerToken';
+export type MbqQuantizeActivationPerTokenInputs = { x: TensorInfo };
+export interface MbqQuantizeActivationPerTokenAttrs {
+  bits: number;
+}
+
+/** MBQ loss of ALGORITHM.md §4.4 -> float32 scalar. Masks have one entry per token (leading dims of reference). */
+export const MbqReconstructionLoss = 'MbqReconstructionLoss';
+export type MbqReconstructionLossInputs = { reference: TensorInfo; output: TensorInfo; visionMask: TensorInfo; captionMask: TensorInfo };
+export interface MbqReconstructionLossAttrs {
+  ratio: number;
+  mode: ReconstructionLossMode;
+}
+
+/** AWQ loss: mean of (output - reference)^2 over all elements -> float32 scalar. */
+export const MbqUniformReconstructionLoss = 'MbqUniformReconstructionLoss';
+export type MbqUniformReconstructionLossInputs = { reference: TensorInfo; output: TensorInfo };
+
+/** y = x · H along the last axis (H orthonormal, see hadamardPlan); inverse: y = x · Hᵀ. */
+export const MbqHadamardTransform = 'MbqHadamardTransform';
+export type MbqHadamardTransformInputs = { x: TensorInfo };
+export interface MbqHadamardTransformAttrs {
+  inverse: boolean;
+}

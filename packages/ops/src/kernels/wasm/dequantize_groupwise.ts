@@ -1,0 +1,12 @@
+/**
+ * 'wasm' kernel: runs the cpu algorithm on data read from the wasm heap (readSync) and writes
+ * its output back with makeOutput. Same code as the cpu kernel, so the results are identical.
+ */
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { dequantizeGroupwiseCpuConfig, dequantizeGroupwiseHost } from '../cpu/dequantize_groupwise.js';
+
+export const dequantizeGroupwiseWasmConfig: KernelConfig = {
+  kernelName: dequantizeGroupwiseCpuConfig.kernelName,
+  backendName: 'wasm',
+  kernelFunc: dequantizeGroupwiseHost,
+};

@@ -1,0 +1,34 @@
+/** registerMbqOps(): registers every kernel of this package for cpu, wasm and webgpu (idempotent). */
+import * as tf from '@tensorflow/tfjs-core';
+import { dequantizeGroupwiseCpuConfig } from './kernels/cpu/dequantize_groupwise.js';
+import { hadamardTransformCpuConfig } from './kernels/cpu/hadamard_transform.js';
+import { mbqReconstructionLossCpuConfig } from './kernels/cpu/mbq_reconstruction_loss.js';
+import { pseudoQuantizeCpuConfig } from './kernels/cpu/pseudo_quantize.js';
+import { quantizeActivationPerTokenCpuConfig } from './kernels/cpu/quantize_activation_per_token.js';
+import { quantizeGroupwiseCpuConfig } from './kernels/cpu/quantize_groupwise.js';
+import { uniformReconstructionLossCpuConfig } from './kernels/cpu/uniform_reconstruction_loss.js';
+import { dequantizeGroupwiseWasmConfig } from './kernels/wasm/dequantize_groupwise.js';
+import { hadamardTransformWasmConfig } from './kernels/wasm/hadamard_transform.js';
+import { mbqReconstructionLossWasmConfig } from './kernels/wasm/mbq_reconstruction_loss.js';
+import { pseudoQuantizeWasmConfig } from './kernels/wasm/pseudo_quantize.js';
+import { quantizeActivationPerTokenWasmConfig } from './kernels/wasm/quantize_activation_per_token.js';
+import { quantizeGroupwiseWasmConfig } from './kernels/wasm/quantize_groupwise.js';
+import { uniformReconstructionLossWasmConfig } from './kernels/wasm/uniform_reconstruction_loss.js';
+import { WEBGPU_KERNEL_CONFIGS } from './kernels/webgpu/index.js';
+
+const KERNEL_CONFIGS: readonly tf.KernelConfig[] = [
+  pseudoQuantizeCpuConfig, quantizeGroupwiseCpuConfig, dequantizeGroupwiseCpuConfig,
+  quantizeActivationPerTokenCpuConfig, mbqReconstructionLossCpuConfig, uniformReconstructionLossCpuConfig,
+  hadamardTransformCpuConfig,
+  pseudoQuantizeWasmConfig, quantizeGroupwiseWasmConfig, dequantizeGroupwiseWasmConfig,
+  quantizeActivationPerTokenWasmConfig, mbqReconstructionLossWasmConfig, uniformReconstructionLossWasmConfig,
+  hadamardTransformWasmConfig,
+  ...WEBGPU_KERNEL_CONFIGS,
+];
+
+/** Registers the kernels (keyed by backend name, so backends may be loaded before or after). */
+export function registerMbqOps(): void {
+  for (const config of KERNEL_CONFIGS) {
+    if (!tf.getKernel(config.kernelName, config.backendName)) tf.registerKernel(config);
+  }
+}
