@@ -59,6 +59,9 @@ export interface TokenWeighting {
   ratio: number;
 }
 
+/** What lossBefore/lossAfter/lossCurve measure: MBQ's weighted loss, or AWQ's uniform mean D². */
+export type ScaleSearchLossKind = 'mbq-mae' | 'mbq-mse' | 'uniform-mse';
+
 export interface ScaleSearchResult {
   group: ScaleGroupName;
   /** The chosen per-input-channel scale s [K] (all ones for rtn). */
@@ -68,4 +71,6 @@ export interface ScaleSearchResult {
   lossAfter: number;
   /** Loss at every alpha point, for the report. */
   lossCurve: number[];
+  /** Which loss the numbers above are (mbq: the configured MBQ loss; awq, rtn, smoothquant: uniform). */
+  lossKind?: ScaleSearchLossKind;
 }

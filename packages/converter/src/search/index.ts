@@ -1,0 +1,9 @@
+export type {
+  QuantMethod, LossMode, QuantConfig, LinearOverride, ScaleGroupName, ScaleGroup, TokenWeighting,
+  ScaleSearchLossKind, ScaleSearchResult,
+} from './types.js';
+export { searchGroupScale, lossKindFor, meanAbsPerChannel, alphaScales, alphaGrid } from './scale_search.js';
+export { smoothQuantScales } from './smoothquant.js';
+export {
+  validateQuantConfig, weightQuantizer, quantizeWeight, applyLinearOverride, type WeightQuantizer,
+} from './weight_quant.js';
