@@ -17,3 +17,5 @@ export { mbqReconstructionLoss } from './ops/mbq_reconstruction_loss.js';
 export { uniformReconstructionLoss } from './ops/uniform_reconstruction_loss.js';
 export { hadamardTransform, hadamardMatrix, hadamardPlan, paleyI, paleyII } from './ops/hadamard_transform.js';
 export type { HadamardPlan, HadamardTransformOptions } from './ops/hadamard_transform.js';
+export { quantizedMatMul } from './ops/quantized_matmul.js';
+export type { QuantizedMatMulOptions } from './ops/quantized_matmul.js';

@@ -63,3 +63,18 @@ export type MbqHadamardTransformInputs = { x: TensorInfo };
 export interface MbqHadamardTransformAttrs {
   inverse: boolean;
 }
+
+/**
+ * y [..., N] = x [..., K] · dequant(packed, scales, zeros)ᵀ, fused (docs/architecture.md,
+ * "Custom graph op"): packed int32 [N, wordsPerRow(K, bits)], scales/zeros f32 [N, K/g].
+ */
+export const MbqQuantizedMatMul = 'MbqQuantizedMatMul';
+export type MbqQuantizedMatMulInputs = Pick<NamedTensorInfoMap, 'x' | 'packed' | 'scales' | 'zeros'>;
+export interface MbqQuantizedMatMulAttrs {
+  bits: number;
+  groupSize: number;
+  /** K. */
+  inFeatures: number;
+  /** 0: float activations; 8: per-token symmetric int8 activations (W4A8, bits = 4). */
+  actBits: number;
+}

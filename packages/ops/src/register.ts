@@ -15,6 +15,7 @@ import { quantizeActivationPerTokenWasmConfig } from './kernels/wasm/quantize_ac
 import { quantizeGroupwiseWasmConfig } from './kernels/wasm/quantize_groupwise.js';
 import { uniformReconstructionLossWasmConfig } from './kernels/wasm/uniform_reconstruction_loss.js';
 import { WEBGPU_KERNEL_CONFIGS } from './kernels/webgpu/index.js';
+import { registerQuantizedMatMul } from './kernels/register_quantized_matmul.js';
 
 const KERNEL_CONFIGS: readonly tf.KernelConfig[] = [
   pseudoQuantizeCpuConfig, quantizeGroupwiseCpuConfig, dequantizeGroupwiseCpuConfig,
@@ -31,4 +32,5 @@ export function registerMbqOps(): void {
   for (const config of KERNEL_CONFIGS) {
     if (!tf.getKernel(config.kernelName, config.backendName)) tf.registerKernel(config);
   }
+  registerQuantizedMatMul();
 }

@@ -3,20 +3,12 @@
  * (docs/architecture.md, "Custom graph op"): attribute type, validation and the exact
  * float32 reference used by the cpu and wasm kernels and by the tests.
  */
+import { MbqQuantizedMatMul, MbqQuantizedMatMulAttrs } from '../kernel_names.js';
 import { unpackCodes, wordsPerRow } from '../packing.js';
 
-export const MbqQuantizedMatMul = 'MbqQuantizedMatMul';
+export { MbqQuantizedMatMul };
+export type { MbqQuantizedMatMulAttrs };
 
-export interface MbqQuantizedMatMulAttrs {
-  /** Bits per weight code, 2..8. */
-  bits: number;
-  /** Consecutive inputs (along K) of one output row sharing one scale and zero; divides K. */
-  groupSize: number;
-  /** K. */
-  inFeatures: number;
-  /** 0: float activations; 8: per-token symmetric int8 activations (W4A8, bits must be 4). */
-  actBits: number;
-}
 
 /** The shapes the kernels work on, after validation: x is viewed as [M, K]. */
 export interface QmmDims {

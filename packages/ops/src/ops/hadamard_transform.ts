@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MbqHadamardTransform, MbqHadamardTransformAttrs, MbqHadamardTransformInputs } from '../kernel_names.js';
-import { assertDtype, assertMinRank, assertTensor, fail } from './validate.js';
+import { assertDtype, assertMinRank, assertTensor, assertNonEmpty } from './validate.js';
 
 export { hadamardMatrix, hadamardPlan, paleyI, paleyII } from './hadamard_matrix.js';
 export type { HadamardPlan } from './hadamard_matrix.js';
@@ -19,8 +19,8 @@ export function hadamardTransform(x: tf.Tensor, options: HadamardTransformOption
   const op = 'hadamardTransform';
   assertTensor(op, 'x', x);
   assertDtype(op, 'x', x, 'float32');
+  assertNonEmpty(op, 'x', x);
   assertMinRank(op, 'x', x, 1);
-  if (x.shape[x.rank - 1] < 1) fail(op, `the last dimension must be at least 1, got shape [${x.shape}]`);
   const inputs: MbqHadamardTransformInputs = { x };
   const attrs: MbqHadamardTransformAttrs = { inverse: options.inverse === true };
   return tf.engine().runKernel(MbqHadamardTransform, inputs as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   MbqPseudoQuantize, MbqPseudoQuantizeAttrs, MbqPseudoQuantizeInputs, PSEUDO_QUANTIZE_MODES, PseudoQuantizeMode,
 } from '../kernel_names.js';
-import { assertBits, assertDtype, assertGroupSize, assertMinRank, assertRank, assertTensor, fail } from './validate.js';
+import { assertBits, assertDtype, assertGroupSize, assertMinRank, assertRank, assertTensor, fail, assertNonEmpty } from './validate.js';
 
 export interface PseudoQuantizeOptions {
   bits: number;
@@ -27,6 +27,7 @@ export function pseudoQuantize(x: tf.Tensor, options: PseudoQuantizeOptions): tf
   const op = 'pseudoQuantize';
   assertTensor(op, 'x', x);
   assertDtype(op, 'x', x, 'float32');
+  assertNonEmpty(op, 'x', x);
   const { bits, mode } = options;
   assertBits(op, bits);
   if (!PSEUDO_QUANTIZE_MODES.includes(mode)) fail(op, `mode must be one of ${PSEUDO_QUANTIZE_MODES.join(', ')}, got '${String(mode)}'`);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import {
   MbqQuantizeActivationPerToken, MbqQuantizeActivationPerTokenAttrs, MbqQuantizeActivationPerTokenInputs,
 } from '../kernel_names.js';
-import { assertBits, assertDtype, assertMinRank, assertTensor } from './validate.js';
+import { assertBits, assertDtype, assertMinRank, assertTensor, assertNonEmpty } from './validate.js';
 
 export interface QuantizeActivationOptions {
   bits: number;
@@ -20,6 +20,7 @@ export interface QuantizedActivation {
 function run(x: tf.Tensor, options: QuantizeActivationOptions, op: string): tf.Tensor[] {
   assertTensor(op, 'x', x);
   assertDtype(op, 'x', x, 'float32');
+  assertNonEmpty(op, 'x', x);
   assertMinRank(op, 'x', x, 1);
   assertBits(op, options.bits);
   const inputs: MbqQuantizeActivationPerTokenInputs = { x };

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { MbqQuantizeGroupwise, MbqQuantizeGroupwiseAttrs, MbqQuantizeGroupwiseInputs } from '../kernel_names.js';
-import { assertBits, assertDtype, assertGroupSize, assertRank, assertTensor } from './validate.js';
+import { assertBits, assertDtype, assertGroupSize, assertRank, assertTensor, assertNonEmpty } from './validate.js';
 
 export interface QuantizeGroupwiseOptions {
   bits: number;
@@ -24,6 +24,7 @@ export function quantizeGroupwise(w: tf.Tensor, options: QuantizeGroupwiseOption
   const op = 'quantizeGroupwise';
   assertTensor(op, 'w', w);
   assertDtype(op, 'w', w, 'float32');
+  assertNonEmpty(op, 'w', w);
   assertRank(op, 'w', w, 2);
   const { bits, groupSize } = options;
   assertBits(op, bits);

@@ -39,3 +39,7 @@ export function assertGroupSize(op: string, groupSize: unknown, K: number): asse
 export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
+
+export function assertNonEmpty(op: string, name: string, t: tf.Tensor): void {
+  if (t.size === 0) fail(op, `'${name}' must not be empty, got shape [${t.shape}]`);
+}

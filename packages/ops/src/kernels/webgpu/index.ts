@@ -1,2 +1,15 @@
-import type * as tf from "@tensorflow/tfjs-core";
-export const WEBGPU_KERNEL_CONFIGS: readonly tf.KernelConfig[] = [];
+/** KernelConfigs for 'webgpu' (all WGSL programs; see each file). */
+import type { KernelConfig } from '@tensorflow/tfjs-core';
+import { dequantizeGroupwiseWebGPUConfig } from './dequantize_groupwise.js';
+import { hadamardTransformWebGPUConfig } from './hadamard_transform.js';
+import { mbqReconstructionLossWebGPUConfig } from './mbq_reconstruction_loss.js';
+import { pseudoQuantizeWebGPUConfig } from './pseudo_quantize.js';
+import { quantizeActivationPerTokenWebGPUConfig } from './quantize_activation_per_token.js';
+import { quantizeGroupwiseWebGPUConfig } from './quantize_groupwise.js';
+import { uniformReconstructionLossWebGPUConfig } from './uniform_reconstruction_loss.js';
+
+export const WEBGPU_KERNEL_CONFIGS: readonly KernelConfig[] = [
+  pseudoQuantizeWebGPUConfig, quantizeGroupwiseWebGPUConfig, dequantizeGroupwiseWebGPUConfig,
+  quantizeActivationPerTokenWebGPUConfig, mbqReconstructionLossWebGPUConfig, uniformReconstructionLossWebGPUConfig,
+  hadamardTransformWebGPUConfig,
+];

@@ -1,0 +1,28 @@
+import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
+import { MbqPseudoQuantize, MbqPseudoQuantizeAttrs, MbqPseudoQuantizeInputs } from '../../kernel_names.js';
+import { groupLengthFor } from '../cpu/quantize_impl.js';
+import { asWebGPU } from './program.js';
+import { groupParamsGpu, quantizeElementsGpu } from './quantize_programs.js';
+
+/**
+ * WGSL: one pass for the group scales/zeros (one invocation per group: group-wise, per token or
+ * per channel; per tensor is a single group, fine for its rare use), one pass per element.
+ */
+export const pseudoQuantizeWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
+  const gpu = asWebGPU(MbqPseudoQuantize, backend);
+  const { x } = inputs as MbqPseudoQuantizeInputs;
+  const { bits, mode, groupSize } = attrs as unknown as MbqPseudoQuantizeAttrs;
+  const g = groupLengthFor(mode, x.shape, groupSize);
+  const scheme = mode === 'asym-group' ? 'asym' : 'sym';
+  const { scales, zeros } = groupParamsGpu(gpu, x, g, bits, scheme);
+  const out = quantizeElementsGpu(gpu, x, scales, zeros, g, bits, scheme, 'dequantized');
+  gpu.disposeData(scales.dataId);
+  gpu.disposeData(zeros.dataId);
+  return out;
+};
+
+export const pseudoQuantizeWebGPUConfig: KernelConfig = {
+  kernelName: MbqPseudoQuantize,
+  backendName: 'webgpu',
+  kernelFunc: pseudoQuantizeWebGPU,
+};

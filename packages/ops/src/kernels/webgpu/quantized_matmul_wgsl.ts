@@ -1,0 +1,384 @@
+/**
+ * WGSL generators for the fused dequantize+matmul (MbqQuantizedMatMul). Shapes, bit width and
+ * group size are baked in as constants (one pipeline per linear layer shape), so index
+ * arithmetic folds and the 128-code decode is fully unrolled; only M is read at run time,
+ * from the output binding's length (arrayLength(&y) / N).
+ *
+ * Bindings, all variants: 0 x, 1 packed, 2 scales, 3 zeros, 4 y, (act8: 5 per-token scales).
+ *
+ * Variants:
+ * - gemv:    K % 128 == 0 and groupSize % 8 == 0. A team of TS threads owns R output rows; each
+ *            thread walks 128-code superblocks (`bits` vec4<u32> per row, so every thread issues
+ *            16-byte loads and a team reads a row contiguously), decodes codes with shifts
+ *            and a float bit trick, and accumulates MT tokens at once (MT = 1..8) so the
+ *            weights are read once for up to 8 rows of x. Shared-memory reduction across
+ *            the team at the end. Per group span: acc += s * (Σ q·x − z · Σ x).
+ * - gemm:    K % 32 == 0 and groupSize % 8 == 0, large M. 64×64 output tile per workgroup,
+ *            K step 32: x tile and the dequantized weight tile go through shared memory,
+ *            each thread computes 4×4 outputs.
+ * - generic: any shape; one workgroup of 64 threads per output element.
+ * - act8 (W4A8): a pre-pass quantizes x per token to int8 (packed 4 per u32 in the order the
+ *            4-bit weight nibbles come out of a word), then gemv/generic variants with
+ *            integer dot products: dot4I8Packed where the adapter has the WGSL language
+ *            feature packed_4x8_integer_dot_product, an exact shift-and-multiply emulation
+ *            otherwise. Integer sums are exact, so both give identical results.
+ */
+
+export interface QmmShape {
+  bits: number;
+  K: number;
+  N: number;
+  groupSize: number;
+}
+
+export interface GemvConfig {
+  /** Tokens (rows of x) per workgroup, 1..8. */
+  MT: number;
+  /** Output rows per team. */
+  R: number;
+  /** Threads per team (along K). */
+  TS: number;
+  /** Threads per workgroup. */
+  WG: number;
+}
+
+const u = (v: number): string => `${v >>> 0}u`;
+const COMP = ['x', 'y', 'z', 'w'];
+
+/** Octets (8 codes) of a 128-code superblock that share one (scale, zero) pair. */
+export function spanLength(groupSize: number): number {
+  if (groupSize % 128 === 0) return 128;
+  if (128 % groupSize === 0) return groupSize;
+  return 8;
+}
+
+export function gemvSupported(s: QmmShape): boolean {
+  return s.K % 128 === 0 && s.groupSize % 8 === 0;
+}
+
+export function gemmSupported(s: QmmShape): boolean {
+  return s.K % 32 === 0 && s.groupSize % 8 === 0;
+}
+
+/** Expression for code i (0..127) of a superblock whose words are `${w}_${vec4}.${comp}`. */
+function codeExpr(w: string, bits: number, i: number): string {
+  const p = i * bits;
+  const t = p >> 5;
+  const off = p & 31;
+  const word = (j: number): string => `${w}_${j >> 2}.${COMP[j & 3]}`;
+  const mask = u((1 << bits) - 1);
+  if (off + bits <= 32) {
+    const shifted = off === 0 ? word(t) : `(${word(t)} >> ${u(off)})`;
+    return off + bits === 32 ? shifted : `(${shifted} & ${mask})`;
+  }
+  return `(((${word(t)} >> ${u(off)}) | (${word(t + 1)} << ${u(32 - off)})) & ${mask})`;
+}
+
+const DOT4_EMULATION = `
+fn dp4(a: u32, b: u32) -> i32 {
+  return (bitcast<i32>(a << 24u) >> 24u) * (bitcast<i32>(b << 24u) >> 24u)
+       + (bitcast<i32>(a << 16u) >> 24u) * (bitcast<i32>(b << 16u) >> 24u)
+       + (bitcast<i32>(a << 8u) >> 24u) * (bitcast<i32>(b << 8u) >> 24u)
+       + (bitcast<i32>(a) >> 24u) * (bitcast<i32>(b) >> 24u);
+}`;
+const DOT4_NATIVE = `
+fn dp4(a: u32, b: u32) -> i32 { return dot4I8Packed(a, b); }`;
+
+/** Fused dequant + GEMV / small-M matmul (float activations, or int8 with act8). */
+export function gemvShader(s: QmmShape, c: GemvConfig, act8: boolean, nativeDot4: boolean): string {
+  const { bits, K, N, groupSize } = s;
+  const { MT, R, TS, WG } = c;
+  if (!gemvSupported(s)) throw new Error('gemvShader: needs K % 128 == 0 and groupSize % 8 == 0');
+  if (act8 && bits !== 4) throw new Error('gemvShader: act8 needs bits = 4');
+  const SB = K / 128;
+  const G = K / groupSize;
+  const TEAMS = WG / TS;
+  const ROWS = TEAMS * R;
+  const OUT = MT * R;
+  const STRIDE = TEAMS * OUT + 1;
+  const span = spanLength(groupSize);
+  // x row length in vec4: float x has K/4; act8 x (int8 packed 4 per word) has K/16.
+  const XV = act8 ? K / 16 : K / 4;
+  const L: string[] = [];
+  L.push(`// qmm gemv bits=${bits} K=${K} N=${N} g=${groupSize} MT=${MT} R=${R} TS=${TS} WG=${WG} act8=${act8}`);
+  L.push(`@group(0) @binding(0) var<storage, read> x: array<vec4<${act8 ? 'u32' : 'f32'}>>;`);
+  L.push('@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;');
+  L.push('@group(0) @binding(2) var<storage, read> sc: array<f32>;');
+  L.push('@group(0) @binding(3) var<storage, read> zp: array<f32>;');
+  L.push('@group(0) @binding(4) var<storage, read_write> y: array<f32>;');
+  if (act8) L.push('@group(0) @binding(5) var<storage, read> xs: array<f32>;');
+  L.push(`var<workgroup> red: array<f32, ${TS * STRIDE}>;`);
+  if (act8) L.push(nativeDot4 ? DOT4_NATIVE : DOT4_EMULATION);
+  // Exact u32 -> f32 for codes < 2^23 without a conversion instruction.
+  L.push('fn cvt(q: u32) -> f32 { return bitcast<f32>(q | 0x4b000000u) - 8388608.0; }');
+  L.push(`@compute @workgroup_size(${WG})`);
+  L.push('fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {');
+  L.push(`  let M = arrayLength(&y) / ${u(N)};`);
+  L.push(`  let team = tid / ${u(TS)};`);
+  L.push(`  let lane = tid % ${u(TS)};`);
+  L.push(`  let row0 = wid.x * ${u(ROWS)} + team * ${u(R)};`);
+  L.push(`  let m0 = wid.y * ${u(MT)};`);
+  for (let r = 0; r < R; r++) L.push(`  let n${r} = min(row0 + ${u(r)}, ${u(N - 1)});`);
+  for (let m = 0; m < MT; m++) L.push(`  let xr${m} = min(m0 + ${u(m)}, M - 1u) * ${u(XV)};`);
+  for (let m = 0; m < MT; m++) for (let r = 0; r < R; r++) L.push(`  var acc${m}_${r} = 0.0;`);
+  L.push(`  for (var sb = lane; sb < ${u(SB)}; sb += ${u(TS)}) {`);
+  for (let r = 0; r < R; r++) {
+    L.push(`    let wb${r} = n${r} * ${u(SB * bits)} + sb * ${u(bits)};`);
+    for (let j = 0; j < bits; j++) L.push(`    let w${r}_${j} = w[wb${r} + ${u(j)}];`);
+  }
+  L.push(`    let xb = sb * ${u(act8 ? 8 : 32)};`);
+  for (let s0 = 0; s0 < 128; s0 += span) {
+    L.push('    {');
+    L.push(`      let gi = (sb * 128u + ${u(s0)}) / ${u(groupSize)};`);
+    for (let r = 0; r < R; r++) {
+      L.push(`      let s${r} = sc[n${r} * ${u(G)} + gi];`);
+      L.push(`      let z${r} = zp[n${r} * ${u(G)} + gi];`);
+    }
+    if (act8) {
+      for (let m = 0; m < MT; m++) {
+        L.push(`      var sq${m} = 0i;`);
+        for (let r = 0; r < R; r++) L.push(`      var d${m}_${r} = 0i;`);
+      }
+    } else {
+      for (let m = 0; m < MT; m++) {
+        L.push(`      var sx${m} = vec4<f32>(0.0);`);
+        for (let r = 0; r < R; r++) L.push(`      var d${m}_${r} = vec4<f32>(0.0);`);
+      }
+    }
+    for (let o = s0 / 8; o < (s0 + span) / 8; o++) {
+      if (act8) {
+        // Octet o = weight word o of the superblock; x words 2o (even codes), 2o+1 (odd codes).
+        for (let m = 0; m < MT; m++) {
+          const v = `x[xr${m} + xb + ${u(o >> 1)}]`;
+          L.push(`      let xe${m}_${o} = ${v}.${COMP[(2 * o) & 3]};`);
+          L.push(`      let xo${m}_${o} = ${v}.${COMP[(2 * o + 1) & 3]};`);
+          L.push(`      sq${m} += dp4(xe${m}_${o}, 0x01010101u) + dp4(xo${m}_${o}, 0x01010101u);`);
+        }
+        for (let r = 0; r < R; r++) {
+          const word = `w${r}_${o >> 2}.${COMP[o & 3]}`;
+          L.push(`      let lo${r}_${o} = ${word} & 0x0f0f0f0fu;`);
+          L.push(`      let hi${r}_${o} = (${word} >> 4u) & 0x0f0f0f0fu;`);
+          for (let m = 0; m < MT; m++) {
+            L.push(`      d${m}_${r} += dp4(lo${r}_${o}, xe${m}_${o}) + dp4(hi${r}_${o}, xo${m}_${o});`);
+          }
+        }
+      } else {
+        for (let m = 0; m < MT; m++) {
+          L.push(`      let xa${m}_${o} = x[xr${m} + xb + ${u(2 * o)}];`);
+          L.push(`      let xc${m}_${o} = x[xr${m} + xb + ${u(2 * o + 1)}];`);
+          L.push(`      sx${m} += xa${m}_${o} + xc${m}_${o};`);
+        }
+        for (let r = 0; r < R; r++) {
+          const q = (i: number): string => `cvt(${codeExpr(`w${r}`, bits, o * 8 + i)})`;
+          L.push(`      let qa${r}_${o} = vec4<f32>(${q(0)}, ${q(1)}, ${q(2)}, ${q(3)});`);
+          L.push(`      let qc${r}_${o} = vec4<f32>(${q(4)}, ${q(5)}, ${q(6)}, ${q(7)});`);
+          for (let m = 0; m < MT; m++) {
+            L.push(`      d${m}_${r} = fma(qa${r}_${o}, xa${m}_${o}, fma(qc${r}_${o}, xc${m}_${o}, d${m}_${r}));`);
+          }
+        }
+      }
+    }
+    for (let m = 0; m < MT; m++) {
+      for (let r = 0; r < R; r++) {
+        if (act8) {
+          L.push(`      acc${m}_${r} += s${r} * f32(d${m}_${r} - i32(z${r}) * sq${m});`);
+        } else {
+          L.push(`      acc${m}_${r} += s${r} * (dot(d${m}_${r}, vec4<f32>(1.0)) - z${r} * dot(sx${m}, vec4<f32>(1.0)));`);
+        }
+      }
+    }
+    L.push('    }');
+  }
+  L.push('  }');
+  for (let m = 0; m < MT; m++) {
+    for (let r = 0; r < R; r++) L.push(`  red[lane * ${u(STRIDE)} + team * ${u(OUT)} + ${u(m * R + r)}] = acc${m}_${r};`);
+  }
+  L.push('  workgroupBarrier();');
+  L.push(`  if (tid < ${u(TEAMS * OUT)}) {`);
+  L.push('    var sum = 0.0;');
+  L.push(`    for (var l = 0u; l < ${u(TS)}; l++) { sum += red[l * ${u(STRIDE)} + tid]; }`);
+  L.push(`    let i = tid % ${u(OUT)};`);
+  L.push(`    let n = wid.x * ${u(ROWS)} + (tid / ${u(OUT)}) * ${u(R)} + i % ${u(R)};`);
+  L.push(`    let m = m0 + i / ${u(R)};`);
+  L.push(`    if (n < ${u(N)} && m < M) { y[m * ${u(N)} + n] = sum${act8 ? ' * xs[m]' : ''}; }`);
+  L.push('  }');
+  L.push('}');
+  return L.join('\n');
+}
+
+/** Tiled dequantize + GEMM for large M (float activations): 64×64 tile, K step 32. */
+export function gemmShader(s: QmmShape): string {
+  const { bits, K, N, groupSize } = s;
+  if (!gemmSupported(s)) throw new Error('gemmShader: needs K % 32 == 0 and groupSize % 8 == 0');
+  const WPR = (K * bits) / 32;
+  const G = K / groupSize;
+  return `// qmm gemm bits=${bits} K=${K} N=${N} g=${groupSize}
+@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> w: array<u32>;
+@group(0) @binding(2) var<storage, read> sc: array<f32>;
+@group(0) @binding(3) var<storage, read> zp: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+// [k][m/4] and [k][n/4]: the inner loop reads one vec4 of each per k.
+var<workgroup> xt: array<vec4<f32>, 512>;
+var<workgroup> wt: array<vec4<f32>, 512>;
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let M = arrayLength(&y) / ${u(N)};
+  let bn0 = wid.x * 64u;
+  let bm0 = wid.y * 64u;
+  let tx = tid % 16u;
+  let ty = tid / 16u;
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
+  // Weight tile: thread = (row, octet of 8 codes); its 8*bits bits lie in words t0, t0 + 1.
+  let wrow = tid / 4u;
+  let oct = tid % 4u;
+  let wn = min(bn0 + wrow, ${u(N - 1)});
+  let bit0 = oct * ${u(8 * bits)};
+  let t0 = bit0 / 32u;
+  for (var kt = 0u; kt < ${u(K / 32)}; kt++) {
+    for (var e = 0u; e < 2u; e++) {
+      let idx = tid + e * 256u;
+      let mr = idx / 8u;
+      let kq = idx % 8u;
+      let v = x[min(bm0 + mr, M - 1u) * ${u(K / 4)} + kt * 8u + kq];
+      let col = mr / 4u;
+      let c = mr % 4u;
+      xt[(kq * 4u + 0u) * 16u + col][c] = v.x;
+      xt[(kq * 4u + 1u) * 16u + col][c] = v.y;
+      xt[(kq * 4u + 2u) * 16u + col][c] = v.z;
+      xt[(kq * 4u + 3u) * 16u + col][c] = v.w;
+    }
+    let wb = wn * ${u(WPR)} + kt * ${u(bits)} + t0;
+    let lo = w[wb];
+    let hi = w[min(wb + 1u, ${u(N * WPR - 1)})];
+    let gi = (kt * 32u + oct * 8u) / ${u(groupSize)};
+    let s = sc[wn * ${u(G)} + gi];
+    let z = zp[wn * ${u(G)} + gi];
+    for (var i = 0u; i < 8u; i++) {
+      let b = bit0 + i * ${u(bits)} - t0 * 32u;
+      var q: u32;
+      if (b >= 32u) {
+        q = hi >> (b - 32u);
+      } else if (b == 0u) {
+        q = lo;
+      } else {
+        q = (lo >> b) | (hi << (32u - b));
+      }
+      q = q & ${u((1 << bits) - 1)};
+      wt[(oct * 8u + i) * 16u + wrow / 4u][wrow % 4u] = (f32(q) - z) * s;
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < 32u; k++) {
+      let a = xt[k * 16u + ty];
+      let b = wt[k * 16u + tx];
+      acc0 = fma(vec4<f32>(a.x), b, acc0);
+      acc1 = fma(vec4<f32>(a.y), b, acc1);
+      acc2 = fma(vec4<f32>(a.z), b, acc2);
+      acc3 = fma(vec4<f32>(a.w), b, acc3);
+    }
+    workgroupBarrier();
+  }
+  let n0 = bn0 + tx * 4u;
+  var accs = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+  for (var i = 0u; i < 4u; i++) {
+    let m = bm0 + ty * 4u + i;
+    if (m < M) {
+      for (var j = 0u; j < 4u; j++) {
+        if (n0 + j < ${u(N)}) { y[m * ${u(N)} + n0 + j] = accs[i][j]; }
+      }
+    }
+  }
+}`;
+}
+
+/** Any shape: one workgroup of 64 threads per output element (slow; odd shapes only). */
+export function genericShader(s: QmmShape, act8: boolean, nativeDot4: boolean): string {
+  const { bits, K, N, groupSize } = s;
+  const WPR = Math.ceil((K * bits) / 32);
+  const G = K / groupSize;
+  const W8 = 2 * Math.ceil(K / 8);
+  const xDecl = act8 ? 'array<u32>' : 'array<f32>';
+  const term = act8
+    ? `let xw = x[m * ${u(W8)} + 2u * (k / 8u) + (k % 2u)];
+      let qx = bitcast<i32>(xw << (24u - 8u * ((k % 8u) / 2u))) >> 24u;
+      acc += f32(qx * (i32(q) - i32(z))) * s;`
+    : `acc += x[m * ${u(K)} + k] * ((f32(q) - z) * s);`;
+  return `// qmm generic bits=${bits} K=${K} N=${N} g=${groupSize} act8=${act8} dot4=${nativeDot4}
+@group(0) @binding(0) var<storage, read> x: ${xDecl};
+@group(0) @binding(1) var<storage, read> w: array<u32>;
+@group(0) @binding(2) var<storage, read> sc: array<f32>;
+@group(0) @binding(3) var<storage, read> zp: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+${act8 ? '@group(0) @binding(5) var<storage, read> xs: array<f32>;' : ''}
+var<workgroup> red: array<f32, 64>;
+@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>,
+        @builtin(num_workgroups) nwg: vec3<u32>) {
+  let n = wid.x + wid.y * nwg.x;
+  let m = wid.z;
+  let nr = min(n, ${u(N - 1)});
+  var acc = 0.0;
+  for (var k = tid; k < ${u(K)}; k += 64u) {
+    let p = k * ${u(bits)};
+    let t = nr * ${u(WPR)} + p / 32u;
+    let off = p % 32u;
+    var q = w[t] >> off;
+    if (off + ${u(bits)} > 32u) { q = q | (w[t + 1u] << (32u - off)); }
+    q = q & ${u((1 << bits) - 1)};
+    let gi = nr * ${u(G)} + k / ${u(groupSize)};
+    let s = sc[gi];
+    let z = zp[gi];
+    ${term}
+  }
+  red[tid] = acc;
+  workgroupBarrier();
+  for (var h = 32u; h > 0u; h = h / 2u) {
+    if (tid < h) { red[tid] += red[tid + h]; }
+    workgroupBarrier();
+  }
+  if (tid == 0u && n < ${u(N)}) { y[m * ${u(N)} + n] = red[0]${act8 ? ' * xs[m]' : ''}; }
+}`;
+}
+
+/**
+ * W4A8 pre-pass: one workgroup per token. scale = max(absmax, 1e-5) / 127,
+ * q = clamp(round(x / scale), -128, 127), packed per octet of 8 inputs as two words:
+ * (x0, x2, x4, x6) and (x1, x3, x5, x7), byte 0 first, the order in which a 4-bit weight word
+ * yields its codes as bytes (w & 0x0f0f0f0f, (w >> 4) & 0x0f0f0f0f). Padding bytes are 0.
+ */
+export function actQuantShader(K: number): string {
+  const W8 = 2 * Math.ceil(K / 8);
+  return `// qmm act-quant K=${K}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> xq: array<u32>;
+@group(0) @binding(2) var<storage, read_write> xs: array<f32>;
+var<workgroup> red: array<f32, 256>;
+@compute @workgroup_size(256)
+fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+  let m = wid.x;
+  let base = m * ${u(K)};
+  var amax = 0.0;
+  for (var k = tid; k < ${u(K)}; k += 256u) { amax = max(amax, abs(x[base + k])); }
+  red[tid] = amax;
+  workgroupBarrier();
+  for (var h = 128u; h > 0u; h = h / 2u) {
+    if (tid < h) { red[tid] = max(red[tid], red[tid + h]); }
+    workgroupBarrier();
+  }
+  let s = max(red[0], 1e-5) / 127.0;
+  if (tid == 0u) { xs[m] = s; }
+  for (var t = tid; t < ${u(W8)}; t += 256u) {
+    var word = 0u;
+    for (var j = 0u; j < 4u; j++) {
+      let k = (t / 2u) * 8u + (t % 2u) + 2u * j;
+      var q = 0i;
+      if (k < ${u(K)}) { q = i32(clamp(round(x[base + k] / s), -128.0, 127.0)); }
+      word = word | ((bitcast<u32>(q) & 0xffu) << (8u * j));
+    }
+    xq[m * ${u(W8)} + t] = word;
+  }
+}`;
+}
