@@ -69,7 +69,7 @@ export interface MbqHadamardTransformAttrs {
  * "Custom graph op"): packed int32 [N, wordsPerRow(K, bits)], scales/zeros f32 [N, K/g].
  */
 export const MbqQuantizedMatMul = 'MbqQuantizedMatMul';
-export type MbqQuantizedMatMulInputs = Pick<NamedTensorInfoMap, 'x' | 'packed' | 'scales' | 'zeros'>;
+export type MbqQuantizedMatMulInputs = { x: TensorInfo; packed: TensorInfo; scales: TensorInfo; zeros: TensorInfo };
 export interface MbqQuantizedMatMulAttrs {
   bits: number;
   groupSize: number;
