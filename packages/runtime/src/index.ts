@@ -1,0 +1,18 @@
+/**
+ * @tfjs-mbq/runtime: answer questions about images with a converted VLM in TensorFlow.js.
+ *
+ * ```ts
+ * import { loadVlm } from '@tfjs-mbq/runtime';
+ * const vlm = await loadVlm('models/tiny-vlm-w4');        // or an http(s) URL
+ * const text = await vlm.answer(image, 'what color is the circle?');
+ * ```
+ * Importing this module registers the MBQ kernels and graph ops (`@tfjs-mbq/ops`).
+ */
+import '@tfjs-mbq/ops';
+
+export { loadVlm, Vlm, type LoadVlmOptions, type AnswerOptions, type Generation } from './vlm.js';
+export { WordLevelTokenizer, type TokenizerJson } from './tokenizer.js';
+export { toPixelValues, type ImageInput, type RgbaImage, type HasBitmap, type BrowserImage } from './image.js';
+export { parseMbqConfig, type MbqConfig } from './mbq_config.js';
+export type { FetchLike } from './sources.js';
+export { initBackend, type BackendName, type BackendReport } from '@tfjs-mbq/ops/backends';

@@ -1,0 +1,153 @@
+/** A loaded vision-language model that answers questions about images with greedy decoding. */
+import * as tf from '@tensorflow/tfjs-core';
+import { GraphModel } from '@tensorflow/tfjs-converter';
+import { initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
+import type { Decoder } from './decoding/decoder.js';
+import { RerunDecoder } from './decoding/rerun.js';
+import { toPixelValues, type ImageInput } from './image.js';
+import { parseMbqConfig, type MbqConfig } from './mbq_config.js';
+import { readGraphModel, toArtifacts, type GraphModelFiles } from './model_files.js';
+import { ModelSource, type FetchLike } from './sources.js';
+import { WordLevelTokenizer, type TokenizerJson } from './tokenizer.js';
+
+export interface LoadVlmOptions {
+  /**
+   * tfjs backend to initialise: `auto` (default: tensorflow if installed, else hardware WebGPU,
+   * else wasm, else cpu), `webgpu`, `wasm`, `cpu`, `tensorflow`, or `current` to keep the
+   * backend the app has already set.
+   */
+  backend?: BackendName | 'current';
+  /** fetch() to read model files over HTTP (default: the global fetch). */
+  fetch?: FetchLike;
+  /**
+   * Key/value caching: `true` (default) decodes each new token in one step when the graph
+   * allows it (else falls back to re-running the sequence, see `Vlm.decodingNote`); `false`
+   * always re-runs the whole sequence per token.
+   */
+  kvCache?: boolean;
+}
+
+export interface AnswerOptions {
+  /** Most answer tokens to generate (default 16); decoding also stops at EOS. */
+  maxNewTokens?: number;
+}
+
+export interface Generation {
+  /** The answer: generated words joined by spaces, EOS and special tokens left out. */
+  text: string;
+  /** Generated token ids, EOS excluded. */
+  tokenIds: number[];
+  /** Prompt length in tokens: BOS + image tokens + question. */
+  promptLength: number;
+  /** True when decoding stopped at EOS (not at maxNewTokens). */
+  stoppedAtEos: boolean;
+}
+
+export class Vlm {
+  /** @internal Use {@link loadVlm}. */
+  constructor(
+    readonly model: GraphModel,
+    readonly config: MbqConfig,
+    readonly tokenizer: WordLevelTokenizer,
+    /** The tfjs backend the model runs on. */
+    readonly backend: string,
+    /** Why that backend (e.g. the WebGPU adapter, or what `auto` skipped). */
+    readonly backendDetail: string,
+    private readonly makeDecoder: () => Decoder,
+  ) {}
+
+  /** `[BOS, <image> x imageTokenCount, question tokens]`. */
+  promptIds(question: string): number[] {
+    const c = this.config;
+    return [c.bosTokenId, ...new Array<number>(c.imageTokenCount).fill(c.imageTokenId), ...this.tokenizer.encode(question)];
+  }
+
+  /** Greedy decoding of the answer to `question` about `image`. */
+  async generate(image: ImageInput, question: string, options: AnswerOptions = {}): Promise<Generation> {
+    const maxNewTokens = options.maxNewTokens ?? 16;
+    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new Error(`answer: maxNewTokens must be a positive integer, got ${maxNewTokens}`);
+    const prompt = this.promptIds(question);
+    const pixels = toPixelValues(image, this.config.imageSize);
+    const decoder = this.makeDecoder();
+    const tokenIds: number[] = [];
+    let stoppedAtEos = false;
+    try {
+      let next = await decoder.prefill(pixels, prompt);
+      for (;;) {
+        if (next === this.config.eosTokenId) { stoppedAtEos = true; break; }
+        tokenIds.push(next);
+        if (tokenIds.length >= maxNewTokens) break;
+        next = await decoder.step(next);
+      }
+    } finally {
+      decoder.dispose();
+      pixels.dispose();
+    }
+    return { text: this.tokenizer.decode(tokenIds), tokenIds, promptLength: prompt.length, stoppedAtEos };
+  }
+
+  /** The answer to `question` about `image` (see {@link generate}). */
+  async answer(image: ImageInput, question: string, options: AnswerOptions = {}): Promise<string> {
+    return (await this.generate(image, question, options)).text;
+  }
+
+  /** How each token is decoded: `kv-cache` or `re-run`. */
+  get decoding(): Decoder['kind'] {
+    const d = this.makeDecoder();
+    d.dispose();
+    return d.kind;
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+function findLogitsOutput(model: GraphModel, file: string): string {
+  const outs = model.outputNodes;
+  const named = outs.find((n) => n === 'logits' || n.split(':')[0] === 'logits');
+  if (named) return named;
+  if (outs.length === 1) return outs[0]!;
+  throw new Error(`${file}: no 'logits' output among [${outs.join(', ')}]`);
+}
+
+/**
+ * Loads a converted (or float) VLM from a directory (Node) or base URL holding `model.json`,
+ * its weight shards, `mbq.json` and `tokenizer.json`, and initialises the backend.
+ */
+export async function loadVlm(location: string, options: LoadVlmOptions = {}): Promise<Vlm> {
+  const backendName = options.backend ?? 'auto';
+  let backend: string;
+  let backendDetail: string;
+  if (backendName === 'current') {
+    await tf.ready();
+    backend = tf.getBackend();
+    backendDetail = 'set by the app';
+  } else {
+    const report = await initBackend(backendName);
+    backend = report.backend;
+    backendDetail = report.detail;
+  }
+  const source = new ModelSource(location, options.fetch);
+  const [files, mbqJson, tokenizerJson] = await Promise.all([
+    readGraphModel(source),
+    source.json<unknown>('mbq.json'),
+    source.json<TokenizerJson>('tokenizer.json'),
+  ]);
+  const config = parseMbqConfig(mbqJson, `${location}/mbq.json`);
+  const tokenizer = new WordLevelTokenizer(tokenizerJson, `${location}/tokenizer.json`);
+  const model = await loadGraph(files, location);
+  const logitsName = findLogitsOutput(model, `${location}/model.json`);
+  return new Vlm(model, config, tokenizer, backend, backendDetail, () => new RerunDecoder(model, logitsName));
+}
+
+async function loadGraph(files: GraphModelFiles, location: string): Promise<GraphModel> {
+  const model = new GraphModel(tf.io.fromMemory(toArtifacts(files)));
+  await model.load();
+  for (const input of ['pixel_values', 'input_ids']) {
+    if (!model.inputNodes.includes(input)) {
+      throw new Error(`${location}/model.json: the graph has no '${input}' input (inputs: ${model.inputNodes.join(', ')})`);
+    }
+  }
+  return model;
+}

@@ -1,0 +1,180 @@
+/**
+ * A tiny random-weight VLM graph with the fixture's interface and graph layout (fixtures/src/model):
+ * ViT-ish patchify + projector, token embedding, image merge by concat of StridedSlices, RoPE and
+ * causal mask gathered by Range(Shape(input_ids)), LLaMA-style layers (RMSNorm, GQA attention with
+ * per-head StridedSlices and BatchMatMulV2, SiLU MLP), lm_head, Identity 'logits'.
+ * Written to a directory with mbq.json and a WordLevel tokenizer.json.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GraphBuilder, attr } from '@tfjs-mbq/converter';
+
+export const WORDS = ['what', 'color', 'is', 'the', 'shape', '?', 'red', 'green', 'blue', 'circle', 'square', 'a', 'big', 'small'];
+export const SPECIALS = ['<pad>', '<unk>', '<bos>', '<eos>', '<image>'];
+
+export interface TinyVlmOptions {
+  seed?: number;
+  layers?: number;
+  /** Multiplier on the lm_head weights: larger gives larger logit margins. */
+  headGain?: number;
+}
+
+export const TINY = { imageSize: 8, patch: 4, hidden: 16, heads: 2, kvHeads: 1, mlp: 24, maxSeq: 48 };
+export const IMAGE_TOKENS = (TINY.imageSize / TINY.patch) ** 2;
+
+/** Mulberry32: a small seeded PRNG. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function tokenizerJson(): object {
+  const vocab: Record<string, number> = {};
+  [...SPECIALS, ...WORDS].forEach((w, i) => (vocab[w] = i));
+  return {
+    version: '1.0', truncation: null, padding: null,
+    added_tokens: SPECIALS.map((content, id) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    normalizer: { type: 'Lowercase' }, pre_tokenizer: { type: 'Whitespace' }, post_processor: null, decoder: null,
+    model: { type: 'WordLevel', vocab, unk_token: '<unk>' },
+  };
+}
+
+export const MBQ_JSON = { imageTokenCount: IMAGE_TOKENS, imageTokenOffset: 1, imageTokenId: 4, bosTokenId: 2, eosTokenId: 3, padTokenId: 0, imageSize: [TINY.imageSize, TINY.imageSize] };
+
+const F = { T: attr.type('float32') };
+
+export function buildTinyVlm(opts: TinyVlmOptions = {}): GraphBuilder {
+  const rand = prng(opts.seed ?? 1);
+  const normal = (): number => {
+    const u = Math.max(rand(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+  };
+  const b = new GraphBuilder();
+  const vocab = SPECIALS.length + WORDS.length;
+  const { hidden: H, heads, kvHeads, mlp, maxSeq } = TINY;
+  const d = H / heads;
+  const ints = (name: string, v: number[], shape = [v.length]): string => b.constant(name, Int32Array.from(v), shape, 'int32');
+  const weight = (name: string, shape: number[], std: number): string =>
+    b.constant(name, Float32Array.from({ length: shape.reduce((x, y) => x * y, 1) }, () => normal() * std), shape);
+  const scalar = (name: string, v: number): string => b.constant(name, Float32Array.of(v), []);
+  const matMul = (name: string, x: string, w: string): string => b.op(name, 'MatMul', [x, w], { ...F, transpose_a: attr.bool(false), transpose_b: attr.bool(false) });
+  const add = (name: string, x: string, y: string): string => b.op(name, 'AddV2', [x, y], F);
+  const mul = (name: string, x: string, y: string): string => b.op(name, 'Mul', [x, y], F);
+  const slice = (name: string, x: string, rank: number, axis: number, begin: number, end: number | null): string => {
+    const bb = new Array<number>(rank).fill(0);
+    const ee = new Array<number>(rank).fill(0);
+    bb[axis] = begin;
+    ee[axis] = end ?? 0;
+    const others = ((1 << rank) - 1) & ~(1 << axis);
+    return b.op(name, 'StridedSlice', [x, ints(`${name}/begin`, bb), ints(`${name}/end`, ee), ints(`${name}/strides`, new Array<number>(rank).fill(1))], {
+      ...F, Index: attr.type('int32'), begin_mask: attr.int(others), end_mask: attr.int(end === null ? others | (1 << axis) : others),
+      ellipsis_mask: attr.int(0), new_axis_mask: attr.int(0), shrink_axis_mask: attr.int(0),
+    });
+  };
+  const concat = (name: string, xs: string[], axis: number): string =>
+    b.op(name, 'ConcatV2', [...xs, ints(`${name}/axis`, [axis], [])], { ...F, N: attr.int(xs.length), Tidx: attr.type('int32') });
+  const gather = (name: string, table: string, idx: string, axis: number): string =>
+    b.op(name, 'GatherV2', [table, idx, ints(`${name}/axis`, [axis], [])], { Tparams: attr.type('float32'), Tindices: attr.type('int32'), Taxis: attr.type('int32'), batch_dims: attr.int(0) });
+  const rms = (p: string, x: string): string => {
+    const ms = b.op(`${p}/Mean`, 'Mean', [b.op(`${p}/Square`, 'Square', [x], F), ints(`${p}/axes`, [-1])], { ...F, Tidx: attr.type('int32'), keep_dims: attr.bool(true) });
+    const inv = b.op(`${p}/Rsqrt`, 'Rsqrt', [add(`${p}/add_eps`, ms, scalar(`${p}/eps`, 1e-6))], F);
+    return mul(`${p}/mul_gamma`, mul(`${p}/mul`, x, inv), b.constant(`${p}/weight`, Float32Array.from({ length: H }, () => 1 + 0.1 * normal()), [H]));
+  };
+
+  const pixels = b.placeholder('pixel_values', 'float32', [-1, TINY.imageSize, TINY.imageSize, 3]);
+  const ids = b.placeholder('input_ids', 'int32', [-1, -1]);
+  // Vision: patchify, embed, tanh projector.
+  const g = TINY.imageSize / TINY.patch;
+  const pd = TINY.patch * TINY.patch * 3;
+  let v = b.op('vision/patchify/Reshape', 'Reshape', [pixels, ints('vision/patchify/shape', [-1, g, TINY.patch, g, TINY.patch, 3])], { ...F, Tshape: attr.type('int32') });
+  v = b.op('vision/patchify/Transpose', 'Transpose', [v, ints('vision/patchify/perm', [0, 1, 3, 2, 4, 5])], { ...F, Tperm: attr.type('int32') });
+  v = b.op('vision/patchify/Reshape_1', 'Reshape', [v, ints('vision/patchify/shape_1', [-1, g * g, pd])], { ...F, Tshape: attr.type('int32') });
+  v = add('vision/patch_embed/BiasAdd', matMul('vision/patch_embed/MatMul', v, weight('vision/patch_embed/weight', [pd, H], 2 / Math.sqrt(pd))), weight('vision/patch_embed/bias', [H], 0.1));
+  v = b.op('projector/Tanh', 'Tanh', [v], F);
+  v = matMul('projector/linear_2/MatMul', v, weight('projector/linear_2/weight', [H, H], 1.5 / Math.sqrt(H)));
+  // Text embedding and image merge.
+  const emb = gather('lm/embed_tokens/Gather', weight('lm/embed_tokens/weight', [vocab, H], 1), ids, 0);
+  let h = concat('lm/merge_image/concat', [slice('lm/merge_image/prefix', emb, 3, 1, 0, 1), v, slice('lm/merge_image/suffix', emb, 3, 1, 1 + IMAGE_TOKENS, null)], 1);
+  // Positions, RoPE tables and causal mask.
+  const shape = b.op('lm/rope/positions/Shape', 'Shape', [ids], { T: attr.type('int32'), out_type: attr.type('int32') });
+  const len = b.op('lm/rope/positions/seq_len', 'StridedSlice', [shape, ints('lm/rope/positions/b', [1]), ints('lm/rope/positions/e', [2]), ints('lm/rope/positions/s', [1])], {
+    T: attr.type('int32'), Index: attr.type('int32'), begin_mask: attr.int(0), end_mask: attr.int(0), ellipsis_mask: attr.int(0), new_axis_mask: attr.int(0), shrink_axis_mask: attr.int(1),
+  });
+  const pos = b.op('lm/rope/positions', 'Range', [ints('lm/rope/positions/start', [0], []), len, ints('lm/rope/positions/delta', [1], [])], { Tidx: attr.type('int32') });
+  const cosT = new Float32Array(maxSeq * d);
+  const sinT = new Float32Array(maxSeq * d);
+  for (let p = 0; p < maxSeq; p++) for (let j = 0; j < d / 2; j++) {
+    const a = p / Math.pow(10000, (2 * j) / d);
+    cosT[p * d + j] = cosT[p * d + j + d / 2] = Math.cos(a);
+    sinT[p * d + j] = sinT[p * d + j + d / 2] = Math.sin(a);
+  }
+  const maskT = new Float32Array(maxSeq * maxSeq);
+  for (let i = 0; i < maxSeq; i++) for (let j = i + 1; j < maxSeq; j++) maskT[i * maxSeq + j] = -1e9;
+  const cos = gather('lm/rope/cos', b.constant('lm/rope/cos_table', cosT, [maxSeq, d]), pos, 0);
+  const sin = gather('lm/rope/sin', b.constant('lm/rope/sin_table', sinT, [maxSeq, d]), pos, 0);
+  const mask = gather('lm/causal_mask/cols', gather('lm/causal_mask/rows', b.constant('lm/causal_mask/table', maskT, [maxSeq, maxSeq]), pos, 0), pos, 1);
+  const rope = (name: string, x: string): string => {
+    const rotated = concat(`${name}/rotate_half`, [b.op(`${name}/Neg`, 'Neg', [slice(`${name}/x2`, x, 3, 2, d / 2, d)], F), slice(`${name}/x1`, x, 3, 2, 0, d / 2)], 2);
+    return add(`${name}/add`, mul(`${name}/mul_cos`, x, cos), mul(`${name}/mul_sin`, rotated, sin));
+  };
+  const layers = opts.layers ?? 2;
+  for (let i = 0; i < layers; i++) {
+    const p = `lm/layers.${i}`;
+    const x = rms(`${p}/input_layernorm`, h);
+    const q = matMul(`${p}/self_attn/q_proj/MatMul`, x, weight(`${p}/self_attn/q_proj/weight`, [H, H], 1 / Math.sqrt(H)));
+    const k = matMul(`${p}/self_attn/k_proj/MatMul`, x, weight(`${p}/self_attn/k_proj/weight`, [H, kvHeads * d], 1 / Math.sqrt(H)));
+    const vv = matMul(`${p}/self_attn/v_proj/MatMul`, x, weight(`${p}/self_attn/v_proj/weight`, [H, kvHeads * d], 1 / Math.sqrt(H)));
+    const scale = scalar(`${p}/self_attn/scale`, 1 / Math.sqrt(d));
+    const keys: string[] = [];
+    const values: string[] = [];
+    for (let gi = 0; gi < kvHeads; gi++) {
+      keys.push(rope(`${p}/self_attn/kv_head.${gi}/rope_k`, slice(`${p}/self_attn/kv_head.${gi}/k`, k, 3, 2, gi * d, (gi + 1) * d)));
+      values.push(slice(`${p}/self_attn/kv_head.${gi}/v`, vv, 3, 2, gi * d, (gi + 1) * d));
+    }
+    const outs: string[] = [];
+    for (let hh = 0; hh < heads; hh++) {
+      const hp = `${p}/self_attn/head.${hh}`;
+      const qh = rope(`${hp}/rope_q`, slice(`${hp}/q`, q, 3, 2, hh * d, (hh + 1) * d));
+      const gi = Math.floor(hh / (heads / kvHeads));
+      const s = b.op(`${hp}/scores`, 'BatchMatMulV2', [qh, keys[gi]!], { ...F, adj_x: attr.bool(false), adj_y: attr.bool(true) });
+      const masked = add(`${hp}/mask`, mul(`${hp}/scale`, s, scale), mask);
+      const probs = b.op(`${hp}/Softmax`, 'Softmax', [masked], F);
+      outs.push(b.op(`${hp}/context`, 'BatchMatMulV2', [probs, values[gi]!], { ...F, adj_x: attr.bool(false), adj_y: attr.bool(false) }));
+    }
+    const o = matMul(`${p}/self_attn/o_proj/MatMul`, concat(`${p}/self_attn/concat_heads`, outs, 2), weight(`${p}/self_attn/o_proj/weight`, [H, H], 1 / Math.sqrt(H)));
+    h = add(`${p}/residual_attn`, h, o);
+    const x2 = rms(`${p}/post_attention_layernorm`, h);
+    const gate = matMul(`${p}/mlp/gate_proj/MatMul`, x2, weight(`${p}/mlp/gate_proj/weight`, [H, mlp], 1 / Math.sqrt(H)));
+    const up = matMul(`${p}/mlp/up_proj/MatMul`, x2, weight(`${p}/mlp/up_proj/weight`, [H, mlp], 1 / Math.sqrt(H)));
+    const act = mul(`${p}/mlp/act_mul`, mul(`${p}/mlp/silu`, gate, b.op(`${p}/mlp/Sigmoid`, 'Sigmoid', [gate], F)), up);
+    h = add(`${p}/residual_mlp`, h, matMul(`${p}/mlp/down_proj/MatMul`, act, weight(`${p}/mlp/down_proj/weight`, [mlp, H], 1 / Math.sqrt(mlp))));
+  }
+  h = rms('lm/norm', h);
+  const logits = matMul('lm/lm_head/MatMul', h, weight('lm/lm_head/weight', [H, vocab], (opts.headGain ?? 3) / Math.sqrt(H)));
+  b.op('logits', 'Identity', [logits], F);
+  return b;
+}
+
+/** Writes the tiny VLM (model.json, shard, mbq.json, tokenizer.json, config.json) into `dir`. */
+export async function writeTinyVlm(dir: string, opts: TinyVlmOptions = {}): Promise<string> {
+  await mkdir(dir, { recursive: true });
+  await buildTinyVlm(opts).write(dir);
+  await writeFile(join(dir, 'mbq.json'), JSON.stringify(MBQ_JSON));
+  await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
+  await writeFile(join(dir, 'config.json'), JSON.stringify({ model_type: 'tiny-test-vlm', image_size: TINY.imageSize }));
+  return dir;
+}
+
+/** Deterministic RGBA test image of `size` x `size`. */
+export function testImage(size: number, seed = 7): { data: Uint8ClampedArray; width: number; height: number } {
+  const rand = prng(seed);
+  const data = new Uint8ClampedArray(size * size * 4);
+  for (let i = 0; i < data.length; i++) data[i] = i % 4 === 3 ? 255 : Math.floor(rand() * 256);
+  return { data, width: size, height: size };
+}

@@ -1,0 +1,35 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@tfjs-mbq/ops/backends';
+import { toPixelValues } from '@tfjs-mbq/runtime';
+import { testImage } from './helpers/tiny_vlm.js';
+
+describe('toPixelValues', () => {
+  beforeAll(async () => { await initBackend('cpu'); });
+
+  it('keeps an image of the model size exactly: RGB / 255, alpha dropped', async () => {
+    const img = testImage(5);
+    const x = toPixelValues(img, [5, 5]);
+    expect(x.shape).toEqual([1, 5, 5, 3]);
+    const got = await x.data();
+    for (let p = 0; p < 25; p++) for (let c = 0; c < 3; c++) expect(got[p * 3 + c]).toBeCloseTo(img.data[p * 4 + c]! / 255, 6);
+    x.dispose();
+  });
+
+  it('accepts a jimp-like {bitmap} and resizes bilinearly to the model size', async () => {
+    const data = new Uint8Array(4 * 4 * 4);
+    for (let p = 0; p < 16; p++) data.set([255, 0, (p % 4) * 85, 255], p * 4);
+    const x = toPixelValues({ bitmap: { data, width: 4, height: 4 } }, [2, 2]);
+    expect(x.shape).toEqual([1, 2, 2, 3]);
+    const v = await x.data();
+    expect(v[0]).toBeCloseTo(1, 6); // red stays 1
+    expect(v[1]).toBeCloseTo(0, 6);
+    // Half-pixel centres: output column 0 averages input columns 0 and 1 (blue 0 and 85).
+    expect(v[2]).toBeCloseTo(42.5 / 255, 5);
+    x.dispose();
+  });
+
+  it('rejects a buffer of the wrong length', () => {
+    expect(() => toPixelValues({ data: new Uint8Array(10), width: 2, height: 2 }, [2, 2])).toThrow(/10 bytes for 2x2 RGBA/);
+    expect(tf.memory().numTensors).toBeGreaterThanOrEqual(0);
+  });
+});

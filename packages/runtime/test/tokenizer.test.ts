@@ -1,0 +1,35 @@
+import { WordLevelTokenizer, type TokenizerJson } from '@tfjs-mbq/runtime';
+import { tokenizerJson, SPECIALS, WORDS } from './helpers/tiny_vlm.js';
+
+describe('WordLevelTokenizer', () => {
+  const tok = new WordLevelTokenizer(tokenizerJson() as TokenizerJson);
+  const id = (w: string): number => [...SPECIALS, ...WORDS].indexOf(w);
+
+  it('lower-cases and splits words from punctuation like the Whitespace pre-tokenizer', () => {
+    expect(tok.encode('What color is the Shape?')).toEqual(['what', 'color', 'is', 'the', 'shape', '?'].map(id));
+    expect(tok.encode('what  color\tis the shape ?')).toEqual(tok.encode('what color is the shape?'));
+  });
+
+  it('maps unknown words to <unk> and matches added tokens verbatim', () => {
+    expect(tok.encode('what hue')).toEqual([id('what'), id('<unk>')]);
+    expect(tok.encode('<image><image> red')).toEqual([id('<image>'), id('<image>'), id('red')]);
+  });
+
+  it('decodes words with single spaces and drops special tokens', () => {
+    expect(tok.decode([id('<bos>'), id('big'), id('red'), id('circle'), id('<eos>')])).toBe('big red circle');
+  });
+
+  it('rejects tokenizers it cannot reproduce, naming the file', () => {
+    const bpe = { ...(tokenizerJson() as TokenizerJson), model: { type: 'BPE', vocab: {} } } as TokenizerJson;
+    expect(() => new WordLevelTokenizer(bpe, 'm/tokenizer.json')).toThrow(/m\/tokenizer.json: model type 'BPE'/);
+    const meta = { ...(tokenizerJson() as TokenizerJson), pre_tokenizer: { type: 'Metaspace' } };
+    expect(() => new WordLevelTokenizer(meta)).toThrow(/pre-tokenizer type 'Metaspace'/);
+  });
+
+  it('supports Sequence, Punctuation and Split pre-tokenizers', () => {
+    const json = { ...(tokenizerJson() as TokenizerJson), pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'WhitespaceSplit' }, { type: 'Punctuation', behavior: 'Isolated' }] } };
+    expect(new WordLevelTokenizer(json).encode('red square?')).toEqual([id('red'), id('square'), id('?')]);
+    const split = { ...(tokenizerJson() as TokenizerJson), pre_tokenizer: { type: 'Split', pattern: { String: ' ' }, behavior: 'Removed' } };
+    expect(new WordLevelTokenizer(split).encode('red square')).toEqual([id('red'), id('square')]);
+  });
+});
