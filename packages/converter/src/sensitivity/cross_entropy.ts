@@ -1,0 +1,40 @@
+/**
+ * The loss the sensitivity pass differentiates (ALGORITHM.md §3.1): mean cross-entropy of the
+ * next-token prediction over the caption positions. logits[p] predicts inputIds[p + 1], and
+ * captionMask[p] = 1 marks the positions whose next token is supervised (answer/caption or EOS).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+export function captionCrossEntropy(
+  logits: tf.Tensor, inputIds: ArrayLike<number>, captionMask: ArrayLike<number>,
+): tf.Scalar {
+  const where = 'captionCrossEntropy';
+  const shape = logits.shape;
+  if (!(shape.length === 2 || (shape.length === 3 && shape[0] === 1))) {
+    throw new Error(`${where}: logits must be [seq, vocab] or [1, seq, vocab], got [${shape}]`);
+  }
+  const seq = shape[shape.length - 2];
+  const vocab = shape[shape.length - 1];
+  if (inputIds.length !== seq || captionMask.length !== seq) {
+    throw new Error(`${where}: logits have ${seq} positions but inputIds has ${inputIds.length} and captionMask ${captionMask.length}`);
+  }
+  const targets = new Int32Array(seq);
+  const weights = new Float32Array(seq);
+  let count = 0;
+  for (let p = 0; p < seq; p++) if (captionMask[p]) count++;
+  if (count === 0) throw new Error(`${where}: captionMask marks no position`);
+  for (let p = 0; p < seq; p++) {
+    if (!captionMask[p]) continue;
+    if (p === seq - 1) throw new Error(`${where}: captionMask marks the last position ${p}, which has no next token`);
+    const t = inputIds[p + 1];
+    if (!Number.isInteger(t) || t < 0 || t >= vocab) throw new Error(`${where}: token id ${t} at position ${p + 1} is outside the vocabulary [0, ${vocab})`);
+    targets[p] = t;
+    weights[p] = 1 / count;
+  }
+  return tf.tidy(() => {
+    const l = tf.reshape(logits, [seq, vocab]);
+    const logp = tf.logSoftmax(l);
+    const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), vocab)), 1);
+    return tf.neg(tf.sum(tf.mul(picked, tf.tensor1d(weights)))) as tf.Scalar;
+  });
+}

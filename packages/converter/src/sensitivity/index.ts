@@ -1,0 +1,8 @@
+export { captionCrossEntropy } from './cross_entropy.js';
+export { lowerMedian, clampByMedian } from './median.js';
+export {
+  measureSensitivity,
+  type ProbeSite, type ProbeSpec, type SensitivitySample, type LossWithProbes, type SiteSensitivity,
+  type BlockSensitivity, type SensitivityResult, type SensitivityOptions,
+} from './measure.js';
+export { ensureGradients } from './gradients.js';
