@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@tfjs-mbq/ops/backends';
-import { captionCrossEntropy, clampByMedian, lowerMedian, measureSensitivity } from '../src/sensitivity/index.js';
+import { captionCrossEntropy, clampByMedian, groupRatio, lowerMedian, measureSensitivity } from '../src/sensitivity/index.js';
 import type { ProbeSpec, SensitivitySample } from '../src/sensitivity/index.js';
 import { mulberry32, randn } from './search_reference.js';
 
@@ -111,6 +111,11 @@ describe('measureSensitivity', () => {
       clamped.forEach((v, b) => expectClose(v, Math.max(raw[site][b], sorted[1]), 1e-6));
     }
     expect(r.ratioAttn.length).toBe(4);
+    expect(groupRatio(r, 2, 'attn-in')).toBe(r.clampedAttn[2]);
+    expect(groupRatio(r, 2, 'attn-out')).toBe(r.clampedAttn[2]);
+    expect(groupRatio(r, 1, 'mlp-in')).toBe(r.clampedMlp[1]);
+    expect(groupRatio(r, 1, 'mlp-out')).toBe(r.clampedMlp[1]);
+    expect(() => groupRatio(r, 9, 'mlp-in')).toThrow(/no sensitivity measured for block 9/);
     expect(r.samples).toBe(2);
   });
 

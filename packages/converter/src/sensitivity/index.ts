@@ -1,7 +1,7 @@
 export { captionCrossEntropy } from './cross_entropy.js';
 export { lowerMedian, clampByMedian } from './median.js';
 export {
-  measureSensitivity,
+  measureSensitivity, groupRatio,
   type ProbeSite, type ProbeSpec, type SensitivitySample, type LossWithProbes, type SiteSensitivity,
   type BlockSensitivity, type SensitivityResult, type SensitivityOptions,
 } from './measure.js';

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { clampByMedian } from './median.js';
 import { ensureGradients } from './gradients.js';
+import type { ScaleGroupName } from '../search/types.js';
 
 export type ProbeSite = 'attn' | 'mlp';
 
@@ -173,4 +174,14 @@ export function measureSensitivity(
     medianMlp: cmlp.median,
     samples: samples.length,
   };
+}
+
+/**
+ * The clamped ratio r that weighs a group's search (ALGORITHM.md §3.5): the attention ratio for
+ * attn-in/attn-out (q/k/v and o), the MLP ratio for mlp-in/mlp-out (gate/up and down).
+ */
+export function groupRatio(result: SensitivityResult, block: number, group: ScaleGroupName): number {
+  const b = result.blocks.find((x) => x.block === block);
+  if (!b) throw new Error(`groupRatio: no sensitivity measured for block ${block}`);
+  return group === 'attn-in' || group === 'attn-out' ? b.attn.clamped : b.mlp.clamped;
 }
