@@ -302,3 +302,24 @@ describe('searchGroupScale', () => {
     toy.dispose();
   });
 });
+
+describe('searchGroupScale on the wasm backend', () => {
+  afterAll(async () => {
+    await initBackend('cpu');
+  });
+  it('finds the same alpha and loss curve as the float64 reference', async () => {
+    await initBackend('wasm');
+    expect(tf.getBackend()).toBe('wasm');
+    for (const config of [{ ...base, method: 'mbq' }, { ...base, method: 'mbq', wBits: 4, aBits: 8 }] as QuantConfig[]) {
+      const toy = makeToy({ seed: 41, t: 40, k: 24, ns: [12], ratio: 0.2, outlier: 2, outlierGain: 25 });
+      const before = tf.memory().numTensors;
+      const r = searchGroupScale(toy.group, toy.weighting, config);
+      expect(tf.memory().numTensors).toBe(before);
+      const sx = meanAbs(toy.x, toy.t, toy.k);
+      const refCurve = alphaGrid(20).map((a) => referenceLoss(toy, alphaScalesRef(sx, a), config));
+      refCurve.forEach((v, i) => expectClose(r.lossCurve[i], v, 2e-3));
+      expectClose(refCurve[Math.round(r.alpha * 20)], Math.min(...refCurve), 2e-3);
+      toy.dispose();
+    }
+  });
+});
