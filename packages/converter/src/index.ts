@@ -7,3 +7,6 @@ export { modelArtifacts, dirHandler } from './io/artifacts.js';
 export type { WeightArray, WeightMap, WeightData } from './io/weights.js';
 export { GraphExecutor, type ExecuteOptions, type NodeOverride } from './graph/executor.js';
 export { analyseGraph, type GraphAnalysis, type BlockInfo, type GroupInfo, type LinearInfo, type FoldTarget } from './graph/analysis.js';
+export * from './search/index.js';
+export * from './sensitivity/index.js';
+export * from './rotate/index.js';
