@@ -4,6 +4,7 @@ import { GraphModel } from '@tensorflow/tfjs-converter';
 import { initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
 import type { Decoder } from './decoding/decoder.js';
 import { RerunDecoder } from './decoding/rerun.js';
+import { setupKvCache } from './decoding/kv/build.js';
 import { toPixelValues, type ImageInput } from './image.js';
 import { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 import { readGraphModel, toArtifacts, type GraphModelFiles } from './model_files.js';
@@ -54,6 +55,10 @@ export class Vlm {
     /** Why that backend (e.g. the WebGPU adapter, or what `auto` skipped). */
     readonly backendDetail: string,
     private readonly makeDecoder: () => Decoder,
+    /** How each token is decoded: `kv-cache` (one position per step) or `re-run` (whole sequence). */
+    readonly decoding: Decoder['kind'],
+    /** Why `re-run` was used although a cache was asked for, or what the cache holds. */
+    readonly decodingNote: string,
   ) {}
 
   /** `[BOS, <image> x imageTokenCount, question tokens]`. */
@@ -89,13 +94,6 @@ export class Vlm {
   /** The answer to `question` about `image` (see {@link generate}). */
   async answer(image: ImageInput, question: string, options: AnswerOptions = {}): Promise<string> {
     return (await this.generate(image, question, options)).text;
-  }
-
-  /** How each token is decoded: `kv-cache` or `re-run`. */
-  get decoding(): Decoder['kind'] {
-    const d = this.makeDecoder();
-    d.dispose();
-    return d.kind;
   }
 
   dispose(): void {
@@ -136,9 +134,20 @@ export async function loadVlm(location: string, options: LoadVlmOptions = {}): P
   ]);
   const config = parseMbqConfig(mbqJson, `${location}/mbq.json`);
   const tokenizer = new WordLevelTokenizer(tokenizerJson, `${location}/tokenizer.json`);
-  const model = await loadGraph(files, location);
-  const logitsName = findLogitsOutput(model, `${location}/model.json`);
-  return new Vlm(model, config, tokenizer, backend, backendDetail, () => new RerunDecoder(model, logitsName));
+  const prefill = await loadGraph(files, location);
+  const logitsName = findLogitsOutput(prefill, `${location}/model.json`);
+  if (options.kvCache === false) {
+    return new Vlm(prefill, config, tokenizer, backend, backendDetail, () => new RerunDecoder(prefill, logitsName), 're-run', 'kvCache: false');
+  }
+  try {
+    const kv = await setupKvCache(prefill, files, logitsName, config, tokenizer.vocabSize);
+    prefill.dispose();
+    const note = `${kv.step.caches.length} cached tensors; step checked against a full run (relative error ${kv.checkError.toExponential(1)})`;
+    return new Vlm(kv.model, config, tokenizer, backend, backendDetail, kv.makeDecoder, 'kv-cache', note);
+  } catch (e) {
+    const note = `no KV cache for this graph, re-running the sequence per token: ${(e as Error).message}`; 
+    return new Vlm(prefill, config, tokenizer, backend, backendDetail, () => new RerunDecoder(prefill, logitsName), 're-run', note);
+  }
 }
 
 async function loadGraph(files: GraphModelFiles, location: string): Promise<GraphModel> {

@@ -17,6 +17,10 @@ export interface TinyVlmOptions {
   layers?: number;
   /** Multiplier on the lm_head weights: larger gives larger logit margins. */
   headGain?: number;
+  /** Scale of the lm_head column of EOS (0: EOS logit is always 0, so answers run to maxNewTokens). */
+  eosScale?: number;
+  /** false: no causal mask (bidirectional text attention), which a KV cache cannot serve. */
+  causal?: boolean;
 }
 
 export const TINY = { imageSize: 8, patch: 4, hidden: 16, heads: 2, kvHeads: 1, mlp: 24, maxSeq: 48 };
@@ -115,7 +119,7 @@ export function buildTinyVlm(opts: TinyVlmOptions = {}): GraphBuilder {
     sinT[p * d + j] = sinT[p * d + j + d / 2] = Math.sin(a);
   }
   const maskT = new Float32Array(maxSeq * maxSeq);
-  for (let i = 0; i < maxSeq; i++) for (let j = i + 1; j < maxSeq; j++) maskT[i * maxSeq + j] = -1e9;
+  if (opts.causal !== false) for (let i = 0; i < maxSeq; i++) for (let j = i + 1; j < maxSeq; j++) maskT[i * maxSeq + j] = -1e9;
   const cos = gather('lm/rope/cos', b.constant('lm/rope/cos_table', cosT, [maxSeq, d]), pos, 0);
   const sin = gather('lm/rope/sin', b.constant('lm/rope/sin_table', sinT, [maxSeq, d]), pos, 0);
   const mask = gather('lm/causal_mask/cols', gather('lm/causal_mask/rows', b.constant('lm/causal_mask/table', maskT, [maxSeq, maxSeq]), pos, 0), pos, 1);
@@ -156,7 +160,8 @@ export function buildTinyVlm(opts: TinyVlmOptions = {}): GraphBuilder {
     h = add(`${p}/residual_mlp`, h, matMul(`${p}/mlp/down_proj/MatMul`, act, weight(`${p}/mlp/down_proj/weight`, [mlp, H], 1 / Math.sqrt(mlp))));
   }
   h = rms('lm/norm', h);
-  const logits = matMul('lm/lm_head/MatMul', h, weight('lm/lm_head/weight', [H, vocab], (opts.headGain ?? 3) / Math.sqrt(H)));
+  const head = Float32Array.from({ length: H * vocab }, (_, i) => normal() * (opts.headGain ?? 3) / Math.sqrt(H) * (i % vocab === MBQ_JSON.eosTokenId ? opts.eosScale ?? 1 : 1));
+  const logits = matMul('lm/lm_head/MatMul', h, b.constant('lm/lm_head/weight', head, [H, vocab]));
   b.op('logits', 'Identity', [logits], F);
   return b;
 }
