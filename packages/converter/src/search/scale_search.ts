@@ -95,7 +95,7 @@ function checkInputs(group: ScaleGroup, weighting: TokenWeighting, config: Quant
     throw new Error(`${where}: modality ratio must be a finite number >= 0, got ${weighting.ratio}`);
   }
   if (config.method === 'mbq') {
-    const counted = tf.tidy(() => tf.sum(tf.add(weighting.visionMask, weighting.captionMask)).dataSync()[0]);
+    const counted = tf.tidy(() => tf.sum(tf.add(tf.cast(weighting.visionMask, 'float32'), tf.cast(weighting.captionMask, 'float32'))).dataSync()[0]);
     if (counted === 0) throw new Error(`${where}: MBQ loss needs caption or vision positions; both masks are empty`);
   }
 }
