@@ -6,9 +6,12 @@
  * const vlm = await loadVlm('models/tiny-vlm-w4');        // or an http(s) URL
  * const text = await vlm.answer(image, 'what color is the circle?');
  * ```
- * Importing this module registers the MBQ kernels and graph ops (`@tfjs-mbq/ops`).
+ * Importing this module registers the MBQ kernels and graph ops (`@tfjs-mbq/ops`, e.g. the
+ * `MbqQuantizedMatMul` node of converted models); `registerMbqOps()` does it explicitly (idempotent).
  */
 import '@tfjs-mbq/ops';
+
+export { registerMbqOps } from '@tfjs-mbq/ops';
 
 export { loadVlm, Vlm, type LoadVlmOptions, type AnswerOptions, type Generation } from './vlm.js';
 export { WordLevelTokenizer, type TokenizerJson } from './tokenizer.js';
