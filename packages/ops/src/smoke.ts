@@ -1,7 +1,8 @@
 /**
  * Smoke run of the quantization ops: `npm run smoke` (or `node packages/ops/dist/smoke.js [backend]`).
- * Initialises a backend ('auto' by default), runs each op on seeded random data and prints the
- * max abs error against the plain-JavaScript reference algorithm (the cpu kernels' code).
+ * Initialises a backend ('auto' by default), runs each op on seeded random data (the quantizers
+ * at every bit width 2..8) and prints, per op, the max abs error against the plain-JavaScript
+ * reference algorithm (the cpu kernels' code) and how many output elements differ from it.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { BACKEND_NAMES, BackendName, initBackend } from './backends/index.js';
@@ -24,10 +25,19 @@ function rng(seed: number): () => number {
   };
 }
 
-function maxErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
+/** Running comparison of one op's outputs against the reference. */
+class Stat {
+  maxErr = 0;
+  differing = 0;
+  total = 0;
+  add(got: ArrayLike<number>, want: ArrayLike<number>, relative = false): void {
+    for (let i = 0; i < want.length; i++) {
+      const e = Math.abs(got[i] - want[i]) / (relative ? Math.abs(want[i]) : 1);
+      this.maxErr = Math.max(this.maxErr, e);
+      if (got[i] !== want[i]) this.differing++;
+    }
+    this.total += want.length;
+  }
 }
 
 async function main(): Promise<void> {
@@ -40,57 +50,45 @@ async function main(): Promise<void> {
   const [N, K, g] = [256, 512, 128];
   const w = Float32Array.from({ length: N * K }, rand);
   const wT = tf.tensor2d(w, [N, K]);
-  const rows: Array<[string, number]> = [];
-  const check = async (label: string, f: () => Promise<[number]>): Promise<void> => {
-    const [err] = await f();
-    rows.push([label, err]);
+  const stats = new Map<string, Stat>();
+  const stat = (label: string): Stat => {
+    if (!stats.has(label)) stats.set(label, new Stat());
+    return stats.get(label)!;
   };
 
-  await check('pseudoQuantize asym-group W3 g128', async () => {
-    const ref = fakeQuantize(w, g, groupParams(w, g, 3, 'asym'), 3, 'asym');
-    return [maxErr(await pseudoQuantize(wT, { bits: 3, mode: 'asym-group', groupSize: g }).data(), ref)];
-  });
-  await check('pseudoQuantize sym-channel W4', async () => {
-    const ref = fakeQuantize(w, K, groupParams(w, K, 4, 'sym'), 4, 'sym');
-    return [maxErr(await pseudoQuantize(wT, { bits: 4, mode: 'sym-channel' }).data(), ref)];
-  });
-  await check('quantizeGroupwise W3 g128 (packed words)', async () => {
-    const p = groupParams(w, g, 3, 'asym');
-    const ref = packCodes(quantizeCodes(w, g, p, 3, 'asym'), N, K, 3);
-    return [maxErr(await quantizeGroupwise(wT, { bits: 3, groupSize: g }).packed.data(), ref)];
-  });
-  await check('dequantizeGroupwise W4 g128', async () => {
-    const q = quantizeGroupwise(wT, { bits: 4, groupSize: g });
-    const ref = fakeQuantize(w, g, groupParams(w, g, 4, 'asym'), 4, 'asym');
-    return [maxErr(await dequantizeGroupwise(q.packed, q.scales, q.zeros, { bits: 4, groupSize: g, inFeatures: K }).data(), ref)];
-  });
-  await check('quantizeActivationPerToken A8', async () => {
-    const ref = fakeQuantize(w, K, groupParams(w, K, 8, 'sym'), 8, 'sym');
-    return [maxErr(await quantizeActivationPerToken(wT, { bits: 8 }).data(), ref)];
-  });
+  for (let bits = 2; bits <= 8; bits++) {
+    const asym = groupParams(w, g, bits, 'asym');
+    const asymRef = fakeQuantize(w, g, asym, bits, 'asym');
+    stat('pseudoQuantize asym-group g128').add(await pseudoQuantize(wT, { bits, mode: 'asym-group', groupSize: g }).data(), asymRef);
+    const rowRef = fakeQuantize(w, K, groupParams(w, K, bits, 'sym'), bits, 'sym');
+    stat('pseudoQuantize sym-channel').add(await pseudoQuantize(wT, { bits, mode: 'sym-channel' }).data(), rowRef);
+    stat('pseudoQuantize sym-tensor').add(await pseudoQuantize(wT, { bits, mode: 'sym-tensor' }).data(),
+      fakeQuantize(w, N * K, groupParams(w, N * K, bits, 'sym'), bits, 'sym'));
+    const q = quantizeGroupwise(wT, { bits, groupSize: g });
+    stat('quantizeGroupwise g128 (packed words)').add(await q.packed.data(), packCodes(quantizeCodes(w, g, asym, bits, 'asym'), N, K, bits));
+    stat('dequantizeGroupwise g128').add(await dequantizeGroupwise(q.packed, q.scales, q.zeros, { bits, groupSize: g, inFeatures: K }).data(), asymRef);
+    stat('quantizeActivationPerToken').add(await quantizeActivationPerToken(wT, { bits }).data(), rowRef);
+    tf.dispose([q.packed, q.scales, q.zeros]);
+  }
   const out = Float32Array.from(w, (v) => v + 0.01 * rand());
   const outT = tf.tensor2d(out, [N, K]);
   const vis = Float32Array.from({ length: N }, (_, i) => (i < 64 ? 1 : 0));
   const cap = Float32Array.from({ length: N }, (_, i) => (i >= 200 ? 1 : 0));
   for (const mode of ['mae', 'mse'] as const) {
-    await check(`mbqReconstructionLoss ${mode} (relative)`, async () => {
-      const ref = combineMbqLoss(rowErrorSums(w, out, K, mode === 'mse'), vis, cap, K, 0.7, mode);
-      const got = (await mbqReconstructionLoss(wT, outT, tf.tensor1d(vis), tf.tensor1d(cap), 0.7, mode).data())[0];
-      return [Math.abs(got - ref) / ref];
-    });
+    const ref = combineMbqLoss(rowErrorSums(w, out, K, mode === 'mse'), vis, cap, K, 0.7, mode);
+    const got = await mbqReconstructionLoss(wT, outT, tf.tensor1d(vis), tf.tensor1d(cap), 0.7, mode).data();
+    stat(`mbqReconstructionLoss ${mode} (relative)`).add(got, [ref], true);
   }
-  await check('uniformReconstructionLoss (relative)', async () => {
-    const ref = uniformLoss(w, out);
-    return [Math.abs((await uniformReconstructionLoss(wT, outT).data())[0] - ref) / ref];
-  });
-  const n = 3584;
-  const x = Float32Array.from({ length: 8 * n }, rand);
-  await check('hadamardTransform n=3584 (128·28)', async () => {
-    return [maxErr(await hadamardTransform(tf.tensor2d(x, [8, n])).data(), hadamardTransformImpl(x, n, false))];
-  });
+  stat('uniformReconstructionLoss (relative)').add(await uniformReconstructionLoss(wT, outT).data(), [uniformLoss(w, out)], true);
+  for (const n of [3584, 4096, 11008]) {
+    const x = Float32Array.from({ length: 4 * n }, rand);
+    stat('hadamardTransform n=3584, 4096, 11008').add(await hadamardTransform(tf.tensor2d(x, [4, n])).data(), hadamardTransformImpl(x, n, false));
+  }
 
-  console.log(`${'op'.padEnd(42)} ${'backend'.padEnd(8)} ${'max err vs cpu ref'.padStart(18)}`);
-  for (const [label, err] of rows) console.log(`${label.padEnd(42)} ${backend.padEnd(8)} ${err.toExponential(2).padStart(18)}`);
+  console.log(`${'op'.padEnd(40)} ${'backend'.padEnd(8)} ${'max err vs cpu ref'.padStart(18)} ${'elements differing'.padStart(20)}`);
+  for (const [label, s] of stats) {
+    console.log(`${label.padEnd(40)} ${backend.padEnd(8)} ${s.maxErr.toExponential(2).padStart(18)} ${`${s.differing}/${s.total}`.padStart(20)}`);
+  }
 }
 
 main().catch((e: unknown) => {
