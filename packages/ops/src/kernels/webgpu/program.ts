@@ -34,7 +34,7 @@ const WORKGROUP = 64;
 
 /** A flat program over `outputShape` (rank >= 1); `body` is the WGSL run for each in-range index. */
 export function flatProgram(opts: {
-  key: string; variableNames: string[]; outputShape: number[]; uniforms?: string; body: string;
+  key: string; variableNames: string[]; outputShape: number[]; uniforms?: string; body: string; helpers?: string;
 }): FlatProgram {
   const size = opts.outputShape.reduce((a, b) => a * b, 1);
   return {
@@ -47,7 +47,7 @@ export function flatProgram(opts: {
     workgroupSize: [WORKGROUP, 1, 1],
     size: true,
     uniforms: opts.uniforms,
-    getUserCode: () => `
+    getUserCode: () => `${opts.helpers ?? ''}
       fn main(index : i32) {
         if (index < uniforms.size) {
           ${opts.body}
@@ -71,3 +71,37 @@ export function withShape(t: TensorInfo, shape: number[]): TensorInfo {
 
 export const i32u = (...data: number[]): ProgramUniform => ({ type: 'int32', data });
 export const f32u = (...data: number[]): ProgramUniform => ({ type: 'float32', data });
+
+/**
+ * Correctly rounded f32 division (round to nearest even) in integer arithmetic. WGSL's `a / b`
+ * is only specified to 2.5 ulp (NVIDIA compiles it to a reciprocal and a multiply), which moves
+ * scales by an ulp and flips rounding ties against the cpu kernels; an fma-based Newton fix is
+ * no cure either, as fma need not be fused (lavapipe). Long division of the 24-bit significands
+ * gives 24 bits plus a round bit and a sticky remainder. Zero, subnormal, infinite or NaN
+ * operands and results that would overflow or be subnormal fall back to `a / b`: in the
+ * quantizers such quotients are either far from any rounding tie or not finite anyway.
+ */
+export const DIV_RN_WGSL = `
+  fn divRn(a : f32, b : f32) -> f32 {
+    let ua = bitcast<u32>(a);
+    let ub = bitcast<u32>(b);
+    let ea = i32((ua >> 23u) & 0xffu);
+    let eb = i32((ub >> 23u) & 0xffu);
+    if (ea == 0 || eb == 0 || ea == 255 || eb == 255) { return a / b; }
+    var ma = (ua & 0x7fffffu) | 0x800000u;
+    let mb = (ub & 0x7fffffu) | 0x800000u;
+    var e = ea - eb + 127;
+    if (ma < mb) { ma = ma << 1u; e = e - 1; }
+    var rem = ma;
+    var q = 0u;
+    for (var i = 0; i < 25; i++) {
+      q = q << 1u;
+      if (rem >= mb) { rem = rem - mb; q = q | 1u; }
+      rem = rem << 1u;
+    }
+    var mant = q >> 1u;
+    if ((q & 1u) != 0u && (rem != 0u || (mant & 1u) != 0u)) { mant = mant + 1u; }
+    if (mant == 0x1000000u) { mant = mant >> 1u; e = e + 1; }
+    if (e <= 0 || e >= 255) { return a / b; }
+    return bitcast<f32>(((ua ^ ub) & 0x80000000u) | (u32(e) << 23u) | (mant & 0x7fffffu));
+  }`;

@@ -4,7 +4,7 @@
  * All tensors are passed flat (1-D); groups are runs of `groupSize` consecutive elements.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { flatProgram, i32u, WebGPUBackendLike, withShape } from './program.js';
+import { DIV_RN_WGSL, flatProgram, i32u, WebGPUBackendLike, withShape } from './program.js';
 import type { QuantScheme } from '../cpu/quantize_impl.js';
 
 const size = (t: TensorInfo): number => t.shape.reduce((a, b) => a * b, 1);
@@ -21,16 +21,17 @@ function rangeSnippet(scheme: QuantScheme): string {
 function paramsProgram(scheme: QuantScheme, which: 'scale' | 'zero', groups: number) {
   const fromRange = scheme === 'asym'
     ? `let maxq = f32((1u << u32(uniforms.bits)) - 1u);
-       let scale = max(mx - mn, 1e-5) / maxq;
-       let zero = clamp(-round(mn / scale), 0.0, maxq);`
+       let scale = divRn(max(mx - mn, 1e-5), maxq);
+       let zero = clamp(-round(divRn(mn, scale)), 0.0, maxq);`
     : `let absmax = max(abs(mn), abs(mx));
-       let scale = max(absmax, 1e-5) / f32((1u << u32(uniforms.bits - 1)) - 1u);
+       let scale = divRn(max(absmax, 1e-5), f32((1u << u32(uniforms.bits - 1)) - 1u));
        let zero = 0.0;`;
   return flatProgram({
     key: `params_${scheme}_${which}`,
     variableNames: ['x'],
     outputShape: [groups],
     uniforms: 'groupSize : i32, bits : i32,',
+    helpers: DIV_RN_WGSL,
     body: `
       let start = index * uniforms.groupSize;
       var mn = x[start];
@@ -58,7 +59,7 @@ const quantizeSnippet = (scheme: QuantScheme, xExpr: string, gExpr: string): str
   let s = scales[${gExpr}];
   let z = zeros[${gExpr}];
   ${rangeSnippet(scheme)}
-  let q = clamp(round(${xExpr} / s) + z, lo, hi);`;
+  let q = clamp(round(divRn(${xExpr}, s)) + z, lo, hi);`;
 
 /** Quantize each element with its group's scale/zero: the dequantized float or the integer code. */
 export function quantizeElementsGpu(gpu: WebGPUBackendLike, x: TensorInfo, scales: TensorInfo, zeros: TensorInfo, groupSize: number, bits: number, scheme: QuantScheme, output: 'dequantized' | 'code'): TensorInfo {
@@ -67,6 +68,7 @@ export function quantizeElementsGpu(gpu: WebGPUBackendLike, x: TensorInfo, scale
     variableNames: ['x', 'scales', 'zeros'],
     outputShape: [size(x)],
     uniforms: 'groupSize : i32, bits : i32,',
+    helpers: DIV_RN_WGSL,
     body: `${quantizeSnippet(scheme, 'x[index]', 'index / uniforms.groupSize')}
       result[index] = ${output === 'code' ? 'i32(q)' : '(q - z) * s'};`,
   });
@@ -84,6 +86,7 @@ export function packCodesGpu(gpu: WebGPUBackendLike, w: TensorInfo, scales: Tens
     variableNames: ['x', 'scales', 'zeros'],
     outputShape: [N, words],
     uniforms: 'K : i32, groupSize : i32, bits : i32, words : i32,',
+    helpers: DIV_RN_WGSL,
     body: `
       let n = index / uniforms.words;
       let bitStart = (index % uniforms.words) * 32;
