@@ -20,7 +20,8 @@ export class ModelSource {
   constructor(
     /** Directory path (Node) or base URL of the model. */
     readonly location: string,
-    private readonly fetchImpl: FetchLike | undefined = typeof fetch === 'function' ? (fetch as FetchLike) : undefined,
+    // Wrapped: a detached window.fetch throws 'Illegal invocation'.
+    private readonly fetchImpl: FetchLike | undefined = typeof fetch === 'function' ? (url) => fetch(url) : undefined,
   ) {}
 
   async bytes(file: string): Promise<Uint8Array> {

@@ -1,0 +1,114 @@
+/**
+ * End to end: builds the page with esbuild, serves it and a model on 127.0.0.1, and drives it in
+ * headless Debian chromium (playwright-core, executablePath /usr/bin/chromium, no browser download).
+ * Picks a PNG, asks, and checks the answer against the runtime in Node; asserts which backend ran.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Jimp } from 'jimp';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { loadVlm } from '@tfjs-mbq/runtime';
+import { TINY, testImage, writeTinyVlm } from '../../../packages/runtime/test/helpers/tiny_vlm.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (.ci/install-system.sh)`);
+const describeBrowser = haveChromium ? describe : describe.skip;
+
+interface Served { url: string; close: () => Promise<void> }
+
+describeBrowser('examples/browser in headless chromium', () => {
+  let dir: string;
+  let server: Served;
+  let context: BrowserContext;
+  let page: Page;
+  const problems: string[] = [];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mbq-browser-'));
+    await writeTinyVlm(join(dir, 'model'), { seed: 33, eosScale: 0.5 });
+    const img = testImage(TINY.imageSize, 8);
+    await writeFile(join(dir, 'scene.png'), await Jimp.fromBitmap({ data: Buffer.from(img.data), width: img.width, height: img.height }).getBuffer('image/png'));
+    const { buildPage } = (await import(resolve(here, '../build.mjs'))) as { buildPage: (out: string) => Promise<string> };
+    const { startServer } = (await import(resolve(here, '../serve.mjs'))) as { startServer: (o: { dist: string; modelDir: string }) => Promise<Served> };
+    await buildPage(join(dir, 'dist'));
+    server = await startServer({ dist: join(dir, 'dist'), modelDir: join(dir, 'model') });
+    context = await chromium.launchPersistentContext(join(dir, 'profile'), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+      viewport: { width: 920, height: 640 },
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+    page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+  });
+
+  afterAll(async () => {
+    await context?.close();
+    await server?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('loads the model on webgpu if the browser has a hardware adapter, else on wasm', async () => {
+    await page.goto(server.url);
+    await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 90_000 });
+    expect(await page.textContent('#status')).toBe('Model ready.');
+    const adapter = await page.evaluate(async () => {
+      const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<{ info?: { description?: string; vendor?: string; architecture?: string } } | null> } }).gpu;
+      const a = gpu ? await gpu.requestAdapter() : null;
+      return a ? JSON.stringify(a.info ?? {}) : null;
+    });
+    const hardware = adapter !== null && !/swiftshader|llvmpipe|lavapipe|software|cpu/i.test(adapter);
+    expect(await page.textContent('#backend')).toBe(hardware ? 'webgpu' : 'wasm');
+    expect(await page.textContent('#decoding')).toBe('kv-cache');
+  });
+
+  it('answers a question about a picked PNG like the runtime in Node does', async () => {
+    await page.setInputFiles('#file', join(dir, 'scene.png'));
+    await page.waitForFunction(() => document.getElementById('source')?.textContent?.includes('scene.png'));
+    await page.fill('#question', 'what color is the shape?');
+    await page.click('#ask');
+    await page.waitForSelector('body[data-state="answered"]', { timeout: 60_000 });
+    const answer = (await page.textContent('#answer'))?.trim();
+
+    const vlm = await loadVlm(join(dir, 'model'), { backend: 'cpu' });
+    const expected = await vlm.answer(await Jimp.read(join(dir, 'scene.png')), 'what color is the shape?', { maxNewTokens: 16 });
+    vlm.dispose();
+    expect(expected.length).toBeGreaterThan(0);
+    expect(answer).toBe(expected);
+    if (process.env.MBQ_SCREENSHOT) await page.screenshot({ path: process.env.MBQ_SCREENSHOT });
+  });
+
+  it('answers about a drawing on the canvas', async () => {
+    await page.click('#clear');
+    const box = (await page.locator('#canvas').boundingBox())!;
+    await page.mouse.move(box.x + 60, box.y + 60);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 200, box.y + 180, { steps: 8 });
+    await page.mouse.up();
+    expect(await page.textContent('#source')).toBe('Drawing on the canvas.');
+    // The stroke is on the canvas: some pixels are no longer white.
+    const painted = await page.evaluate(() => {
+      const c = document.getElementById('canvas') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i + 1]! < 200) n++;
+      return n;
+    });
+    expect(painted).toBeGreaterThan(500);
+    await page.evaluate(() => { document.body.dataset.state = 'ready'; });
+    await page.click('#ask');
+    await page.waitForSelector('body[data-state="answered"]', { timeout: 60_000 });
+    const answer = (await page.textContent('#answer'))?.trim() ?? '';
+    expect(answer.length).toBeGreaterThan(0);
+    expect(answer).not.toMatch(/^error/);
+    expect(problems).toEqual([]);
+  });
+});
