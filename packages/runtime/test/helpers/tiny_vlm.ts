@@ -7,7 +7,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { GraphBuilder, attr } from '@tfjs-mbq/converter';
+import { quantizeGroupwise } from '@tfjs-mbq/ops';
 
 export const WORDS = ['what', 'color', 'is', 'the', 'shape', '?', 'red', 'green', 'blue', 'circle', 'square', 'a', 'big', 'small'];
 export const SPECIALS = ['<pad>', '<unk>', '<bos>', '<eos>', '<image>'];
@@ -21,6 +23,11 @@ export interface TinyVlmOptions {
   eosScale?: number;
   /** false: no causal mask (bidirectional text attention), which a KV cache cannot serve. */
   causal?: boolean;
+  /**
+   * Replace the language model's linears (and lm_head) by MbqQuantizedMatMul nodes with packed
+   * weights, as the converter writes them (quantized with @tfjs-mbq/ops on the current backend).
+   */
+  quantize?: { bits: number; groupSize: number; actBits?: 0 | 8 };
 }
 
 export const TINY = { imageSize: 8, patch: 4, hidden: 16, heads: 2, kvHeads: 1, mlp: 24, maxSeq: 48 };
@@ -85,6 +92,21 @@ export function buildTinyVlm(opts: TinyVlmOptions = {}): GraphBuilder {
     b.op(name, 'ConcatV2', [...xs, ints(`${name}/axis`, [axis], [])], { ...F, N: attr.int(xs.length), Tidx: attr.type('int32') });
   const gather = (name: string, table: string, idx: string, axis: number): string =>
     b.op(name, 'GatherV2', [table, idx, ints(`${name}/axis`, [axis], [])], { Tparams: attr.type('float32'), Tindices: attr.type('int32'), Taxis: attr.type('int32'), batch_dims: attr.int(0) });
+  /** x · W for an LM linear: a MatMul on a float weight, or MbqQuantizedMatMul on packed codes. */
+  const linear = (prefix: string, x: string, k: number, n: number, std: number, scaleCol?: (col: number) => number): string => {
+    const w = Float32Array.from({ length: k * n }, (_, i) => normal() * std * (scaleCol ? scaleCol(i % n) : 1));
+    const q = opts.quantize;
+    if (!q) return matMul(`${prefix}/MatMul`, x, b.constant(`${prefix}/weight`, w, [k, n]));
+    const { packed, scales, zeros } = tf.tidy(() => quantizeGroupwise(tf.transpose(tf.tensor2d(w, [k, n])), { bits: q.bits, groupSize: q.groupSize }));
+    const node = b.op(`${prefix}/MatMul`, 'MbqQuantizedMatMul', [
+      x,
+      b.constant(`${prefix}/packed`, packed.dataSync() as Int32Array, packed.shape, 'int32'),
+      b.constant(`${prefix}/scales`, scales.dataSync() as Float32Array, scales.shape),
+      b.constant(`${prefix}/zeros`, zeros.dataSync() as Float32Array, zeros.shape),
+    ], { T: attr.type('float32'), bits: attr.int(q.bits), group_size: attr.int(q.groupSize), in_features: attr.int(k), act_bits: attr.int(q.actBits ?? 0) });
+    tf.dispose([packed, scales, zeros]);
+    return node;
+  };
   const rms = (p: string, x: string): string => {
     const ms = b.op(`${p}/Mean`, 'Mean', [b.op(`${p}/Square`, 'Square', [x], F), ints(`${p}/axes`, [-1])], { ...F, Tidx: attr.type('int32'), keep_dims: attr.bool(true) });
     const inv = b.op(`${p}/Rsqrt`, 'Rsqrt', [add(`${p}/add_eps`, ms, scalar(`${p}/eps`, 1e-6))], F);
@@ -131,9 +153,9 @@ export function buildTinyVlm(opts: TinyVlmOptions = {}): GraphBuilder {
   for (let i = 0; i < layers; i++) {
     const p = `lm/layers.${i}`;
     const x = rms(`${p}/input_layernorm`, h);
-    const q = matMul(`${p}/self_attn/q_proj/MatMul`, x, weight(`${p}/self_attn/q_proj/weight`, [H, H], 1 / Math.sqrt(H)));
-    const k = matMul(`${p}/self_attn/k_proj/MatMul`, x, weight(`${p}/self_attn/k_proj/weight`, [H, kvHeads * d], 1 / Math.sqrt(H)));
-    const vv = matMul(`${p}/self_attn/v_proj/MatMul`, x, weight(`${p}/self_attn/v_proj/weight`, [H, kvHeads * d], 1 / Math.sqrt(H)));
+    const q = linear(`${p}/self_attn/q_proj`, x, H, H, 1 / Math.sqrt(H));
+    const k = linear(`${p}/self_attn/k_proj`, x, H, kvHeads * d, 1 / Math.sqrt(H));
+    const vv = linear(`${p}/self_attn/v_proj`, x, H, kvHeads * d, 1 / Math.sqrt(H));
     const scale = scalar(`${p}/self_attn/scale`, 1 / Math.sqrt(d));
     const keys: string[] = [];
     const values: string[] = [];
@@ -151,17 +173,16 @@ export function buildTinyVlm(opts: TinyVlmOptions = {}): GraphBuilder {
       const probs = b.op(`${hp}/Softmax`, 'Softmax', [masked], F);
       outs.push(b.op(`${hp}/context`, 'BatchMatMulV2', [probs, values[gi]!], { ...F, adj_x: attr.bool(false), adj_y: attr.bool(false) }));
     }
-    const o = matMul(`${p}/self_attn/o_proj/MatMul`, concat(`${p}/self_attn/concat_heads`, outs, 2), weight(`${p}/self_attn/o_proj/weight`, [H, H], 1 / Math.sqrt(H)));
+    const o = linear(`${p}/self_attn/o_proj`, concat(`${p}/self_attn/concat_heads`, outs, 2), H, H, 1 / Math.sqrt(H));
     h = add(`${p}/residual_attn`, h, o);
     const x2 = rms(`${p}/post_attention_layernorm`, h);
-    const gate = matMul(`${p}/mlp/gate_proj/MatMul`, x2, weight(`${p}/mlp/gate_proj/weight`, [H, mlp], 1 / Math.sqrt(H)));
-    const up = matMul(`${p}/mlp/up_proj/MatMul`, x2, weight(`${p}/mlp/up_proj/weight`, [H, mlp], 1 / Math.sqrt(H)));
+    const gate = linear(`${p}/mlp/gate_proj`, x2, H, mlp, 1 / Math.sqrt(H));
+    const up = linear(`${p}/mlp/up_proj`, x2, H, mlp, 1 / Math.sqrt(H));
     const act = mul(`${p}/mlp/act_mul`, mul(`${p}/mlp/silu`, gate, b.op(`${p}/mlp/Sigmoid`, 'Sigmoid', [gate], F)), up);
-    h = add(`${p}/residual_mlp`, h, matMul(`${p}/mlp/down_proj/MatMul`, act, weight(`${p}/mlp/down_proj/weight`, [mlp, H], 1 / Math.sqrt(mlp))));
+    h = add(`${p}/residual_mlp`, h, linear(`${p}/mlp/down_proj`, act, mlp, H, 1 / Math.sqrt(mlp)));
   }
   h = rms('lm/norm', h);
-  const head = Float32Array.from({ length: H * vocab }, (_, i) => normal() * (opts.headGain ?? 3) / Math.sqrt(H) * (i % vocab === MBQ_JSON.eosTokenId ? opts.eosScale ?? 1 : 1));
-  const logits = matMul('lm/lm_head/MatMul', h, b.constant('lm/lm_head/weight', head, [H, vocab]));
+  const logits = linear('lm/lm_head', h, H, vocab, (opts.headGain ?? 3) / Math.sqrt(H), (col) => (col === MBQ_JSON.eosTokenId ? opts.eosScale ?? 1 : 1));
   b.op('logits', 'Identity', [logits], F);
   return b;
 }
