@@ -10,3 +10,8 @@ export { analyseGraph, type GraphAnalysis, type BlockInfo, type GroupInfo, type 
 export * from './search/index.js';
 export * from './sensitivity/index.js';
 export * from './rotate/index.js';
+export { convert, quantizedOverrides, type ConvertResult, type ConvertOptions, type ProgressEvent, type Stage } from './convert.js';
+export { loadCalibration, selectIndices, type CalibSample, type CalibSet } from './calib/load.js';
+export { loadTokenizer, type Tokenizer } from './calib/tokenizer.js';
+export type { QuantizationJson, GroupRecord } from './emit/quantization_json.js';
+export { renderReport } from './emit/report.js';

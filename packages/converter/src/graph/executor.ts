@@ -25,12 +25,18 @@ export function weightToTensor(w: WeightArray): tf.Tensor {
 }
 
 export class GraphExecutor {
-  readonly nodes: Map<string, NodeDefJson>;
+  nodes: Map<string, NodeDefJson>;
   private readonly consts = new Map<string, tf.Tensor>();
   private readonly planCache = new Map<string, NodeDefJson[]>();
 
   constructor(readonly graph: GraphDefJson, readonly weights: WeightMap) {
     this.nodes = new Map(graph.node.map((n) => [n.name, n]));
+  }
+
+  /** Re-reads the graph after nodes were inserted or rewired (drops cached plans). */
+  refresh(): void {
+    this.nodes = new Map(this.graph.node.map((n) => [n.name, n]));
+    this.planCache.clear();
   }
 
   /** Throws for the first op the executor cannot run, naming the node. */

@@ -53,8 +53,18 @@ function applyFused(y: tf.Tensor, args: tf.Tensor[], node: NodeDefJson): tf.Tens
   return y;
 }
 
+/**
+ * x·W with a 2-D W runs as one 2-D matmul over the flattened leading dims, with W transposed
+ * explicitly: the wasm backend is an order of magnitude slower on batched or transposed operands.
+ */
 function matMul(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): tf.Tensor {
-  if (a.rank === 2 && b.rank === 2) return tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D, ta, tb);
+  if (b.rank === 2 && !ta) {
+    const bb = tb ? tf.transpose(b) : b;
+    if (a.rank === 2) return tf.matMul(a as tf.Tensor2D, bb as tf.Tensor2D);
+    const lead = a.shape.slice(0, -1);
+    const y = tf.matMul(tf.reshape(a, [-1, a.shape[a.rank - 1]]) as tf.Tensor2D, bb as tf.Tensor2D);
+    return tf.reshape(y, [...lead, bb.shape[1] as number]);
+  }
   // Batch matmul with broadcasting of leading dims.
   return tf.matMul(a, b, ta, tb);
 }
@@ -99,9 +109,7 @@ export const OPS: Record<string, OpImpl> = {
   Unpack: ([x], n) => tf.unstack(x, attrInt(n, 'axis', 0)),
   GatherV2: ([x, idx, axis], n) => tf.gather(x, tf.cast(idx, 'int32'), ints(axis)[0], attrInt(n, 'batch_dims', 0)),
   Gather: ([x, idx]) => tf.gather(x, tf.cast(idx, 'int32'), 0),
-  StridedSlice: ([x, b, e, s], n) => tf.stridedSlice(x, ints(b), ints(e), ints(s),
-    attrInt(n, 'begin_mask', 0), attrInt(n, 'end_mask', 0), attrInt(n, 'ellipsis_mask', 0),
-    attrInt(n, 'new_axis_mask', 0), attrInt(n, 'shrink_axis_mask', 0)),
+  StridedSlice: ([x, b, e, s], n) => stridedSlice(x, ints(b), ints(e), ints(s), n),
   Slice: ([x, b, s]) => tf.slice(x, ints(b), ints(s)),
   Shape: ([x]) => tf.tensor1d(x.shape, 'int32'),
   Rank: ([x]) => tf.scalar(x.rank, 'int32'),
@@ -134,6 +142,30 @@ export const OPS: Record<string, OpImpl> = {
   MaxPool: ([x], n) => pool(tf.maxPool, x, n),
   ClipByValue: ([x, lo, hi]) => tf.clipByValue(x, (lo.dataSync() as ArrayLike<number>)[0], (hi.dataSync() as ArrayLike<number>)[0]),
 };
+
+/**
+ * StridedSlice with unit strides as tf.slice (+ squeeze for shrink axes), which has a gradient
+ * (tfjs has none for stridedSlice); anything else goes to tf.stridedSlice.
+ */
+function stridedSlice(x: tf.Tensor, begin: number[], end: number[], strides: number[], n: NodeDefJson): tf.Tensor {
+  const bm = attrInt(n, 'begin_mask', 0); const em = attrInt(n, 'end_mask', 0);
+  const ell = attrInt(n, 'ellipsis_mask', 0); const na = attrInt(n, 'new_axis_mask', 0); const sh = attrInt(n, 'shrink_axis_mask', 0);
+  if (ell !== 0 || na !== 0 || strides.some((v) => v !== 1) || begin.length > x.rank || x.dtype !== 'float32') {
+    return tf.stridedSlice(x, begin, end, strides, bm, em, ell, na, sh);
+  }
+  const start: number[] = []; const size: number[] = []; const squeeze: number[] = [];
+  for (let a = 0; a < x.rank; a++) {
+    const dim = x.shape[a];
+    if (a >= begin.length) { start.push(0); size.push(dim); continue; }
+    const norm = (v: number): number => Math.min(Math.max(v < 0 ? v + dim : v, 0), dim);
+    let lo = bm & (1 << a) ? 0 : norm(begin[a]);
+    let hi = em & (1 << a) ? dim : norm(end[a]);
+    if (sh & (1 << a)) { lo = norm(begin[a]); hi = lo + 1; squeeze.push(a); }
+    start.push(lo); size.push(Math.max(0, hi - lo));
+  }
+  const y = tf.slice(x, start, size);
+  return squeeze.length ? tf.squeeze(y, squeeze) : y;
+}
 
 function padding(n: NodeDefJson): 'same' | 'valid' {
   const p = attrString(n, 'padding', 'VALID');

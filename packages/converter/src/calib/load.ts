@@ -1,0 +1,159 @@
+/**
+ * Calibration data: manifest.jsonl + PNGs -> token ids, pixels and the vision / caption masks
+ * (docs/architecture.md, "Calibration / evaluation manifests"; ALGORITHM.md §2).
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { Jimp } from 'jimp';
+import type { MbqJson } from '../io/load.js';
+import { ConversionError } from '../io/errors.js';
+import type { Tokenizer } from './tokenizer.js';
+
+export interface CalibSample {
+  /** Manifest line (1-based) and image file, for messages and reports. */
+  line: number;
+  image: string;
+  inputIds: Int32Array;
+  /** [H, W, 3] in [0, 1]. */
+  pixels: Float32Array;
+  /** 1 where the position holds an image token. */
+  visionMask: Uint8Array;
+  /** 1 where the next-token target is an answer / caption token or EOS. */
+  captionMask: Uint8Array;
+}
+
+export interface CalibSet {
+  dir: string;
+  imageSize: [number, number];
+  samples: CalibSample[];
+  /** How many entries the manifest holds (before --samples selection). */
+  available: number;
+}
+
+interface ManifestEntry { line: number; image: string; prompt: string; target: string }
+
+/** mulberry32: a seeded stream, identical on every platform. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    let t = (state = (state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `count` indices of [0, n) chosen by a seeded shuffle, in increasing order. */
+export function selectIndices(n: number, count: number, seed: number): number[] {
+  const idx = Array.from({ length: n }, (_, i) => i);
+  if (count >= n) return idx;
+  const rnd = seededRandom(seed);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [idx[i], idx[j]] = [idx[j], idx[i]];
+  }
+  return idx.slice(0, count).sort((a, b) => a - b);
+}
+
+async function readManifest(file: string): Promise<ManifestEntry[]> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConversionError('CALIB_MANIFEST', `${file}: cannot read the calibration manifest (${code === 'ENOENT' ? 'file not found' : code ?? (e as Error).message})`, file);
+  }
+  const entries: ManifestEntry[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const lineNo = i + 1;
+    if (raw.trim() === '') return;
+    let obj: Record<string, unknown>;
+    try {
+      obj = JSON.parse(raw) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConversionError('CALIB_MANIFEST', `${file}:${lineNo}: malformed JSON (${(e as Error).message})`, file);
+    }
+    const where = `${file}:${lineNo}`;
+    if (typeof obj !== 'object' || obj === null || typeof obj.image !== 'string' || obj.image === '') {
+      throw new ConversionError('CALIB_MANIFEST', `${where}: expected an object with a string "image"`, file);
+    }
+    if (typeof obj.caption === 'string') {
+      entries.push({ line: lineNo, image: obj.image, prompt: '', target: obj.caption });
+    } else if (typeof obj.question === 'string' && typeof obj.answer === 'string') {
+      entries.push({ line: lineNo, image: obj.image, prompt: obj.question, target: obj.answer });
+    } else {
+      throw new ConversionError('CALIB_MANIFEST', `${where}: expected "caption", or "question" and "answer" strings`, file);
+    }
+  });
+  return entries;
+}
+
+async function readImage(file: string, size: [number, number]): Promise<Float32Array> {
+  let img: Awaited<ReturnType<typeof Jimp.read>>;
+  try {
+    img = await Jimp.read(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : `corrupt or not an image: ${(e as Error).message}`;
+    throw new ConversionError('CALIB_IMAGE', `${file}: cannot read calibration image (${why})`, file);
+  }
+  const [h, w] = size;
+  if (img.bitmap.width !== w || img.bitmap.height !== h) img.resize({ w, h });
+  const data = img.bitmap.data;
+  const out = new Float32Array(h * w * 3);
+  for (let p = 0; p < h * w; p++) {
+    out[p * 3] = data[p * 4] / 255;
+    out[p * 3 + 1] = data[p * 4 + 1] / 255;
+    out[p * 3 + 2] = data[p * 4 + 2] / 255;
+  }
+  return out;
+}
+
+export interface CalibOptions {
+  /** How many samples to use (default: all). */
+  samples?: number;
+  seed?: number;
+  /** Longest sequence the model accepts (positions beyond are refused). */
+  maxSeq?: number;
+}
+
+export async function loadCalibration(dir: string, tokenizer: Tokenizer, mbq: MbqJson, opts: CalibOptions = {}): Promise<CalibSet> {
+  const root = path.resolve(dir);
+  const manifest = path.join(root, 'manifest.jsonl');
+  const entries = await readManifest(manifest);
+  if (entries.length === 0) throw new ConversionError('CALIB_EMPTY', `${manifest}: the calibration set is empty (no samples)`, manifest);
+  if (opts.samples !== undefined && (!Number.isInteger(opts.samples) || opts.samples < 1)) {
+    throw new ConversionError('OPTION', `--samples must be a positive integer, got ${opts.samples}`);
+  }
+  if (mbq.imageTokenOffset !== 1) {
+    throw new ConversionError('MBQ_JSON', `mbq.json: imageTokenOffset ${mbq.imageTokenOffset} is not supported (the converter lays out [BOS, <image>...], offset 1)`);
+  }
+  const chosen = selectIndices(entries.length, opts.samples ?? entries.length, opts.seed ?? 0);
+  const samples: CalibSample[] = [];
+  for (const i of chosen) {
+    const e = entries[i];
+    const where = `${manifest}:${e.line}`;
+    const prompt = e.prompt ? tokenizer.encode(e.prompt, where) : [];
+    const target = tokenizer.encode(e.target, where);
+    if (target.length === 0) throw new ConversionError('CALIB_MANIFEST', `${where}: empty answer/caption`, manifest);
+    const ids = [mbq.bosTokenId, ...new Array<number>(mbq.imageTokenCount).fill(mbq.imageTokenId), ...prompt, ...target, mbq.eosTokenId];
+    if (opts.maxSeq !== undefined && ids.length > opts.maxSeq) {
+      throw new ConversionError('CALIB_MANIFEST', `${where}: the sequence has ${ids.length} tokens, more than the model's ${opts.maxSeq}`, manifest);
+    }
+    const visionMask = new Uint8Array(ids.length);
+    visionMask.fill(1, mbq.imageTokenOffset, mbq.imageTokenOffset + mbq.imageTokenCount);
+    const captionMask = new Uint8Array(ids.length);
+    const firstTarget = 1 + mbq.imageTokenCount + prompt.length;
+    captionMask.fill(1, firstTarget - 1, ids.length - 1);
+    const imageFile = path.resolve(root, e.image);
+    const rel = path.relative(root, imageFile);
+    if (rel.startsWith('..') || path.isAbsolute(rel)) {
+      throw new ConversionError('CALIB_MANIFEST', `${where}: image path "${e.image}" escapes the calibration directory`, manifest);
+    }
+    samples.push({
+      line: e.line, image: e.image, inputIds: Int32Array.from(ids),
+      pixels: await readImage(imageFile, mbq.imageSize), visionMask, captionMask,
+    });
+  }
+  return { dir: root, imageSize: mbq.imageSize, samples, available: entries.length };
+}

@@ -1,0 +1,388 @@
+/**
+ * The conversion pipeline: load -> analyse -> (rotate) -> sensitivity -> block-by-block scale search
+ * on cached inputs -> fold scales -> quantize -> emit (ALGORITHM.md §3-§6). Stages hand plain data
+ * to each other; tensors live only inside a stage. Same inputs + seed -> byte-identical output.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as path from 'node:path';
+import { promises as fs } from 'node:fs';
+import { loadModelDir, type LoadedModel } from './io/load.js';
+import { ConversionError } from './io/errors.js';
+import { AtomicOutputDir, checkOutputPath } from './io/atomic.js';
+import { analyseGraph, type GraphAnalysis, type BlockInfo, type LinearInfo } from './graph/analysis.js';
+import { GraphExecutor, type NodeOverride } from './graph/executor.js';
+import { applyGroupScale, cloneGraph, linearWeightNK, type ModelState } from './graph/fold.js';
+import { loadTokenizer } from './calib/tokenizer.js';
+import { loadCalibration, type CalibSet } from './calib/load.js';
+import { makeBatch, batchFeeds, gatherValid, type CalibBatch } from './calib/batch.js';
+import { searchGroupScale, quantizeWeight, weightQuantizer } from './search/index.js';
+import { quantizeActivationPerToken } from '@tfjs-mbq/ops';
+import type { LinearOverride, QuantConfig, ScaleGroup, ScaleSearchResult } from './search/types.js';
+import { measureSensitivity, captionCrossEntropy, type SensitivityResult, type ProbeSpec } from './sensitivity/index.js';
+import { quantizeAsymGroup, quantizeSymChannel, type QuantizedLinear } from './emit/quantize.js';
+import { convertedGraph, serialiseGraphModel } from './emit/graph_model.js';
+import { buildQuantizationJson, type QuantizationJson, type GroupRecord } from './emit/quantization_json.js';
+import { renderReport } from './emit/report.js';
+import { batchedSensitivity } from './pipeline/sensitivity_batched.js';
+import { findModelIo, type ModelIo } from './pipeline/model_io.js';
+import { resolveOptions, chooseGroupSize, type ConvertOptions, type ResolvedOptions, type Stage } from './pipeline/options.js';
+import { applyRotation, type RotationRecord } from './rotate_apply/apply.js';
+
+export type { ConvertOptions, ProgressEvent, Stage } from './pipeline/options.js';
+
+export interface ConvertResult {
+  outDir: string;
+  quantization: QuantizationJson;
+  /** Wall time per stage, ms (not written to disk: output stays deterministic). */
+  timings: Partial<Record<Stage, number>>;
+  /** With keepModel: the folded float model, the quantized linears and the graph io. */
+  model?: { state: ModelState; analysis: GraphAnalysis; quantized: Map<string, QuantizedLinear>; io: ModelIo };
+}
+
+/** Node overrides that run each quantized linear with its dequantized weight (and activation quantization). */
+export function quantizedOverrides(analysis: GraphAnalysis, quantized: ReadonlyMap<string, QuantizedLinear>): Map<string, NodeOverride> {
+  const out = new Map<string, NodeOverride>();
+  for (const [node, q] of quantized) {
+    const l = analysis.linears.get(node)!;
+    let w: tf.Tensor2D | undefined;
+    out.set(node, (inputs) => {
+      w ??= tf.keep(tf.tensor2d(q.dequant, [q.N, q.K]));
+      return linearApply(l, inputs, { weight: w, actBits: q.actBits || undefined });
+    });
+  }
+  return out;
+}
+
+/** y = x·Wᵀ for an override weight [N, K], keeping x's leading dims; adds a fused bias. */
+function linearApply(l: LinearInfo, inputs: tf.Tensor[], ov: LinearOverride): tf.Tensor {
+  return tf.tidy(() => {
+    const x = inputs[0];
+    const lead = x.shape.slice(0, -1);
+    // Same computation as search's applyLinearOverride, but with Wᵀ materialised: wasm's matmul
+    // with a transposed operand is an order of magnitude slower.
+    let x2: tf.Tensor2D = tf.reshape(x, [-1, l.K]);
+    if (ov.inputScale) x2 = tf.div(x2, ov.inputScale);
+    if (ov.actBits !== undefined) x2 = quantizeActivationPerToken(x2, { bits: ov.actBits }) as tf.Tensor2D;
+    let y: tf.Tensor = tf.matMul(x2, tf.transpose(ov.weight));
+    y = tf.reshape(y, [...lead, l.N]);
+    if (l.biasConst) y = tf.add(y, inputs[2]);
+    return y;
+  });
+}
+
+function overridesFor(analysis: GraphAnalysis, ovs: ReadonlyMap<string, LinearOverride>): Map<string, NodeOverride> {
+  const m = new Map<string, NodeOverride>();
+  for (const [id, ov] of ovs) {
+    const l = analysis.linears.get(id)!;
+    m.set(id, (inputs) => linearApply(l, inputs, ov));
+  }
+  return m;
+}
+
+class Clock {
+  readonly timings: Partial<Record<Stage, number>> = {};
+  private t = Date.now();
+  lap(stage: Stage): void {
+    const now = Date.now();
+    this.timings[stage] = (this.timings[stage] ?? 0) + (now - this.t);
+    this.t = now;
+  }
+}
+
+/** Mean caption cross-entropy over all samples (token-weighted) of a logits batch [B, S, V]. */
+function captionLoss(logits: tf.Tensor, batch: CalibBatch): number {
+  return tf.tidy(() => {
+    const V = logits.shape[2]!;
+    const rows: number[] = [];
+    const targets: number[] = [];
+    let t = 0;
+    batch.lengths.forEach((len, b) => {
+      for (let p = 0; p < len; p++, t++) {
+        if (batch.captionMask[t] && p + 1 < len) {
+          rows.push(b * batch.seqLen + p);
+          targets.push(batch.inputIds[b * batch.seqLen + p + 1]);
+        }
+      }
+    });
+    const l = tf.gather(tf.reshape(logits, [-1, V]), tf.tensor1d(rows, 'int32'));
+    const logp = tf.logSoftmax(l);
+    const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), V)), 1);
+    return -tf.mean(picked).dataSync()[0];
+  });
+}
+
+export async function convert(options: ConvertOptions): Promise<ConvertResult> {
+  const opts = resolveOptions(options);
+  const clock = new Clock();
+  const progress = (stage: Stage, done: number, total: number, detail?: string): void => opts.onProgress?.({ stage, done, total, detail });
+  checkOutputPath(opts.modelDir, opts.outDir);
+  progress('load', 0, 1, opts.modelDir);
+  const model = await loadModelDir(opts.modelDir);
+  const modelFile = path.join(model.dir, 'model.json');
+  const analysis = analyseGraph(model.modelJson.modelTopology, model.weights);
+  if (analysis.blocks.length === 0) {
+    throw new ConversionError('GRAPH_ANALYSIS', `${modelFile}: no decoder blocks found (expected q/k/v linears reading one norm, an output projection, and a gate/up/down MLP)`, modelFile);
+  }
+  const io = findModelIo(model.modelJson.modelTopology, modelFile);
+  const blockLinears = analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]);
+  const groupSize = chooseGroupSize(opts.groupSize, blockLinears.map((id) => ({ label: analysis.linears.get(id)!.label, K: analysis.linears.get(id)!.K })), opts.aBits !== undefined);
+  const config: QuantConfig = {
+    method: opts.method, wBits: opts.wBits, groupSize: groupSize || 1, aBits: opts.aBits, loss: opts.loss, distort: opts.distort, gridSize: opts.gridSize,
+  };
+  weightQuantizer(config); // validates
+  progress('load', 1, 1);
+  clock.lap('load');
+
+  const tokenizer = loadTokenizer(model.tokenizer, path.join(model.dir, 'tokenizer.json'));
+  const maxSeq = maxSequence(model);
+  const padId = padTokenId(model);
+  const calib = await loadCalibration(opts.calibDir, tokenizer, model.mbq, { samples: opts.samples, seed: opts.seed, maxSeq });
+  const batch = makeBatch(calib.samples, model.mbq.imageSize, padId);
+  clock.lap('calibrate');
+
+  const out = await AtomicOutputDir.create(opts.outDir, { handleSignals: opts.handleSignals });
+  try {
+    const state: ModelState = { graph: cloneGraph(model.modelJson.modelTopology), weights: new Map(model.weights) };
+    const result = await runPipeline(opts, config, groupSize, model, analysis, io, state, calib, batch, clock, progress, out);
+    await out.commit();
+    return result;
+  } catch (e) {
+    await out.abort();
+    throw e;
+  }
+}
+
+function padTokenId(model: LoadedModel): number {
+  return typeof model.mbq.padTokenId === 'number' ? model.mbq.padTokenId : model.mbq.eosTokenId;
+}
+
+function maxSequence(model: LoadedModel): number | undefined {
+  const tc = (model.config.text_config ?? model.config) as Record<string, unknown>;
+  const v = tc.max_position_embeddings;
+  return typeof v === 'number' ? v : undefined;
+}
+
+async function runPipeline(
+  opts: ResolvedOptions, config: QuantConfig, groupSize: number, model: LoadedModel, analysis: GraphAnalysis, io: ModelIo,
+  state: ModelState, calib: CalibSet, batch: CalibBatch, clock: Clock,
+  progress: (stage: Stage, done: number, total: number, detail?: string) => void, out: AtomicOutputDir,
+): Promise<ConvertResult> {
+  let exec = new GraphExecutor(state.graph, state.weights);
+  const padId = padTokenId(model);
+  const feeds = batchFeeds(batch);
+  const validRows = tf.tensor1d(batch.validRows, 'int32');
+  const first = analysis.blocks[0];
+  const sideNames = [...new Set(analysis.blocks.flatMap((b) => b.sideInputs))];
+  try {
+    // Float logits before anything changes: the reference for the fold check and the evaluation.
+    const floatLogits = exec.execute(feeds, [io.logits])[0];
+    const floatLoss = captionLoss(floatLogits, batch);
+
+    let rotation: RotationRecord | null = null;
+    if (opts.rotate) {
+      progress('rotate', 0, 1);
+      rotation = applyRotation(state, analysis, opts.seed);
+      exec = new GraphExecutor(state.graph, state.weights);
+      const rotated = exec.execute(feeds, [io.logits])[0];
+      const err = relativeError(rotated, floatLogits);
+      rotated.dispose();
+      if (err > 1e-4) throw new ConversionError('GRAPH_ANALYSIS', `rotation changed the float model's logits by ${err.toExponential(2)} (relative); refusing to continue`);
+      rotation.logitsRelativeError = err;
+      progress('rotate', 1, 1);
+      clock.lap('rotate');
+    }
+
+    // Sensitivity (ALGORITHM.md §3): only MBQ weights its loss by modality.
+    let sensitivity: SensitivityResult | null = null;
+    if (opts.method === 'mbq') {
+      progress('sensitivity', 0, calib.samples.length);
+      sensitivity = batchedSensitivity(exec, analysis, io, calib.samples, calib.imageSize, padId, 16, (d, t) => progress('sensitivity', d, t));
+      clock.lap('sensitivity');
+    }
+
+    // Block-by-block search on cached inputs.
+    const pre = exec.execute(feeds, [first.input, ...sideNames]);
+    let x = pre[0];
+    const side = new Map<string, tf.Tensor>(sideNames.map((n, i) => [n, pre[i + 1]]));
+    const visionMask = tf.tensor1d(batch.visionMask);
+    const captionMask = tf.tensor1d(batch.captionMask);
+    const records: GroupRecord[] = [];
+    const quantizer = weightQuantizer(config);
+    const totalGroups = analysis.blocks.reduce((a, b) => a + b.groups.length, 0);
+    let doneGroups = 0;
+    progress('search', 0, totalGroups);
+    for (const block of analysis.blocks) {
+      const blockFeeds = new Map<string, tf.Tensor>([[block.input, x], ...side]);
+      const outputs = [...new Set(block.groups.flatMap((g) => [g.input, g.outputLinear]))];
+      const cached = exec.execute(blockFeeds, [block.output, ...outputs]);
+      const floatOut = cached[0];
+      const at = new Map(outputs.map((n, i) => [n, cached[i + 1]]));
+      for (const group of block.groups) {
+        const ratio = sensitivity ? (group.name.startsWith('attn') ? sensitivity.clampedAttn : sensitivity.clampedMlp)[block.index] : 1;
+        const res = searchOnCache(exec, analysis, state, group, at, side, validRows, { visionMask, captionMask, ratio }, config);
+        const changed = applyGroupScale(state, analysis, group, res.scales);
+        exec.invalidate(changed);
+        if (group.fold.kind === 'insert') exec.refresh();
+        records.push(groupRecord(block, group.name, group.linears.map((id) => analysis.linears.get(id)!.label), group.fold.kind, ratio, res));
+        progress('search', ++doneGroups, totalGroups, `block ${block.index} ${group.name}`);
+      }
+      tf.dispose([...at.values()]);
+      let next = floatOut;
+      if (opts.distort) {
+        const ovs = new Map<string, LinearOverride>();
+        for (const id of [block.q, block.k, block.v, block.o, block.gate, block.up, block.down]) {
+          const l = analysis.linears.get(id)!;
+          const w = tf.tensor2d(linearWeightNK(state.weights, l), [l.N, l.K]);
+          ovs.set(id, { weight: quantizeWeight(w, quantizer, l.label), actBits: opts.aBits });
+          w.dispose();
+        }
+        next = exec.execute(blockFeeds, [block.output], { nodeOverrides: overridesFor(analysis, ovs) })[0];
+        floatOut.dispose();
+        for (const ov of ovs.values()) ov.weight.dispose();
+      }
+      x.dispose();
+      x = next;
+      // Memory: this block's weights are not needed again until evaluation.
+      exec.releaseConsts(block.nodes);
+    }
+    x.dispose();
+    tf.dispose([...side.values(), visionMask, captionMask]);
+    clock.lap('search');
+
+    // Folding must not change the float model.
+    const folded = exec.execute(feeds, [io.logits])[0];
+    const foldError = relativeError(folded, floatLogits);
+    folded.dispose();
+    if (foldError > 1e-3) {
+      throw new ConversionError('GRAPH_ANALYSIS', `folding the channel scales changed the float logits by ${foldError.toExponential(2)} (relative); the graph's structure was not what the analysis assumed`);
+    }
+
+    // Final quantization of every decoder linear.
+    const quantized = new Map<string, QuantizedLinear>();
+    const ids = analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]);
+    ids.forEach((id, i) => {
+      const l = analysis.linears.get(id)!;
+      const w = linearWeightNK(state.weights, l);
+      quantized.set(id, opts.aBits !== undefined
+        ? quantizeSymChannel(id, w, l.N, l.K, opts.wBits, opts.aBits)
+        : quantizeAsymGroup(id, w, l.N, l.K, opts.wBits, groupSize));
+      progress('quantize', i + 1, ids.length);
+    });
+    clock.lap('quantize');
+
+    const qLogits = exec.execute(feeds, [io.logits], { nodeOverrides: quantizedOverrides(analysis, quantized) })[0];
+    const quantLoss = captionLoss(qLogits, batch);
+    const agreement = top1Agreement(qLogits, floatLogits, batch);
+    qLogits.dispose();
+    floatLogits.dispose();
+    clock.lap('evaluate');
+
+    progress('emit', 0, 1);
+    const quantization = buildQuantizationJson({
+      opts, groupSize, model, analysis, calib, records, sensitivity, rotation, quantized,
+      evaluation: { samples: batch.batch, tokens: batch.validRows.length, captionLossFloat: floatLoss, captionLossQuantized: quantLoss, top1AgreementCaption: agreement, foldRelativeError: foldError },
+    });
+    const conv = convertedGraph(state.graph, state.weights, analysis.linears, quantized, opts.emit);
+    const { modelJson, shards, paths } = serialiseGraphModel(conv.graph, conv.weights, {
+      generatedBy: model.modelJson.generatedBy ?? 'unknown',
+      userDefinedMetadata: { ...(model.modelJson.userDefinedMetadata ?? {}), mbq: { method: opts.method, wBits: opts.wBits, aBits: opts.aBits ?? null, groupSize, emit: opts.emit, requiresOps: opts.emit === 'quantized' ? '@tfjs-mbq/ops' : null } },
+    });
+    if (model.modelJson.signature) modelJson.signature = model.modelJson.signature;
+    for (let i = 0; i < shards.length; i++) await out.writeFile(paths[i], shards[i]);
+    await out.writeFile('model.json', JSON.stringify(modelJson));
+    for (const f of ['config.json', 'tokenizer.json', 'mbq.json']) {
+      await out.writeFile(f, await fs.readFile(path.join(model.dir, f)));
+    }
+    await out.writeFile('quantization.json', JSON.stringify(quantization, null, 2) + '\n');
+    await out.writeFile('report.html', renderReport(quantization));
+    progress('emit', 1, 1);
+    clock.lap('emit');
+    return {
+      outDir: out.outDir, quantization, timings: clock.timings,
+      model: opts.keepModel ? { state, analysis, quantized, io } : undefined,
+    };
+  } finally {
+    tf.dispose([feeds.input_ids, feeds.pixel_values, validRows]);
+    exec.dispose();
+  }
+}
+
+function searchOnCache(
+  exec: GraphExecutor, analysis: GraphAnalysis, state: ModelState, group: BlockInfo['groups'][number],
+  at: ReadonlyMap<string, tf.Tensor>, side: ReadonlyMap<string, tf.Tensor>, validRows: tf.Tensor1D,
+  weighting: { visionMask: tf.Tensor1D; captionMask: tf.Tensor1D; ratio: number }, config: QuantConfig,
+): ScaleSearchResult {
+  const input3d = at.get(group.input)!;
+  const weights = new Map(group.linears.map((id) => {
+    const l = analysis.linears.get(id)!;
+    return [id, tf.tensor2d(linearWeightNK(state.weights, l), [l.N, l.K])] as [string, tf.Tensor2D];
+  }));
+  const input = gatherValid(input3d, validRows);
+  const reference = gatherValid(at.get(group.outputLinear)!, validRows);
+  try {
+    const sg: ScaleGroup = {
+      name: group.name, linears: group.linears, weights, input, reference,
+      forward: (ovs) => tf.tidy(() => {
+        const feeds = new Map<string, tf.Tensor>([[group.input, input3d], ...side]);
+        const [o] = exec.execute(feeds, [group.outputLinear], { nodeOverrides: overridesFor(analysis, ovs), tidy: false });
+        return gatherValid(o, validRows);
+      }),
+    };
+    return searchGroupScale(sg, weighting, config);
+  } finally {
+    tf.dispose([...weights.values(), input, reference]);
+  }
+}
+
+function runSensitivity(
+  exec: GraphExecutor, analysis: GraphAnalysis, io: ModelIo, calib: CalibSet, first: BlockInfo, sideNames: string[],
+  progress: (stage: Stage, done: number, total: number, detail?: string) => void,
+): SensitivityResult {
+  const specs: ProbeSpec[] = analysis.blocks.flatMap((b) => [
+    { name: b.o, block: b.index, site: 'attn' as const, channels: analysis.linears.get(b.o)!.N },
+    { name: b.down, block: b.index, site: 'mlp' as const, channels: analysis.linears.get(b.down)!.N },
+  ]);
+  const [h, w] = calib.imageSize;
+  progress('sensitivity', 0, calib.samples.length);
+  return measureSensitivity(calib.samples, (i, probes) => {
+    const s = calib.samples[i];
+    const len = s.inputIds.length;
+    // The part before the first block carries no probe: run it without the tape.
+    const pre = tf.tidy(() => exec.execute({
+      [io.inputIds]: tf.tensor2d(s.inputIds, [1, len], 'int32'),
+      [io.pixelValues]: tf.tensor4d(s.pixels, [1, h, w, 3]),
+    }, [first.input, ...sideNames]));
+    const feeds = new Map<string, tf.Tensor>([[first.input, pre[0]], ...sideNames.map((n, j) => [n, pre[j + 1]] as [string, tf.Tensor])]);
+    const add = new Map<string, tf.Tensor>([...probes].map(([name, p]) => [name, tf.expandDims(p, 0)]));
+    const [logits] = exec.execute(feeds, [io.logits], { addToOutput: add, tidy: false });
+    return captionCrossEntropy(logits, s.inputIds, s.captionMask);
+  }, specs, { onSample: (d, t) => progress('sensitivity', d, t) });
+}
+
+function relativeError(a: tf.Tensor, b: tf.Tensor): number {
+  return tf.tidy(() => {
+    const num = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+    const den = Math.max(tf.max(tf.abs(b)).dataSync()[0], 1e-12);
+    return num / den;
+  });
+}
+
+function top1Agreement(q: tf.Tensor, f: tf.Tensor, batch: CalibBatch): number {
+  return tf.tidy(() => {
+    const V = f.shape[2]!;
+    const rows: number[] = [];
+    for (let t = 0; t < batch.validRows.length; t++) if (batch.captionMask[t]) rows.push(batch.validRows[t]);
+    const idx = tf.tensor1d(rows, 'int32');
+    const a = tf.argMax(tf.gather(tf.reshape(q, [-1, V]), idx), 1);
+    const b = tf.argMax(tf.gather(tf.reshape(f, [-1, V]), idx), 1);
+    return tf.mean(tf.cast(tf.equal(a, b), 'float32')).dataSync()[0];
+  });
+}
+
+function groupRecord(block: BlockInfo, name: GroupRecord['group'], labels: string[], fold: string, ratio: number, r: ScaleSearchResult): GroupRecord {
+  return {
+    block: block.index, group: name, linears: labels, fold, ratio, alpha: r.alpha,
+    lossBefore: r.lossBefore, lossAfter: r.lossAfter, lossKind: r.lossKind ?? null, lossCurve: r.lossCurve,
+    scales: Array.from(r.scales),
+  };
+}

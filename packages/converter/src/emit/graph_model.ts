@@ -1,0 +1,109 @@
+/**
+ * Writes the converted graph: quantized linears become `MbqQuantizedMatMul` nodes reading packed
+ * int32 codes, scales and zeros (docs/architecture.md), or, with `float`, plain MatMuls whose
+ * weights are the dequantized values. Deterministic: node order and weight order follow the graph.
+ */
+import type { GraphDefJson, ModelJson, NodeDefJson, WeightEntryJson } from '../graph/types.js';
+import type { WeightArray, WeightMap } from '../io/weights.js';
+import type { LinearInfo } from '../graph/analysis.js';
+import { dataInputs } from '../graph/attrs.js';
+import { cloneGraph } from '../graph/fold.js';
+import type { QuantizedLinear } from './quantize.js';
+
+export type EmitMode = 'quantized' | 'float';
+
+function constNode(name: string, dtype: 'DT_FLOAT' | 'DT_INT32', shape: number[]): NodeDefJson {
+  return {
+    name, op: 'Const',
+    attr: { dtype: { type: dtype }, value: { tensor: { dtype, tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } } },
+  };
+}
+
+function toLayout(l: LinearInfo, nk: Float32Array): Float32Array {
+  if (!l.weightKN) return nk;
+  const out = new Float32Array(l.N * l.K);
+  for (let k = 0; k < l.K; k++) for (let n = 0; n < l.N; n++) out[k * l.N + n] = nk[n * l.K + k];
+  return out;
+}
+
+/** The converted graph and its weights (plain data), before serialisation. */
+export function convertedGraph(
+  graph: GraphDefJson, weights: WeightMap, linears: ReadonlyMap<string, LinearInfo>,
+  quantized: ReadonlyMap<string, QuantizedLinear>, mode: EmitMode,
+): { graph: GraphDefJson; weights: WeightMap } {
+  const g = cloneGraph(graph);
+  const w: WeightMap = new Map(weights);
+  const nodes: NodeDefJson[] = [];
+  for (const node of g.node) {
+    const q = quantized.get(node.name);
+    if (!q) { nodes.push(node); continue; }
+    const l = linears.get(node.name)!;
+    if (mode === 'float') {
+      w.set(l.weightConst, { dtype: 'float32', shape: [...weights.get(l.weightConst)!.shape], data: toLayout(l, q.dequant) });
+      nodes.push(node);
+      continue;
+    }
+    const base = node.name;
+    const words = q.packed.length / q.N;
+    const groups = q.K / q.groupSize;
+    nodes.push(constNode(`${base}/packed`, 'DT_INT32', [q.N, words]));
+    nodes.push(constNode(`${base}/scales`, 'DT_FLOAT', [q.N, groups]));
+    nodes.push(constNode(`${base}/zeros`, 'DT_FLOAT', [q.N, groups]));
+    w.set(`${base}/packed`, { dtype: 'int32', shape: [q.N, words], data: q.packed });
+    w.set(`${base}/scales`, { dtype: 'float32', shape: [q.N, groups], data: q.scales });
+    w.set(`${base}/zeros`, { dtype: 'float32', shape: [q.N, groups], data: q.zeros });
+    const attr: NodeDefJson['attr'] = {
+      T: { type: 'DT_FLOAT' },
+      bits: { i: String(q.bits) },
+      group_size: { i: String(q.groupSize) },
+      in_features: { i: String(q.K) },
+    };
+    if (q.actBits) attr.act_bits = { i: String(q.actBits) };
+    const x = dataInputs(node)[0];
+    const qName = l.biasConst ? `${base}/mbq_quantized` : base;
+    nodes.push({ name: qName, op: 'MbqQuantizedMatMul', input: [x, `${base}/packed`, `${base}/scales`, `${base}/zeros`], attr });
+    if (l.biasConst) nodes.push({ name: base, op: 'BiasAdd', input: [qName, l.biasConst], attr: { T: { type: 'DT_FLOAT' } } });
+  }
+  g.node = nodes;
+  // Drop constants nothing reads any more (the float weights of quantized linears).
+  const used = new Set(g.node.flatMap((n) => dataInputs(n)));
+  g.node = g.node.filter((n) => n.op !== 'Const' || used.has(n.name));
+  const kept = new Set(g.node.map((n) => n.name));
+  for (const k of [...w.keys()]) if (!kept.has(k)) w.delete(k);
+  return { graph: g, weights: w };
+}
+
+/** model.json and shards (<= shardBytes each) for a graph whose Const values are in `weights`. */
+export function serialiseGraphModel(
+  graph: GraphDefJson, weights: WeightMap, meta: { generatedBy: string; userDefinedMetadata?: Record<string, unknown> }, shardBytes = 4 * 1024 * 1024,
+): { modelJson: ModelJson; shards: Uint8Array[]; paths: string[] } {
+  const entries: WeightEntryJson[] = [];
+  const parts: WeightArray[] = [];
+  for (const n of graph.node) {
+    if (n.op !== 'Const') continue;
+    const data = weights.get(n.name);
+    if (!data) continue; // inline constant
+    entries.push({ name: n.name, shape: [...data.shape], dtype: data.dtype });
+    parts.push(data);
+  }
+  const total = parts.reduce((a, p) => a + p.data.byteLength, 0);
+  const all = new Uint8Array(total);
+  let off = 0;
+  for (const p of parts) {
+    all.set(new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength), off);
+    off += p.data.byteLength;
+  }
+  const count = Math.max(1, Math.ceil(total / shardBytes));
+  const shards: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) shards.push(all.subarray(i * shardBytes, Math.min(total, (i + 1) * shardBytes)));
+  const paths = shards.map((_, i) => `group1-shard${i + 1}of${count}.bin`);
+  const modelJson: ModelJson = {
+    format: 'graph-model',
+    generatedBy: meta.generatedBy,
+    convertedBy: 'tfjs-mbq convert',
+    modelTopology: graph,
+    weightsManifest: [{ paths, weights: entries }],
+    ...(meta.userDefinedMetadata ? { userDefinedMetadata: meta.userDefinedMetadata } : {}),
+  };
+  return { modelJson, shards, paths };
+}

@@ -1,0 +1,96 @@
+/** quantization.json: what was done to the model, number for number (no times: output is deterministic). */
+import type { GraphAnalysis } from '../graph/analysis.js';
+import type { LoadedModel } from '../io/load.js';
+import type { CalibSet } from '../calib/load.js';
+import type { ScaleGroupName, ScaleSearchLossKind } from '../search/types.js';
+import type { SensitivityResult } from '../sensitivity/index.js';
+import type { ResolvedOptions } from '../pipeline/options.js';
+import type { RotationRecord } from '../rotate_apply/apply.js';
+import type { QuantizedLinear } from './quantize.js';
+
+export interface GroupRecord {
+  block: number;
+  group: ScaleGroupName;
+  linears: string[];
+  fold: string;
+  ratio: number;
+  alpha: number;
+  lossBefore: number;
+  lossAfter: number;
+  lossKind: ScaleSearchLossKind | null;
+  lossCurve: number[];
+  scales: number[];
+}
+
+export interface EvaluationRecord {
+  samples: number;
+  tokens: number;
+  captionLossFloat: number;
+  captionLossQuantized: number;
+  /** Fraction of caption positions where the quantized model's top-1 token equals the float model's. */
+  top1AgreementCaption: number;
+  foldRelativeError: number;
+}
+
+export interface QuantizationJson {
+  format: 'tfjs-mbq-quantization';
+  version: 1;
+  method: string;
+  wBits: number;
+  aBits: number | null;
+  groupSize: number | null;
+  loss: string;
+  distort: boolean;
+  rotate: boolean;
+  gridSize: number;
+  seed: number;
+  emit: string;
+  calibration: { samples: number; available: number; images: string[] };
+  blocks: number;
+  sensitivity: null | {
+    medianAttn: number;
+    medianMlp: number;
+    blocks: Array<{ block: number; attn: { gVis: number; gTxt: number; ratio: number; clamped: number }; mlp: { gVis: number; gTxt: number; ratio: number; clamped: number } }>;
+  };
+  rotation: RotationRecord | null;
+  groups: GroupRecord[];
+  linears: Array<{ node: string; label: string; block: number; K: number; N: number; bits: number; groupSize: number; actBits: number }>;
+  evaluation: EvaluationRecord;
+}
+
+export function buildQuantizationJson(a: {
+  opts: ResolvedOptions; groupSize: number; model: LoadedModel; analysis: GraphAnalysis; calib: CalibSet;
+  records: GroupRecord[]; sensitivity: SensitivityResult | null; rotation: RotationRecord | null;
+  quantized: ReadonlyMap<string, QuantizedLinear>; evaluation: EvaluationRecord;
+}): QuantizationJson {
+  const blockOf = new Map<string, number>();
+  for (const b of a.analysis.blocks) for (const id of [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]) blockOf.set(id, b.index);
+  return {
+    format: 'tfjs-mbq-quantization',
+    version: 1,
+    method: a.opts.method,
+    wBits: a.opts.wBits,
+    aBits: a.opts.aBits ?? null,
+    groupSize: a.opts.aBits !== undefined ? null : a.groupSize,
+    loss: a.opts.loss,
+    distort: a.opts.distort,
+    rotate: a.opts.rotate,
+    gridSize: a.opts.gridSize,
+    seed: a.opts.seed,
+    emit: a.opts.emit,
+    calibration: { samples: a.calib.samples.length, available: a.calib.available, images: a.calib.samples.map((s) => s.image) },
+    blocks: a.analysis.blocks.length,
+    sensitivity: a.sensitivity && {
+      medianAttn: a.sensitivity.medianAttn,
+      medianMlp: a.sensitivity.medianMlp,
+      blocks: a.sensitivity.blocks.map((b) => ({ block: b.block, attn: { ...b.attn }, mlp: { ...b.mlp } })),
+    },
+    rotation: a.rotation,
+    groups: a.records,
+    linears: [...a.quantized.values()].map((q) => ({
+      node: q.node, label: a.analysis.linears.get(q.node)!.label, block: blockOf.get(q.node) ?? -1,
+      K: q.K, N: q.N, bits: q.bits, groupSize: q.groupSize, actBits: q.actBits,
+    })),
+    evaluation: a.evaluation,
+  };
+}

@@ -1,0 +1,100 @@
+/** Conversion options, their defaults and validation (clear errors naming the option). */
+import type { QuantMethod, LossMode } from '../search/types.js';
+import type { EmitMode } from '../emit/graph_model.js';
+import { ConversionError } from '../io/errors.js';
+
+export interface ConvertOptions {
+  modelDir: string;
+  calibDir: string;
+  outDir: string;
+  method?: QuantMethod;
+  wBits?: number;
+  /** Activation bits (weight-activation quantization, e.g. 8 for W4A8). */
+  aBits?: number;
+  /** Default: the largest of 128/64/32 that divides every quantized K. */
+  groupSize?: number;
+  loss?: LossMode;
+  distort?: boolean;
+  rotate?: boolean;
+  /** Calibration samples to use (default: all), chosen by a seeded shuffle. */
+  samples?: number;
+  seed?: number;
+  emit?: EmitMode;
+  /** Alpha grid points (ALGORITHM.md: 20). */
+  gridSize?: number;
+  /** Remove the temporary output on SIGINT/SIGTERM (the CLI turns this on). */
+  handleSignals?: boolean;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Keep the folded float model and the quantized linears in the result (tests, evaluation). */
+  keepModel?: boolean;
+}
+
+export type Stage = 'load' | 'calibrate' | 'rotate' | 'sensitivity' | 'search' | 'quantize' | 'evaluate' | 'emit';
+
+export interface ProgressEvent {
+  stage: Stage;
+  done: number;
+  total: number;
+  detail?: string;
+}
+
+export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' | 'groupSize' | 'samples' | 'onProgress' | 'keepModel'>> {
+  aBits?: number;
+  groupSize?: number;
+  samples?: number;
+  onProgress?: (event: ProgressEvent) => void;
+  keepModel: boolean;
+}
+
+const METHODS: readonly QuantMethod[] = ['rtn', 'awq', 'mbq', 'smoothquant'];
+
+function bad(msg: string): never {
+  throw new ConversionError('OPTION', msg);
+}
+
+export function resolveOptions(o: ConvertOptions): ResolvedOptions {
+  const method = o.method ?? 'mbq';
+  if (!METHODS.includes(method)) bad(`--method must be one of ${METHODS.join(', ')}, got "${String(method)}"`);
+  const wBits = o.wBits ?? 3;
+  if (!Number.isInteger(wBits) || wBits < 2 || wBits > 8) bad(`--w-bits must be an integer from 2 to 8, got ${String(wBits)}`);
+  if (o.aBits !== undefined) {
+    if (!Number.isInteger(o.aBits) || o.aBits < 2 || o.aBits > 16) bad(`--a-bits must be an integer from 2 to 16, got ${String(o.aBits)}`);
+    if (method === 'awq') bad('--method awq is weight-only; for weight-activation quantization use rtn, smoothquant or mbq with --a-bits');
+  } else if (method === 'smoothquant') {
+    bad('--method smoothquant is weight-activation quantization; give --a-bits (e.g. --w-bits 4 --a-bits 8)');
+  }
+  if (o.groupSize !== undefined && (!Number.isInteger(o.groupSize) || o.groupSize < 1)) bad(`--group-size must be a positive integer, got ${String(o.groupSize)}`);
+  const loss = o.loss ?? 'mae';
+  if (loss !== 'mae' && loss !== 'mse') bad(`--loss must be mae or mse, got "${String(loss)}"`);
+  if (o.samples !== undefined && (!Number.isInteger(o.samples) || o.samples < 1)) bad(`--samples must be a positive integer, got ${String(o.samples)}`);
+  const seed = o.seed ?? 0;
+  if (!Number.isInteger(seed) || seed < 0) bad(`--seed must be a non-negative integer, got ${String(seed)}`);
+  const emit = o.emit ?? 'quantized';
+  if (emit !== 'quantized' && emit !== 'float') bad(`--emit must be quantized or float, got "${String(emit)}"`);
+  if (emit === 'quantized' && o.aBits !== undefined && o.aBits !== 8) {
+    bad(`--a-bits ${o.aBits}: the MbqQuantizedMatMul op supports 8-bit activations only; use --a-bits 8 or --emit float`);
+  }
+  const gridSize = o.gridSize ?? 20;
+  if (!Number.isInteger(gridSize) || gridSize < 1) bad(`gridSize must be a positive integer, got ${String(gridSize)}`);
+  if (!o.modelDir) bad('a model directory is required');
+  if (!o.calibDir) bad('--calib <dir> is required');
+  if (!o.outDir) bad('--out <dir> is required');
+  return {
+    modelDir: o.modelDir, calibDir: o.calibDir, outDir: o.outDir, method, wBits, aBits: o.aBits,
+    groupSize: o.groupSize, loss, distort: o.distort ?? false, rotate: o.rotate ?? false, samples: o.samples,
+    seed, emit, gridSize, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false,
+  };
+}
+
+/** The group size: the given one (which must divide every K), else the largest of 128/64/32 that does. */
+export function chooseGroupSize(requested: number | undefined, ks: Array<{ label: string; K: number }>, weightActivation: boolean): number {
+  if (weightActivation) return 0; // per output channel
+  if (requested !== undefined) {
+    const bad1 = ks.find((x) => x.K % requested !== 0);
+    if (bad1) bad(`--group-size ${requested} does not divide K = ${bad1.K} of linear ${bad1.label}`);
+    return requested;
+  }
+  for (const g of [128, 64, 32]) if (ks.every((x) => x.K % g === 0)) return g;
+  const odd = ks.find((x) => x.K % 32 !== 0)!;
+  return bad(`no default group size (128, 64 or 32) divides K = ${odd.K} of linear ${odd.label}; give --group-size`);
+}
