@@ -4,7 +4,7 @@ import { GraphModel } from '@tensorflow/tfjs-converter';
 import { initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
 import type { Decoder } from './decoding/decoder.js';
 import { RerunDecoder } from './decoding/rerun.js';
-import { setupKvCache } from './decoding/kv/build.js';
+import { withKvCache } from './decoding/kv/build.js';
 import { toPixelValues, type ImageInput } from './image.js';
 import { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 import { readGraphModel, toArtifacts, type GraphModelFiles } from './model_files.js';
@@ -139,15 +139,11 @@ export async function loadVlm(location: string, options: LoadVlmOptions = {}): P
   if (options.kvCache === false) {
     return new Vlm(prefill, config, tokenizer, backend, backendDetail, () => new RerunDecoder(prefill, logitsName), 're-run', 'kvCache: false');
   }
-  try {
-    const kv = await setupKvCache(prefill, files, logitsName, config, tokenizer.vocabSize);
-    prefill.dispose();
-    const note = `${kv.step.caches.length} cached tensors; step checked against a full run (relative error ${kv.checkError.toExponential(1)})`;
-    return new Vlm(kv.model, config, tokenizer, backend, backendDetail, kv.makeDecoder, 'kv-cache', note);
-  } catch (e) {
-    const note = `no KV cache for this graph, re-running the sequence per token: ${(e as Error).message}`; 
-    return new Vlm(prefill, config, tokenizer, backend, backendDetail, () => new RerunDecoder(prefill, logitsName), 're-run', note);
-  }
+  const loaded = await withKvCache(prefill, files, logitsName, config, tokenizer.vocabSize);
+  const model = loaded.model;
+  if (loaded.kv) return new Vlm(model, config, tokenizer, backend, backendDetail, loaded.kv.makeDecoder, 'kv-cache', loaded.note);
+  const note = `no KV cache for this graph, re-running the sequence per token: ${loaded.note}`;
+  return new Vlm(model, config, tokenizer, backend, backendDetail, () => new RerunDecoder(model, logitsName), 're-run', note);
 }
 
 async function loadGraph(files: GraphModelFiles, location: string): Promise<GraphModel> {

@@ -12,36 +12,56 @@ import { probeGraph } from './probe.js';
 import { StepGraphPlanner, type StepGraph } from './step_graph.js';
 
 export interface KvCacheSetup {
-  /** Prefill and step nodes in one model (the prefill part alone still serves re-run decoding). */
-  model: GraphModel;
   step: StepGraph;
   /** Largest |step logit - full-run logit| at the check, relative to the largest |logit|. */
   checkError: number;
   makeDecoder: () => KvCacheDecoder;
 }
 
+export interface LoadedForDecoding {
+  /** The model to run: prefill + step nodes when a step graph was planned, else the prefill graph. */
+  model: GraphModel;
+  /** Null when the graph gets no KV cache; `note` says why. */
+  kv: KvCacheSetup | null;
+  note: string;
+}
+
 /** Relative tolerance of the step-vs-full check (float32 sums in another order). */
 export const KV_CHECK_TOLERANCE = 1e-3;
 
-export async function setupKvCache(prefill: GraphModel, files: GraphModelFiles, logitsName: string, config: MbqConfig, vocabSize: number): Promise<KvCacheSetup> {
-  const probe = await probeGraph(prefill, files, logitsName, config, vocabSize);
-  let model: GraphModel | null = null;
+/**
+ * Adds KV-cache decoding to a loaded prefill graph. The prefill model is disposed before the
+ * combined one loads (so weights are never held twice); the combined graph still contains the
+ * prefill, which serves re-run decoding if the step fails its check.
+ */
+export async function withKvCache(prefill: GraphModel, files: GraphModelFiles, logitsName: string, config: MbqConfig, vocabSize: number): Promise<LoadedForDecoding> {
+  let probe: Awaited<ReturnType<typeof probeGraph>>;
+  let step: StepGraph;
+  try {
+    probe = await probeGraph(prefill, files, logitsName, config, vocabSize);
+  } catch (e) {
+    return { model: prefill, kv: null, note: `probing the graph failed: ${(e as Error).message}` };
+  }
   try {
     const planner = new StepGraphPlanner(probe.info, new ConstValues(files.weightSpecs, files.weightData), probe.order);
-    const step = planner.plan(logitsName);
+    step = planner.plan(logitsName);
     if (!step.caches.length) throw new Error('the step graph has no key/value cache (no attention over the sequence found)');
     const heavy = planner.heavyFullNodes(step);
     if (heavy.length) throw new Error(`a step would still run ${heavy.length} matmul(s) over the whole sequence (${heavy.slice(0, 3).join(', ')}${heavy.length > 3 ? ', ...' : ''})`);
-    model = new GraphModel(tf.io.fromMemory(toArtifacts(withStep(files, step))));
-    await model.load();
-    const loaded = model;
-    const makeDecoder = (): KvCacheDecoder => new KvCacheDecoder(loaded, logitsName, step);
-    const checkError = await checkStep(makeDecoder(), probe.pixels, probe.ids, probe.lastLogits);
-    if (!(checkError <= KV_CHECK_TOLERANCE)) throw new Error(`the cached step disagrees with a full run (relative error ${checkError.toExponential(2)})`);
-    return { model, step, checkError, makeDecoder };
   } catch (e) {
-    model?.dispose();
-    throw e;
+    probe.pixels.dispose();
+    return { model: prefill, kv: null, note: (e as Error).message };
+  }
+  prefill.dispose();
+  const model = new GraphModel(tf.io.fromMemory(toArtifacts(withStep(files, step))));
+  try {
+    await model.load();
+    const makeDecoder = (): KvCacheDecoder => new KvCacheDecoder(model, logitsName, step);
+    const checkError = await checkStep(makeDecoder(), probe.pixels, probe.ids, probe.lastLogits);
+    if (!(checkError <= KV_CHECK_TOLERANCE)) {
+      return { model, kv: null, note: `the cached step disagrees with a full run (relative error ${checkError.toExponential(2)})` };
+    }
+    return { model, kv: { step, checkError, makeDecoder }, note: `${step.caches.length} cached tensors; step checked against a full run (relative error ${checkError.toExponential(1)})` };
   } finally {
     probe.pixels.dispose();
   }
