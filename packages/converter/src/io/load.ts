@@ -194,9 +194,12 @@ function checkConstsAgainstManifest(model: ModelJson, weights: WeightMap, file: 
     if (dt !== undefined && expect !== w.dtype) {
       throw new ConversionError('WEIGHTS_DTYPE', `${file}: Const node "${node.name}" is ${dt} but its manifest weight is ${w.dtype}`, file);
     }
-    const dims = value?.tensorShape?.dim;
-    if (dims) {
-      const shape = dims.map((d) => Number(d.size));
+    const dims: unknown = value?.tensorShape?.dim;
+    if (dims !== undefined && dims !== null) {
+      if (!Array.isArray(dims) || dims.some((d) => !isObject(d))) {
+        throw new ConversionError('MODEL_JSON_FORMAT', `${file}: Const node "${node.name}": value.tensor.tensorShape.dim must be a list of {"size": n}, got ${JSON.stringify(dims)}`, file);
+      }
+      const shape = (dims as Array<{ size?: unknown }>).map((d) => Number(d.size));
       if (shape.length !== w.shape.length || shape.some((d, i) => d !== w.shape[i])) {
         throw new ConversionError('WEIGHTS_SHAPE', `${file}: Const node "${node.name}" has shape [${shape}] but its manifest weight has shape [${w.shape}]`, file);
       }
