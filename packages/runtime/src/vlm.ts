@@ -59,6 +59,8 @@ export class Vlm {
     readonly decoding: Decoder['kind'],
     /** Why `re-run` was used although a cache was asked for, or what the cache holds. */
     readonly decodingNote: string,
+    /** Longest sequence (prompt + answer) the model takes, from config.json; null if not stated. */
+    readonly maxSequenceLength: number | null = null,
   ) {}
 
   /** `[BOS, <image> x imageTokenCount, question tokens]`. */
@@ -72,6 +74,10 @@ export class Vlm {
     const maxNewTokens = options.maxNewTokens ?? 16;
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new Error(`answer: maxNewTokens must be a positive integer, got ${maxNewTokens}`);
     const prompt = this.promptIds(question);
+    const max = this.maxSequenceLength;
+    if (max !== null && prompt.length > max) {
+      throw new Error(`answer: the prompt has ${prompt.length} tokens (1 + ${this.config.imageTokenCount} image + question); the model takes at most ${max} positions`);
+    }
     const pixels = toPixelValues(image, this.config.imageSize);
     const decoder = this.makeDecoder();
     const tokenIds: number[] = [];
@@ -82,6 +88,7 @@ export class Vlm {
         if (next === this.config.eosTokenId) { stoppedAtEos = true; break; }
         tokenIds.push(next);
         if (tokenIds.length >= maxNewTokens) break;
+        if (max !== null && prompt.length + tokenIds.length > max) break; // a step would run a position past the model's tables
         next = await decoder.step(next);
       }
     } finally {
@@ -99,6 +106,14 @@ export class Vlm {
   dispose(): void {
     this.model.dispose();
   }
+}
+
+/** The parts of a Hugging Face config.json the runtime reads (optional file). */
+interface HfConfigJson { max_position_embeddings?: unknown; text_config?: { max_position_embeddings?: unknown } }
+
+function maxPositions(c: HfConfigJson | null): number | null {
+  const v = c?.text_config?.max_position_embeddings ?? c?.max_position_embeddings;
+  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : null;
 }
 
 function findLogitsOutput(model: GraphModel, file: string): string {
@@ -127,23 +142,25 @@ export async function loadVlm(location: string, options: LoadVlmOptions = {}): P
     backendDetail = report.detail;
   }
   const source = new ModelSource(location, options.fetch);
-  const [files, mbqJson, tokenizerJson] = await Promise.all([
+  const [files, mbqJson, tokenizerJson, hfConfig] = await Promise.all([
     readGraphModel(source),
     source.json<unknown>('mbq.json'),
     source.json<TokenizerJson>('tokenizer.json'),
+    source.json<HfConfigJson>('config.json').catch(() => null),
   ]);
+  const maxSeq = maxPositions(hfConfig);
   const config = parseMbqConfig(mbqJson, `${location}/mbq.json`);
   const tokenizer = new WordLevelTokenizer(tokenizerJson, `${location}/tokenizer.json`);
   const prefill = await loadGraph(files, location);
   const logitsName = findLogitsOutput(prefill, `${location}/model.json`);
   if (options.kvCache === false) {
-    return new Vlm(prefill, config, tokenizer, backend, backendDetail, () => new RerunDecoder(prefill, logitsName), 're-run', 'kvCache: false');
+    return new Vlm(prefill, config, tokenizer, backend, backendDetail, () => new RerunDecoder(prefill, logitsName), 're-run', 'kvCache: false', maxSeq);
   }
   const loaded = await withKvCache(prefill, files, logitsName, config, tokenizer.vocabSize);
   const model = loaded.model;
-  if (loaded.kv) return new Vlm(model, config, tokenizer, backend, backendDetail, loaded.kv.makeDecoder, 'kv-cache', loaded.note);
+  if (loaded.kv) return new Vlm(model, config, tokenizer, backend, backendDetail, loaded.kv.makeDecoder, 'kv-cache', loaded.note, maxSeq);
   const note = `no KV cache for this graph, re-running the sequence per token: ${loaded.note}`;
-  return new Vlm(model, config, tokenizer, backend, backendDetail, () => new RerunDecoder(model, logitsName), 're-run', note);
+  return new Vlm(model, config, tokenizer, backend, backendDetail, () => new RerunDecoder(model, logitsName), 're-run', note, maxSeq);
 }
 
 async function loadGraph(files: GraphModelFiles, location: string): Promise<GraphModel> {

@@ -42,6 +42,21 @@ describe('loadVlm + answer (re-run decoding) on a tiny random VLM', () => {
     vlm.dispose();
   });
 
+  it('stops at the model\'s max_position_embeddings (config.json) and rejects longer prompts', async () => {
+    const dir2 = join(dir, 'eosless');
+    await writeTinyVlm(dir2, { seed: 4, eosScale: 0 });
+    for (const kvCache of [true, false]) {
+      const vlm = await loadVlm(dir2, { backend: 'cpu', kvCache });
+      expect(vlm.maxSequenceLength).toBe(TINY.maxSeq);
+      const words = (n: number): string => new Array(n).fill('red').join(' ');
+      // 1 + 4 image tokens + 40 words = 45 positions: 4 answer tokens (the last predicted at position 47).
+      const gen = await vlm.generate(testImage(TINY.imageSize), words(40), { maxNewTokens: 16 });
+      expect(gen.tokenIds).toHaveLength(TINY.maxSeq - 45 + 1);
+      await expect(vlm.answer(testImage(TINY.imageSize), words(TINY.maxSeq))).rejects.toThrow(/takes at most 48 positions/);
+      vlm.dispose();
+    }
+  });
+
   it('fails clearly on a model directory without mbq.json or a graph without pixel_values', async () => {
     const bad = join(dir, 'bad');
     await writeTinyVlm(bad);

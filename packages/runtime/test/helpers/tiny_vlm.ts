@@ -193,7 +193,7 @@ export async function writeTinyVlm(dir: string, opts: TinyVlmOptions = {}): Prom
   await buildTinyVlm(opts).write(dir);
   await writeFile(join(dir, 'mbq.json'), JSON.stringify(MBQ_JSON));
   await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
-  await writeFile(join(dir, 'config.json'), JSON.stringify({ model_type: 'tiny-test-vlm', image_size: TINY.imageSize }));
+  await writeFile(join(dir, 'config.json'), JSON.stringify({ model_type: 'tiny-test-vlm', text_config: { max_position_embeddings: TINY.maxSeq } }));
   return dir;
 }
 
