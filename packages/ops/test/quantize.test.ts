@@ -78,6 +78,7 @@ describe.each(BACKENDS)(`quantization ops on %s (seed ${seed})`, (backend) => {
       { shape: [9, 33], mode: 'sym-channel', g: 33, scheme: 'sym' },
       { shape: [2, 5, 33], mode: 'sym-token', g: 33, scheme: 'sym' },
       { shape: [13, 7], mode: 'sym-tensor', g: 91, scheme: 'sym' },
+      { shape: [65, 131], mode: 'sym-tensor', g: 8515, scheme: 'sym' },
     ];
     for (const c of cases) {
       const size = c.shape.reduce((a, b) => a * b, 1);

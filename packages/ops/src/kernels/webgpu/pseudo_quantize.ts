@@ -2,11 +2,11 @@ import type { KernelConfig, KernelFunc } from '@tensorflow/tfjs-core';
 import { MbqPseudoQuantize, MbqPseudoQuantizeAttrs, MbqPseudoQuantizeInputs } from '../../kernel_names.js';
 import { groupLengthFor } from '../cpu/quantize_impl.js';
 import { asWebGPU } from './program.js';
-import { groupParamsGpu, quantizeElementsGpu } from './quantize_programs.js';
+import { groupParamsGpu, quantizeElementsGpu, tensorParamsGpu } from './quantize_programs.js';
 
 /**
  * WGSL: one pass for the group scales/zeros (one invocation per group: group-wise, per token or
- * per channel; per tensor is a single group, fine for its rare use), one pass per element.
+ * per channel; per tensor reduces chunk maxima first), then one invocation per element.
  */
 export const pseudoQuantizeWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = asWebGPU(MbqPseudoQuantize, backend);
@@ -14,7 +14,7 @@ export const pseudoQuantizeWebGPU: KernelFunc = ({ inputs, backend, attrs }) => 
   const { bits, mode, groupSize } = attrs as unknown as MbqPseudoQuantizeAttrs;
   const g = groupLengthFor(mode, x.shape, groupSize);
   const scheme = mode === 'asym-group' ? 'asym' : 'sym';
-  const { scales, zeros } = groupParamsGpu(gpu, x, g, bits, scheme);
+  const { scales, zeros } = mode === 'sym-tensor' ? tensorParamsGpu(gpu, x, bits) : groupParamsGpu(gpu, x, g, bits, scheme);
   const out = quantizeElementsGpu(gpu, x, scales, zeros, g, bits, scheme, 'dequantized');
   gpu.disposeData(scales.dataId);
   gpu.disposeData(zeros.dataId);

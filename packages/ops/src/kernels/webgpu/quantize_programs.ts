@@ -132,3 +132,28 @@ export function unpackDequantizeGpu(gpu: WebGPUBackendLike, packed: TensorInfo, 
   });
   return gpu.runWebGPUProgram(program, [flat(packed), flat(scales), flat(zeros)], 'float32', [i32u(K), i32u(groupSize), i32u(bits), i32u(words)]);
 }
+
+/**
+ * Per-tensor symmetric scale without a single serial pass: absmax of chunks of `chunk` elements
+ * in parallel, then the usual params pass over the chunk maxima (their absmax is the tensor's).
+ */
+export function tensorParamsGpu(gpu: WebGPUBackendLike, x: TensorInfo, bits: number, chunk = 4096): { scales: TensorInfo; zeros: TensorInfo } {
+  const total = size(x);
+  const chunks = Math.ceil(total / chunk);
+  const program = flatProgram({
+    key: 'absmax_chunks',
+    variableNames: ['x'],
+    outputShape: [chunks],
+    uniforms: 'chunk : i32, total : i32,',
+    body: `
+      let start = index * uniforms.chunk;
+      let end = min(start + uniforms.chunk, uniforms.total);
+      var m = 0.0;
+      for (var i = start; i < end; i++) { m = max(m, abs(x[i])); }
+      result[index] = m;`,
+  });
+  const maxima = gpu.runWebGPUProgram(program, [flat(x)], 'float32', [i32u(chunk), i32u(total)]);
+  const params = groupParamsGpu(gpu, maxima, chunks, bits, 'sym');
+  gpu.disposeData(maxima.dataId);
+  return params;
+}
