@@ -2,6 +2,7 @@
  * End to end: builds the page with esbuild, serves it and a model on 127.0.0.1, and drives it in
  * headless Debian chromium (playwright-core, executablePath /usr/bin/chromium, no browser download).
  * Picks a PNG, asks, and checks the answer against the runtime in Node; asserts which backend ran.
+ * The model is a tiny random-weight VLM with quantized (MbqQuantizedMatMul) linears.
  */
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Jimp } from 'jimp';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { initBackend } from '@tfjs-mbq/ops/backends';
 import { loadVlm } from '@tfjs-mbq/runtime';
 import { TINY, testImage, writeTinyVlm } from '../../../packages/runtime/test/helpers/tiny_vlm.js';
 
@@ -30,7 +32,9 @@ describeBrowser('examples/browser in headless chromium', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mbq-browser-'));
-    await writeTinyVlm(join(dir, 'model'), { seed: 33, eosScale: 0.5 });
+    // A converted-style model: MbqQuantizedMatMul nodes on packed 4-bit weights.
+    await initBackend('cpu');
+    await writeTinyVlm(join(dir, 'model'), { seed: 33, eosScale: 0.5, quantize: { bits: 4, groupSize: 8 } });
     const img = testImage(TINY.imageSize, 8);
     await writeFile(join(dir, 'scene.png'), await Jimp.fromBitmap({ data: Buffer.from(img.data), width: img.width, height: img.height }).getBuffer('image/png'));
     const { buildPage } = (await import(resolve(here, '../build.mjs'))) as { buildPage: (out: string) => Promise<string> };
