@@ -11,6 +11,7 @@ describe('KV-cache decoding (step graph derived from the prefill graph)', () => 
     dir = await mkdtemp(join(tmpdir(), 'mbq-kv-'));
     await writeTinyVlm(join(dir, 'causal'), { seed: 5, layers: 2, eosScale: 0 });
     await writeTinyVlm(join(dir, 'bidirectional'), { seed: 5, layers: 2, causal: false });
+    await writeTinyVlm(join(dir, 'opaque'), { seed: 5, layers: 2, opaqueOp: true });
   });
   afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
 
@@ -68,5 +69,16 @@ describe('KV-cache decoding (step graph derived from the prefill graph)', () => 
     expect(vlm.decodingNote).toMatch(/cached step disagrees with a full run/);
     expect((await vlm.generate(testImage(TINY.imageSize, 1), 'what color', { maxNewTokens: 3 })).tokenIds.length).toBeGreaterThan(0);
     vlm.dispose();
+  });
+
+  it('falls back to re-running when an unknown op would make a step recompute matmuls over the whole sequence', async () => {
+    const vlm = await loadVlm(join(dir, 'opaque'), { backend: 'cpu' });
+    expect(vlm.decoding).toBe('re-run');
+    expect(vlm.decodingNote).toMatch(/still run \d+ matmul\(s\) over the whole sequence \(lm\/layers\.0\//);
+    const plain = await loadVlm(join(dir, 'opaque'), { backend: 'cpu', kvCache: false });
+    const img = testImage(TINY.imageSize, 2);
+    expect((await vlm.generate(img, 'what color', { maxNewTokens: 4 })).tokenIds).toEqual((await plain.generate(img, 'what color', { maxNewTokens: 4 })).tokenIds);
+    vlm.dispose();
+    plain.dispose();
   });
 });

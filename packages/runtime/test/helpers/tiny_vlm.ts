@@ -28,6 +28,8 @@ export interface TinyVlmOptions {
    * weights, as the converter writes them (quantized with @tfjs-mbq/ops on the current backend).
    */
   quantize?: { bits: number; groupSize: number; actBits?: 0 | 8 };
+  /** Put an op the KV planner has no rule for (Cumsum over the hidden axis) into the residual stream after layer 0. */
+  opaqueOp?: boolean;
 }
 
 export const TINY = { imageSize: 8, patch: 4, hidden: 16, heads: 2, kvHeads: 1, mlp: 24, maxSeq: 48 };
@@ -180,6 +182,9 @@ export function buildTinyVlm(opts: TinyVlmOptions = {}): GraphBuilder {
     const up = linear(`${p}/mlp/up_proj`, x2, H, mlp, 1 / Math.sqrt(H));
     const act = mul(`${p}/mlp/act_mul`, mul(`${p}/mlp/silu`, gate, b.op(`${p}/mlp/Sigmoid`, 'Sigmoid', [gate], F)), up);
     h = add(`${p}/residual_mlp`, h, linear(`${p}/mlp/down_proj`, act, mlp, H, 1 / Math.sqrt(mlp)));
+    if (opts.opaqueOp && i === 0) {
+      h = b.op(`${p}/opaque/Cumsum`, 'Cumsum', [h, ints(`${p}/opaque/axis`, [2], [])], { ...F, Tidx: attr.type('int32'), exclusive: attr.bool(false), reverse: attr.bool(false) });
+    }
   }
   h = rms('lm/norm', h);
   const logits = linear('lm/lm_head', h, H, vocab, (opts.headGain ?? 3) / Math.sqrt(H), (col) => (col === MBQ_JSON.eosTokenId ? opts.eosScale ?? 1 : 1));
