@@ -70,6 +70,9 @@ async function main(): Promise<void> {
     stat('quantizeActivationPerToken').add(await quantizeActivationPerToken(wT, { bits }).data(), rowRef);
     tf.dispose([q.packed, q.scales, q.zeros]);
   }
+  // Exact ties: scale 1, zero 1; -0.5, 0.5, 2.5 round to even (-0, 0, 2), 1.5 to 2.
+  const ties = tf.tensor2d([[-1, -0.5, 0.5, 1.5, 2.5, 6]]);
+  stat('round half to even (hand-computed ties)').add(await pseudoQuantize(ties, { bits: 3, mode: 'asym-group', groupSize: 6 }).data(), [-1, 0, 0, 2, 2, 6]);
   const out = Float32Array.from(w, (v) => v + 0.01 * rand());
   const outT = tf.tensor2d(out, [N, K]);
   const vis = Float32Array.from({ length: N }, (_, i) => (i < 64 ? 1 : 0));
