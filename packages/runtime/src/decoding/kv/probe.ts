@@ -35,7 +35,12 @@ export async function probeGraph(model: GraphModel, files: GraphModelFiles, logi
   const order = [...deps.keys()];
   const specs = new Map(files.weightSpecs.map((s) => [s.name, s]));
   const weightIds = new Set(Object.values(model.weights).flat().map((t) => t.id));
-  const computed = nodes.filter((n) => n.op !== 'Const' && n.op !== 'Placeholder' && n.op !== 'NoOp').map((n) => n.name);
+  // Shapes matter for nodes that depend on input_ids and for the image-only nodes they read.
+  const readByDynamic = new Set([...deps.values()].filter((d) => d.dynamic).flatMap((d) => d.inputs.map((r) => r.replace(/:\d+$/, ''))));
+  const computed = nodes
+    .filter((n) => n.op !== 'Const' && n.op !== 'Placeholder' && n.op !== 'NoOp')
+    .filter((n) => deps.get(n.name)!.dynamic || readByDynamic.has(n.name))
+    .map((n) => n.name);
   const [h, w] = config.imageSize;
   const pixels = tf.tidy(() => tf.mul(tf.ones([1, h, w, 3]), tf.linspace(0.1, 0.9, 3)) as tf.Tensor4D);
   const ids2 = probeIds(config, vocabSize, 3);
