@@ -28,12 +28,20 @@ export interface TinyVlmOptions {
    * weights, as the converter writes them (quantized with @tfjs-mbq/ops on the current backend).
    */
   quantize?: { bits: number; groupSize: number; actBits?: 0 | 8 };
+  /** Model dimensions (default TINY); benchmarks build larger ones. */
+  dims?: Partial<Dims>;
   /** Put an op the KV planner has no rule for (Cumsum over the hidden axis) into the residual stream after layer 0. */
   opaqueOp?: boolean;
 }
 
-export const TINY = { imageSize: 8, patch: 4, hidden: 16, heads: 2, kvHeads: 1, mlp: 24, maxSeq: 48 };
+export interface Dims { imageSize: number; patch: number; hidden: number; heads: number; kvHeads: number; mlp: number; maxSeq: number }
+export const TINY: Dims = { imageSize: 8, patch: 4, hidden: 16, heads: 2, kvHeads: 1, mlp: 24, maxSeq: 48 };
 export const IMAGE_TOKENS = (TINY.imageSize / TINY.patch) ** 2;
+
+/** mbq.json for a model of these dimensions. */
+export function mbqJson(d: Dims = TINY): typeof MBQ_JSON {
+  return { ...MBQ_JSON, imageTokenCount: (d.imageSize / d.patch) ** 2, imageSize: [d.imageSize, d.imageSize] };
+}
 
 /** Mulberry32: a small seeded PRNG. */
 export function prng(seed: number): () => number {
@@ -70,7 +78,9 @@ export function buildTinyVlm(opts: TinyVlmOptions = {}): GraphBuilder {
   };
   const b = new GraphBuilder();
   const vocab = SPECIALS.length + WORDS.length;
-  const { hidden: H, heads, kvHeads, mlp, maxSeq } = TINY;
+  const D: Dims = { ...TINY, ...opts.dims };
+  const { hidden: H, heads, kvHeads, mlp, maxSeq } = D;
+  const imageTokens = (D.imageSize / D.patch) ** 2;
   const d = H / heads;
   const ints = (name: string, v: number[], shape = [v.length]): string => b.constant(name, Int32Array.from(v), shape, 'int32');
   const weight = (name: string, shape: number[], std: number): string =>
@@ -115,12 +125,12 @@ export function buildTinyVlm(opts: TinyVlmOptions = {}): GraphBuilder {
     return mul(`${p}/mul_gamma`, mul(`${p}/mul`, x, inv), b.constant(`${p}/weight`, Float32Array.from({ length: H }, () => 1 + 0.1 * normal()), [H]));
   };
 
-  const pixels = b.placeholder('pixel_values', 'float32', [-1, TINY.imageSize, TINY.imageSize, 3]);
+  const pixels = b.placeholder('pixel_values', 'float32', [-1, D.imageSize, D.imageSize, 3]);
   const ids = b.placeholder('input_ids', 'int32', [-1, -1]);
   // Vision: patchify, embed, tanh projector.
-  const g = TINY.imageSize / TINY.patch;
-  const pd = TINY.patch * TINY.patch * 3;
-  let v = b.op('vision/patchify/Reshape', 'Reshape', [pixels, ints('vision/patchify/shape', [-1, g, TINY.patch, g, TINY.patch, 3])], { ...F, Tshape: attr.type('int32') });
+  const g = D.imageSize / D.patch;
+  const pd = D.patch * D.patch * 3;
+  let v = b.op('vision/patchify/Reshape', 'Reshape', [pixels, ints('vision/patchify/shape', [-1, g, D.patch, g, D.patch, 3])], { ...F, Tshape: attr.type('int32') });
   v = b.op('vision/patchify/Transpose', 'Transpose', [v, ints('vision/patchify/perm', [0, 1, 3, 2, 4, 5])], { ...F, Tperm: attr.type('int32') });
   v = b.op('vision/patchify/Reshape_1', 'Reshape', [v, ints('vision/patchify/shape_1', [-1, g * g, pd])], { ...F, Tshape: attr.type('int32') });
   v = add('vision/patch_embed/BiasAdd', matMul('vision/patch_embed/MatMul', v, weight('vision/patch_embed/weight', [pd, H], 2 / Math.sqrt(pd))), weight('vision/patch_embed/bias', [H], 0.1));
@@ -128,7 +138,7 @@ export function buildTinyVlm(opts: TinyVlmOptions = {}): GraphBuilder {
   v = matMul('projector/linear_2/MatMul', v, weight('projector/linear_2/weight', [H, H], 1.5 / Math.sqrt(H)));
   // Text embedding and image merge.
   const emb = gather('lm/embed_tokens/Gather', weight('lm/embed_tokens/weight', [vocab, H], 1), ids, 0);
-  let h = concat('lm/merge_image/concat', [slice('lm/merge_image/prefix', emb, 3, 1, 0, 1), v, slice('lm/merge_image/suffix', emb, 3, 1, 1 + IMAGE_TOKENS, null)], 1);
+  let h = concat('lm/merge_image/concat', [slice('lm/merge_image/prefix', emb, 3, 1, 0, 1), v, slice('lm/merge_image/suffix', emb, 3, 1, 1 + imageTokens, null)], 1);
   // Positions, RoPE tables and causal mask.
   const shape = b.op('lm/rope/positions/Shape', 'Shape', [ids], { T: attr.type('int32'), out_type: attr.type('int32') });
   const len = b.op('lm/rope/positions/seq_len', 'StridedSlice', [shape, ints('lm/rope/positions/b', [1]), ints('lm/rope/positions/e', [2]), ints('lm/rope/positions/s', [1])], {
@@ -196,9 +206,10 @@ export function buildTinyVlm(opts: TinyVlmOptions = {}): GraphBuilder {
 export async function writeTinyVlm(dir: string, opts: TinyVlmOptions = {}): Promise<string> {
   await mkdir(dir, { recursive: true });
   await buildTinyVlm(opts).write(dir);
-  await writeFile(join(dir, 'mbq.json'), JSON.stringify(MBQ_JSON));
+  const d = { ...TINY, ...opts.dims };
+  await writeFile(join(dir, 'mbq.json'), JSON.stringify(mbqJson(d)));
   await writeFile(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson()));
-  await writeFile(join(dir, 'config.json'), JSON.stringify({ model_type: 'tiny-test-vlm', text_config: { max_position_embeddings: TINY.maxSeq } }));
+  await writeFile(join(dir, 'config.json'), JSON.stringify({ model_type: 'tiny-test-vlm', text_config: { max_position_embeddings: d.maxSeq } }));
   return dir;
 }
 
