@@ -16,7 +16,7 @@ import { loadTokenizer } from './calib/tokenizer.js';
 import { loadCalibration, type CalibSet } from './calib/load.js';
 import { makeBatch, batchFeeds, gatherValid, type CalibBatch } from './calib/batch.js';
 import { searchGroupScale, quantizeWeight, weightQuantizer } from './search/index.js';
-import { quantizeActivationPerToken } from '@tfjs-mbq/ops';
+import { quantizeActivationPerToken, quantizedMatMul } from '@tfjs-mbq/ops';
 import type { LinearOverride, QuantConfig, ScaleGroup, ScaleSearchResult } from './search/types.js';
 import { measureSensitivity, captionCrossEntropy, type SensitivityResult, type ProbeSpec } from './sensitivity/index.js';
 import { quantizeAsymGroup, quantizeSymChannel, type QuantizedLinear } from './emit/quantize.js';
@@ -39,15 +39,29 @@ export interface ConvertResult {
   model?: { state: ModelState; analysis: GraphAnalysis; quantized: Map<string, QuantizedLinear>; io: ModelIo };
 }
 
-/** Node overrides that run each quantized linear with its dequantized weight (and activation quantization). */
+/**
+ * Node overrides that run each quantized linear as the converter evaluates it: weight-only linears
+ * with their dequantized float weight [N, K]; weight-activation linears through the packed kernel
+ * itself (per-token activation rounding is discontinuous, so only the same arithmetic reproduces it).
+ */
 export function quantizedOverrides(analysis: GraphAnalysis, quantized: ReadonlyMap<string, QuantizedLinear>): Map<string, NodeOverride> {
   const out = new Map<string, NodeOverride>();
   for (const [node, q] of quantized) {
     const l = analysis.linears.get(node)!;
     let w: tf.Tensor2D | undefined;
+    let packed: tf.Tensor[] | undefined;
     out.set(node, (inputs) => {
+      if (q.actBits) {
+        packed ??= [tf.tensor2d(q.packed, [q.N, q.packed.length / q.N], 'int32'), tf.tensor2d(q.scales, [q.N, q.K / q.groupSize]), tf.tensor2d(q.zeros, [q.N, q.K / q.groupSize])].map((t) => tf.keep(t));
+        const [p, sc, z] = packed;
+        return tf.tidy(() => {
+          let y = quantizedMatMul(inputs[0], p, sc, z, { bits: q.bits, groupSize: q.groupSize, inFeatures: q.K, actBits: q.actBits as 0 | 8 });
+          if (l.biasConst) y = tf.add(y, inputs[2]);
+          return y;
+        });
+      }
       w ??= tf.keep(tf.tensor2d(q.dequant, [q.N, q.K]));
-      return linearApply(l, inputs, { weight: w, actBits: q.actBits || undefined });
+      return linearApply(l, inputs, { weight: w });
     });
   }
   return out;
@@ -122,6 +136,10 @@ export async function convert(options: ConvertOptions): Promise<ConvertResult> {
   const analysis = analyseGraph(model.modelJson.modelTopology, model.weights);
   if (analysis.blocks.length === 0) {
     throw new ConversionError('GRAPH_ANALYSIS', `${modelFile}: no decoder blocks found (expected q/k/v linears reading one norm, an output projection, and a gate/up/down MLP)`, modelFile);
+  }
+  const already = [...analysis.linears.values()].find((l) => l.quantized);
+  if (already) {
+    throw new ConversionError('GRAPH_ANALYSIS', `${modelFile}: node "${already.node}" is already an MbqQuantizedMatMul; convert the float model instead`, modelFile);
   }
   const io = findModelIo(model.modelJson.modelTopology, modelFile);
   const blockLinears = analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]);

@@ -11,7 +11,7 @@ import { ConversionError } from '../io/errors.js';
 import { attrBool, attrString, dataInputs, parseTensorName } from './attrs.js';
 import { SUPPORTED_OPS } from './ops.js';
 
-export const LINEAR_OPS: ReadonlySet<string> = new Set(['MatMul', 'BatchMatMul', 'BatchMatMulV2', '_FusedMatMul', 'Einsum']);
+export const LINEAR_OPS: ReadonlySet<string> = new Set(['MatMul', 'BatchMatMul', 'BatchMatMulV2', '_FusedMatMul', 'Einsum', 'MbqQuantizedMatMul']);
 /** Ops that only move data around: a channel scale passes through them unchanged. */
 const PASS_THROUGH = new Set(['Identity', 'Reshape', 'Transpose', 'Snapshot', 'StopGradient', 'ExpandDims', 'Squeeze']);
 /** Ops that select channels (head slices) without mixing them. */
@@ -33,6 +33,8 @@ export interface LinearInfo {
   biasConst?: string;
   /** Human label from the node name, e.g. "layers.3.q_proj". */
   label: string;
+  /** Already an MbqQuantizedMatMul (a converted model): inspectable, not convertible again. */
+  quantized?: boolean;
 }
 
 export type FoldTarget =
@@ -128,6 +130,10 @@ function asLinear(n: NodeDefJson, g: GraphIndex, weights: WeightMap): LinearInfo
   }
   const shape = shapeOf(weights, g, wConst);
   const label = labelOf(n.name);
+  if (n.op === 'MbqQuantizedMatMul') {
+    // An already-converted linear: packed codes [N, words]; K from its attribute.
+    return { node: n.name, op: n.op, input: ins[0], weightConst: wConst, weightKN: false, K: Number(n.attr?.in_features?.i ?? 0), N: shape[0], label, quantized: true };
+  }
   if (n.op === 'Einsum') {
     const eq = attrString(n, 'equation', '').replace(/\s/g, '');
     const m = /^([a-zA-Z.]+),([a-z])([a-z])->([a-zA-Z.]+)$/.exec(eq);

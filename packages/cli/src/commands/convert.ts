@@ -1,0 +1,93 @@
+/** `tfjs-mbq convert <modelDir> --calib <dir> --out <dir>`: MBQ / AWQ / RTN / SmoothQuant quantization. */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { convert, type QuantizationJson } from '@tfjs-mbq/converter';
+import { initBackend, BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
+import { progressBars, table } from '../ui/progress.js';
+
+interface ConvertArgs {
+  modelDir: string;
+  calib: string;
+  out: string;
+  method: 'rtn' | 'awq' | 'mbq' | 'smoothquant';
+  wBits: number;
+  aBits?: number;
+  groupSize?: number;
+  loss: 'mae' | 'mse';
+  distort: boolean;
+  rotate: boolean;
+  samples?: number;
+  seed: number;
+  backend: BackendName;
+  emit: 'quantized' | 'float';
+  json: boolean;
+  progress: boolean;
+}
+
+function fmt(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  return Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toFixed(4);
+}
+
+export function summary(q: QuantizationJson): string {
+  const groups = table(
+    ['block', 'group', 'ratio', 'alpha', 'loss s=1', 'loss chosen', 'reduction'],
+    q.groups.map((g) => [g.block, g.group, fmt(g.ratio), g.alpha.toFixed(2), fmt(g.lossBefore), fmt(g.lossAfter),
+      `${(g.lossBefore > 0 ? (1 - g.lossAfter / g.lossBefore) * 100 : 0).toFixed(1)}%`]),
+  );
+  const e = q.evaluation;
+  const bits = q.aBits ? `W${q.wBits}A${q.aBits}` : `W${q.wBits} group ${q.groupSize}`;
+  return [
+    `${q.method} ${bits}, ${q.linears.length} linears in ${q.blocks} blocks, ${q.calibration.samples} calibration samples`,
+    '',
+    groups,
+    '',
+    table(['calibration check', 'float', 'quantized'], [
+      ['caption cross-entropy', fmt(e.captionLossFloat), fmt(e.captionLossQuantized)],
+      ['top-1 agreement (caption positions)', '100.0%', `${(e.top1AgreementCaption * 100).toFixed(1)}%`],
+    ]),
+  ].join('\n');
+}
+
+export const convertCommand: CommandModule<object, ConvertArgs> = {
+  command: 'convert <modelDir>',
+  describe: 'Quantize a tfjs graph-model VLM with MBQ (or AWQ, RTN, SmoothQuant)',
+  builder: (y: Argv) => y
+    .positional('modelDir', { type: 'string', demandOption: true, describe: 'tfjs graph model directory (model.json, config.json, tokenizer.json, mbq.json)' })
+    .option('calib', { type: 'string', demandOption: true, describe: 'calibration directory (manifest.jsonl + images)' })
+    .option('out', { type: 'string', demandOption: true, describe: 'output directory (written atomically; never inside the input)' })
+    .option('method', { choices: ['rtn', 'awq', 'mbq', 'smoothquant'] as const, default: 'mbq' as const, describe: 'quantization method' })
+    .option('w-bits', { type: 'number', default: 3, describe: 'weight bits (2..8)' })
+    .option('a-bits', { type: 'number', describe: 'activation bits: weight-activation quantization (e.g. --w-bits 4 --a-bits 8)' })
+    .option('group-size', { type: 'number', describe: 'weights per (scale, zero) group along K [default: largest of 128/64/32 dividing every K]' })
+    .option('loss', { choices: ['mae', 'mse'] as const, default: 'mae' as const, describe: 'MBQ reconstruction loss' })
+    .option('distort', { type: 'boolean', default: false, describe: 'feed each block the output of the already-quantized previous block' })
+    .option('rotate', { type: 'boolean', default: false, describe: 'Hadamard-rotate the residual stream and down_proj input before the search' })
+    .option('samples', { type: 'number', describe: 'calibration samples to use, chosen by --seed [default: 32, or all if fewer; the paper uses 128]' })
+    .option('seed', { type: 'number', default: 0, describe: 'seed of the sample selection (and rotation signs)' })
+    .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName, describe: 'tfjs backend' })
+    .option('emit', { choices: ['quantized', 'float'] as const, default: 'quantized' as const, describe: 'quantized: MbqQuantizedMatMul nodes with packed weights (needs @tfjs-mbq/ops); float: plain graph, dequantized weights' })
+    .option('json', { type: 'boolean', default: false, describe: 'print quantization.json to stdout instead of the summary' })
+    .option('progress', { type: 'boolean', default: true, describe: 'progress bars on stderr (--no-progress to silence)' })
+    .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/tiny-vlm-mbq-w3', 'MBQ, 3-bit weights (the defaults)')
+    .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/awq-w4 --method awq --w-bits 4', 'AWQ baseline, 4-bit weights')
+    .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/w4a8 --w-bits 4 --a-bits 8', 'MBQ weight-activation W4A8')
+    .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/float --emit float --json', 'plain float graph, machine-readable result') as unknown as Argv<ConvertArgs>,
+  handler: async (argv: ArgumentsCamelCase<ConvertArgs>) => {
+    const bars = progressBars(process.stderr, argv.progress);
+    const backend = await initBackend(argv.backend);
+    if (argv.progress) process.stderr.write(`backend: ${backend.backend} (${backend.detail})\n`);
+    const t0 = Date.now();
+    const result = await convert({
+      modelDir: argv.modelDir, calibDir: argv.calib, outDir: argv.out, method: argv.method, wBits: argv.wBits,
+      aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, distort: argv.distort, rotate: argv.rotate,
+      samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true,
+      onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
+    });
+    bars.end();
+    if (argv.json) {
+      process.stdout.write(JSON.stringify({ outDir: result.outDir, seconds: (Date.now() - t0) / 1000, quantization: result.quantization }) + '\n');
+    } else {
+      process.stdout.write(`${summary(result.quantization)}\n\nwrote ${result.outDir} in ${((Date.now() - t0) / 1000).toFixed(1)}s (model.json, quantization.json, report.html)\n`);
+    }
+  },
+};

@@ -1,0 +1,64 @@
+/** `tfjs-mbq inspect <modelDir>`: what the converter sees in a model (and how it was quantized). */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { loadModelDir, analyseGraph, type QuantizationJson } from '@tfjs-mbq/converter';
+import { table } from '../ui/progress.js';
+
+interface InspectArgs { modelDir: string; json: boolean }
+
+export const inspectCommand: CommandModule<object, InspectArgs> = {
+  command: 'inspect <modelDir>',
+  describe: 'Show the decoder blocks, linears, scale groups and fold targets found in a graph model',
+  builder: (y: Argv) => y
+    .positional('modelDir', { type: 'string', demandOption: true, describe: 'tfjs graph model directory' })
+    .option('json', { type: 'boolean', default: false, describe: 'machine-readable output' })
+    .example('$0 inspect fixtures/tiny-vlm', 'analysis of the float fixture')
+    .example('$0 inspect out/tiny-vlm-mbq-w3', 'a converted model, with its quantization settings') as unknown as Argv<InspectArgs>,
+  handler: async (argv: ArgumentsCamelCase<InspectArgs>) => {
+    const model = await loadModelDir(argv.modelDir, { requireSidecars: false });
+    let quant: QuantizationJson | undefined;
+    try {
+      quant = JSON.parse(await fs.readFile(path.join(model.dir, 'quantization.json'), 'utf8')) as QuantizationJson;
+    } catch { /* not a converted model */ }
+    const customOps = model.modelJson.modelTopology.node.filter((n) => n.op === 'MbqQuantizedMatMul');
+    const analysis = analyseGraph(model.modelJson.modelTopology, model.weights);
+    const L = (id: string): string => {
+      const l = analysis.linears.get(id)!;
+      return `${l.label} [${l.K}x${l.N}]`;
+    };
+    const info = {
+      dir: model.dir,
+      nodes: model.modelJson.modelTopology.node.length,
+      weights: model.weights.size,
+      parameters: [...model.weights.values()].reduce((a, w) => a + w.data.length, 0),
+      linears: analysis.linears.size,
+      quantizedNodes: customOps.length,
+      blocks: analysis.blocks.map((b) => ({
+        index: b.index, input: b.input, output: b.output,
+        groups: b.groups.map((g) => ({ name: g.name, linears: g.linears.map(L), fold: g.fold, compared: L(g.outputLinear) })),
+        sideInputs: b.sideInputs,
+      })),
+      otherLinears: analysis.otherLinears.map(L),
+      ops: analysis.opCounts,
+      quantization: quant ? { method: quant.method, wBits: quant.wBits, aBits: quant.aBits, groupSize: quant.groupSize, samples: quant.calibration.samples, evaluation: quant.evaluation } : null,
+    };
+    if (argv.json) { process.stdout.write(JSON.stringify(info, null, 2) + '\n'); return; }
+    const out: string[] = [];
+    out.push(`${info.dir}: ${info.nodes} nodes, ${info.weights} weights (${info.parameters} values), ${info.linears} linears with constant weights`);
+    if (customOps.length) out.push(`${customOps.length} MbqQuantizedMatMul nodes (needs import '@tfjs-mbq/ops')`);
+    out.push('', `decoder blocks: ${analysis.blocks.length}`);
+    out.push(table(['block', 'group', 'linears', 'fold into', 'output compared'], analysis.blocks.flatMap((b) => b.groups.map((g) => [
+      b.index, g.name, g.linears.map((id) => analysis.linears.get(id)!.label.split('.').pop()).join(', '),
+      g.fold.kind === 'gamma' ? `gamma ${g.fold.gammaConst}` : g.fold.kind === 'linear' ? `rows of ${analysis.linears.get(g.fold.linear)!.label}` : `inserted Mul on ${g.fold.tensor}`,
+      analysis.linears.get(g.outputLinear)!.label,
+    ]))));
+    out.push('', `kept float: ${info.otherLinears.length} linears (${info.otherLinears.slice(0, 6).join(', ')}${info.otherLinears.length > 6 ? ', ...' : ''})`);
+    out.push('', `ops: ${Object.entries(info.ops).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    if (quant) {
+      out.push('', `quantization: ${quant.method} W${quant.wBits}${quant.aBits ? `A${quant.aBits}` : ` group ${quant.groupSize}`}, ${quant.calibration.samples} calibration samples; ` +
+        `caption loss ${quant.evaluation.captionLossFloat.toFixed(4)} (float) -> ${quant.evaluation.captionLossQuantized.toFixed(4)} (quantized)`);
+    }
+    process.stdout.write(out.join('\n') + '\n');
+  },
+};
