@@ -44,8 +44,12 @@ export interface ConvertResult {
  * with their dequantized float weight [N, K]; weight-activation linears through the packed kernel
  * itself (per-token activation rounding is discontinuous, so only the same arithmetic reproduces it).
  */
-export function quantizedOverrides(analysis: GraphAnalysis, quantized: ReadonlyMap<string, QuantizedLinear>): Map<string, NodeOverride> {
-  const out = new Map<string, NodeOverride>();
+export function quantizedOverrides(
+  analysis: GraphAnalysis, quantized: ReadonlyMap<string, QuantizedLinear>,
+): Map<string, NodeOverride> & { dispose(): void } {
+  // The weight tensors are made on first use and kept across executions; dispose() frees them.
+  const held: tf.Tensor[] = [];
+  const out = Object.assign(new Map<string, NodeOverride>(), { dispose: (): void => { tf.dispose(held.splice(0)); } });
   for (const [node, q] of quantized) {
     const l = analysis.linears.get(node)!;
     let w: tf.Tensor2D | undefined;
@@ -53,6 +57,7 @@ export function quantizedOverrides(analysis: GraphAnalysis, quantized: ReadonlyM
     out.set(node, (inputs) => {
       if (q.actBits) {
         packed ??= [tf.tensor2d(q.packed, [q.N, q.packed.length / q.N], 'int32'), tf.tensor2d(q.scales, [q.N, q.K / q.groupSize]), tf.tensor2d(q.zeros, [q.N, q.K / q.groupSize])].map((t) => tf.keep(t));
+        held.push(...packed);
         const [p, sc, z] = packed;
         return tf.tidy(() => {
           let y = quantizedMatMul(inputs[0], p, sc, z, { bits: q.bits, groupSize: q.groupSize, inFeatures: q.K, actBits: q.actBits as 0 | 8 });
@@ -60,7 +65,7 @@ export function quantizedOverrides(analysis: GraphAnalysis, quantized: ReadonlyM
           return y;
         });
       }
-      w ??= tf.keep(tf.tensor2d(q.dequant, [q.N, q.K]));
+      if (!w) held.push(w = tf.keep(tf.tensor2d(q.dequant, [q.N, q.K])));
       return linearApply(l, inputs, { weight: w });
     });
   }
@@ -191,9 +196,13 @@ async function runPipeline(
   const validRows = tf.tensor1d(batch.validRows, 'int32');
   const first = analysis.blocks[0];
   const sideNames = [...new Set(analysis.blocks.flatMap((b) => b.sideInputs))];
+  // Every long-lived tensor of the stages below, so that an exception anywhere still frees it
+  // (disposing an already disposed tensor is a no-op).
+  const held: tf.Tensor[] = [];
+  const keep = <T extends tf.Tensor>(t: T): T => { held.push(t); return t; };
   try {
     // Float logits before anything changes: the reference for the fold check and the evaluation.
-    const floatLogits = exec.execute(feeds, [io.logits])[0];
+    const floatLogits = keep(exec.execute(feeds, [io.logits])[0]);
     const floatLoss = captionLoss(floatLogits, batch);
 
     let rotation: RotationRecord | null = null;
@@ -219,11 +228,11 @@ async function runPipeline(
     }
 
     // Block-by-block search on cached inputs.
-    const pre = exec.execute(feeds, [first.input, ...sideNames]);
+    const pre = exec.execute(feeds, [first.input, ...sideNames]).map(keep);
     let x = pre[0];
     const side = new Map<string, tf.Tensor>(sideNames.map((n, i) => [n, pre[i + 1]]));
-    const visionMask = tf.tensor1d(batch.visionMask);
-    const captionMask = tf.tensor1d(batch.captionMask);
+    const visionMask = keep(tf.tensor1d(batch.visionMask));
+    const captionMask = keep(tf.tensor1d(batch.captionMask));
     const records: GroupRecord[] = [];
     const quantizer = weightQuantizer(config);
     const totalGroups = analysis.blocks.reduce((a, b) => a + b.groups.length, 0);
@@ -232,7 +241,7 @@ async function runPipeline(
     for (const block of analysis.blocks) {
       const blockFeeds = new Map<string, tf.Tensor>([[block.input, x], ...side]);
       const outputs = [...new Set(block.groups.flatMap((g) => [g.input, g.outputLinear]))];
-      const cached = exec.execute(blockFeeds, [block.output, ...outputs]);
+      const cached = exec.execute(blockFeeds, [block.output, ...outputs]).map(keep);
       const floatOut = cached[0];
       const at = new Map(outputs.map((n, i) => [n, cached[i + 1]]));
       for (const group of block.groups) {
@@ -251,10 +260,10 @@ async function runPipeline(
         for (const id of [block.q, block.k, block.v, block.o, block.gate, block.up, block.down]) {
           const l = analysis.linears.get(id)!;
           const w = tf.tensor2d(linearWeightNK(state.weights, l), [l.N, l.K]);
-          ovs.set(id, { weight: quantizeWeight(w, quantizer, l.label), actBits: opts.aBits });
+          ovs.set(id, { weight: keep(quantizeWeight(w, quantizer, l.label)), actBits: opts.aBits });
           w.dispose();
         }
-        next = exec.execute(blockFeeds, [block.output], { nodeOverrides: overridesFor(analysis, ovs) })[0];
+        next = keep(exec.execute(blockFeeds, [block.output], { nodeOverrides: overridesFor(analysis, ovs) })[0]);
         floatOut.dispose();
         for (const ov of ovs.values()) ov.weight.dispose();
       }
@@ -288,7 +297,13 @@ async function runPipeline(
     });
     clock.lap('quantize');
 
-    const qLogits = exec.execute(feeds, [io.logits], { nodeOverrides: quantizedOverrides(analysis, quantized) })[0];
+    const qOverrides = quantizedOverrides(analysis, quantized);
+    let qLogits: tf.Tensor;
+    try {
+      qLogits = keep(exec.execute(feeds, [io.logits], { nodeOverrides: qOverrides })[0]);
+    } finally {
+      qOverrides.dispose();
+    }
     const quantLoss = captionLoss(qLogits, batch);
     const agreement = top1Agreement(qLogits, floatLogits, batch);
     qLogits.dispose();
@@ -320,7 +335,7 @@ async function runPipeline(
       model: opts.keepModel ? { state, analysis, quantized, io } : undefined,
     };
   } finally {
-    tf.dispose([feeds.input_ids, feeds.pixel_values, validRows]);
+    tf.dispose([feeds.input_ids, feeds.pixel_values, validRows, ...held]);
     exec.dispose();
   }
 }

@@ -1,0 +1,68 @@
+/**
+ * Issue 6 §5: a conversion leaves no tensors behind: tf.memory().numTensors, numBytes and the
+ * backend's buffer count return to their baseline after a conversion that succeeds, after one
+ * refused early (bad calibration data), and after one that fails in the middle of the block
+ * search (an exception thrown from the progress callback, as an interruption would).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { mkdtempSync, existsSync, readdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend } from '@tfjs-mbq/ops/backends';
+import { convert, ConversionError, type ConvertOptions } from '@tfjs-mbq/converter';
+import { writeSyntheticModel } from './helpers/synthetic.js';
+
+const CALIB = join(process.cwd(), 'fixtures/shapes-vqa/calib');
+
+function counts(): { numTensors: number; numBytes: number; numDataIds: number } {
+  return { numTensors: tf.memory().numTensors, numBytes: tf.memory().numBytes, numDataIds: tf.engine().backend.numDataIds() };
+}
+
+let modelDir: string;
+let smallDir: string;
+const outRoot = mkdtempSync(join(tmpdir(), 'mbq-leak-out-'));
+const base = (name: string): ConvertOptions => ({ modelDir, calibDir: CALIB, outDir: join(outRoot, name), samples: 2, seed: 3, gridSize: 2 });
+
+beforeAll(async () => {
+  await initBackend('cpu');
+  modelDir = await writeSyntheticModel({ layers: 2, seed: 21 });
+  smallDir = await writeSyntheticModel({ layers: 1, seed: 22 });
+}, 60_000);
+
+test('a completed conversion returns numTensors, numBytes and backend buffers to baseline', async () => {
+  const before = counts();
+  const r = await convert(base('ok'));
+  expect(existsSync(join(r.outDir, 'model.json'))).toBe(true);
+  expect(counts()).toEqual(before);
+  // A second conversion (warm caches, e.g. compiled ops) must not grow either.
+  await convert({ ...base('ok2'), modelDir: smallDir, method: 'awq', wBits: 4 });
+  expect(counts()).toEqual(before);
+}, 300_000);
+
+test('a conversion refused for bad calibration data leaks nothing', async () => {
+  const bad = mkdtempSync(join(tmpdir(), 'mbq-leak-calib-'));
+  writeFileSync(join(bad, 'manifest.jsonl'), `${JSON.stringify({ image: '000.png', caption: 'zzzunknownword' })}\n`);
+  copyFileSync(join(CALIB, '000.png'), join(bad, '000.png'));
+  const before = counts();
+  await expect(convert({ ...base('badcalib'), calibDir: bad })).rejects.toBeInstanceOf(ConversionError);
+  expect(counts()).toEqual(before);
+  expect(existsSync(join(outRoot, 'badcalib'))).toBe(false);
+}, 120_000);
+
+/** Interrupt at the first progress event of each stage after loading (done = 1: inside the stage's loop where it has one). */
+test.each(['sensitivity', 'search', 'quantize', 'emit'] as const)('a conversion that fails during %s leaks nothing and leaves no output', async (stage) => {
+  const before = counts();
+  let stopped = false;
+  const name = `stop-${stage}`;
+  await expect(convert({
+    ...base(name),
+    modelDir: smallDir,
+    onProgress: (e) => {
+      if (!stopped && e.stage === stage) { stopped = true; throw new Error(`stop during ${stage}`); }
+    },
+  })).rejects.toThrow(`stop during ${stage}`);
+  expect(stopped).toBe(true);
+  expect(counts()).toEqual(before);
+  expect(existsSync(join(outRoot, name))).toBe(false);
+  expect(readdirSync(outRoot).filter((n) => n.startsWith(`.${name}`))).toEqual([]);
+}, 300_000);
