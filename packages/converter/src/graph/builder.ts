@@ -1,0 +1,151 @@
+/**
+ * Builds a tfjs graph model (`model.json` in the `graph-model` format plus weight shards) node
+ * by node, and reads the weights of one back. Every Const's data goes into the shards, so the
+ * GraphDef holds only structure; tfjs-converter looks Const values up by node name.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { AttrValueJson, DataTypeName, GraphDefJson, ModelJson, NodeDefJson, WeightDtype, WeightEntryJson } from './types.js';
+
+export type ConstData = Float32Array | Int32Array;
+
+export interface WeightTensor {
+  name: string;
+  shape: number[];
+  dtype: WeightDtype;
+  data: Float32Array | Int32Array;
+}
+
+const DT: Record<'float32' | 'int32', DataTypeName> = { float32: 'DT_FLOAT', int32: 'DT_INT32' };
+
+export const attr = {
+  type: (dtype: 'float32' | 'int32'): AttrValueJson => ({ type: DT[dtype] }),
+  bool: (b: boolean): AttrValueJson => ({ b }),
+  int: (i: number): AttrValueJson => ({ i: String(i) }),
+  float: (f: number): AttrValueJson => ({ f }),
+  shape: (dims: number[]): AttrValueJson => ({ shape: { dim: dims.map((d) => ({ size: String(d) })) } }),
+};
+
+function product(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export class GraphBuilder {
+  private readonly nodes: NodeDefJson[] = [];
+  private readonly names = new Set<string>();
+  private readonly weights: WeightTensor[] = [];
+
+  private add(node: NodeDefJson): string {
+    if (this.names.has(node.name)) throw new Error(`GraphBuilder: duplicate node name '${node.name}'`);
+    for (const input of node.input ?? []) {
+      const src = input.replace(/^\^/, '').replace(/:\d+$/, '');
+      if (!this.names.has(src)) throw new Error(`GraphBuilder: node '${node.name}' (${node.op}) reads '${input}', which is not defined yet`);
+    }
+    this.names.add(node.name);
+    this.nodes.push(node);
+    return node.name;
+  }
+
+  has(name: string): boolean {
+    return this.names.has(name);
+  }
+
+  placeholder(name: string, dtype: 'float32' | 'int32', shape: number[]): string {
+    return this.add({ name, op: 'Placeholder', attr: { dtype: attr.type(dtype), shape: attr.shape(shape) } });
+  }
+
+  /** A Const node whose value is stored in the weight shards. */
+  constant(name: string, data: ConstData, shape: number[], dtype: 'float32' | 'int32' = data instanceof Int32Array ? 'int32' : 'float32'): string {
+    if (product(shape) !== data.length) throw new Error(`GraphBuilder: const '${name}' has ${data.length} values for shape [${shape.join(', ')}]`);
+    if ((dtype === 'int32') !== data instanceof Int32Array) throw new Error(`GraphBuilder: const '${name}' data does not match dtype ${dtype}`);
+    this.weights.push({ name, shape: shape.slice(), dtype, data });
+    return this.add({
+      name,
+      op: 'Const',
+      attr: { dtype: attr.type(dtype), value: { tensor: { dtype: DT[dtype], tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } } },
+    });
+  }
+
+  /** Any other node; `attrs` as in a GraphDef (use the `attr` helpers). */
+  op(name: string, op: string, inputs: string[], attrs: Record<string, AttrValueJson> = {}): string {
+    return this.add({ name, op, input: inputs.slice(), attr: attrs });
+  }
+
+  graph(): GraphDefJson {
+    return { node: this.nodes.map((n) => ({ ...n })), versions: { producer: 1 } };
+  }
+
+  /** The model.json object and its shards (at most `shardBytes` each, split between tensors). */
+  build(shardBytes = 4 * 1024 * 1024): { modelJson: ModelJson; shards: Uint8Array[] } {
+    return packModel(this.graph(), this.weights, shardBytes);
+  }
+
+  async write(dir: string, shardBytes?: number): Promise<ModelJson> {
+    const { modelJson, shards } = this.build(shardBytes);
+    await writeGraphModel(dir, modelJson, shards);
+    return modelJson;
+  }
+}
+
+/** Lays weights out in order into shards named group1-shard{i}of{n}.bin. */
+export function packModel(graph: GraphDefJson, weights: readonly WeightTensor[], shardBytes = 4 * 1024 * 1024): { modelJson: ModelJson; shards: Uint8Array[] } {
+  const entries: WeightEntryJson[] = weights.map((w) => ({ name: w.name, shape: w.shape.slice(), dtype: w.dtype }));
+  const total = weights.reduce((s, w) => s + w.data.byteLength, 0);
+  const all = new Uint8Array(total);
+  let offset = 0;
+  for (const w of weights) {
+    all.set(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength), offset);
+    offset += w.data.byteLength;
+  }
+  const shards: Uint8Array[] = [];
+  for (let start = 0; start < total || shards.length === 0; start += shardBytes) shards.push(all.slice(start, Math.min(total, start + shardBytes)));
+  const paths = shards.map((_, i) => `group1-shard${i + 1}of${shards.length}.bin`);
+  return {
+    modelJson: { format: 'graph-model', generatedBy: 'tfjs-mbq', convertedBy: 'tfjs-mbq GraphBuilder', modelTopology: graph, weightsManifest: [{ paths, weights: entries }] },
+    shards,
+  };
+}
+
+/** Writes model.json and its shards; each file goes to a temporary name first, then is renamed. */
+export async function writeGraphModel(dir: string, modelJson: ModelJson, shards: readonly Uint8Array[]): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const paths = modelJson.weightsManifest.flatMap((g) => g.paths);
+  if (paths.length !== shards.length) throw new Error(`writeGraphModel: ${paths.length} shard paths for ${shards.length} shards`);
+  const put = async (file: string, data: Uint8Array | string): Promise<void> => {
+    const target = join(dir, file);
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(`${target}.tmp`, data);
+    await rename(`${target}.tmp`, target);
+  };
+  for (let i = 0; i < shards.length; i++) await put(paths[i]!, shards[i]!);
+  await put('model.json', JSON.stringify(modelJson));
+}
+
+/** Reads model.json and returns every weight it lists, decoded (float32/int32). */
+export async function readGraphModelWeights(dir: string): Promise<{ modelJson: ModelJson; weights: Map<string, WeightTensor> }> {
+  const file = join(dir, 'model.json');
+  let modelJson: ModelJson;
+  try {
+    modelJson = JSON.parse(await readFile(file, 'utf8')) as ModelJson;
+  } catch (e) {
+    throw new Error(`${file}: cannot read graph model JSON: ${(e as Error).message}`);
+  }
+  if (modelJson.format !== 'graph-model' || !Array.isArray(modelJson.weightsManifest)) throw new Error(`${file}: not a tfjs graph-model (format '${String(modelJson.format)}')`);
+  const weights = new Map<string, WeightTensor>();
+  for (const group of modelJson.weightsManifest) {
+    const buffers = await Promise.all(group.paths.map((p) => readFile(join(dir, p))));
+    const bytes = Buffer.concat(buffers);
+    let offset = 0;
+    for (const w of group.weights) {
+      const n = product(w.shape);
+      const byteLength = n * 4;
+      if (w.dtype !== 'float32' && w.dtype !== 'int32') throw new Error(`${file}: weight '${w.name}' has unsupported dtype ${w.dtype}`);
+      if (offset + byteLength > bytes.length) throw new Error(`${file}: weight '${w.name}' runs past the end of its shards`);
+      const copy = new Uint8Array(bytes.subarray(offset, offset + byteLength));
+      const data = w.dtype === 'float32' ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer);
+      weights.set(w.name, { name: w.name, shape: w.shape.slice(), dtype: w.dtype, data });
+      offset += byteLength;
+    }
+  }
+  return { modelJson, weights };
+}
