@@ -26,10 +26,12 @@ const dims = { imageSize: 64, patch: 8, hidden, heads: hidden / 64, kvHeads: hid
 const median = (xs: number[]): number => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
-  const report = await initBackend(backend);
+  // Weights are made and packed on cpu (webgpu has no synchronous readback in Node).
+  await initBackend('cpu');
   const dir = await mkdtemp(join(tmpdir(), 'mbq-bench-'));
   let t0 = performance.now();
   await writeTinyVlm(dir, { seed: 1, layers, dims, eosScale: 0, quantize: { bits: 4, groupSize: 128 } });
+  const report = await initBackend(backend);
   console.log(`model: ${layers} layers, hidden ${hidden}, mlp ${dims.mlp}, heads ${dims.heads}/${dims.kvHeads}, 64 image tokens, W4 g128; built in ${((performance.now() - t0) / 1000).toFixed(1)} s on ${report.backend} (${report.detail})`);
   const image = testImage(dims.imageSize, 3);
   const question = 'what color is the shape ?';
