@@ -82,7 +82,8 @@ describeBrowser('examples/browser in headless chromium', () => {
     await page.waitForSelector('body[data-state="answered"]', { timeout: 60_000 });
     const answer = (await page.textContent('#answer'))?.trim();
 
-    const vlm = await loadVlm(join(dir, 'model'), { backend: 'cpu' });
+    // The reference loads the same model over HTTP from the same server (Node's fetch path).
+    const vlm = await loadVlm(`${server.url}model/`, { backend: 'cpu' });
     const expected = await vlm.answer(await Jimp.read(join(dir, 'scene.png')), 'what color is the shape?', { maxNewTokens: 16 });
     vlm.dispose();
     expect(expected.length).toBeGreaterThan(0);
