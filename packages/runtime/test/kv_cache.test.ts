@@ -23,7 +23,8 @@ describe('KV-cache decoding (step graph derived from the prefill graph)', () => 
     const plain = await loadVlm(join(dir, 'causal'), { backend: 'cpu', kvCache: false });
     expect(plain.decoding).toBe('re-run');
     const before = tf.memory().numTensors;
-    for (const [seed, q] of [[1, 'what color is the shape?'], [2, 'is the circle big ?'], [3, 'what shape is the small square']] as const) {
+    // '' : a prompt of only BOS and image tokens (the first step's token starts the text suffix).
+    for (const [seed, q] of [[1, 'what color is the shape?'], [2, 'is the circle big ?'], [3, 'what shape is the small square'], [4, '']] as const) {
       const img = testImage(TINY.imageSize, seed);
       const a = await cached.generate(img, q, { maxNewTokens: 14 });
       const b = await plain.generate(img, q, { maxNewTokens: 14 });
