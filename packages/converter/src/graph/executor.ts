@@ -24,6 +24,13 @@ export function weightToTensor(w: WeightArray): tf.Tensor {
   return tf.tensor(w.data, w.shape, w.dtype);
 }
 
+/** How many times each tensor is read by the nodes of a plan. */
+function readerCounts(plan: readonly NodeDefJson[]): Map<string, number> {
+  const uses = new Map<string, number>();
+  for (const node of plan) for (const key of dataInputs(node)) uses.set(key, (uses.get(key) ?? 0) + 1);
+  return uses;
+}
+
 export class GraphExecutor {
   nodes: Map<string, NodeDefJson>;
   private readonly consts = new Map<string, tf.Tensor>();
@@ -129,9 +136,31 @@ export class GraphExecutor {
     const run = (): tf.Tensor[] => {
       const values = new Map<string, tf.Tensor>();
       for (const [k, v] of feedMap) values.set(canonicalTensor(k), v);
-      for (const node of this.plan([...values.keys()], fetches)) {
+      const plan = this.plan([...values.keys()], fetches);
+      // Memory: inside a tidy, free each intermediate after its last reader, so a pass holds only
+      // the live activations rather than every block's (tidy: false callers, e.g. a gradient
+      // tape, keep them all). Counted per tensor object: Identity-like ops alias their input.
+      const release = opts.tidy !== false;
+      const uses = release ? readerCounts(plan) : undefined;
+      const pending = new Map<tf.Tensor, number>();
+      const pinned = new Set<tf.Tensor>(feedMap.values());
+      const fetched = new Set(fetches.map(canonicalTensor));
+      for (const node of plan) {
         const outs = this.runNode(node, values, opts);
-        outs.forEach((t, i) => values.set(tensorKey(node.name, i), t));
+        outs.forEach((t, i) => {
+          const key = tensorKey(node.name, i);
+          values.set(key, t);
+          if (!uses) return;
+          if (node.op === 'Const' || fetched.has(key)) pinned.add(t);
+          pending.set(t, (pending.get(t) ?? 0) + (uses.get(key) ?? 0));
+        });
+        if (!uses) continue;
+        for (const key of dataInputs(node)) {
+          const t = values.get(key)!;
+          const left = (pending.get(t) ?? 0) - 1;
+          pending.set(t, left);
+          if (left <= 0 && !pinned.has(t)) t.dispose();
+        }
       }
       return fetches.map((f) => {
         const t = values.get(canonicalTensor(f));
