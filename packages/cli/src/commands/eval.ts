@@ -1,0 +1,35 @@
+/** `tfjs-mbq eval <modelDir> --data <dir>`: answer accuracy (greedy, exact match) and caption perplexity. */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import '@tfjs-mbq/ops';
+import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
+import { evaluateVlm, formatEvalReport, loadVlm } from '@tfjs-mbq/converter';
+
+interface EvalArgs {
+  modelDir: string;
+  data: string;
+  json: boolean;
+  backend: BackendName;
+  limit: number;
+  batch: number;
+}
+
+export const evalCommand: CommandModule<object, EvalArgs> = {
+  command: 'eval <modelDir>',
+  describe: 'Evaluate a VLM graph model on a manifest (accuracy per question type, caption perplexity)',
+  builder: (y: Argv<object>) =>
+    y
+      .positional('modelDir', { type: 'string', demandOption: true, describe: 'directory with model.json, mbq.json, tokenizer.json' })
+      .option('data', { type: 'string', demandOption: true, describe: 'directory with manifest.jsonl and images' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
+      .option('backend', { choices: BACKEND_NAMES as BackendName[], default: 'auto' as BackendName, describe: 'tfjs backend' })
+      .option('limit', { type: 'number', default: 0, describe: 'evaluate only the first N questions and N captions (0 = all)' })
+      .option('batch', { type: 'number', default: 64, describe: 'sequences per forward pass' }) as unknown as Argv<EvalArgs>,
+  handler: async (args: ArgumentsCamelCase<EvalArgs>) => {
+    const backend = await initBackend(args.backend);
+    const vlm = await loadVlm(args.modelDir);
+    const report = await evaluateVlm(vlm, args.data, { limit: args.limit, batchSize: args.batch });
+    if (args.json) process.stdout.write(JSON.stringify({ model: args.modelDir, data: args.data, backend: backend.backend, ...report }, null, 2) + '\n');
+    else process.stdout.write(`${args.modelDir} on ${args.data} (backend ${backend.backend})\n${formatEvalReport(report)}\n`);
+    vlm.model.dispose();
+  },
+};
