@@ -202,7 +202,8 @@ async function runPipeline(
   const keep = <T extends tf.Tensor>(t: T): T => { held.push(t); return t; };
   try {
     // Float logits before anything changes: the reference for the fold check and the evaluation.
-    const floatLogits = keep(exec.execute(feeds, [io.logits])[0]);
+    // Full-model passes stream the weights (one block's at a time as tensors), issue 6 §5.
+    const floatLogits = keep(exec.execute(feeds, [io.logits], { streamConsts: true })[0]);
     const floatLoss = captionLoss(floatLogits, batch);
 
     let rotation: RotationRecord | null = null;
@@ -210,7 +211,7 @@ async function runPipeline(
       progress('rotate', 0, 1);
       rotation = applyRotation(state, analysis, opts.seed);
       exec = new GraphExecutor(state.graph, state.weights);
-      const rotated = exec.execute(feeds, [io.logits])[0];
+      const rotated = exec.execute(feeds, [io.logits], { streamConsts: true })[0];
       const err = relativeError(rotated, floatLogits);
       rotated.dispose();
       if (err > 1e-4) throw new ConversionError('GRAPH_ANALYSIS', `rotation changed the float model's logits by ${err.toExponential(2)} (relative); refusing to continue`);
@@ -228,7 +229,9 @@ async function runPipeline(
     }
 
     // Block-by-block search on cached inputs.
-    const pre = exec.execute(feeds, [first.input, ...sideNames]).map(keep);
+    // The gradient tape cached every weight as a tensor; the search below loads one block at a time.
+    exec.releaseConsts();
+    const pre = exec.execute(feeds, [first.input, ...sideNames], { streamConsts: true }).map(keep);
     let x = pre[0];
     const side = new Map<string, tf.Tensor>(sideNames.map((n, i) => [n, pre[i + 1]]));
     const visionMask = keep(tf.tensor1d(batch.visionMask));
@@ -277,7 +280,7 @@ async function runPipeline(
     clock.lap('search');
 
     // Folding must not change the float model.
-    const folded = exec.execute(feeds, [io.logits])[0];
+    const folded = exec.execute(feeds, [io.logits], { streamConsts: true })[0];
     const foldError = relativeError(folded, floatLogits);
     folded.dispose();
     if (foldError > 1e-3) {
@@ -300,7 +303,7 @@ async function runPipeline(
     const qOverrides = quantizedOverrides(analysis, quantized);
     let qLogits: tf.Tensor;
     try {
-      qLogits = keep(exec.execute(feeds, [io.logits], { nodeOverrides: qOverrides })[0]);
+      qLogits = keep(exec.execute(feeds, [io.logits], { nodeOverrides: qOverrides, streamConsts: true })[0]);
     } finally {
       qOverrides.dispose();
     }

@@ -13,9 +13,10 @@ beforeAll(async () => { await initBackend('cpu'); });
 
 const ROWS = 2048;
 const C = 16;
+const WIDE = 256;
 
 /** x -> blocks of h = x + tanh(x·W_i) (a residual stream with fan-out), then y = Identity(h) * 2. */
-function residualChain(blocks: number, seed: number): { exec: GraphExecutor; constBytes: number } {
+function residualChain(blocks: number, seed: number, C = 16): { exec: GraphExecutor; constBytes: number } {
   const b = new GraphBuilder();
   let rnd = seed;
   const next = (): number => ((rnd = (rnd * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
@@ -31,7 +32,7 @@ function residualChain(blocks: number, seed: number): { exec: GraphExecutor; con
   const two = b.constant('two', Float32Array.of(2), []);
   b.op('y', 'Mul', [h, two], F);
   const { modelJson, shards } = b.build();
-  const bytes = shards[0];
+  const bytes = new Uint8Array(Buffer.concat(shards));
   const weights: WeightMap = new Map();
   let off = 0;
   for (const w of modelJson.weightsManifest[0].weights) {
@@ -84,4 +85,37 @@ test('early release leaves no tensor behind and keeps fetched intermediates and 
   tf.dispose([mid, alias, y, x]);
   exec.dispose();
   expect(tf.memory().numTensors).toBe(before - 1);
+});
+
+test('streamConsts: a pass holds about one block of weights, not the whole model, and caches none', () => {
+  const run = (blocks: number, stream: boolean): { atEnd: number; peak: number; cachedAfter: number; y: number[] } => {
+    const { exec } = residualChain(blocks, 23, WIDE);
+    const x = tf.randomNormal([4, WIDE], 0, 1, 'float32', 5);
+    const base = tf.memory().numBytes;
+    let peak = 0;
+    // Observe the live bytes at every matmul (where a block's weight is in use).
+    const observe = new Map<string, (inputs: tf.Tensor[]) => tf.Tensor>();
+    for (let i = 0; i < blocks; i++) {
+      observe.set(`b${i}/MatMul`, (inputs) => { peak = Math.max(peak, tf.memory().numBytes - base); return tf.matMul(inputs[0], inputs[1]); });
+    }
+    let atEnd = 0;
+    observe.set('y', (inputs) => { atEnd = tf.memory().numBytes - base; return tf.mul(inputs[0], inputs[1]); });
+    const before = tf.memory().numTensors;
+    const [y] = exec.execute({ x }, ['y'], { nodeOverrides: observe, streamConsts: stream });
+    const cachedAfter = tf.memory().numTensors - before - 1;
+    const yv = Array.from(y.dataSync());
+    tf.dispose([x, y]);
+    exec.dispose();
+    return { atEnd, peak, cachedAfter, y: yv };
+  };
+  const weight = WIDE * WIDE * 4;
+  const shallow = run(4, true);
+  const deep = run(32, true);
+  expect(deep.cachedAfter).toBe(0);
+  expect(deep.peak).toBeLessThanOrEqual(2 * weight);
+  expect(deep.atEnd).toBeLessThanOrEqual(shallow.atEnd + weight / 8);
+  const cached = run(32, false);
+  expect(cached.cachedAfter).toBe(33);
+  expect(cached.peak).toBeGreaterThan(16 * weight); // the cached weights of earlier blocks
+  expect(deep.y).toEqual(cached.y);
 });

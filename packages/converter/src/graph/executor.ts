@@ -18,10 +18,35 @@ export interface ExecuteOptions {
   addToOutput?: ReadonlyMap<string, tf.Tensor>;
   /** Dispose intermediates inside a tf.tidy (default true). */
   tidy?: boolean;
+  /**
+   * Do not cache Const tensors made by this pass: each is made at its first reader and freed after
+   * its last, so a full-model pass holds about one block's weights at a time (with tidy only;
+   * consts already cached are used as they are).
+   */
+  streamConsts?: boolean;
 }
 
 export function weightToTensor(w: WeightArray): tf.Tensor {
   return tf.tensor(w.data, w.shape, w.dtype);
+}
+
+/**
+ * The same plan with each Const moved to just before its first reader (a depth-first order puts
+ * them all first): with streamConsts a pass then holds only the weights in use.
+ */
+function constsBeforeFirstReader(order: readonly NodeDefJson[]): NodeDefJson[] {
+  const consts = new Map(order.filter((n) => n.op === 'Const').map((n) => [n.name, n]));
+  const out: NodeDefJson[] = [];
+  for (const node of order) {
+    if (node.op === 'Const') continue;
+    for (const key of dataInputs(node)) {
+      const c = consts.get(parseTensorName(key).node);
+      if (c) { out.push(c); consts.delete(c.name); }
+    }
+    out.push(node);
+  }
+  out.push(...consts.values()); // fetched directly, read by no node
+  return out;
 }
 
 /** How many times each tensor is read by the nodes of a plan. */
@@ -93,11 +118,12 @@ export class GraphExecutor {
         if (ps !== 2) stack.push({ name: p, expanded: false });
       }
     }
-    this.planCache.set(key, order);
-    return order;
+    const placed = constsBeforeFirstReader(order);
+    this.planCache.set(key, placed);
+    return placed;
   }
 
-  private constTensor(node: NodeDefJson): tf.Tensor {
+  private constTensor(node: NodeDefJson, cache = true): tf.Tensor {
     const hit = this.consts.get(node.name);
     if (hit) return hit;
     const w = this.weights.get(node.name);
@@ -114,6 +140,7 @@ export class GraphExecutor {
       const data = vals.length === size ? vals.map(Number) : new Array<number>(size).fill(vals.length ? Number(vals[0]) : 0);
       t = dtype === 'bool' ? tf.tensor(data.map(Boolean), shape, 'bool') : tf.tensor(data, shape, dtype as 'float32' | 'int32');
     }
+    if (!cache) return t;
     tf.keep(t);
     this.consts.set(node.name, t);
     return t;
@@ -151,7 +178,7 @@ export class GraphExecutor {
           const key = tensorKey(node.name, i);
           values.set(key, t);
           if (!uses) return;
-          if (node.op === 'Const' || fetched.has(key)) pinned.add(t);
+          if ((node.op === 'Const' && this.consts.get(node.name) === t) || fetched.has(key)) pinned.add(t);
           pending.set(t, (pending.get(t) ?? 0) + (uses.get(key) ?? 0));
         });
         if (!uses) continue;
@@ -172,7 +199,7 @@ export class GraphExecutor {
   }
 
   private runNode(node: NodeDefJson, values: Map<string, tf.Tensor>, opts: ExecuteOptions): tf.Tensor[] {
-    if (node.op === 'Const') return [this.constTensor(node)];
+    if (node.op === 'Const') return [this.constTensor(node, !(opts.streamConsts && opts.tidy !== false))];
     if (node.op === 'Placeholder' || node.op === 'PlaceholderWithDefault') {
       throw new ConversionError('GRAPH_EXEC', `input "${node.name}" must be fed`, node.name);
     }
