@@ -13,14 +13,19 @@ const backend = (params.get('backend') ?? 'auto') as BackendName;
 
 const canvas = $<HTMLCanvasElement>('canvas');
 const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
-const COLORS = ['#e53935', '#43a047', '#1e88e5', '#fdd835', '#000000', '#ffffff'];
+// The fixture's palette (fixtures/src/scene.ts) and a dark background like its scenes; the last
+// swatch paints background (an eraser).
+const BACKGROUND = 'rgb(25, 25, 25)';
+const COLORS = ['rgb(220, 40, 40)', 'rgb(40, 200, 60)', 'rgb(50, 90, 235)', 'rgb(230, 210, 40)', BACKGROUND];
 let color = COLORS[0]!;
+type Tool = 'brush' | 'circle' | 'square' | 'triangle';
+let tool: Tool = 'brush';
 /** What the model sees: the picked image as is, or the canvas once the user draws. */
 let source: ImageInput = canvas;
 let vlm: Vlm | null = null;
 
 function clearCanvas(): void {
-  ctx.fillStyle = '#ffffff';
+  ctx.fillStyle = BACKGROUND;
   ctx.fillRect(0, 0, canvas.width, canvas.height);
   source = canvas;
   $('source').textContent = 'Drawing on the canvas.';
@@ -40,21 +45,28 @@ function setupDrawing(): void {
     };
     palette.append(b);
   }
+  $('tool').querySelectorAll<HTMLButtonElement>('button').forEach((b) => {
+    b.onclick = () => {
+      tool = b.dataset.tool as Tool;
+      $('tool').querySelectorAll('button').forEach((x) => x.classList.toggle('active', x === b));
+    };
+  });
   let last: [number, number] | null = null;
   const point = (e: PointerEvent): [number, number] => {
     const r = canvas.getBoundingClientRect();
     return [((e.clientX - r.left) / r.width) * canvas.width, ((e.clientY - r.top) / r.height) * canvas.height];
   };
   canvas.addEventListener('pointerdown', (e) => {
+    if (source !== canvas) { source = canvas; $('source').textContent = 'Drawing on the canvas.'; }
+    if (tool !== 'brush') { stamp(tool, point(e)); return; }
     canvas.setPointerCapture(e.pointerId);
     last = point(e);
-    if (source !== canvas) { source = canvas; $('source').textContent = 'Drawing on the canvas.'; }
   });
   canvas.addEventListener('pointermove', (e) => {
     if (!last) return;
     const p = point(e);
     ctx.strokeStyle = color;
-    ctx.lineWidth = Number($<HTMLInputElement>('brush').value);
+    ctx.lineWidth = canvas.width / ($<HTMLInputElement>('large').checked ? 8 : 16);
     ctx.lineCap = 'round';
     ctx.beginPath();
     ctx.moveTo(...last);
@@ -66,6 +78,17 @@ function setupDrawing(): void {
   canvas.addEventListener('pointerup', end);
   canvas.addEventListener('pointercancel', end);
   $('clear').onclick = clearCanvas;
+}
+
+/** A filled shape centred at `at`, sized like the fixture's small (r 6) and large (r 12) objects at 64 px. */
+function stamp(shape: Exclude<Tool, 'brush'>, [x, y]: [number, number]): void {
+  const r = (canvas.width / 64) * ($<HTMLInputElement>('large').checked ? 12 : 6);
+  ctx.fillStyle = color;
+  ctx.beginPath();
+  if (shape === 'circle') ctx.arc(x, y, r, 0, 2 * Math.PI);
+  else if (shape === 'square') ctx.rect(x - r, y - r, 2 * r, 2 * r);
+  else { ctx.moveTo(x, y - r); ctx.lineTo(x + r, y + r); ctx.lineTo(x - r, y + r); ctx.closePath(); }
+  ctx.fill();
 }
 
 async function pickFile(file: File): Promise<void> {
@@ -90,7 +113,8 @@ async function ask(): Promise<void> {
     const gen = await vlm.generate(source, question, { maxNewTokens: 16 });
     const ms = performance.now() - t0;
     $('answer').textContent = gen.text || '(empty)';
-    $('timing').textContent = `${gen.tokenIds.length} tokens in ${ms.toFixed(0)} ms (prompt ${gen.promptLength} tokens).`;
+    const n = gen.tokenIds.length;
+    $('timing').textContent = `${n} token${n === 1 ? '' : 's'} in ${ms.toFixed(0)} ms (prompt ${gen.promptLength} tokens).`;
   } catch (e) {
     $('answer').textContent = `error: ${(e as Error).message}`;
   } finally {
@@ -110,12 +134,16 @@ async function main(): Promise<void> {
   setWasmPaths(new URL('./wasm/', location.href).href);
   try {
     vlm = await loadVlm(modelUrl, { backend });
+    // Draw at the model's own resolution (shown enlarged), so what you see is what it reads.
+    [canvas.height, canvas.width] = vlm.config.imageSize;
+    clearCanvas();
     $('backend').textContent = vlm.backend;
     $('backend').title = vlm.backendDetail;
     $('decoding').textContent = vlm.decoding;
     $('decoding').title = vlm.decodingNote;
     $('status').textContent = 'Model ready.';
     $<HTMLButtonElement>('ask').disabled = false;
+    $<HTMLInputElement>('file').disabled = false;
     document.body.dataset.state = 'ready';
   } catch (e) {
     $('status').textContent = `Could not load the model from ${modelUrl}: ${(e as Error).message}`;

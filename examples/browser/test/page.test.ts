@@ -1,21 +1,27 @@
 /**
- * End to end: builds the page with esbuild, serves it and a model on 127.0.0.1, and drives it in
- * headless Debian chromium (playwright-core, executablePath /usr/bin/chromium, no browser download).
- * Picks a PNG, asks, and checks the answer against the runtime in Node; asserts which backend ran.
- * The model is a tiny random-weight VLM with quantized (MbqQuantizedMatMul) linears.
+ * End to end: builds the page with esbuild, serves it and a converted fixture model on 127.0.0.1,
+ * and drives it in headless Debian chromium (playwright-core, executablePath /usr/bin/chromium, no
+ * browser download). Picks a shapes-vqa PNG, asks its question, and checks the answer against the
+ * runtime in Node; asserts which backend ran. The model is fixtures/tiny-vlm with its language
+ * model's linears quantized to 4 bits (round-to-nearest, MbqQuantizedMatMul nodes).
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 import { Jimp } from 'jimp';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { loadVlm } from '@tfjs-mbq/runtime';
-import { TINY, testImage, writeTinyVlm } from '../../../packages/runtime/test/helpers/tiny_vlm.js';
+import { rtnConvert } from '../../../packages/runtime/test/helpers/rtn_convert.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '../../..');
+const EVAL = join(root, 'fixtures/shapes-vqa/eval');
+const item = readFileSync(join(EVAL, 'manifest.jsonl'), 'utf8').trim().split('\n')
+  .map((l) => JSON.parse(l) as { image: string; question?: string; answer: string }).find((x) => x.question)!;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (.ci/install-system.sh)`);
@@ -32,11 +38,9 @@ describeBrowser('examples/browser in headless chromium', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mbq-browser-'));
-    // A converted-style model: MbqQuantizedMatMul nodes on packed 4-bit weights.
-    await initBackend('cpu');
-    await writeTinyVlm(join(dir, 'model'), { seed: 33, eosScale: 0.5, quantize: { bits: 4, groupSize: 8 } });
-    const img = testImage(TINY.imageSize, 8);
-    await writeFile(join(dir, 'scene.png'), await Jimp.fromBitmap({ data: Buffer.from(img.data), width: img.width, height: img.height }).getBuffer('image/png'));
+    await initBackend('wasm');
+    await rtnConvert(join(root, 'fixtures/tiny-vlm'), join(dir, 'model'), { bits: 4, groupSize: 32 });
+    await copyFile(join(EVAL, item.image), join(dir, 'scene.png'));
     const { buildPage } = (await import(resolve(here, '../build.mjs'))) as { buildPage: (out: string) => Promise<string> };
     const { startServer } = (await import(resolve(here, '../serve.mjs'))) as { startServer: (o: { dist: string; modelDir: string }) => Promise<Served> };
     await buildPage(join(dir, 'dist'));
@@ -77,21 +81,21 @@ describeBrowser('examples/browser in headless chromium', () => {
   it('answers a question about a picked PNG like the runtime in Node does', async () => {
     await page.setInputFiles('#file', join(dir, 'scene.png'));
     await page.waitForFunction(() => document.getElementById('source')?.textContent?.includes('scene.png'));
-    await page.fill('#question', 'what color is the shape?');
+    await page.fill('#question', item.question!);
     await page.click('#ask');
     await page.waitForSelector('body[data-state="answered"]', { timeout: 60_000 });
     const answer = (await page.textContent('#answer'))?.trim();
 
     // The reference loads the same model over HTTP from the same server (Node's fetch path).
-    const vlm = await loadVlm(`${server.url}model/`, { backend: 'cpu' });
-    const expected = await vlm.answer(await Jimp.read(join(dir, 'scene.png')), 'what color is the shape?', { maxNewTokens: 16 });
+    const vlm = await loadVlm(`${server.url}model/`, { backend: 'wasm' });
+    const expected = await vlm.answer(await Jimp.read(join(dir, 'scene.png')), item.question!, { maxNewTokens: 16 });
     vlm.dispose();
-    expect(expected.length).toBeGreaterThan(0);
+    expect(expected).toMatch(/^[a-z]+( [a-z]+)?$/); // an answer of the fixture's answer vocabulary
     expect(answer).toBe(expected);
     if (process.env.MBQ_SCREENSHOT) await page.screenshot({ path: process.env.MBQ_SCREENSHOT });
   });
 
-  it('answers about a drawing on the canvas', async () => {
+  it('answers about a drawing on the canvas (brush and shape stamps)', async () => {
     await page.click('#clear');
     const box = (await page.locator('#canvas').boundingBox())!;
     await page.mouse.move(box.x + 60, box.y + 60);
@@ -99,21 +103,35 @@ describeBrowser('examples/browser in headless chromium', () => {
     await page.mouse.move(box.x + 200, box.y + 180, { steps: 8 });
     await page.mouse.up();
     expect(await page.textContent('#source')).toBe('Drawing on the canvas.');
-    // The stroke is on the canvas: some pixels are no longer white.
-    const painted = await page.evaluate(() => {
+    // The canvas holds the model's 64x64 pixels; the red stroke is on it.
+    const red = (): Promise<number> => page.evaluate(() => {
       const c = document.getElementById('canvas') as HTMLCanvasElement;
       const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
       let n = 0;
-      for (let i = 0; i < d.length; i += 4) if (d[i + 1]! < 200) n++;
+      for (let i = 0; i < d.length; i += 4) if (d[i]! > 150 && d[i + 1]! < 100) n++;
       return n;
     });
-    expect(painted).toBeGreaterThan(500);
+    expect(await page.evaluate(() => (document.getElementById('canvas') as HTMLCanvasElement).width)).toBe(64);
+    expect(await red()).toBeGreaterThan(40);
+    // Stamp a large red circle at the top left and a small blue square at the bottom right.
+    await page.click('#clear');
+    await page.click('#tool button[data-tool="circle"]');
+    await page.check('#large');
+    await page.mouse.click(box.x + box.width / 4, box.y + box.height / 4);
+    await page.click('#palette button:nth-child(3)');
+    await page.click('#tool button[data-tool="square"]');
+    await page.uncheck('#large');
+    await page.mouse.click(box.x + (3 * box.width) / 4, box.y + (3 * box.height) / 4);
+    const circle = await red();
+    expect(circle).toBeGreaterThan(300); // pi * 12^2 = 452 pixels at 64x64
+    expect(circle).toBeLessThan(600);
+    await page.fill('#question', 'what color is the object at the top left ?');
     await page.evaluate(() => { document.body.dataset.state = 'ready'; });
     await page.click('#ask');
     await page.waitForSelector('body[data-state="answered"]', { timeout: 60_000 });
     const answer = (await page.textContent('#answer'))?.trim() ?? '';
-    expect(answer.length).toBeGreaterThan(0);
-    expect(answer).not.toMatch(/^error/);
+    expect(answer).toMatch(/^[a-z]+( [a-z]+)?$/);
+    if (process.env.MBQ_SCREENSHOT) await page.screenshot({ path: process.env.MBQ_SCREENSHOT.replace(/\.png$/, '-drawn.png') });
     expect(problems).toEqual([]);
   });
 });

@@ -73,6 +73,7 @@ export class Vlm {
   async generate(image: ImageInput, question: string, options: AnswerOptions = {}): Promise<Generation> {
     const maxNewTokens = options.maxNewTokens ?? 16;
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new Error(`answer: maxNewTokens must be a positive integer, got ${maxNewTokens}`);
+    if (typeof question !== 'string') throw new Error(`answer: the question must be a string, got ${typeof question}`);
     const prompt = this.promptIds(question);
     const max = this.maxSequenceLength;
     if (max !== null && prompt.length > max) {

@@ -1,0 +1,49 @@
+/**
+ * The trained fixture VLM (fixtures/tiny-vlm, float) through the runtime on wasm: KV-cache and
+ * re-run decoding give identical tokens on shapes-vqa eval questions, and the answers beat chance.
+ * (A W4 conversion of it runs in the browser test, examples/browser/test/page.test.ts.)
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Jimp } from 'jimp';
+import { loadVlm, type Vlm } from '@tfjs-mbq/runtime';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const FIXTURE = join(root, 'fixtures/tiny-vlm');
+const EVAL = join(root, 'fixtures/shapes-vqa/eval');
+interface Item { image: string; question?: string; answer: string; type: string }
+const items = readFileSync(join(EVAL, 'manifest.jsonl'), 'utf8').trim().split('\n')
+  .map((l) => JSON.parse(l) as Item).filter((x) => x.question).slice(0, 12) as Array<Item & { question: string }>;
+
+async function answers(vlm: Vlm): Promise<Array<{ ids: number[]; text: string; eos: boolean }>> {
+  const out: Array<{ ids: number[]; text: string; eos: boolean }> = [];
+  for (const it of items) {
+    const g = await vlm.generate(await Jimp.read(join(EVAL, it.image)), it.question, { maxNewTokens: 4 });
+    out.push({ ids: g.tokenIds, text: g.text, eos: g.stoppedAtEos });
+  }
+  return out;
+}
+
+/** Of 12 questions (colour, shape, count, position, yes/no, comparison); chance is about 3. */
+const MIN_CORRECT = 5;
+const correct = (a: Array<{ text: string }>): number => a.filter((x, i) => x.text === items[i]!.answer).length;
+
+describe('fixtures/tiny-vlm through the runtime (wasm)', () => {
+  it('float: KV-cache and re-run decoding give the same tokens; answers beat chance', async () => {
+    const cached = await loadVlm(FIXTURE, { backend: 'wasm' });
+    expect(cached.decoding).toBe('kv-cache');
+    expect(cached.decodingNote).toMatch(/^16 cached tensors/); // 4 layers x 2 KV heads x (K, V)
+    const plain = await loadVlm(FIXTURE, { backend: 'wasm', kvCache: false });
+    const a = await answers(cached);
+    expect(a.map((x) => x.ids)).toEqual((await answers(plain)).map((x) => x.ids));
+    // Every answer is one or two words of the answer vocabulary, ended by EOS.
+    for (const x of a) {
+      expect(x.text).toMatch(/^[a-z]+( [a-z]+)?$/);
+      expect(x.eos).toBe(true);
+    }
+    expect(correct(a)).toBeGreaterThanOrEqual(MIN_CORRECT);
+    cached.dispose();
+    plain.dispose();
+  });
+});
