@@ -39,7 +39,7 @@ export const quantizedMatMulWebGPU: KernelFunc = ({ inputs, backend, attrs }) =>
   const outShape = [...x.shape.slice(0, -1), dims.N];
   const out = b.makeTensorInfo(outShape, 'float32');
   if (dims.M === 0 || dims.N === 0) return out;
-  const plan = planQuantizedMatMul(dims, a, options);
+  const plan = planQuantizedMatMul(dims, a, options, b.device);
   const temps: TensorInfo[] = [];
   if (plan.act8) {
     temps.push(b.makeTensorInfo([dims.M, plan.act8Words], 'int32'), b.makeTensorInfo([dims.M], 'float32'));
@@ -49,6 +49,13 @@ export const quantizedMatMulWebGPU: KernelFunc = ({ inputs, backend, attrs }) =>
     y: gpuBuffer(b, out), xq: temps[0] && gpuBuffer(b, temps[0]), xs: temps[1] && gpuBuffer(b, temps[1]),
   });
   const state = b as unknown as BackendEncoderState;
+  if (options.poisonOutput) {
+    // Submit what is pending first: writeBuffer runs at the next submit, before recorded work.
+    b.ensureCommandEncoderReady();
+    b.endComputePassEncoder();
+    b.submitQueue();
+    b.device.queue.writeBuffer(gpuBuffer(b, out), 0, new Float32Array(dims.M * dims.N).fill(NaN));
+  }
   b.ensureCommandEncoderReady();
   b.endComputePassEncoder();
   const pass = state.commandEncoder!.beginComputePass();

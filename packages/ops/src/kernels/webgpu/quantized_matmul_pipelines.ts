@@ -22,11 +22,15 @@ export interface QmmOptions {
   variant?: QmmVariant;
   /** Use the integer dot product emulation even where dot4I8Packed exists. */
   disableDot4?: boolean;
+  /** Use dot4I8Packed wherever WGSL has it, software adapters included (tests). */
+  forceDot4?: boolean;
   /** Smallest M that takes the tiled GEMM (float activations). */
   gemmMinM?: number;
   /** Override the gemv tiling (R rows per team, TS threads per team). */
   gemvR?: number;
   gemvTS?: number;
+  /** Tests only: fill the output with NaN before the kernel runs, so an unwritten element shows. */
+  poisonOutput?: boolean;
 }
 
 export interface QmmPlan {
@@ -65,9 +69,17 @@ function nextPow2(v: number): number {
   return p;
 }
 
-export function hasNativeDot4(): boolean {
+/**
+ * dot4I8Packed is used where WGSL has packed_4x8_integer_dot_product, except on software
+ * adapters: Mesa lavapipe (LLVM 15) does not finish kernels that use it for more than a few
+ * tokens, while the emulation runs fine there (and gives identical integers).
+ */
+export function hasNativeDot4(device?: GPUDevice): boolean {
   const gpu = (globalThis as { navigator?: { gpu?: { wgslLanguageFeatures?: ReadonlySet<string> } } }).navigator?.gpu;
-  return !!gpu?.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product');
+  if (!gpu?.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product')) return false;
+  const info = (device as { adapterInfo?: GPUAdapterInfo } | undefined)?.adapterInfo;
+  const text = info ? [info.vendor, info.architecture, info.device, info.description].join(' ') : '';
+  return !/llvmpipe|lavapipe|swiftshader|software/i.test(text);
 }
 
 export function defaultGemvConfig(shape: QmmShape, MT: number, opts: QmmOptions = {}): GemvConfig {
@@ -78,10 +90,10 @@ export function defaultGemvConfig(shape: QmmShape, MT: number, opts: QmmOptions 
   return { MT, R, TS: Math.min(TS, WG), WG };
 }
 
-export function planQuantizedMatMul(dims: QmmDims, attrs: MbqQuantizedMatMulAttrs, opts: QmmOptions = {}): QmmPlan {
+export function planQuantizedMatMul(dims: QmmDims, attrs: MbqQuantizedMatMulAttrs, opts: QmmOptions = {}, device?: GPUDevice): QmmPlan {
   const shape: QmmShape = { bits: attrs.bits, K: dims.K, N: dims.N, groupSize: attrs.groupSize };
   const act8 = attrs.actBits === 8;
-  const nativeDot4 = act8 && !opts.disableDot4 && hasNativeDot4();
+  const nativeDot4 = act8 && !opts.disableDot4 && (opts.forceDot4 ? hasNativeDot4() : hasNativeDot4(device));
   const act8Words = 2 * Math.ceil(dims.K / 8);
   let variant: QmmVariant;
   const gemmMinM = opts.gemmMinM ?? 33;
@@ -97,7 +109,8 @@ export function planQuantizedMatMul(dims: QmmDims, attrs: MbqQuantizedMatMulAttr
     variant = 'generic';
   }
   const plan: QmmPlan = { variant, act8, nativeDot4, shape, M: dims.M, act8Words };
-  if (variant === 'gemv') plan.gemv = defaultGemvConfig(shape, Math.min(dims.M, 8), opts);
+  // act8 takes at most 4 tokens per workgroup: with 8, lavapipe does not finish the kernel.
+  if (variant === 'gemv') plan.gemv = defaultGemvConfig(shape, Math.min(dims.M, act8 ? 4 : 8), opts);
   return plan;
 }
 

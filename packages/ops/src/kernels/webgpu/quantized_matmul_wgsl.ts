@@ -194,11 +194,11 @@ export function gemvShader(s: QmmShape, c: GemvConfig, act8: boolean, nativeDot4
     for (let r = 0; r < R; r++) L.push(`  red[lane * ${u(STRIDE)} + team * ${u(OUT)} + ${u(m * R + r)}] = acc${m}_${r};`);
   }
   L.push('  workgroupBarrier();');
-  L.push(`  if (tid < ${u(TEAMS * OUT)}) {`);
+  L.push(`  for (var o = tid; o < ${u(TEAMS * OUT)}; o += ${u(WG)}) {`);
   L.push('    var sum = 0.0;');
-  L.push(`    for (var l = 0u; l < ${u(TS)}; l++) { sum += red[l * ${u(STRIDE)} + tid]; }`);
-  L.push(`    let i = tid % ${u(OUT)};`);
-  L.push(`    let n = wid.x * ${u(ROWS)} + (tid / ${u(OUT)}) * ${u(R)} + i % ${u(R)};`);
+  L.push(`    for (var l = 0u; l < ${u(TS)}; l++) { sum += red[l * ${u(STRIDE)} + o]; }`);
+  L.push(`    let i = o % ${u(OUT)};`);
+  L.push(`    let n = wid.x * ${u(ROWS)} + (o / ${u(OUT)}) * ${u(R)} + i % ${u(R)};`);
   L.push(`    let m = m0 + i / ${u(R)};`);
   L.push(`    if (n < ${u(N)} && m < M) { y[m * ${u(N)} + n] = sum${act8 ? ' * xs[m]' : ''}; }`);
   L.push('  }');
@@ -252,20 +252,26 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       xt[(kq * 4u + 3u) * 16u + col][c] = v.w;
     }
     let wb = wn * ${u(WPR)} + kt * ${u(bits)} + t0;
+    // 8 codes span at most 8 * 8 + 31 bits: three words cover every bit width.
     let lo = w[wb];
-    let hi = w[min(wb + 1u, ${u(N * WPR - 1)})];
+    let mid = w[min(wb + 1u, ${u(N * WPR - 1)})];
+    let hi = w[min(wb + 2u, ${u(N * WPR - 1)})];
     let gi = (kt * 32u + oct * 8u) / ${u(groupSize)};
     let s = sc[wn * ${u(G)} + gi];
     let z = zp[wn * ${u(G)} + gi];
     for (var i = 0u; i < 8u; i++) {
       let b = bit0 + i * ${u(bits)} - t0 * 32u;
       var q: u32;
-      if (b >= 32u) {
-        q = hi >> (b - 32u);
+      if (b >= 64u) {
+        q = hi >> (b - 64u);
+      } else if (b > 32u) {
+        q = (mid >> (b - 32u)) | (hi << (64u - b));
+      } else if (b == 32u) {
+        q = mid;
       } else if (b == 0u) {
         q = lo;
       } else {
-        q = (lo >> b) | (hi << (32u - b));
+        q = (lo >> b) | (mid << (32u - b));
       }
       q = q & ${u((1 << bits) - 1)};
       wt[(oct * 8u + i) * 16u + wrow / 4u][wrow % 4u] = (f32(q) - z) * s;

@@ -1,0 +1,179 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { quantizedMatMul } from '@tfjs-mbq/ops';
+import { initBackend } from '@tfjs-mbq/ops/backends';
+import { quantizeActivationsInt8, quantizedMatMulReference } from '../src/kernels/quantized_matmul_common.js';
+import { setQuantizedMatMulWebGPUOptions } from '../src/kernels/webgpu/quantized_matmul.js';
+import { planQuantizedMatMul, QmmOptions, QmmVariant } from '../src/kernels/webgpu/quantized_matmul_pipelines.js';
+import { mulberry32, randomLinear, RandomLinear, randomX, referenceAct8F64, referenceF64, relError } from './quantized_matmul_helpers.js';
+
+const rand = mulberry32(20261126);
+
+async function run(x: Float32Array, xShape: number[], w: RandomLinear, actBits: 0 | 8 = 0): Promise<Float32Array> {
+  const y = tf.tidy(() => quantizedMatMul(
+    tf.tensor(x, xShape), tf.tensor2d(w.packed, [w.N, w.packed.length / w.N], 'int32'),
+    tf.tensor2d(w.scales, [w.N, w.K / w.groupSize]), tf.tensor2d(w.zeros, [w.N, w.K / w.groupSize]),
+    { bits: w.bits, groupSize: w.groupSize, inFeatures: w.K, actBits },
+  ));
+  expect(y.shape).toEqual([...xShape.slice(0, -1), w.N]);
+  const data = (await y.data()) as Float32Array;
+  y.dispose();
+  return data;
+}
+
+function cpuReference(x: Float32Array, M: number, w: RandomLinear, actBits: 0 | 8 = 0): Float32Array {
+  return quantizedMatMulReference(x, w.packed, w.scales, w.zeros,
+    { M, N: w.N, K: w.K, groups: w.K / w.groupSize, words: w.packed.length / w.N },
+    { bits: w.bits, groupSize: w.groupSize, inFeatures: w.K, actBits });
+}
+
+describe('quantizedMatMul on cpu (the exact reference)', () => {
+  beforeAll(async () => { await initBackend('cpu'); });
+
+  it('matches a hand-computed 3-bit example', () => {
+    // W row 0 codes [1, 7, 0, 3] zero 2 scale 0.5 -> w = [-0.5, 2.5, -1, 0.5]; row 1 codes [4,4,4,4], zero 4 -> 0.
+    const codes = [1, 7, 0, 3, 4, 4, 4, 4];
+    let word0 = 0;
+    let word1 = 0;
+    codes.slice(0, 4).forEach((q, k) => { word0 |= q << (3 * k); });
+    codes.slice(4).forEach((q, k) => { word1 |= q << (3 * k); });
+    const y = quantizedMatMul(tf.tensor2d([[1, 2, 3, 4]]), tf.tensor2d([[word0], [word1]], [2, 1], 'int32'),
+      tf.tensor2d([[0.5], [0.25]]), tf.tensor2d([[2], [4]]), { bits: 3, groupSize: 4, inFeatures: 4 });
+    expect(Array.from(y.dataSync())).toEqual([-0.5 + 5 - 3 + 2, 0]);
+  });
+
+  it.each([[2, 16], [3, 16], [4, 8], [5, 40], [8, 80]])('bits %i group %i matches float64 on odd sizes', async (bits, g) => {
+    const w = randomLinear(rand, 13, 80, bits, g);
+    const x = randomX(rand, 2 * 3, 80);
+    const y = await run(x, [2, 3, 80], w);
+    expect(relError(y, referenceF64(x, 6, w))).toBeLessThan(1e-6);
+  });
+
+  it('W4A8 matches the float64 integer formula on the same int8 activations', async () => {
+    const w = randomLinear(rand, 9, 64, 4, 64, true);
+    const x = randomX(rand, 5, 64);
+    const { q, scale } = quantizeActivationsInt8(x, 5, 64);
+    const y = await run(x, [5, 64], w, 8);
+    expect(relError(y, referenceAct8F64(q, scale, 5, w))).toBeLessThan(1e-6);
+    // And it is a quantization of the float product, not something else.
+    expect(relError(y, referenceF64(x, 5, w))).toBeLessThan(0.05);
+  });
+
+  it('rejects bad inputs with errors naming the op and the problem', () => {
+    const w = randomLinear(rand, 4, 64, 3, 32);
+    const p = tf.tensor2d(w.packed, [4, 6], 'int32');
+    const s = tf.tensor2d(w.scales, [4, 2]);
+    const z = tf.tensor2d(w.zeros, [4, 2]);
+    const x = tf.zeros([2, 64]);
+    const opts = { bits: 3, groupSize: 32, inFeatures: 64 };
+    expect(() => quantizedMatMul(tf.zeros([2, 63]), p, s, z, opts)).toThrow(/quantizedMatMul.*last dimension of x \(63\)/);
+    expect(() => quantizedMatMul(x, p, s, z, { ...opts, groupSize: 24 })).toThrow(/quantizedMatMul.*groupSize/);
+    expect(() => quantizedMatMul(x, p, s, z, { ...opts, bits: 4 })).toThrow(/quantizedMatMul.*words per row/);
+    expect(() => quantizedMatMul(x, p, s, z, { ...opts, bits: 9 })).toThrow(/quantizedMatMul.*bits/);
+    expect(() => quantizedMatMul(x, tf.cast(p, 'float32'), s, z, opts)).toThrow(/quantizedMatMul.*'packed' must have dtype int32/);
+    expect(() => quantizedMatMul(x, p, tf.reshape(s, [2, 4]), z, opts)).toThrow(/quantizedMatMul.*scales must have shape \[N, K\/groupSize\] = \[4, 2\]/);
+    expect(() => quantizedMatMul(x, p, s, z, { ...opts, actBits: 8 })).toThrow(/quantizedMatMul.*actBits=8.*bits=4/);
+    expect(() => quantizedMatMul(x, p, s, z, { ...opts, actBits: 4 as 8 })).toThrow(/quantizedMatMul.*actBits/);
+  });
+});
+
+describe('quantizedMatMul on wasm', () => {
+  beforeAll(async () => { await initBackend('wasm'); });
+  it('gives exactly the cpu reference', async () => {
+    const w = randomLinear(rand, 11, 96, 3, 32);
+    const x = randomX(rand, 3, 96);
+    expect(Array.from(await run(x, [3, 96], w))).toEqual(Array.from(cpuReference(x, 3, w)));
+    const w4 = randomLinear(rand, 7, 64, 4, 64, true);
+    expect(Array.from(await run(x.subarray(0, 128), [2, 64], w4, 8))).toEqual(Array.from(cpuReference(x.subarray(0, 128), 2, w4, 8)));
+  });
+});
+
+interface GpuCase { variant: QmmVariant; bits: number; M: number; N: number; K: number; g: number; opts?: QmmOptions }
+
+const GEMV_CASES: GpuCase[] = [
+  // M = 1 decode, M = 2..8 small batch, M = 11 (chunks of 8 + 3); several group spans.
+  { variant: 'gemv', bits: 3, M: 1, N: 301, K: 1024, g: 128 },
+  { variant: 'gemv', bits: 2, M: 1, N: 67, K: 384, g: 64 },
+  { variant: 'gemv', bits: 4, M: 1, N: 67, K: 384, g: 24, opts: { gemvTS: 2 } },
+  { variant: 'gemv', bits: 8, M: 1, N: 67, K: 512, g: 256 },
+  { variant: 'gemv', bits: 5, M: 2, N: 33, K: 256, g: 32 },
+  { variant: 'gemv', bits: 3, M: 3, N: 141, K: 384, g: 384, opts: { gemvTS: 1 } },
+  { variant: 'gemv', bits: 4, M: 8, N: 130, K: 256, g: 16 },
+  { variant: 'gemv', bits: 2, M: 5, N: 29, K: 128, g: 128 },
+  { variant: 'gemv', bits: 8, M: 6, N: 45, K: 256, g: 32 },
+  { variant: 'gemv', bits: 3, M: 11, N: 77, K: 512, g: 64 },
+];
+const GEMM_CASES: GpuCase[] = [
+  { variant: 'gemm', bits: 3, M: 70, N: 75, K: 96, g: 32 },
+  { variant: 'gemm', bits: 2, M: 65, N: 130, K: 64, g: 64 },
+  { variant: 'gemm', bits: 4, M: 33, N: 63, K: 192, g: 24 },
+  { variant: 'gemm', bits: 8, M: 129, N: 17, K: 32, g: 8 },
+  { variant: 'gemm', bits: 7, M: 40, N: 66, K: 160, g: 80 },
+];
+const GENERIC_CASES: GpuCase[] = [
+  { variant: 'generic', bits: 3, M: 3, N: 5, K: 100, g: 25 },
+  { variant: 'generic', bits: 2, M: 2, N: 70, K: 36, g: 36 },
+  { variant: 'generic', bits: 4, M: 1, N: 9, K: 150, g: 5 },
+  { variant: 'generic', bits: 8, M: 4, N: 7, K: 90, g: 45 },
+  { variant: 'generic', bits: 6, M: 2, N: 11, K: 77, g: 7 },
+];
+
+describe('quantizedMatMul on webgpu (every variant vs the cpu and float64 references)', () => {
+  beforeAll(async () => { await initBackend('webgpu'); });
+  afterAll(() => setQuantizedMatMulWebGPUOptions({}));
+
+  it.each([...GEMV_CASES, ...GEMM_CASES, ...GENERIC_CASES].map((c) => [
+    `${c.variant} bits=${c.bits} M=${c.M} N=${c.N} K=${c.K} g=${c.g}`, c,
+  ] as const))('%s', async (_name, c) => {
+    const dims = { M: c.M, N: c.N, K: c.K, groups: c.K / c.g, words: 0 };
+    const attrs = { bits: c.bits, groupSize: c.g, inFeatures: c.K, actBits: 0 };
+    expect(planQuantizedMatMul(dims, attrs, { ...c.opts, variant: c.variant }).variant).toBe(c.variant);
+    setQuantizedMatMulWebGPUOptions({ ...c.opts, variant: c.variant, poisonOutput: true });
+    const w = randomLinear(rand, c.N, c.K, c.bits, c.g);
+    const x = randomX(rand, c.M, c.K);
+    const y = await run(x, [c.M, c.K], w);
+    expect(relError(y, cpuReference(x, c.M, w))).toBeLessThan(2e-6);
+    expect(relError(y, referenceF64(x, c.M, w))).toBeLessThan(2e-6);
+  });
+
+  it('picks gemv for decode, gemm for long prompts and generic for odd K by default', () => {
+    const attrs = { bits: 3, groupSize: 128, inFeatures: 4096, actBits: 0 };
+    const plan = (M: number, K = 4096) => planQuantizedMatMul({ M, N: 4096, K, groups: 1, words: 0 }, { ...attrs, inFeatures: K, groupSize: K }).variant;
+    expect(plan(1)).toBe('gemv');
+    expect(plan(8)).toBe('gemv');
+    expect(plan(512)).toBe('gemm');
+    expect(plan(1, 4100)).toBe('generic');
+  });
+
+  it.each([
+    ['gemv dot4I8Packed', { variant: 'gemv' as const, forceDot4: true }, 1, 256, 256],
+    ['gemv emulated dot4', { variant: 'gemv' as const, disableDot4: true }, 2, 128, 128],
+    ['gemv default, M=12 (three chunks of 4)', { variant: 'gemv' as const }, 12, 384, 128],
+    ['generic dot4, odd K', { variant: 'generic' as const, forceDot4: true }, 3, 72, 72],
+    ['generic emulated dot4, odd K', { variant: 'generic' as const, disableDot4: true }, 2, 100, 20],
+  ])('W4A8 %s matches the references', async (_name, opts, M, K, g) => {
+    setQuantizedMatMulWebGPUOptions({ ...opts, poisonOutput: true });
+    const w = randomLinear(rand, 67, K, 4, g, g === K);
+    const x = randomX(rand, M, K);
+    const y = await run(x, [M, K], w, 8);
+    const { q, scale } = quantizeActivationsInt8(x, M, K);
+    expect(relError(y, cpuReference(x, M, w, 8))).toBeLessThan(1e-5);
+    expect(relError(y, referenceAct8F64(q, scale, M, w))).toBeLessThan(1e-5);
+  });
+
+  it('runs inside tf.tidy with other ops and leaks no tensors', async () => {
+    setQuantizedMatMulWebGPUOptions({});
+    const w = randomLinear(rand, 40, 256, 3, 128);
+    const x = randomX(rand, 2, 256);
+    const before = tf.memory().numTensors;
+    const y = tf.tidy(() => {
+      const xt = tf.mul(tf.tensor2d(x, [2, 256]), 2);
+      const out = quantizedMatMul(xt, tf.tensor2d(w.packed, [40, 24], 'int32'), tf.tensor2d(w.scales, [40, 2]),
+        tf.tensor2d(w.zeros, [40, 2]), { bits: 3, groupSize: 128, inFeatures: 256 });
+      return tf.add(out, 1);
+    });
+    const want = referenceF64(x.map((v) => 2 * v), 2, w).map((v) => v + 1);
+    expect(relError(await y.data(), want)).toBeLessThan(2e-6);
+    y.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
