@@ -2,7 +2,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import '@tfjs-mbq/ops';
 import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
-import { evaluateVlm, formatEvalReport, loadVlm } from '@tfjs-mbq/converter';
+import { EVAL_ENGINES, evaluateVlm, formatEvalReport, loadVlm, type EvalEngine } from '@tfjs-mbq/converter';
 
 interface EvalArgs {
   modelDir: string;
@@ -11,6 +11,7 @@ interface EvalArgs {
   backend: BackendName;
   limit: number;
   batch: number;
+  engine: EvalEngine;
 }
 
 export const evalCommand: CommandModule<object, EvalArgs> = {
@@ -23,13 +24,14 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
       .option('backend', { choices: BACKEND_NAMES as BackendName[], default: 'auto' as BackendName, describe: 'tfjs backend' })
       .option('limit', { type: 'number', default: 0, describe: 'evaluate only the first N questions and N captions (0 = all)' })
-      .option('batch', { type: 'number', default: 64, describe: 'sequences per forward pass' }) as unknown as Argv<EvalArgs>,
+      .option('batch', { type: 'number', default: 64, describe: 'sequences per forward pass' })
+      .option('engine', { choices: EVAL_ENGINES as EvalEngine[], default: 'graph-model' as EvalEngine, describe: 'graph-model: plain tf.loadGraphModel; executor: the converter executor (faster on wasm)' }) as unknown as Argv<EvalArgs>,
   handler: async (args: ArgumentsCamelCase<EvalArgs>) => {
     const backend = await initBackend(args.backend);
-    const vlm = await loadVlm(args.modelDir);
+    const vlm = await loadVlm(args.modelDir, args.engine);
     const report = await evaluateVlm(vlm, args.data, { limit: args.limit, batchSize: args.batch });
-    if (args.json) process.stdout.write(JSON.stringify({ model: args.modelDir, data: args.data, backend: backend.backend, ...report }, null, 2) + '\n');
-    else process.stdout.write(`${args.modelDir} on ${args.data} (backend ${backend.backend})\n${formatEvalReport(report)}\n`);
-    vlm.model.dispose();
+    if (args.json) process.stdout.write(JSON.stringify({ model: args.modelDir, data: args.data, backend: backend.backend, engine: args.engine, ...report }, null, 2) + '\n');
+    else process.stdout.write(`${args.modelDir} on ${args.data} (backend ${backend.backend}, engine ${args.engine})\n${formatEvalReport(report)}\n`);
+    vlm.dispose();
   },
 };

@@ -66,8 +66,7 @@ async function runLogits(vlm: VlmModel, pixels: Float32Array, seqs: number[][]):
   const ids = new Int32Array(b * seq).fill(pad);
   seqs.forEach((s, i) => ids.set(s, i * seq));
   const out = tf.tidy(() => {
-    const result = vlm.model.execute({ pixel_values: tf.tensor4d(pixels, [b, h, w, 3]), input_ids: tf.tensor2d(ids, [b, seq], 'int32') });
-    const logits = Array.isArray(result) ? result[0]! : result;
+    const logits = vlm.run(tf.tensor4d(pixels, [b, h, w, 3]), tf.tensor2d(ids, [b, seq], 'int32'));
     if (logits.rank !== 3 || logits.shape[0] !== b || logits.shape[1] !== seq) throw new Error(`${vlm.dir}: model output has shape [${logits.shape.join(', ')}], expected [${b}, ${seq}, vocab]`);
     return logits;
   });

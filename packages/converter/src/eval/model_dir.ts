@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphModel, loadGraphModel } from '@tensorflow/tfjs-converter';
 import type { ModelJson } from '../graph/types.js';
+import { GraphExecutor } from '../graph/executor.js';
+import { loadModelDir } from '../io/load.js';
 import { WordLevelTokenizer } from './tokenizer.js';
 
 export interface MbqLayout {
@@ -16,11 +18,22 @@ export interface MbqLayout {
   imageSize: [number, number];
 }
 
+/**
+ * How the graph runs: 'graph-model' is plain tf.loadGraphModel (custom ops through
+ * tf.registerOp); 'executor' is the converter's GraphExecutor, which runs linears as 2-D
+ * matmuls (several times faster on wasm, whose broadcast batched matmul is slow).
+ */
+export type EvalEngine = 'graph-model' | 'executor';
+export const EVAL_ENGINES: readonly EvalEngine[] = ['graph-model', 'executor'];
+
 export interface VlmModel {
   dir: string;
-  model: GraphModel;
+  engine: EvalEngine;
+  /** logits [B, S, V] for pixel_values [B, H, W, 3] and input_ids [B, S]. */
+  run(pixels: tf.Tensor4D, ids: tf.Tensor2D): tf.Tensor;
   layout: MbqLayout;
   tokenizer: WordLevelTokenizer;
+  dispose(): void;
 }
 
 async function readJson<T>(file: string): Promise<T> {
@@ -64,13 +77,48 @@ export function dirIOHandler(dir: string): tf.io.IOHandler {
   };
 }
 
-export async function loadVlm(dir: string): Promise<VlmModel> {
+export async function loadVlm(dir: string, engine: EvalEngine = 'graph-model'): Promise<VlmModel> {
   const layout = await readJson<MbqLayout>(join(dir, 'mbq.json'));
   for (const k of ['imageTokenCount', 'imageTokenOffset', 'imageTokenId', 'bosTokenId', 'eosTokenId'] as const) {
     if (!Number.isInteger(layout[k])) throw new Error(`${dir}/mbq.json: "${k}" must be an integer`);
   }
   if (!Array.isArray(layout.imageSize) || layout.imageSize.length !== 2) throw new Error(`${dir}/mbq.json: "imageSize" must be [H, W]`);
   const tokenizer = await WordLevelTokenizer.load(join(dir, 'tokenizer.json'));
-  const model = await loadGraphModel(dirIOHandler(dir));
-  return { dir, model, layout, tokenizer };
+  if (engine === 'executor') {
+    const loaded = await loadModelDir(dir);
+    const exec = new GraphExecutor(loaded.modelJson.modelTopology, loaded.weights);
+    exec.checkSupported();
+    const output = outputName(loaded.modelJson);
+    return {
+      dir,
+      engine,
+      layout,
+      tokenizer,
+      run: (pixels, ids) => exec.execute({ pixel_values: pixels, input_ids: ids }, [output])[0]!,
+      dispose: () => exec.dispose(),
+    };
+  }
+  if (engine !== 'graph-model') throw new Error(`eval: unknown engine '${String(engine)}' (expected ${EVAL_ENGINES.join(' or ')})`);
+  const model: GraphModel = await loadGraphModel(dirIOHandler(dir));
+  return {
+    dir,
+    engine,
+    layout,
+    tokenizer,
+    run: (pixels, ids) => {
+      const out = model.execute({ pixel_values: pixels, input_ids: ids });
+      return Array.isArray(out) ? out[0]! : out;
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+/** The node named `logits`, else the only node nothing reads. */
+function outputName(json: ModelJson): string {
+  const nodes = json.modelTopology.node;
+  if (nodes.some((n) => n.name === 'logits')) return 'logits';
+  const read = new Set(nodes.flatMap((n) => (n.input ?? []).map((i) => i.replace(/^\^/, '').replace(/:\d+$/, ''))));
+  const sinks = nodes.filter((n) => !read.has(n.name) && n.op !== 'Const');
+  if (sinks.length !== 1) throw new Error(`model.json: cannot tell the output node (no 'logits'; sinks: ${sinks.map((n) => n.name).join(', ')})`);
+  return sinks[0]!.name;
 }
