@@ -109,7 +109,10 @@ export function buildTinyVlm(opts: TinyVlmOptions = {}): GraphBuilder {
     const w = Float32Array.from({ length: k * n }, (_, i) => normal() * std * (scaleCol ? scaleCol(i % n) : 1));
     const q = opts.quantize;
     if (!q) return matMul(`${prefix}/MatMul`, x, b.constant(`${prefix}/weight`, w, [k, n]));
-    const { packed, scales, zeros } = tf.tidy(() => quantizeGroupwise(tf.transpose(tf.tensor2d(w, [k, n])), { bits: q.bits, groupSize: q.groupSize }));
+    const [packed, scales, zeros] = tf.tidy(() => {
+      const r = quantizeGroupwise(tf.transpose(tf.tensor2d(w, [k, n])), { bits: q.bits, groupSize: q.groupSize });
+      return [r.packed, r.scales, r.zeros];
+    }) as [tf.Tensor, tf.Tensor, tf.Tensor];
     const node = b.op(`${prefix}/MatMul`, 'MbqQuantizedMatMul', [
       x,
       b.constant(`${prefix}/packed`, packed.dataSync() as Int32Array, packed.shape, 'int32'),
