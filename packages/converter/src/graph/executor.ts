@@ -217,7 +217,8 @@ export class GraphExecutor {
       const impl = OPS[node.op];
       if (!impl) throw new ConversionError('UNSUPPORTED_OP', `node "${node.name}": op ${node.op} is not supported by the converter's executor`, node.name);
       try {
-        const r = impl(inputs, node);
+        // Own scope per node in a tidy pass: an op's internal temporaries go now, not at the end.
+        const r = opts.tidy !== false ? tf.tidy(() => impl(inputs, node)) : impl(inputs, node);
         outs = Array.isArray(r) ? r : [r];
       } catch (e) {
         if (e instanceof ConversionError) throw e;
