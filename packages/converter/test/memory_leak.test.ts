@@ -31,7 +31,18 @@ beforeAll(async () => {
 
 test('a completed conversion returns numTensors, numBytes and backend buffers to baseline', async () => {
   const before = counts();
-  const r = await convert(base('ok'));
+  // tfjs bytes when each block's last group is searched: a finished block's weights must not stay.
+  const atBlockEnd = new Map<number, number>();
+  const r = await convert({
+    ...base('ok'),
+    onProgress: (e) => {
+      const m = e.stage === 'search' && e.detail ? /^block (\d+) /.exec(e.detail) : null;
+      if (m) atBlockEnd.set(Number(m[1]), tf.memory().numBytes);
+    },
+  });
+  const blockWeightBytes = (4 * 64 * 64 + 3 * 64 * 128) * 4; // q, k, v, o and gate, up, down of the synthetic model
+  expect(atBlockEnd.size).toBe(2);
+  expect(Math.abs(atBlockEnd.get(1)! - atBlockEnd.get(0)!)).toBeLessThan(blockWeightBytes / 2);
   expect(existsSync(join(r.outDir, 'model.json'))).toBe(true);
   expect(counts()).toEqual(before);
   // A second conversion (warm caches, e.g. compiled ops) must not grow either.
