@@ -44,30 +44,23 @@ export interface ConvertResult {
  * with their dequantized float weight [N, K]; weight-activation linears through the packed kernel
  * itself (per-token activation rounding is discontinuous, so only the same arithmetic reproduces it).
  */
-export function quantizedOverrides(
-  analysis: GraphAnalysis, quantized: ReadonlyMap<string, QuantizedLinear>,
-): Map<string, NodeOverride> & { dispose(): void } {
-  // The weight tensors are made on first use and kept across executions; dispose() frees them.
-  const held: tf.Tensor[] = [];
-  const out = Object.assign(new Map<string, NodeOverride>(), { dispose: (): void => { tf.dispose(held.splice(0)); } });
+export function quantizedOverrides(analysis: GraphAnalysis, quantized: ReadonlyMap<string, QuantizedLinear>): Map<string, NodeOverride> {
+  // Weight tensors are made per call and freed with its scope (issue 6 §5: a pass must not hold
+  // every block's weights; on cpu a tensor over a Float32Array does not copy it).
+  const out = new Map<string, NodeOverride>();
   for (const [node, q] of quantized) {
     const l = analysis.linears.get(node)!;
-    let w: tf.Tensor2D | undefined;
-    let packed: tf.Tensor[] | undefined;
-    out.set(node, (inputs) => {
+    out.set(node, (inputs) => tf.tidy(() => {
       if (q.actBits) {
-        packed ??= [tf.tensor2d(q.packed, [q.N, q.packed.length / q.N], 'int32'), tf.tensor2d(q.scales, [q.N, q.K / q.groupSize]), tf.tensor2d(q.zeros, [q.N, q.K / q.groupSize])].map((t) => tf.keep(t));
-        held.push(...packed);
-        const [p, sc, z] = packed;
-        return tf.tidy(() => {
-          let y = quantizedMatMul(inputs[0], p, sc, z, { bits: q.bits, groupSize: q.groupSize, inFeatures: q.K, actBits: q.actBits as 0 | 8 });
-          if (l.biasConst) y = tf.add(y, inputs[2]);
-          return y;
-        });
+        const p = tf.tensor2d(q.packed, [q.N, q.packed.length / q.N], 'int32');
+        const sc = tf.tensor2d(q.scales, [q.N, q.K / q.groupSize]);
+        const z = tf.tensor2d(q.zeros, [q.N, q.K / q.groupSize]);
+        let y = quantizedMatMul(inputs[0], p, sc, z, { bits: q.bits, groupSize: q.groupSize, inFeatures: q.K, actBits: q.actBits as 0 | 8 });
+        if (l.biasConst) y = tf.add(y, inputs[2]);
+        return y;
       }
-      if (!w) held.push(w = tf.keep(tf.tensor2d(q.dequant, [q.N, q.K])));
-      return linearApply(l, inputs, { weight: w });
-    });
+      return linearApply(l, inputs, { weight: tf.tensor2d(q.dequant, [q.N, q.K]) });
+    }));
   }
   return out;
 }
@@ -300,13 +293,7 @@ async function runPipeline(
     });
     clock.lap('quantize');
 
-    const qOverrides = quantizedOverrides(analysis, quantized);
-    let qLogits: tf.Tensor;
-    try {
-      qLogits = keep(exec.execute(feeds, [io.logits], { nodeOverrides: qOverrides, streamConsts: true })[0]);
-    } finally {
-      qOverrides.dispose();
-    }
+    const qLogits = keep(exec.execute(feeds, [io.logits], { nodeOverrides: quantizedOverrides(analysis, quantized), streamConsts: true })[0]);
     const quantLoss = captionLoss(qLogits, batch);
     const agreement = top1Agreement(qLogits, floatLogits, batch);
     qLogits.dispose();

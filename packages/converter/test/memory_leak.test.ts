@@ -9,7 +9,7 @@ import { mkdtempSync, existsSync, readdirSync, writeFileSync, copyFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@tfjs-mbq/ops/backends';
-import { convert, ConversionError, type ConvertOptions } from '@tfjs-mbq/converter';
+import { convert, quantizedOverrides, GraphExecutor, ConversionError, type ConvertOptions } from '@tfjs-mbq/converter';
 import { writeSyntheticModel } from './helpers/synthetic.js';
 
 const CALIB = join(process.cwd(), 'fixtures/shapes-vqa/calib');
@@ -45,6 +45,18 @@ test('a completed conversion returns numTensors, numBytes and backend buffers to
   expect(Math.abs(atBlockEnd.get(1)! - atBlockEnd.get(0)!)).toBeLessThan(blockWeightBytes / 2);
   expect(existsSync(join(r.outDir, 'model.json'))).toBe(true);
   expect(counts()).toEqual(before);
+  // Evaluating with the quantized overrides holds no weight beyond the pass (they used to be kept).
+  const m = (await convert({ ...base('ok-model'), modelDir: smallDir, method: 'rtn', keepModel: true })).model!;
+  const exec = new GraphExecutor(m.state.graph, m.state.weights);
+  const ids = tf.tensor2d(Int32Array.from({ length: 30 }, (_, i) => (i === 0 ? 2 : 5 + (i % 20))), [1, 30], 'int32');
+  const px = tf.randomUniform([1, 32, 32, 3], 0, 1, 'float32', 4);
+  const mid = counts();
+  const [q] = exec.execute({ [m.io.inputIds]: ids, [m.io.pixelValues]: px }, [m.io.logits], { nodeOverrides: quantizedOverrides(m.analysis, m.quantized), streamConsts: true });
+  expect(q.shape).toEqual([1, 30, expect.any(Number)]);
+  q.dispose();
+  expect(counts()).toEqual(mid);
+  tf.dispose([ids, px]);
+  exec.dispose();
   // A second conversion (warm caches, e.g. compiled ops) must not grow either.
   await convert({ ...base('ok2'), modelDir: smallDir, method: 'awq', wBits: 4 });
   expect(counts()).toEqual(before);
