@@ -1,6 +1,6 @@
 /** `tfjs-mbq convert <modelDir> --calib <dir> --out <dir>`: MBQ / AWQ / RTN / SmoothQuant quantization. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { convert, type QuantizationJson } from '@tfjs-mbq/converter';
+import { convert, isConversionError, type QuantizationJson } from '@tfjs-mbq/converter';
 import { initBackend, BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
 import { progressBars, table } from '../ui/progress.js';
 
@@ -77,12 +77,22 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     const backend = await initBackend(argv.backend);
     if (argv.progress) process.stderr.write(`backend: ${backend.backend} (${backend.detail})\n`);
     const t0 = Date.now();
-    const result = await convert({
+    let result: Awaited<ReturnType<typeof convert>>;
+    try {
+      result = await convert({
       modelDir: argv.modelDir, calibDir: argv.calib, outDir: argv.out, method: argv.method, wBits: argv.wBits,
       aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, distort: argv.distort, rotate: argv.rotate,
       samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true,
       onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
-    });
+      });
+    } catch (e) {
+      // Bad input is reported, not thrown: one line naming the file and the problem, exit code 1.
+      if (!isConversionError(e)) throw e;
+      bars.end();
+      process.stderr.write(`\ntfjs-mbq convert: ${e.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
     bars.end();
     if (argv.json) {
       process.stdout.write(JSON.stringify({ outDir: result.outDir, seconds: (Date.now() - t0) / 1000, quantization: result.quantization }) + '\n');

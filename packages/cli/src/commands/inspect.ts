@@ -2,7 +2,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { loadModelDir, analyseGraph, type QuantizationJson } from '@tfjs-mbq/converter';
+import { loadModelDir, analyseGraph, isConversionError, type QuantizationJson } from '@tfjs-mbq/converter';
 import { table } from '../ui/progress.js';
 
 interface InspectArgs { modelDir: string; json: boolean }
@@ -16,6 +16,18 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
     .example('$0 inspect fixtures/tiny-vlm', 'analysis of the float fixture')
     .example('$0 inspect out/tiny-vlm-mbq-w3', 'a converted model, with its quantization settings') as unknown as Argv<InspectArgs>,
   handler: async (argv: ArgumentsCamelCase<InspectArgs>) => {
+    try {
+      await inspect(argv);
+    } catch (e) {
+      if (!isConversionError(e)) throw e;
+      process.stderr.write(`tfjs-mbq inspect: ${e.message}\n`);
+      process.exitCode = 1;
+    }
+  },
+};
+
+async function inspect(argv: InspectArgs): Promise<void> {
+  {
     const model = await loadModelDir(argv.modelDir, { requireSidecars: false });
     let quant: QuantizationJson | undefined;
     try {
@@ -60,5 +72,5 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
         `caption loss ${quant.evaluation.captionLossFloat.toFixed(4)} (float) -> ${quant.evaluation.captionLossQuantized.toFixed(4)} (quantized)`);
     }
     process.stdout.write(out.join('\n') + '\n');
-  },
-};
+  }
+}
