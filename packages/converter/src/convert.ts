@@ -217,7 +217,7 @@ async function runPipeline(
     let sensitivity: SensitivityResult | null = null;
     if (opts.method === 'mbq') {
       progress('sensitivity', 0, calib.samples.length);
-      sensitivity = batchedSensitivity(exec, analysis, io, calib.samples, calib.imageSize, padId, 16, (d, t) => progress('sensitivity', d, t));
+      sensitivity = await batchedSensitivity(exec, analysis, io, calib.samples, calib.imageSize, padId, 16, (d, t) => progress('sensitivity', d, t));
       clock.lap('sensitivity');
     }
 
@@ -248,6 +248,7 @@ async function runPipeline(
         if (group.fold.kind === 'insert') exec.refresh();
         records.push(groupRecord(block, group.name, group.linears.map((id) => analysis.linears.get(id)!.label), group.fold.kind, ratio, res));
         progress('search', ++doneGroups, totalGroups, `block ${block.index} ${group.name}`);
+        await new Promise((r) => setImmediate(r)); // let SIGINT/SIGTERM handlers run
       }
       tf.dispose([...at.values()]);
       let next = floatOut;

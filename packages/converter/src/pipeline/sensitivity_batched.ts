@@ -28,10 +28,10 @@ function summedCaptionLoss(logits: tf.Tensor, samples: readonly CalibSample[], s
   return tf.neg(tf.sum(tf.mul(logp, tf.tensor2d(target, [samples.length * seqLen, V])))) as tf.Scalar;
 }
 
-export function batchedSensitivity(
+export async function batchedSensitivity(
   exec: GraphExecutor, analysis: GraphAnalysis, io: ModelIo, samples: readonly CalibSample[], imageSize: [number, number],
   padId: number, chunk: number, onSample?: (done: number, total: number) => void,
-): SensitivityResult {
+): Promise<SensitivityResult> {
   ensureGradients();
   const first = analysis.blocks[0];
   const sideNames = [...new Set(analysis.blocks.flatMap((b) => b.sideInputs))];
@@ -77,6 +77,8 @@ export function batchedSensitivity(
       txtSamples++;
     });
     onSample?.(Math.min(samples.length, start + chunk), samples.length);
+    // Let SIGINT/SIGTERM handlers run between chunks.
+    await new Promise((r) => setImmediate(r));
   }
   if (visSamples === 0) throw new Error('sensitivity: no calibration sample has vision positions');
   const site = (j: number): { gVis: number; gTxt: number; ratio: number } => {

@@ -1,0 +1,86 @@
+/**
+ * End to end: the CLI on the trained fixture, byte-identical reruns (issue 6 §4), and an
+ * interrupted conversion that leaves nothing behind (issue 6 §3).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend } from '@tfjs-mbq/ops/backends';
+import { convert } from '@tfjs-mbq/converter';
+import { main } from '../../cli/src/main.js';
+import { writeSyntheticModel } from './helpers/synthetic.js';
+
+const ROOT = process.cwd();
+const CALIB = join(ROOT, 'fixtures/shapes-vqa/calib');
+const FIXTURE = join(ROOT, 'fixtures/tiny-vlm');
+
+async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = ''; let stderr = '';
+  const ew = process.stderr.write; const ow = process.stdout.write;
+  process.stderr.write = ((c: string | Uint8Array) => { stderr += String(c); return true; }) as typeof process.stderr.write;
+  process.stdout.write = ((c: string | Uint8Array) => { stdout += String(c); return true; }) as typeof process.stdout.write;
+  const prev = process.exitCode;
+  try {
+    return { code: await main(args), stdout, stderr };
+  } finally {
+    process.stderr.write = ew; process.stdout.write = ow; process.exitCode = prev;
+  }
+}
+
+test('tfjs-mbq convert and inspect on the fixture', async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'mbq-e2e-')), 'tiny-vlm-mbq-w3');
+  const r = await runCli(['convert', FIXTURE, '--calib', CALIB, '--out', out, '--samples', '8', '--backend', 'wasm', '--json']);
+  expect(r.stderr).not.toMatch(/Error|tfjs-mbq convert:/);
+  expect(r.code).toBe(0);
+  const res = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  expect(res.quantization.method).toBe('mbq');
+  expect(res.quantization.wBits).toBe(3);
+  expect(res.quantization.groupSize).toBe(128);
+  expect(res.quantization.groups).toHaveLength(4 * 3);
+  // The fixture's LM weighs text errors more than vision errors (ALGORITHM.md §1).
+  expect(res.quantization.sensitivity.blocks.every((b: { attn: { ratio: number } }) => b.attn.ratio < 1)).toBe(true);
+  expect(res.quantization.evaluation.top1AgreementCaption).toBeGreaterThan(0.8);
+  expect(readdirSync(out).sort()).toEqual(['config.json', 'group1-shard1of1.bin', 'mbq.json', 'model.json', 'quantization.json', 'report.html', 'tokenizer.json']);
+  expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('<svg');
+  const ins = await runCli(['inspect', out]);
+  expect(ins.code).toBe(0);
+  expect(ins.stdout).toContain('28 MbqQuantizedMatMul nodes');
+  expect(ins.stdout).toContain('decoder blocks: 4');
+});
+
+test('two conversions with the same inputs and seed are byte-identical', async () => {
+  await initBackend('wasm');
+  const model = await writeSyntheticModel({ layers: 2, seed: 51 });
+  const dirs: string[] = [];
+  for (let i = 0; i < 2; i++) {
+    const out = join(mkdtempSync(join(tmpdir(), 'mbq-det-')), 'q');
+    await convert({ modelDir: model, calibDir: CALIB, outDir: out, samples: 6, seed: 7, gridSize: 5 });
+    dirs.push(out);
+  }
+  const files = readdirSync(dirs[0]).sort();
+  expect(readdirSync(dirs[1]).sort()).toEqual(files);
+  for (const f of files) expect(readFileSync(join(dirs[1], f)).equals(readFileSync(join(dirs[0], f)))).toBe(true);
+  // A different seed picks other samples: the output changes.
+  const other = join(mkdtempSync(join(tmpdir(), 'mbq-det-')), 'q');
+  await convert({ modelDir: model, calibDir: CALIB, outDir: other, samples: 6, seed: 8, gridSize: 5 });
+  expect(readFileSync(join(other, 'quantization.json')).equals(readFileSync(join(dirs[0], 'quantization.json')))).toBe(false);
+});
+
+test('SIGINT during a conversion removes the temporary output and says so', async () => {
+  const bin = join(ROOT, 'packages/cli/dist/bin.js');
+  expect(existsSync(bin)).toBe(true); // built by `npm test` (tsc -b) before jest
+  const parent = mkdtempSync(join(tmpdir(), 'mbq-int-'));
+  const child = spawn(process.execPath, [bin, 'convert', FIXTURE, '--calib', CALIB, '--out', join(parent, 'q'), '--samples', '16', '--backend', 'wasm'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr += String(d); });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // Interrupt once the temporary sibling exists (the search is running).
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline && !readdirSync(parent).some((f) => f.startsWith('.q.tmp-'))) await new Promise((r) => setTimeout(r, 100));
+  expect(readdirSync(parent).some((f) => f.startsWith('.q.tmp-'))).toBe(true);
+  child.kill('SIGINT');
+  expect(await exit).toBe(130);
+  expect(stderr).toMatch(/interrupted by SIGINT; removed the partial output .*\.q\.tmp-/);
+  expect(readdirSync(parent)).toEqual([]);
+});
