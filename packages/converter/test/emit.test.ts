@@ -73,3 +73,14 @@ test('W4A8 (mbq) emits act_bits 8 nodes that match the pseudo-quantized evaluati
   expect(q.attr.group_size.i).toBe(q.attr.in_features.i);
   await check(r, true);
 });
+
+test('--rotate keeps the float model (1e-4) and its W4 emission matches the pseudo-quantized evaluation', async () => {
+  await initBackend('wasm');
+  const out = join(mkdtempSync(join(tmpdir(), 'mbq-emit-')), 'rot');
+  const r = await convert({ modelDir, calibDir: CALIB, outDir: out, samples: 4, seed: 2, gridSize: 4, keepModel: true, wBits: 4, rotate: true });
+  expect(r.quantization.rotation!.logitsRelativeError!).toBeLessThan(1e-4);
+  expect(r.quantization.rotation!.residualSize).toBe(64);
+  const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+  expect(json.modelTopology.node.filter((n: { name: string }) => n.name.endsWith('down_proj/MatMul/mbq_hadamard'))).toHaveLength(2);
+  await check(r, true);
+});
