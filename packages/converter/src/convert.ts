@@ -18,7 +18,7 @@ import { makeBatch, batchFeeds, gatherValid, type CalibBatch } from './calib/bat
 import { searchGroupScale, quantizeWeight, weightQuantizer } from './search/index.js';
 import { quantizeActivationPerToken, quantizedMatMul } from '@tfjs-mbq/ops';
 import type { LinearOverride, QuantConfig, ScaleGroup, ScaleSearchResult } from './search/types.js';
-import { measureSensitivity, captionCrossEntropy, type SensitivityResult, type ProbeSpec } from './sensitivity/index.js';
+import type { SensitivityResult } from './sensitivity/index.js';
 import { quantizeAsymGroup, quantizeSymChannel, type QuantizedLinear } from './emit/quantize.js';
 import { convertedGraph, serialiseGraphModel } from './emit/graph_model.js';
 import { buildQuantizationJson, type QuantizationJson, type GroupRecord } from './emit/quantization_json.js';
@@ -149,11 +149,13 @@ export async function convert(options: ConvertOptions): Promise<ConvertResult> {
   progress('load', 1, 1);
   clock.lap('load');
 
+  progress('calibrate', 0, 1, opts.calibDir);
   const tokenizer = loadTokenizer(model.tokenizer, path.join(model.dir, 'tokenizer.json'));
   const maxSeq = maxSequence(model);
   const padId = padTokenId(model);
   const calib = await loadCalibration(opts.calibDir, tokenizer, model.mbq, { samples: opts.samples, seed: opts.seed, maxSeq });
   const batch = makeBatch(calib.samples, model.mbq.imageSize, padId);
+  progress('calibrate', 1, 1, `${calib.samples.length} of ${calib.available} samples`);
   clock.lap('calibrate');
 
   const out = await AtomicOutputDir.create(opts.outDir, { handleSignals: opts.handleSignals });
@@ -294,11 +296,13 @@ async function runPipeline(
     });
     clock.lap('quantize');
 
+    progress('evaluate', 0, 1);
     const qLogits = keep(exec.execute(feeds, [io.logits], { nodeOverrides: quantizedOverrides(analysis, quantized), streamConsts: true })[0]);
     const quantLoss = captionLoss(qLogits, batch);
     const agreement = top1Agreement(qLogits, floatLogits, batch);
     qLogits.dispose();
     floatLogits.dispose();
+    progress('evaluate', 1, 1);
     clock.lap('evaluate');
 
     progress('emit', 0, 1);
@@ -356,31 +360,6 @@ function searchOnCache(
   } finally {
     tf.dispose([...weights.values(), input, reference]);
   }
-}
-
-function runSensitivity(
-  exec: GraphExecutor, analysis: GraphAnalysis, io: ModelIo, calib: CalibSet, first: BlockInfo, sideNames: string[],
-  progress: (stage: Stage, done: number, total: number, detail?: string) => void,
-): SensitivityResult {
-  const specs: ProbeSpec[] = analysis.blocks.flatMap((b) => [
-    { name: b.o, block: b.index, site: 'attn' as const, channels: analysis.linears.get(b.o)!.N },
-    { name: b.down, block: b.index, site: 'mlp' as const, channels: analysis.linears.get(b.down)!.N },
-  ]);
-  const [h, w] = calib.imageSize;
-  progress('sensitivity', 0, calib.samples.length);
-  return measureSensitivity(calib.samples, (i, probes) => {
-    const s = calib.samples[i];
-    const len = s.inputIds.length;
-    // The part before the first block carries no probe: run it without the tape.
-    const pre = tf.tidy(() => exec.execute({
-      [io.inputIds]: tf.tensor2d(s.inputIds, [1, len], 'int32'),
-      [io.pixelValues]: tf.tensor4d(s.pixels, [1, h, w, 3]),
-    }, [first.input, ...sideNames]));
-    const feeds = new Map<string, tf.Tensor>([[first.input, pre[0]], ...sideNames.map((n, j) => [n, pre[j + 1]] as [string, tf.Tensor])]);
-    const add = new Map<string, tf.Tensor>([...probes].map(([name, p]) => [name, tf.expandDims(p, 0)]));
-    const [logits] = exec.execute(feeds, [io.logits], { addToOutput: add, tidy: false });
-    return captionCrossEntropy(logits, s.inputIds, s.captionMask);
-  }, specs, { onSample: (d, t) => progress('sensitivity', d, t) });
 }
 
 function relativeError(a: tf.Tensor, b: tf.Tensor): number {
