@@ -31,7 +31,7 @@ function fmt(v: number): string {
 export function summary(q: QuantizationJson): string {
   const groups = table(
     ['block', 'group', 'ratio', 'alpha', 'loss s=1', 'loss chosen', 'reduction'],
-    q.groups.map((g) => [g.block, g.group, fmt(g.ratio), g.alpha.toFixed(2), fmt(g.lossBefore), fmt(g.lossAfter),
+    q.groups.map((g) => [g.block, g.group, q.sensitivity ? fmt(g.ratio) : '-', g.alpha.toFixed(2), fmt(g.lossBefore), fmt(g.lossAfter),
       `${(g.lossBefore > 0 ? (1 - g.lossAfter / g.lossBefore) * 100 : 0).toFixed(1)}%`]),
   );
   const e = q.evaluation;

@@ -91,7 +91,7 @@ export function renderReport(q: QuantizationJson): string {
   const rows = q.groups.map((g) => {
     const drop = g.lossBefore > 0 ? (1 - g.lossAfter / g.lossBefore) * 100 : 0;
     return `<tr><td>${g.block}</td><td>${esc(g.group)}</td><td>${esc(g.linears.map((l) => l.split('.').pop() ?? l).join(', '))}</td><td>${esc(g.fold)}</td>` +
-      `<td class="num">${fmt(g.ratio)}</td><td class="num">${fmt(g.alpha, 2)}</td><td class="num">${fmt(g.lossBefore)}</td><td class="num">${fmt(g.lossAfter)}</td>` +
+      `<td class="num">${q.sensitivity ? fmt(g.ratio) : '-'}</td><td class="num">${fmt(g.alpha, 2)}</td><td class="num">${fmt(g.lossBefore)}</td><td class="num">${fmt(g.lossAfter)}</td>` +
       `<td class="num">${drop.toFixed(1)}%</td><td>${lossCurve(g)}</td><td>${scaleProfile(g)}</td></tr>`;
   }).join('\n');
   return `<!doctype html>
