@@ -147,3 +147,13 @@ test('an unwritable output location fails with a write error and leaves nothing'
   expect(stderr).toContain(`${join(parent, 'file')}: cannot write output`);
   expect(readdirSync(parent)).toEqual(['file']);
 });
+
+test('an existing non-empty output directory that is not a previous conversion is refused and left as it was', async () => {
+  const model = copyModel();
+  const out = mkdtempSync(join(tmpdir(), 'mbq-existing-'));
+  writeFileSync(join(out, 'notes.txt'), 'keep me');
+  const { code, stderr } = await runCli(['convert', model, '--calib', CALIB, '--out', out, '--samples', '2', '--backend', 'cpu', '--no-progress']);
+  expect(code).not.toBe(0);
+  expect(stderr).toContain(`output path ${out} exists, is not empty and is not a previous conversion`);
+  expect(readdirSync(out)).toEqual(['notes.txt']);
+});

@@ -63,3 +63,23 @@ test('analysis folds v into o when v and o have equal shapes', async () => {
   expect(g?.fold).toEqual({ kind: 'linear', linear: 'lm/layers.0/self_attn/v_proj/MatMul' });
   expect(a.blocks[0].sideInputs.length).toBeGreaterThan(0);
 });
+
+test('executor matches tf.loadGraphModel on the trained fixture', async () => {
+  const dir = `${process.cwd()}/fixtures/tiny-vlm`;
+  const model = await loadModelDir(dir);
+  const exec = new GraphExecutor(model.modelJson.modelTopology, model.weights);
+  const seq = 1 + model.mbq.imageTokenCount + 9;
+  const feeds = randomInputs(11, 2, seq, 40, model.mbq.imageSize[0]);
+  const [mine] = exec.execute(feeds, ['logits']);
+  const gm = await loadGraphModel(dirHandler(dir));
+  const ref = gm.execute(feeds, 'logits') as tf.Tensor;
+  const scale = tf.max(tf.abs(ref)).dataSync()[0];
+  expect(scale).toBeGreaterThan(1);
+  expect(tf.max(tf.abs(tf.sub(mine, ref))).dataSync()[0]).toBeLessThan(1e-5 * scale);
+  const a = analyseGraph(model.modelJson.modelTopology, model.weights);
+  expect(a.blocks).toHaveLength(4);
+  expect(a.blocks.map((b) => b.groups.map((g) => g.name).join(','))).toEqual(new Array(4).fill('attn-in,mlp-in,mlp-out'));
+  tf.dispose([mine, ref, feeds.input_ids, feeds.pixel_values]);
+  exec.dispose();
+  gm.dispose();
+});
