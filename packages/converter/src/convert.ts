@@ -268,8 +268,10 @@ async function runPipeline(
       }
       x.dispose();
       x = next;
-      // Memory: this block's weights are not needed again until evaluation.
-      exec.releaseConsts(block.nodes);
+      // Memory: this block's weights are not needed again until evaluation. All cached consts go:
+      // block.nodes holds no Const nodes (they do not depend on the block input), and the next
+      // block makes its own (shared tables are small and made again on demand).
+      exec.releaseConsts();
     }
     x.dispose();
     tf.dispose([...side.values(), visionMask, captionMask]);

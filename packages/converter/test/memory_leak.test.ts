@@ -33,16 +33,19 @@ test('a completed conversion returns numTensors, numBytes and backend buffers to
   const before = counts();
   // tfjs bytes when each block's last group is searched: a finished block's weights must not stay.
   const atBlockEnd = new Map<number, number>();
+  const tensorsAtBlockEnd = new Map<number, number>();
   const r = await convert({
     ...base('ok'),
     onProgress: (e) => {
       const m = e.stage === 'search' && e.detail ? /^block (\d+) /.exec(e.detail) : null;
-      if (m) atBlockEnd.set(Number(m[1]), tf.memory().numBytes);
+      if (m) { atBlockEnd.set(Number(m[1]), tf.memory().numBytes); tensorsAtBlockEnd.set(Number(m[1]), tf.memory().numTensors); }
     },
   });
   const blockWeightBytes = (4 * 64 * 64 + 3 * 64 * 128) * 4; // q, k, v, o and gate, up, down of the synthetic model
   expect(atBlockEnd.size).toBe(2);
   expect(Math.abs(atBlockEnd.get(1)! - atBlockEnd.get(0)!)).toBeLessThan(blockWeightBytes / 2);
+  // Nor any of its constants (shape and slice tensors): the count is the same at each block's end.
+  expect(tensorsAtBlockEnd.get(1)).toBe(tensorsAtBlockEnd.get(0));
   expect(existsSync(join(r.outDir, 'model.json'))).toBe(true);
   expect(counts()).toEqual(before);
   // Evaluating with the quantized overrides holds no weight beyond the pass (they used to be kept).
