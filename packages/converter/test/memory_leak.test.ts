@@ -5,7 +5,7 @@
  * search (an exception thrown from the progress callback, as an interruption would).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync, existsSync, readdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, existsSync, readdirSync, writeFileSync, copyFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@tfjs-mbq/ops/backends';
@@ -28,6 +28,10 @@ beforeAll(async () => {
   modelDir = await writeSyntheticModel({ layers: 2, seed: 21 });
   smallDir = await writeSyntheticModel({ layers: 1, seed: 22 });
 }, 60_000);
+
+afterAll(() => {
+  for (const d of [outRoot, modelDir, smallDir]) if (d) rmSync(d, { recursive: true, force: true });
+});
 
 test('a completed conversion returns numTensors, numBytes and backend buffers to baseline', async () => {
   const before = counts();
