@@ -97,10 +97,11 @@ const GEMV_CASES: GpuCase[] = [
   { variant: 'gemv', bits: 8, M: 1, N: 67, K: 512, g: 256 },
   { variant: 'gemv', bits: 5, M: 2, N: 33, K: 256, g: 32 },
   { variant: 'gemv', bits: 3, M: 3, N: 141, K: 384, g: 384, opts: { gemvTS: 1 } },
-  { variant: 'gemv', bits: 4, M: 8, N: 130, K: 256, g: 16 },
+  { variant: 'gemv', bits: 4, M: 8, N: 130, K: 128, g: 16 },
   { variant: 'gemv', bits: 2, M: 5, N: 29, K: 128, g: 128 },
   { variant: 'gemv', bits: 8, M: 6, N: 45, K: 256, g: 32 },
-  { variant: 'gemv', bits: 3, M: 11, N: 77, K: 512, g: 64 },
+  { variant: 'gemv', bits: 3, M: 11, N: 77, K: 256, g: 64 },
+  { variant: 'gemv', bits: 4, M: 7, N: 9, K: 128, g: 128, opts: { gemvMT: 8, gemvR: 1 } },
 ];
 const GEMM_CASES: GpuCase[] = [
   { variant: 'gemm', bits: 3, M: 70, N: 75, K: 96, g: 32 },

@@ -29,6 +29,8 @@ export interface QmmOptions {
   /** Override the gemv tiling (R rows per team, TS threads per team). */
   gemvR?: number;
   gemvTS?: number;
+  /** Tokens per workgroup of the gemv variant (1..8). */
+  gemvMT?: number;
   /** Tests only: fill the output with NaN before the kernel runs, so an unwritten element shows. */
   poisonOutput?: boolean;
 }
@@ -85,7 +87,8 @@ export function hasNativeDot4(device?: GPUDevice): boolean {
 export function defaultGemvConfig(shape: QmmShape, MT: number, opts: QmmOptions = {}): GemvConfig {
   const SB = shape.K / 128;
   const TS = opts.gemvTS ?? Math.min(32, nextPow2(SB));
-  const R = opts.gemvR ?? (MT === 1 ? (shape.bits > 4 ? 2 : 4) : 2);
+  // R = 4 measured best on an H200 for M = 1 and for M = 4, 8 (docs/benchmarks.md).
+  const R = opts.gemvR ?? (shape.bits > 4 ? 2 : 4);
   const WG = MT > 4 ? 128 : 256;
   return { MT, R, TS: Math.min(TS, WG), WG };
 }
@@ -109,8 +112,10 @@ export function planQuantizedMatMul(dims: QmmDims, attrs: MbqQuantizedMatMulAttr
     variant = 'generic';
   }
   const plan: QmmPlan = { variant, act8, nativeDot4, shape, M: dims.M, act8Words };
-  // act8 takes at most 4 tokens per workgroup: with 8, lavapipe does not finish the kernel.
-  if (variant === 'gemv') plan.gemv = defaultGemvConfig(shape, Math.min(dims.M, act8 ? 4 : 8), opts);
+  // At most 4 tokens per workgroup (M = 5..8 takes two token chunks in one dispatch): on an
+  // H200, MT=4 R=4 ran 2 chunks as fast as MT=8 R=4 ran one, and lavapipe does not finish the
+  // MT=8 R=4 kernel in reasonable time. opts.gemvMT overrides (tests, benchmark).
+  if (variant === 'gemv') plan.gemv = defaultGemvConfig(shape, Math.min(dims.M, opts.gemvMT ?? 4), opts);
   return plan;
 }
 
