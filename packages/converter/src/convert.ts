@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { loadModelDir, type LoadedModel } from './io/load.js';
 import { ConversionError } from './io/errors.js';
-import { AtomicOutputDir, checkOutputPath } from './io/atomic.js';
+import { AtomicOutputDir, checkOutputPath, guardSignals } from './io/atomic.js';
 import { analyseGraph, type GraphAnalysis, type BlockInfo, type LinearInfo } from './graph/analysis.js';
 import { GraphExecutor, type NodeOverride } from './graph/executor.js';
 import { applyGroupScale, cloneGraph, linearWeightNK, type ModelState } from './graph/fold.js';
@@ -125,6 +125,16 @@ function captionLoss(logits: tf.Tensor, batch: CalibBatch): number {
 
 export async function convert(options: ConvertOptions): Promise<ConvertResult> {
   const opts = resolveOptions(options);
+  // With handleSignals, SIGINT/SIGTERM at any stage remove the partial output and say so.
+  const releaseSignals = opts.handleSignals ? guardSignals(opts.outDir) : undefined;
+  try {
+    return await convertResolved(opts);
+  } finally {
+    releaseSignals?.();
+  }
+}
+
+async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   const clock = new Clock();
   const progress = (stage: Stage, done: number, total: number, detail?: string): void => opts.onProgress?.({ stage, done, total, detail });
   checkOutputPath(opts.modelDir, opts.outDir);
@@ -158,7 +168,7 @@ export async function convert(options: ConvertOptions): Promise<ConvertResult> {
   progress('calibrate', 1, 1, `${calib.samples.length} of ${calib.available} samples`);
   clock.lap('calibrate');
 
-  const out = await AtomicOutputDir.create(opts.outDir, { handleSignals: opts.handleSignals });
+  const out = await AtomicOutputDir.create(opts.outDir, { fs: opts.outputFs });
   try {
     const state: ModelState = { graph: cloneGraph(model.modelJson.modelTopology), weights: new Map(model.weights) };
     const result = await runPipeline(opts, config, groupSize, model, analysis, io, state, calib, batch, clock, progress, out);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../cli/src/main.js';
 import { writeSyntheticModel } from './helpers/synthetic.js';
+import { loadCalibration, loadModelDir, loadTokenizer } from '@tfjs-mbq/converter';
 
 const CALIB = join(process.cwd(), 'fixtures/shapes-vqa/calib');
 let base: string;
@@ -57,6 +58,19 @@ interface Case { name: string; setup: (model: string, calib: string) => string[]
 
 const modelJson = (m: string): string => join(m, 'model.json');
 const shard = (m: string): string => join(m, 'group1-shard1of1.bin');
+/** Overwrites one float of a weight (flat index `at`) in the shard. */
+function poke(m: string, weight: string, at: number, value: number): void {
+  const j = JSON.parse(readFileSync(modelJson(m), 'utf8'));
+  let offset = 0;
+  for (const w of j.weightsManifest[0].weights) {
+    if (w.name === weight) break;
+    offset += w.shape.reduce((a: number, b: number) => a * b, 1) * 4;
+  }
+  const buf = readFileSync(shard(m));
+  buf.writeFloatLE(value, offset + 4 * at);
+  writeFileSync(shard(m), buf);
+}
+
 
 const cases: Case[] = [
   { name: 'malformed model.json', setup: (m) => writeFileSync(modelJson(m), '{"format": "graph-model", modelTopology: }'), expect: /malformed JSON/, file: modelJson },
@@ -73,6 +87,10 @@ const cases: Case[] = [
   {
     name: 'shape mismatch', expect: /has shape \[64,128\] but its manifest weight has shape \[128,64\]/, file: modelJson,
     setup: (m) => editJson(modelJson(m), (j) => { j.weightsManifest[0].weights.find((w: { name: string }) => w.name === 'lm/layers.0/mlp/up_proj/weight').shape = [128, 64]; }),
+  },
+  {
+    name: 'Inf weight', expect: /"lm\/layers.0\/self_attn\/q_proj\/weight" holds Inf/, file: shard,
+    setup: (m) => poke(m, 'lm/layers.0/self_attn/q_proj/weight', 40, Number.NEGATIVE_INFINITY),
   },
   {
     name: 'NaN weight', expect: /"lm\/layers.0\/mlp\/up_proj\/weight" holds NaN/, file: shard,
@@ -92,6 +110,12 @@ const cases: Case[] = [
     name: 'unsupported op', expect: /node "lm\/layers.0\/mlp\/Sigmoid": op Swish is not supported/, file: () => 'lm/layers.0/mlp/Sigmoid',
     setup: (m) => editJson(modelJson(m), (j) => { j.modelTopology.node.find((n: { name: string }) => n.name === 'lm/layers.0/mlp/Sigmoid').op = 'Swish'; }),
   },
+  { name: 'missing calibration image', setup: (_m, c) => writeFileSync(join(c, 'manifest.jsonl'), '{"image":"gone.png","caption":"a red circle"}\n'), expect: /cannot read calibration image \(file not found\)/, file: (_m, c) => join(c, 'gone.png') },
+  { name: 'calibration image path escaping the calibration directory', setup: (_m, c) => writeFileSync(join(c, 'manifest.jsonl'), '{"image":"../outside.png","caption":"a red circle"}\n'), expect: /image path "..\/outside.png" escapes the calibration directory/, file: (_m, c) => join(c, 'manifest.jsonl') },
+  { name: 'malformed calibration manifest line', setup: (_m, c) => writeFileSync(join(c, 'manifest.jsonl'), '{"image":"000.png","caption":"a red circle"}\n{"image": \n'), expect: /manifest.jsonl:2: malformed JSON/, file: (_m, c) => join(c, 'manifest.jsonl') },
+  { name: 'activation bits with a float graph (would silently drop activation quantization)', setup: () => ['--w-bits', '4', '--a-bits', '8', '--emit', 'float'], expect: /--emit float with --a-bits 8: .*cannot quantize activations/, file: () => '--a-bits' },
+  { name: 'activation bits the quantized op does not support', setup: () => ['--w-bits', '4', '--a-bits', '4'], expect: /--a-bits 4: the MbqQuantizedMatMul op supports 8-bit activations only/, file: () => '--a-bits' },
+  { name: 'weight bits below range', setup: () => ['--w-bits', '1'], expect: /--w-bits must be an integer from 2 to 8, got 1/, file: () => '--w-bits' },
   { name: 'group size that does not divide K', setup: () => ['--group-size', '48'], expect: /--group-size 48 does not divide K = 64/, file: () => 'layers.0' },
   { name: 'bits out of range', setup: () => ['--w-bits', '9'], expect: /--w-bits must be an integer from 2 to 8, got 9/, file: () => '--w-bits' },
   { name: 'empty calibration set', setup: (_m, c) => writeFileSync(join(c, 'manifest.jsonl'), '\n'), expect: /calibration set is empty/, file: (_m, c) => join(c, 'manifest.jsonl') },
@@ -156,4 +180,21 @@ test('an existing non-empty output directory that is not a previous conversion i
   expect(code).not.toBe(0);
   expect(stderr).toContain(`output path ${out} exists, is not empty and is not a previous conversion`);
   expect(readdirSync(out)).toEqual(['notes.txt']);
+});
+
+test('a calibration manifest with a UTF-8 byte order mark and CRLF line ends loads like the plain one', async () => {
+  const m = await loadModelDir(base);
+  const tok = loadTokenizer(m.tokenizer, join(base, 'tokenizer.json'));
+  const dir = mkdtempSync(join(tmpdir(), 'mbq-bom-'));
+  const lines = readFileSync(join(CALIB, 'manifest.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').slice(0, 3);
+  for (const f of ['000.png', '001.png', '002.png']) cpSync(join(CALIB, f), join(dir, f));
+  writeFileSync(join(dir, 'manifest.jsonl'), `${lines.join('\n')}\n`);
+  const plain = await loadCalibration(dir, tok, m.mbq);
+  writeFileSync(join(dir, 'manifest.jsonl'), `\uFEFF${lines.join('\r\n')}\r\n`);
+  const bom = await loadCalibration(dir, tok, m.mbq);
+  expect(bom.samples).toHaveLength(3);
+  expect(bom.samples.map((x) => Array.from(x.inputIds))).toEqual(plain.samples.map((x) => Array.from(x.inputIds)));
+  // A BOM anywhere else is still an error that names the line.
+  writeFileSync(join(dir, 'manifest.jsonl'), `${lines[0]}\n\uFEFF${lines[1]}\n`);
+  await expect(loadCalibration(dir, tok, m.mbq)).rejects.toThrow(/manifest.jsonl:2: malformed JSON/);
 });

@@ -63,6 +63,8 @@ async function readManifest(file: string): Promise<ManifestEntry[]> {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ConversionError('CALIB_MANIFEST', `${file}: cannot read the calibration manifest (${code === 'ENOENT' ? 'file not found' : code ?? (e as Error).message})`, file);
   }
+  // Editors on Windows write a UTF-8 byte order mark; it is not part of the first line's JSON.
+  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   const entries: ManifestEntry[] = [];
   text.split('\n').forEach((raw, i) => {
     const lineNo = i + 1;
@@ -89,13 +91,20 @@ async function readManifest(file: string): Promise<ManifestEntry[]> {
 }
 
 async function readImage(file: string, size: [number, number]): Promise<Float32Array> {
-  let img: Awaited<ReturnType<typeof Jimp.read>>;
+  // Read the bytes first: jimp reports a missing file as an unloadable "URL".
+  let bytes: Buffer;
   try {
-    img = await Jimp.read(file);
+    bytes = await fs.readFile(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : `corrupt or not an image: ${(e as Error).message}`;
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
     throw new ConversionError('CALIB_IMAGE', `${file}: cannot read calibration image (${why})`, file);
+  }
+  let img: Awaited<ReturnType<typeof Jimp.read>>;
+  try {
+    img = await Jimp.read(bytes);
+  } catch (e) {
+    throw new ConversionError('CALIB_IMAGE', `${file}: cannot read calibration image (corrupt or not an image: ${(e as Error).message})`, file);
   }
   const [h, w] = size;
   if (img.bitmap.width !== w || img.bitmap.height !== h) img.resize({ w, h });

@@ -2,7 +2,7 @@
  * Atomic output: everything is written into a temporary sibling directory that is renamed onto
  * the output path only when complete. An interrupted conversion removes the temporary directory.
  */
-import { promises as fs, rmSync, realpathSync } from 'node:fs';
+import { promises as nodeFs, rmSync, renameSync, realpathSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConversionError } from './errors.js';
 
@@ -48,23 +48,70 @@ function writeError(e: unknown, target: string): ConversionError {
   return new ConversionError('WRITE', `${target}: cannot write output (${why})`, target);
 }
 
+/**
+ * The file operations the output directory uses. Tests pass a wrapper that fails some of them
+ * (ENOSPC, EROFS) to check what a full or read-only location does; the default is node:fs.
+ */
+export type OutputFs = Pick<typeof nodeFs, 'mkdir' | 'mkdtemp' | 'stat' | 'readdir' | 'writeFile' | 'access' | 'rename' | 'rm'>;
+
+/** Temporary directories not yet committed or removed. */
 const live = new Set<AtomicOutputDir>();
-let handlersInstalled = false;
+/** Output paths of the conversions that asked for signal cleanup (a path may be listed twice). */
+const guarded: string[] = [];
 
 function onSignal(signal: NodeJS.Signals): void {
+  const said = new Set<string>();
   for (const d of live) {
     try { rmSync(d.tempDir, { recursive: true, force: true }); } catch { /* best effort on the way out */ }
+    // Interrupted between moving a previous conversion aside and moving the new one in: put it back.
+    if (d.previous) try { renameSync(d.previous, d.outDir); } catch { /* best effort on the way out */ }
     process.stderr.write(`\ntfjs-mbq: interrupted by ${signal}; removed the partial output ${d.tempDir}, nothing was written to ${d.outDir}\n`);
+    said.add(d.outDir);
   }
   live.clear();
+  for (const out of new Set(guarded)) {
+    if (!said.has(out)) process.stderr.write(`\ntfjs-mbq: interrupted by ${signal}; no partial output of ${out} was on disk, nothing left behind\n`);
+  }
   process.exit(signal === 'SIGINT' ? 130 : 143);
 }
 
-export class AtomicOutputDir {
-  private constructor(readonly outDir: string, readonly tempDir: string) {}
+/**
+ * From now until the returned release is called, SIGINT and SIGTERM remove the partial output of
+ * the conversion into `outDir`, say so on stderr and exit (130 / 143). With no conversion guarded
+ * the handlers are removed again, so a library user keeps the default behaviour.
+ */
+export function guardSignals(outDir: string): () => void {
+  const out = path.resolve(outDir);
+  if (guarded.length === 0) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  guarded.push(out);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    guarded.splice(guarded.indexOf(out), 1);
+    if (guarded.length === 0) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  };
+}
 
-  /** Creates the temporary sibling directory (the parent of `outDir` must exist or is created). */
-  static async create(outDir: string, opts: { handleSignals?: boolean } = {}): Promise<AtomicOutputDir> {
+export class AtomicOutputDir {
+  /** Where a previous conversion at `outDir` sits while the new one is moved in (commit). */
+  previous: string | undefined;
+  private releaseSignals: (() => void) | undefined;
+
+  private constructor(readonly outDir: string, readonly tempDir: string, private readonly fs: OutputFs) {}
+
+  /**
+   * Creates the temporary sibling directory (the parent of `outDir` must exist or is created).
+   * `handleSignals`: guard this output against SIGINT/SIGTERM until commit or abort (see guardSignals).
+   */
+  static async create(outDir: string, opts: { handleSignals?: boolean; fs?: OutputFs } = {}): Promise<AtomicOutputDir> {
+    const fs = opts.fs ?? nodeFs;
     const out = path.resolve(outDir);
     const parent = path.dirname(out);
     try {
@@ -88,20 +135,16 @@ export class AtomicOutputDir {
     } catch (e) {
       throw writeError(e, parent);
     }
-    const dir = new AtomicOutputDir(out, temp);
+    const dir = new AtomicOutputDir(out, temp, fs);
     live.add(dir);
-    if (opts.handleSignals && !handlersInstalled) {
-      handlersInstalled = true;
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
-    }
+    if (opts.handleSignals) dir.releaseSignals = guardSignals(out);
     return dir;
   }
 
   async writeFile(rel: string, data: string | Uint8Array): Promise<void> {
     const target = path.join(this.tempDir, rel);
     try {
-      await fs.writeFile(target, data);
+      await this.fs.writeFile(target, data);
     } catch (e) {
       throw writeError(e, path.join(this.outDir, rel));
     }
@@ -109,27 +152,32 @@ export class AtomicOutputDir {
 
   /** Moves the finished directory into place, replacing a previous conversion if there is one. */
   async commit(): Promise<void> {
-    let old: string | undefined;
     try {
       try {
-        await fs.access(this.outDir);
-        old = `${this.tempDir}.old`;
-        await fs.rename(this.outDir, old);
+        await this.fs.access(this.outDir);
+        const old = `${this.tempDir}.old`;
+        await this.fs.rename(this.outDir, old);
+        this.previous = old;
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       }
-      await fs.rename(this.tempDir, this.outDir);
+      await this.fs.rename(this.tempDir, this.outDir);
     } catch (e) {
-      if (old) await fs.rename(old, this.outDir).catch(() => undefined);
+      if (this.previous) await this.fs.rename(this.previous, this.outDir).catch(() => undefined);
+      this.previous = undefined;
       await this.abort();
       throw writeError(e, this.outDir);
     }
+    const old = this.previous;
+    this.previous = undefined;
     live.delete(this);
-    if (old) await fs.rm(old, { recursive: true, force: true });
+    this.releaseSignals?.();
+    if (old) await this.fs.rm(old, { recursive: true, force: true });
   }
 
   async abort(): Promise<void> {
     live.delete(this);
-    await fs.rm(this.tempDir, { recursive: true, force: true }).catch(() => undefined);
+    this.releaseSignals?.();
+    await this.fs.rm(this.tempDir, { recursive: true, force: true }).catch(() => undefined);
   }
 }

@@ -42,7 +42,8 @@ async function readText(file: string, code: 'MODEL_JSON_READ' | 'CONFIG' | 'TOKE
 
 function parseJson(text: string, file: string, code: 'MODEL_JSON_PARSE' | 'CONFIG' | 'TOKENIZER' | 'MBQ_JSON'): unknown {
   try {
-    return JSON.parse(text);
+    // A leading UTF-8 byte order mark (some Windows editors write one) is not part of the JSON.
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {
     const truncated = /Unexpected end|unterminated|end of JSON/i.test((e as Error).message);
     throw new ConversionError(code, `${file}: ${truncated ? 'truncated JSON' : 'malformed JSON'} (${(e as Error).message})`, file);

@@ -2,6 +2,7 @@
 import type { QuantMethod, LossMode } from '../search/types.js';
 import type { EmitMode } from '../emit/graph_model.js';
 import { ConversionError } from '../io/errors.js';
+import type { OutputFs } from '../io/atomic.js';
 
 export interface ConvertOptions {
   modelDir: string;
@@ -31,6 +32,8 @@ export interface ConvertOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Keep the folded float model and the quantized linears in the result (tests, evaluation). */
   keepModel?: boolean;
+  /** File operations of the output directory (default node:fs; tests inject ENOSPC / EROFS). */
+  outputFs?: OutputFs;
 }
 
 export type Stage = 'load' | 'calibrate' | 'rotate' | 'sensitivity' | 'search' | 'quantize' | 'evaluate' | 'emit';
@@ -42,8 +45,9 @@ export interface ProgressEvent {
   detail?: string;
 }
 
-export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' | 'groupSize' | 'samples' | 'onProgress' | 'keepModel'>> {
+export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' | 'groupSize' | 'samples' | 'onProgress' | 'keepModel' | 'outputFs'>> {
   aBits?: number;
+  outputFs?: OutputFs;
   groupSize?: number;
   samples?: number;
   onProgress?: (event: ProgressEvent) => void;
@@ -77,8 +81,12 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
   if (!Number.isInteger(seed) || seed < 0) bad(`--seed must be a non-negative integer, got ${String(seed)}`);
   const emit = o.emit ?? 'quantized';
   if (emit !== 'quantized' && emit !== 'float') bad(`--emit must be quantized or float, got "${String(emit)}"`);
+  if (emit === 'float' && o.aBits !== undefined) {
+    // A float graph has plain MatMuls: the activation quantization would be silently dropped.
+    bad(`--emit float with --a-bits ${String(o.aBits)}: a float graph holds plain MatMul nodes with dequantized weights and cannot quantize activations, so the W${wBits}A${String(o.aBits)} model would run with float activations; use --emit quantized (MbqQuantizedMatMul, --a-bits 8) or leave out --a-bits`);
+  }
   if (emit === 'quantized' && o.aBits !== undefined && o.aBits !== 8) {
-    bad(`--a-bits ${o.aBits}: the MbqQuantizedMatMul op supports 8-bit activations only; use --a-bits 8 or --emit float`);
+    bad(`--a-bits ${o.aBits}: the MbqQuantizedMatMul op supports 8-bit activations only; use --a-bits 8`);
   }
   const gridSize = o.gridSize ?? 20;
   if (!Number.isInteger(gridSize) || gridSize < 1) bad(`gridSize must be a positive integer, got ${String(gridSize)}`);
@@ -88,7 +96,7 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
   return {
     modelDir: o.modelDir, calibDir: o.calibDir, outDir: o.outDir, method, wBits, aBits: o.aBits,
     groupSize: o.groupSize, loss, distort: o.distort ?? false, rotate: o.rotate ?? false, samples: o.samples ?? DEFAULT_SAMPLES,
-    seed, emit, gridSize, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false,
+    seed, emit, gridSize, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false, outputFs: o.outputFs,
   };
 }
 
