@@ -163,10 +163,16 @@ export class AtomicOutputDir {
       }
       await this.fs.rename(this.tempDir, this.outDir);
     } catch (e) {
-      if (this.previous) await this.fs.rename(this.previous, this.outDir).catch(() => undefined);
+      let stranded: string | undefined;
+      if (this.previous) {
+        const old = this.previous;
+        await this.fs.rename(old, this.outDir).catch(() => { stranded = old; });
+      }
       this.previous = undefined;
       await this.abort();
-      throw writeError(e, this.outDir);
+      const err = writeError(e, this.outDir);
+      if (stranded) err.message += `; the previous conversion is kept at ${stranded} (it could not be moved back)`;
+      throw err;
     }
     const old = this.previous;
     this.previous = undefined;
