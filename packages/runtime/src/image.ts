@@ -49,6 +49,10 @@ function rgbaToTensor(img: RgbaImage): tf.Tensor3D {
  * centres); an image already at `[H, W]` passes through unchanged, so answers match the pixels.
  */
 export function toPixelValues(image: ImageInput, size: readonly [number, number]): tf.Tensor4D {
+  if (image === null || image === undefined) throw new Error(`image: no image given (got ${String(image)})`);
+  if (typeof image === 'string') {
+    throw new Error(`image: got the string '${String(image).slice(0, 200)}'; pass decoded pixels (e.g. a jimp image: await Jimp.read(file)) or an image element, not a path or URL`);
+  }
   return tf.tidy(() => {
     let x: tf.Tensor3D;
     if (isRgba(image)) x = rgbaToTensor(image);
