@@ -1,14 +1,22 @@
 /** PNG -> float32 RGB pixels in [0, 1], HWC. */
 import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { Jimp } from 'jimp';
 
 export async function loadImagePixels(dataDir: string, file: string, size: [number, number]): Promise<Float32Array> {
   const path = join(dataDir, file);
   let image: Awaited<ReturnType<typeof Jimp.read>>;
+  let bytes: Buffer;
   try {
-    image = await Jimp.read(path);
+    bytes = await readFile(path); // jimp reports a missing file as an unloadable "URL"
   } catch (e) {
-    throw new Error(`${path}: cannot read image: ${(e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`${path}: cannot read image (${code === 'ENOENT' ? 'file not found' : code ?? (e as Error).message})`);
+  }
+  try {
+    image = await Jimp.read(bytes);
+  } catch (e) {
+    throw new Error(`${path}: cannot read image (corrupt or not an image: ${(e as Error).message})`);
   }
   const [h, w] = size;
   if (image.bitmap.width !== w || image.bitmap.height !== h) image.resize({ w, h });
