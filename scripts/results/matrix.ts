@@ -1,0 +1,58 @@
+/**
+ * The experiment matrix of docs/results.md (issue 4 §6): which conversions to run, and the CLI
+ * commands that reproduce each one. Pure data; no tfjs here.
+ */
+export type JobKind = 'fp' | 'weight-only' | 'weight-act';
+export type Method = 'rtn' | 'awq' | 'mbq' | 'smoothquant';
+
+export interface Job {
+  /** Unique, file-name safe: e.g. `mbq-w3-s1`, `smoothquant-w4a8-rot-s2`, `fp`. */
+  id: string;
+  /** The row this job averages into (id without the seed). */
+  config: string;
+  kind: JobKind;
+  method?: Method;
+  wBits?: number;
+  aBits?: number;
+  rotate: boolean;
+  seed: number;
+}
+
+export const MODEL_DIR = 'fixtures/tiny-vlm';
+export const CALIB_DIR = 'fixtures/shapes-vqa/calib';
+export const EVAL_DIR = 'fixtures/shapes-vqa/eval';
+
+function job(kind: JobKind, method: Method, wBits: number, aBits: number | undefined, rotate: boolean, seed: number): Job {
+  const config = `${method}-w${wBits}${aBits ? `a${aBits}` : ''}${rotate ? '-rot' : ''}`;
+  return { id: `${config}-s${seed}`, config, kind, method, wBits, aBits, rotate, seed };
+}
+
+/**
+ * RTN without rotation reads no calibration data and has no seed: one run. Everything else runs
+ * once per calibration seed (the seed picks the calibration samples and the rotation's signs).
+ */
+export function resultsMatrix(seeds: readonly number[]): Job[] {
+  const jobs: Job[] = [{ id: 'fp', config: 'fp', kind: 'fp', rotate: false, seed: 0 }];
+  for (const w of [3, 4]) {
+    jobs.push(job('weight-only', 'rtn', w, undefined, false, seeds[0]));
+    for (const m of ['awq', 'mbq'] as const) for (const s of seeds) jobs.push(job('weight-only', m, w, undefined, false, s));
+  }
+  jobs.push(job('weight-act', 'rtn', 4, 8, false, seeds[0]));
+  for (const s of seeds) jobs.push(job('weight-act', 'rtn', 4, 8, true, s));
+  for (const m of ['smoothquant', 'mbq'] as const) {
+    for (const rotate of [false, true]) for (const s of seeds) jobs.push(job('weight-act', m, 4, 8, rotate, s));
+  }
+  return jobs;
+}
+
+/** The CLI commands that reproduce a job (conversion into out/results/<id>, then evaluation). */
+export function jobCommands(j: Job, limit: number): string[] {
+  const evalArgs = `--data ${EVAL_DIR} --backend wasm --engine executor${limit ? ` --limit ${limit}` : ''}`;
+  if (j.kind === 'fp') return [`tfjs-mbq eval ${MODEL_DIR} ${evalArgs}`];
+  const out = `out/results/${j.id}`;
+  const flags = [`--method ${j.method}`, `--w-bits ${j.wBits}`];
+  if (j.aBits) flags.push(`--a-bits ${j.aBits}`);
+  if (j.rotate) flags.push('--rotate');
+  flags.push(`--seed ${j.seed}`, '--backend wasm');
+  return [`tfjs-mbq convert ${MODEL_DIR} --calib ${CALIB_DIR} --out ${out} ${flags.join(' ')}`, `tfjs-mbq eval ${out} ${evalArgs}`];
+}

@@ -1,0 +1,79 @@
+/** Markdown tables of docs/results.md from job records: mean over seeds with the spread. */
+import type { JobRecord } from './job.js';
+import { jobCommands } from './matrix.js';
+
+const TYPES = ['color', 'comparison', 'count', 'existence', 'position', 'shape'];
+
+interface Stats { mean: number; std: number; min: number; max: number; n: number }
+
+function stats(xs: number[]): Stats {
+  const n = xs.length;
+  const mean = xs.reduce((a, b) => a + b, 0) / n;
+  const std = n > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1)) : 0;
+  return { mean, std, min: Math.min(...xs), max: Math.max(...xs), n };
+}
+
+const pct = (x: number): string => (x * 100).toFixed(2);
+
+function accCell(s: Stats): string {
+  return s.n > 1 ? `**${pct(s.mean)}** ± ${pct(s.std)} (${pct(s.min)}–${pct(s.max)})` : `**${pct(s.mean)}**`;
+}
+
+function label(r: JobRecord): string {
+  const j = r.job;
+  if (j.kind === 'fp') return 'FP (float32)';
+  const m = { rtn: 'RTN', awq: 'AWQ', mbq: 'MBQ', smoothquant: 'SmoothQuant' }[j.method!];
+  return `${m} W${j.wBits}${j.aBits ? `A${j.aBits}` : ''}${j.rotate ? ' + rotation' : ''}`;
+}
+
+function byConfig(records: JobRecord[]): Map<string, JobRecord[]> {
+  const m = new Map<string, JobRecord[]>();
+  for (const r of records) m.set(r.job.config, [...(m.get(r.job.config) ?? []), r]);
+  return m;
+}
+
+function table(rows: JobRecord[][], fpAcc: number | undefined): string {
+  const head = `| model | seeds | accuracy % (mean ± std, min–max) | Δ vs FP | ${TYPES.join(' | ')} | caption ppl |\n|${'---|'.repeat(TYPES.length + 5)}\n`;
+  return head + rows.map((rs) => {
+    const acc = stats(rs.map((r) => r.eval.accuracy));
+    const types = TYPES.map((t) => pct(stats(rs.map((r) => r.eval.perType[t]?.accuracy ?? NaN)).mean));
+    const ppl = stats(rs.map((r) => r.eval.captionPerplexity)).mean.toFixed(4);
+    const delta = fpAcc === undefined || rs[0].job.kind === 'fp' ? '' : ((acc.mean - fpAcc) * 100).toFixed(2);
+    return `| ${label(rs[0])} | ${rs.map((r) => r.job.seed).join(',')} | ${accCell(acc)} | ${delta} | ${types.join(' | ')} | ${ppl} |`;
+  }).join('\n') + '\n';
+}
+
+/** Per block and group: the ratio MBQ weighted with, and the alpha each method chose (first seed). */
+function alphaTable(cfg: Map<string, JobRecord[]>, bits: number): string {
+  const awq = cfg.get(`awq-w${bits}`)?.[0];
+  const mbq = cfg.get(`mbq-w${bits}`)?.[0];
+  if (!awq || !mbq) return '';
+  let s = `W${bits}, seed ${mbq.job.seed}. Losses are each method's own objective on the calibration set (AWQ: plain MSE; MBQ: modality-weighted MAE), before → after the search.\n\n`;
+  s += '| block | group | ratio (vision/text grad) | AWQ alpha | AWQ loss | MBQ alpha | MBQ loss |\n|---|---|---|---|---|---|---|\n';
+  for (const g of mbq.groups) {
+    const a = awq.groups.find((x) => x.block === g.block && x.group === g.group);
+    const loss = (b: number, c: number): string => `${b.toExponential(2)} → ${c.toExponential(2)}`;
+    s += `| ${g.block} | ${g.group} | ${g.ratio.toFixed(3)} | ${a ? a.alpha.toFixed(2) : ''} | ${a ? loss(a.lossBefore, a.lossAfter) : ''} | ${g.alpha.toFixed(2)} | ${loss(g.lossBefore, g.lossAfter)} |\n`;
+  }
+  return s;
+}
+
+export function renderResults(records: JobRecord[]): string {
+  const cfg = byConfig(records);
+  const pick = (ids: string[]): JobRecord[][] => ids.map((id) => cfg.get(id)).filter((x): x is JobRecord[] => !!x);
+  const fp = cfg.get('fp')?.[0];
+  const limit = records[0]?.limit ?? 0;
+  const q = fp?.eval.questions ?? records[0]?.eval.questions;
+  let s = `Evaluation set: ${q} questions${limit ? ` (first ${limit})` : ' (all)'} and ${records[0]?.eval.captions} captions of fixtures/shapes-vqa/eval; wasm backend; `
+    + `group size 128, ${'32'} calibration samples per seed (defaults).\n\n`;
+  s += '### Weight-only\n\n' + table(pick(['fp', 'rtn-w3', 'awq-w3', 'mbq-w3', 'rtn-w4', 'awq-w4', 'mbq-w4']), fp?.eval.accuracy) + '\n';
+  s += '### Weight-activation (W4A8: 4-bit weights, 8-bit per-token activations)\n\n'
+    + table(pick(['fp', 'rtn-w4a8', 'smoothquant-w4a8', 'mbq-w4a8', 'rtn-w4a8-rot', 'smoothquant-w4a8-rot', 'mbq-w4a8-rot']), fp?.eval.accuracy) + '\n';
+  s += '### What each search chose\n\n' + alphaTable(cfg, 3) + '\n' + alphaTable(cfg, 4) + '\n';
+  s += '### Commands (one per row; `--seed` runs over the seeds listed)\n\n```\n';
+  for (const [, rs] of cfg) s += jobCommands(rs[0].job, limit).join(' && \\\n  ') + '\n';
+  s += '```\n\n';
+  const secs = records.map((r) => r.convertSeconds).filter((x) => x > 0);
+  if (secs.length) s += `Conversion time per job: ${Math.min(...secs).toFixed(0)}–${Math.max(...secs).toFixed(0)} s (one core each, several jobs in parallel).\n\n`;
+  return s;
+}
