@@ -2,8 +2,8 @@
  * End to end: builds the page with esbuild, serves it and a converted fixture model on 127.0.0.1,
  * and drives it in headless Debian chromium (playwright-core, executablePath /usr/bin/chromium, no
  * browser download). Picks a shapes-vqa PNG, asks its question, and checks the answer against the
- * runtime in Node; asserts which backend ran. The model is fixtures/tiny-vlm with its language
- * model's linears quantized to 4 bits (round-to-nearest, MbqQuantizedMatMul nodes).
+ * runtime in Node; asserts which backend ran. The model is fixtures/tiny-vlm converted by the
+ * converter itself (`convert()`, MBQ, 4-bit weights, 4 calibration samples) into a temp dir.
  */
 import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
@@ -15,7 +15,7 @@ import { Jimp } from 'jimp';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { loadVlm } from '@tfjs-mbq/runtime';
-import { rtnConvert } from '../../../packages/runtime/test/helpers/rtn_convert.js';
+import { convertFixture } from '../../../packages/runtime/test/helpers/convert_fixture.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
@@ -39,7 +39,7 @@ describeBrowser('examples/browser in headless chromium', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mbq-browser-'));
     await initBackend('wasm');
-    await rtnConvert(join(root, 'fixtures/tiny-vlm'), join(dir, 'model'), { bits: 4, groupSize: 32 });
+    await convertFixture(join(dir, 'model'), { wBits: 4 });
     await copyFile(join(EVAL, item.image), join(dir, 'scene.png'));
     const { buildPage } = (await import(resolve(here, '../build.mjs'))) as { buildPage: (out: string) => Promise<string> };
     const { startServer } = (await import(resolve(here, '../serve.mjs'))) as { startServer: (o: { dist: string; modelDir: string }) => Promise<Served> };
@@ -56,7 +56,7 @@ describeBrowser('examples/browser in headless chromium', () => {
     page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
     page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
     page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
-  });
+  }, 240_000);
 
   afterAll(async () => {
     await context?.close();

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { Jimp } from 'jimp';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { loadVlm } from '@tfjs-mbq/runtime';
-import { rtnConvert } from '../../../packages/runtime/test/helpers/rtn_convert.js';
+import { convertFixture } from '../../../packages/runtime/test/helpers/convert_fixture.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../../..');
@@ -22,10 +22,10 @@ describe('examples/node/answer.mjs', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mbq-node-example-'));
-    // A converted model: the fixture VLM with 4-bit (round-to-nearest) MbqQuantizedMatMul linears.
+    // A converted model: the fixture VLM through the converter (MBQ, 4-bit weights).
     await initBackend('wasm');
-    await rtnConvert(join(root, 'fixtures/tiny-vlm'), join(dir, 'model'), { bits: 4, groupSize: 32 });
-  });
+    await convertFixture(join(dir, 'model'), { wBits: 4 });
+  }, 180_000);
   afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
 
   it('answers a shapes-vqa question about a PNG, as the runtime does in-process', async () => {
