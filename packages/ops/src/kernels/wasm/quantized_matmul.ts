@@ -1,13 +1,83 @@
 /**
- * 'wasm' kernel of MbqQuantizedMatMul: the same exact float32 reference as 'cpu', run on the
- * wasm heap's data (XNNPACK has no low-bit matmul to call), so both give identical results.
+ * 'wasm' kernel of MbqQuantizedMatMul. XNNPACK has no low-bit matmul, so the codes are unpacked on
+ * the host and the product runs through the backend's own float BatchMatMul:
+ * - weights only: w = (q - zero) * scale, written transposed [K, N] (wasm's matmul is an order of
+ *   magnitude slower with a transposed operand), then x · w. Same values as the 'cpu' reference;
+ *   the sums run in XNNPACK's order, so results agree to float32 rounding, not bit for bit.
+ * - W4A8: per group, int8 codes · (q - zero) is a product of small integers whose every partial
+ *   sum stays below 2^24, so the float matmul is exact in any order; the group sums then combine
+ *   in the reference's order. Bit-identical to the 'cpu' reference.
  */
-import type { KernelConfig } from '@tensorflow/tfjs-core';
-import { MbqQuantizedMatMul } from '../quantized_matmul_common.js';
+import { BatchMatMul, getKernel, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
+import { unpackCodes } from '../../packing.js';
+import { checkQuantizedMatMul, MbqQuantizedMatMul, quantizeActivationsInt8, type MbqQuantizedMatMulAttrs } from '../quantized_matmul_common.js';
+import { hostIO, type HostBackendIO } from '../cpu/backend_io.js';
 import { quantizedMatMulHost } from '../cpu/quantized_matmul.js';
+
+interface DisposingBackend { disposeData(dataId: object): void }
+
+/** a [M, K] · b [K, N] through the backend's BatchMatMul; returns the product's host data. */
+function hostMatMul(io: HostBackendIO, backend: object, a: Float32Array, b: Float32Array, M: number, K: number, N: number): Float32Array {
+  const kernel = getKernel(BatchMatMul, 'wasm');
+  if (!kernel) throw new Error('quantizedMatMul: the wasm backend has no BatchMatMul kernel');
+  const ta = io.make([1, M, K], 'float32', a);
+  const tb = io.make([1, K, N], 'float32', b);
+  const out = kernel.kernelFunc({ inputs: { a: ta, b: tb }, backend: backend as never, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
+  const y = Float32Array.from(io.read(out));
+  for (const t of [ta, tb, out]) (backend as DisposingBackend).disposeData(t.dataId);
+  return y;
+}
+
+export const quantizedMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const io = hostIO('quantizedMatMul', backend);
+  const { x, packed, scales, zeros } = inputs as { x: TensorInfo; packed: TensorInfo; scales: TensorInfo; zeros: TensorInfo };
+  const a = attrs as unknown as MbqQuantizedMatMulAttrs;
+  const { M, N, K, groups } = checkQuantizedMatMul(x.shape, packed.shape, scales.shape, zeros.shape, a);
+  const g = a.groupSize;
+  const codes = unpackCodes(io.read(packed), N, K, a.bits);
+  const sc = io.read(scales);
+  const z = io.read(zeros);
+  const xv = io.read(x);
+  const outShape = [...x.shape.slice(0, -1), N];
+  if (a.actBits !== 8) {
+    const wT = new Float32Array(K * N);
+    for (let n = 0; n < N; n++) {
+      for (let k = 0; k < K; k++) {
+        const gi = n * groups + Math.floor(k / g);
+        wT[k * N + n] = (codes[n * K + k] - z[gi]) * sc[gi];
+      }
+    }
+    return io.make(outShape, 'float32', hostMatMul(io, backend, Float32Array.from(xv), wT, M, K, N));
+  }
+  // Exactness needs integer zero points and |partial sums| < 2^24; otherwise take the reference.
+  let maxW = 0;
+  for (let i = 0; i < z.length; i++) {
+    if (!Number.isInteger(z[i])) return quantizedMatMulHost({ inputs, backend, attrs });
+    maxW = Math.max(maxW, Math.abs(z[i]) + 2 ** a.bits - 1);
+  }
+  if (128 * maxW * g >= 2 ** 24) return quantizedMatMulHost({ inputs, backend, attrs });
+  const { q, scale: sx } = quantizeActivationsInt8(xv, M, K);
+  const f = Math.fround;
+  const acc = new Float32Array(M * N);
+  const xg = new Float32Array(M * g);
+  const wg = new Float32Array(g * N);
+  for (let gi = 0; gi < groups; gi++) {
+    for (let m = 0; m < M; m++) for (let k = 0; k < g; k++) xg[m * g + k] = q[m * K + gi * g + k];
+    for (let n = 0; n < N; n++) {
+      const zero = z[n * groups + gi];
+      for (let k = 0; k < g; k++) wg[k * N + n] = codes[n * K + gi * g + k] - zero;
+    }
+    const ag = hostMatMul(io, backend, xg, wg, M, g, N);
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) acc[m * N + n] = f(acc[m * N + n] + f(sc[n * groups + gi] * ag[m * N + n]));
+    }
+  }
+  for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) acc[m * N + n] = f(acc[m * N + n] * sx[m]);
+  return io.make(outShape, 'float32', acc);
+};
 
 export const quantizedMatMulWasmConfig: KernelConfig = {
   kernelName: MbqQuantizedMatMul,
   backendName: 'wasm',
-  kernelFunc: quantizedMatMulHost,
+  kernelFunc: quantizedMatMulWasm,
 };
