@@ -11,6 +11,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { resultsMatrix, type Job } from './matrix.js';
 import { renderResults } from './render.js';
 import type { JobRecord } from './job.js';
@@ -64,6 +65,9 @@ async function runAll(): Promise<void> {
 async function runOneJob(id: string): Promise<void> {
   const j = resultsMatrix(seeds).find((x) => x.id === id);
   if (!j) throw new Error(`no job "${id}" in the matrix`);
+  // In a single-file bundle (the GPU machine's .device/results.mjs) tfjs-backend-wasm's loader
+  // looks for its .wasm files next to __dirname, which ESM lacks: point it at the bundle's folder.
+  (globalThis as { __dirname?: string }).__dirname ??= path.dirname(fileURLToPath(import.meta.url));
   const { runJob } = await import('./job.js');
   const rec = await runJob(j, outRoot, limit, flag('keep'));
   mkdirSync(path.join(outRoot, 'jobs'), { recursive: true });
