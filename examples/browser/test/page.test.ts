@@ -3,7 +3,7 @@
  * and drives it in headless Debian chromium (playwright-core, executablePath /usr/bin/chromium, no
  * browser download). Picks a shapes-vqa PNG, asks its question, and checks the answer against the
  * runtime in Node; asserts which backend ran. The model is fixtures/tiny-vlm converted by the
- * converter itself (`convert()`, MBQ, 4-bit weights, 4 calibration samples) into a temp dir.
+ * converter itself (`tfjs-mbq convert`, MBQ, 4-bit weights, 4 calibration samples) into a temp dir.
  */
 import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { Jimp } from 'jimp';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { initBackend } from '@tfjs-mbq/ops/backends';
 import { loadVlm } from '@tfjs-mbq/runtime';
 import { convertFixture } from '../../../packages/runtime/test/helpers/convert_fixture.js';
 
@@ -38,7 +37,6 @@ describeBrowser('examples/browser in headless chromium', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mbq-browser-'));
-    await initBackend('wasm');
     await convertFixture(join(dir, 'model'), { wBits: 4 });
     await copyFile(join(EVAL, item.image), join(dir, 'scene.png'));
     const { buildPage } = (await import(resolve(here, '../build.mjs'))) as { buildPage: (out: string) => Promise<string> };

@@ -6,7 +6,6 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Jimp } from 'jimp';
-import { initBackend } from '@tfjs-mbq/ops/backends';
 import { loadVlm } from '@tfjs-mbq/runtime';
 import { convertFixture } from '../../../packages/runtime/test/helpers/convert_fixture.js';
 
@@ -23,7 +22,6 @@ describe('examples/node/answer.mjs', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mbq-node-example-'));
     // A converted model: the fixture VLM through the converter (MBQ, 4-bit weights).
-    await initBackend('wasm');
     await convertFixture(join(dir, 'model'), { wBits: 4 });
   }, 180_000);
   afterAll(async () => { await rm(dir, { recursive: true, force: true }); });

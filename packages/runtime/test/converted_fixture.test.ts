@@ -1,5 +1,5 @@
 /**
- * Converter output through the runtime: fixtures/tiny-vlm converted by `convert()` (MBQ, 3-bit
+ * Converter output through the runtime: fixtures/tiny-vlm converted by `tfjs-mbq convert` (MBQ, 3-bit
  * weights: the CLI's defaults, 4 calibration samples) into a temporary directory. On wasm and cpu,
  * greedy answers decoded with the KV cache equal, token for token, those of a full re-run of the
  * whole sequence without cache: an argmax loop over a GraphModel loaded independently of the
@@ -13,7 +13,6 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GraphModel } from '@tensorflow/tfjs-converter';
 import { Jimp } from 'jimp';
 import { dirHandler } from '@tfjs-mbq/converter';
-import { initBackend } from '@tfjs-mbq/ops/backends';
 import { loadVlm, toPixelValues, type Vlm } from '@tfjs-mbq/runtime';
 import { FIXTURE_EVAL, convertFixture, evalQuestions, type ConvertedFixture, type EvalItem } from './helpers/convert_fixture.js';
 
@@ -45,7 +44,6 @@ describe('a converter-made model (fixtures/tiny-vlm, MBQ W3) through the runtime
 
   beforeAll(async () => {
     tmp = await mkdtemp(join(tmpdir(), 'mbq-runtime-converted-'));
-    await initBackend('wasm');
     converted = await convertFixture(join(tmp, 'w3'), { wBits: 3 });
     // One question of each type (colour, shape, count, position, existence, comparison), each about another image.
     items = await evalQuestions(6, 1);

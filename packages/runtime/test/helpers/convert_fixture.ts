@@ -1,18 +1,22 @@
 /**
- * A converted model for runtime and example tests: fixtures/tiny-vlm through the converter itself
- * (`convert()` of @tfjs-mbq/converter, the code behind `tfjs-mbq convert`), MBQ with 4 calibration
- * samples of fixtures/shapes-vqa/calib. Runs on the current tfjs backend (wasm: about 15 s).
+ * A converted model for runtime and example tests: fixtures/tiny-vlm through the converter itself,
+ * as a user runs it: `tfjs-mbq convert` (the built CLI, packages/cli/dist; `npm test` builds first),
+ * MBQ with 4 calibration samples of fixtures/shapes-vqa/calib, on wasm (about 15 s; in-process
+ * under jest the same conversion takes twice as long).
  * Nothing here depends on the fixture's current weights: tests derive expected answers at run time.
  */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { convert } from '@tfjs-mbq/converter';
+import { promisify } from 'node:util';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 export const FIXTURE_MODEL = join(ROOT, 'fixtures/tiny-vlm');
 export const FIXTURE_CALIB = join(ROOT, 'fixtures/shapes-vqa/calib');
 export const FIXTURE_EVAL = join(ROOT, 'fixtures/shapes-vqa/eval');
+const CLI = join(ROOT, 'packages/cli/dist/bin.js');
 
 export interface ConvertedFixture {
   dir: string;
@@ -24,7 +28,12 @@ export interface ConvertedFixture {
 /** Converts the fixture VLM into `outDir` (which must not exist yet) and checks it holds quantized nodes. */
 export async function convertFixture(outDir: string, opts: { wBits?: 3 | 4; samples?: number; seed?: number } = {}): Promise<ConvertedFixture> {
   const wBits = opts.wBits ?? 4;
-  await convert({ modelDir: FIXTURE_MODEL, calibDir: FIXTURE_CALIB, outDir, method: 'mbq', wBits, samples: opts.samples ?? 4, seed: opts.seed ?? 0 });
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: build the workspace first (npx tsc -b)`);
+  const args = [CLI, 'convert', FIXTURE_MODEL, '--calib', FIXTURE_CALIB, '--out', outDir, '--method', 'mbq', '--w-bits', String(wBits),
+    '--samples', String(opts.samples ?? 4), '--seed', String(opts.seed ?? 0), '--backend', 'wasm', '--no-progress'];
+  await promisify(execFile)(process.execPath, args, { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' }, timeout: 170_000 }).catch((e: Error & { stderr?: string }) => {
+    throw new Error(`tfjs-mbq convert of ${FIXTURE_MODEL} failed: ${e.message}\n${e.stderr ?? ''}`);
+  });
   const modelJson = JSON.parse(await readFile(join(outDir, 'model.json'), 'utf8')) as { modelTopology: { node: Array<{ op: string; attr?: { bits?: { i?: string } } }> } };
   const quantized = modelJson.modelTopology.node.filter((n) => n.op === 'MbqQuantizedMatMul');
   if (quantized.length === 0) throw new Error(`${outDir}/model.json: the converter wrote no MbqQuantizedMatMul node`);
