@@ -14,6 +14,8 @@ export interface GroupSummary {
   alpha: number;
   lossBefore: number;
   lossAfter: number;
+  /** Mean squared output error [vision, caption] at s = 1 and at the chosen scale. */
+  modalityMse: { before: [number, number]; after: [number, number] } | null;
 }
 
 export interface JobRecord {
@@ -31,6 +33,7 @@ export interface JobRecord {
 function groupSummaries(q: QuantizationJson): GroupSummary[] {
   return q.groups.map((g) => ({
     block: g.block, group: g.group, ratio: g.ratio, alpha: g.alpha, lossBefore: g.lossBefore, lossAfter: g.lossAfter,
+    modalityMse: g.modalityMse ?? null,
   }));
 }
 

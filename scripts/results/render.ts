@@ -43,19 +43,26 @@ function table(rows: JobRecord[][], fpAcc: number | undefined): string {
   }).join('\n') + '\n';
 }
 
-/** Per block and group: the ratio MBQ weighted with, and the alpha each method chose (first seed). */
-function alphaTable(cfg: Map<string, JobRecord[]>, bits: number): string {
-  const awq = cfg.get(`awq-w${bits}`)?.[0];
-  const mbq = cfg.get(`mbq-w${bits}`)?.[0];
-  if (!awq || !mbq) return '';
-  let s = `W${bits}, seed ${mbq.job.seed}. Losses are each method's own objective on the calibration set (AWQ: plain MSE; MBQ: modality-weighted MAE), before → after the search.\n\n`;
-  s += '| block | group | ratio (vision/text grad) | AWQ alpha | AWQ loss | MBQ alpha | MBQ loss |\n|---|---|---|---|---|---|---|\n';
-  for (const g of mbq.groups) {
-    const a = awq.groups.find((x) => x.block === g.block && x.group === g.group);
-    const loss = (b: number, c: number): string => `${b.toExponential(2)} → ${c.toExponential(2)}`;
-    s += `| ${g.block} | ${g.group} | ${g.ratio.toFixed(3)} | ${a ? a.alpha.toFixed(2) : ''} | ${a ? loss(a.lossBefore, a.lossAfter) : ''} | ${g.alpha.toFixed(2)} | ${loss(g.lossBefore, g.lossAfter)} |\n`;
+/**
+ * Per block and group (first seed): the ratio MBQ weighted vision positions with, the alpha each
+ * method chose, and the mean squared output error it left on vision and on caption positions.
+ */
+function alphaTable(cfg: Map<string, JobRecord[]>, a: string, b: string, title: string): string {
+  const ra = cfg.get(a)?.[0];
+  const rb = cfg.get(b)?.[0];
+  if (!ra || !rb) return '';
+  const name = (r: JobRecord): string => label(r).split(' ')[0];
+  const [na, nb] = [name(ra), name(rb)];
+  const e = (x: number): string => x.toExponential(2);
+  const mse = (g: JobRecord['groups'][number] | undefined, i: 0 | 1): string => g?.modalityMse ? e(g.modalityMse.after[i]) : '';
+  let s = `**${title}**, seed ${rb.job.seed}. MSE = mean squared output error of the compared module at the chosen scale, on vision / caption positions (s = 1 gives the RTN error in the first columns).\n\n`;
+  s += `| block | group | ratio r | RTN MSE vis / cap | ${na} alpha | ${na} MSE vis / cap | ${nb} alpha | ${nb} MSE vis / cap |\n|---|---|---|---|---|---|---|---|\n`;
+  for (const g of rb.groups) {
+    const o = ra.groups.find((x) => x.block === g.block && x.group === g.group);
+    const rtn = g.modalityMse ? `${e(g.modalityMse.before[0])} / ${e(g.modalityMse.before[1])}` : '';
+    s += `| ${g.block} | ${g.group} | ${g.ratio.toFixed(3)} | ${rtn} | ${o ? o.alpha.toFixed(2) : ''} | ${mse(o, 0)} / ${mse(o, 1)} | ${g.alpha.toFixed(2)} | ${mse(g, 0)} / ${mse(g, 1)} |\n`;
   }
-  return s;
+  return s + '\n';
 }
 
 export function renderResults(records: JobRecord[]): string {
@@ -69,7 +76,8 @@ export function renderResults(records: JobRecord[]): string {
   s += '### Weight-only\n\n' + table(pick(['fp', 'rtn-w3', 'awq-w3', 'mbq-w3', 'rtn-w4', 'awq-w4', 'mbq-w4']), fp?.eval.accuracy) + '\n';
   s += '### Weight-activation (W4A8: 4-bit weights, 8-bit per-token activations)\n\n'
     + table(pick(['fp', 'rtn-w4a8', 'smoothquant-w4a8', 'mbq-w4a8', 'rtn-w4a8-rot', 'smoothquant-w4a8-rot', 'mbq-w4a8-rot']), fp?.eval.accuracy) + '\n';
-  s += '### What each search chose\n\n' + alphaTable(cfg, 3) + '\n' + alphaTable(cfg, 4) + '\n';
+  s += '### What each search chose\n\n' + alphaTable(cfg, 'awq-w3', 'mbq-w3', 'AWQ vs MBQ, W3')
+    + alphaTable(cfg, 'smoothquant-w4a8', 'mbq-w4a8', 'SmoothQuant vs MBQ, W4A8');
   s += '### Commands (one per row; `--seed` runs over the seeds listed)\n\n```\n';
   for (const [, rs] of cfg) s += jobCommands(rs[0].job, limit).join(' && \\\n  ') + '\n';
   s += '```\n\n';

@@ -397,7 +397,8 @@ function top1Agreement(q: tf.Tensor, f: tf.Tensor, batch: CalibBatch): number {
 function groupRecord(block: BlockInfo, name: GroupRecord['group'], labels: string[], fold: string, ratio: number, r: ScaleSearchResult): GroupRecord {
   return {
     block: block.index, group: name, linears: labels, fold, ratio, alpha: r.alpha,
-    lossBefore: r.lossBefore, lossAfter: r.lossAfter, lossKind: r.lossKind ?? null, lossCurve: r.lossCurve,
+    lossBefore: r.lossBefore, lossAfter: r.lossAfter, lossKind: r.lossKind ?? null,
+    modalityMse: r.modalityMse ?? null, lossCurve: r.lossCurve,
     scales: Array.from(r.scales),
   };
 }

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@tfjs-mbq/ops/backends';
-import { modalityWeightedLoss, uniformLoss } from '../src/search/quantizers.js';
+import { modalityMse, modalityWeightedLoss, uniformLoss } from '../src/search/quantizers.js';
 import { mulberry32, randn } from './search_reference.js';
 
 beforeAll(async () => {
@@ -36,6 +36,19 @@ describe('search losses (ALGORITHM.md §4.4)', () => {
   it('awq: mean D^2 over every position and channel', () => {
     // (1 + 4 + 0.25 + 0 + 9 + 1 + 1 + 1) / 8 = 2.15625.
     expect(run((r, o) => uniformLoss(r, o))).toBeCloseTo(2.15625, 6);
+  });
+
+  it('per-modality diagnostics: mean D^2 over vision positions and over caption positions', () => {
+    // vision rows r0 (1, 4) and r3 (1, 1): (5 + 2) / (2 * 2) = 1.75; caption row r2 (9, 1): 10 / 2 = 5.
+    const [v, c] = tf.tidy(() => {
+      const r = tf.tensor2d(refData, [4, 2]);
+      const o = tf.add(r, tf.tensor2d(d, [4, 2])) as tf.Tensor2D;
+      return modalityMse(r, o, tf.tensor1d(vision), tf.tensor1d(caption));
+    });
+    expect(v).toBeCloseTo(1.75, 6);
+    expect(c).toBeCloseTo(5, 6);
+    // An empty set reports 0, not NaN.
+    expect(tf.tidy(() => modalityMse(tf.ones([2, 2]) as tf.Tensor2D, tf.zeros([2, 2]) as tf.Tensor2D, tf.zeros([2]) as tf.Tensor1D, tf.ones([2]) as tf.Tensor1D))).toEqual([0, 1]);
   });
 
   it('mse with every position caption and none vision equals the awq loss', () => {

@@ -18,6 +18,8 @@ export interface GroupRecord {
   lossBefore: number;
   lossAfter: number;
   lossKind: ScaleSearchLossKind | null;
+  /** Mean squared output error [vision, caption] at s = 1 and at the chosen scale (diagnostics). */
+  modalityMse: { before: [number, number]; after: [number, number] } | null;
   lossCurve: number[];
   scales: number[];
 }

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type {
   LinearOverride, QuantConfig, ScaleGroup, ScaleSearchLossKind, ScaleSearchResult, TokenWeighting,
 } from './types.js';
-import { modalityWeightedLoss, uniformLoss } from './quantizers.js';
+import { modalityMse, modalityWeightedLoss, uniformLoss } from './quantizers.js';
 import { quantizeWeight, validateQuantConfig, weightQuantizer, WeightQuantizer } from './weight_quant.js';
 import { smoothQuantScales } from './smoothquant.js';
 
@@ -111,6 +111,8 @@ export function searchGroupScale(group: ScaleGroup, weighting: TokenWeighting, c
   const lossKind = lossKindFor(config);
   const k = group.input.shape[1];
 
+  // Per-modality errors of every candidate, keyed by its loss index (diagnostics only).
+  const mseAt: Array<[number, number]> = [];
   const lossAt = (scales: Float32Array, label: string): number => {
     const value = tf.tidy(() => {
       const s = tf.tensor1d(scales);
@@ -121,6 +123,7 @@ export function searchGroupScale(group: ScaleGroup, weighting: TokenWeighting, c
       const loss = lossKind === 'uniform-mse'
         ? uniformLoss(group.reference, out)
         : modalityWeightedLoss(group.reference, out, weighting.visionMask, weighting.captionMask, weighting.ratio, config.loss);
+      mseAt.push(modalityMse(group.reference, out, weighting.visionMask, weighting.captionMask));
       return loss.dataSync()[0];
     });
     if (!Number.isFinite(value)) throw new Error(`searchGroupScale(${group.name}): loss is ${value} at ${label}`);
@@ -130,14 +133,14 @@ export function searchGroupScale(group: ScaleGroup, weighting: TokenWeighting, c
   const ones = new Float32Array(k).fill(1);
   if (config.method === 'rtn') {
     const loss = lossAt(ones, 's = 1');
-    return { group: group.name, scales: ones, alpha: 0, lossBefore: loss, lossAfter: loss, lossCurve: [], lossKind };
+    return { group: group.name, scales: ones, alpha: 0, lossBefore: loss, lossAfter: loss, lossCurve: [], lossKind, modalityMse: { before: mseAt[0], after: mseAt[0] } };
   }
   if (config.method === 'smoothquant') {
     const alpha = 0.5;
     const scales = smoothQuantScales(group.input, group.linears.map((id) => group.weights.get(id) as tf.Tensor2D), alpha);
     const lossBefore = lossAt(ones, 's = 1');
     const lossAfter = lossAt(scales, 'the SmoothQuant scale');
-    return { group: group.name, scales, alpha, lossBefore, lossAfter, lossCurve: [], lossKind };
+    return { group: group.name, scales, alpha, lossBefore, lossAfter, lossCurve: [], lossKind, modalityMse: { before: mseAt[0], after: mseAt[1] } };
   }
 
   // awq / mbq: grid search. alpha = 0 gives s = 1 exactly, so lossCurve[0] is the RTN loss.
@@ -157,5 +160,6 @@ export function searchGroupScale(group: ScaleGroup, weighting: TokenWeighting, c
   return {
     group: group.name, scales: bestScales, alpha: best / config.gridSize,
     lossBefore: lossCurve[0], lossAfter: lossCurve[best], lossCurve, lossKind,
+    modalityMse: { before: mseAt[0], after: mseAt[best] },
   };
 }

@@ -71,6 +71,11 @@ export interface ScaleSearchResult {
   lossAfter: number;
   /** Loss at every alpha point, for the report. */
   lossCurve: number[];
+  /**
+   * Mean squared output error [vision, caption] per position set, at s = 1 and at the chosen
+   * scale, whatever the method minimised (diagnostics for comparing methods).
+   */
+  modalityMse?: { before: [number, number]; after: [number, number] };
   /** Which loss the numbers above are (mbq: the configured MBQ loss; awq, rtn, smoothquant: uniform). */
   lossKind?: ScaleSearchLossKind;
 }
