@@ -48,7 +48,7 @@ export async function runJob(j: Job, outRoot: string, limit: number, keep: boole
     const t0 = performance.now();
     const r = await convert({
       modelDir: MODEL_DIR, calibDir: CALIB_DIR, outDir, method: j.method, wBits: j.wBits, aBits: j.aBits,
-      rotate: j.rotate, seed: j.seed,
+      rotate: j.rotate, seed: j.seed, ...(j.loss ? { loss: j.loss } : {}),
     });
     convertSeconds = (performance.now() - t0) / 1000;
     q = r.quantization;

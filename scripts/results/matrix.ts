@@ -16,15 +16,17 @@ export interface Job {
   aBits?: number;
   rotate: boolean;
   seed: number;
+  /** MBQ's loss when not the default mae (the MSE ablation row). */
+  loss?: 'mse';
 }
 
 export const MODEL_DIR = 'fixtures/tiny-vlm';
 export const CALIB_DIR = 'fixtures/shapes-vqa/calib';
 export const EVAL_DIR = 'fixtures/shapes-vqa/eval';
 
-function job(kind: JobKind, method: Method, wBits: number, aBits: number | undefined, rotate: boolean, seed: number): Job {
-  const config = `${method}-w${wBits}${aBits ? `a${aBits}` : ''}${rotate ? '-rot' : ''}`;
-  return { id: `${config}-s${seed}`, config, kind, method, wBits, aBits, rotate, seed };
+function job(kind: JobKind, method: Method, wBits: number, aBits: number | undefined, rotate: boolean, seed: number, loss?: 'mse'): Job {
+  const config = `${method}${loss ? `-${loss}` : ''}-w${wBits}${aBits ? `a${aBits}` : ''}${rotate ? '-rot' : ''}`;
+  return { id: `${config}-s${seed}`, config, kind, method, wBits, aBits, rotate, seed, ...(loss ? { loss } : {}) };
 }
 
 /**
@@ -37,6 +39,8 @@ export function resultsMatrix(seeds: readonly number[]): Job[] {
     jobs.push(job('weight-only', 'rtn', w, undefined, false, seeds[0]));
     for (const m of ['awq', 'mbq'] as const) for (const s of seeds) jobs.push(job('weight-only', m, w, undefined, false, s));
   }
+  // Ablation: MBQ with AWQ's squared error, separating the loss norm from the modality weighting.
+  for (const s of seeds) jobs.push(job('weight-only', 'mbq', 3, undefined, false, s, 'mse'));
   jobs.push(job('weight-act', 'rtn', 4, 8, false, seeds[0]));
   for (const s of seeds) jobs.push(job('weight-act', 'rtn', 4, 8, true, s));
   for (const m of ['smoothquant', 'mbq'] as const) {
@@ -53,6 +57,7 @@ export function jobCommands(j: Job, limit: number): string[] {
   const flags = [`--method ${j.method}`, `--w-bits ${j.wBits}`];
   if (j.aBits) flags.push(`--a-bits ${j.aBits}`);
   if (j.rotate) flags.push('--rotate');
+  if (j.loss) flags.push(`--loss ${j.loss}`);
   flags.push(`--seed ${j.seed}`, '--backend wasm');
   return [`tfjs-mbq convert ${MODEL_DIR} --calib ${CALIB_DIR} --out ${out} ${flags.join(' ')}`, `tfjs-mbq eval ${out} ${evalArgs}`];
 }

@@ -23,7 +23,7 @@ function label(r: JobRecord): string {
   const j = r.job;
   if (j.kind === 'fp') return 'FP (float32)';
   const m = { rtn: 'RTN', awq: 'AWQ', mbq: 'MBQ', smoothquant: 'SmoothQuant' }[j.method!];
-  return `${m} W${j.wBits}${j.aBits ? `A${j.aBits}` : ''}${j.rotate ? ' + rotation' : ''}`;
+  return `${m} W${j.wBits}${j.aBits ? `A${j.aBits}` : ''}${j.rotate ? ' + rotation' : ''}${j.loss ? ` (${j.loss} loss)` : ''}`;
 }
 
 function byConfig(records: JobRecord[]): Map<string, JobRecord[]> {
@@ -51,7 +51,7 @@ function alphaTable(cfg: Map<string, JobRecord[]>, a: string, b: string, title: 
   const ra = cfg.get(a)?.[0];
   const rb = cfg.get(b)?.[0];
   if (!ra || !rb) return '';
-  const name = (r: JobRecord): string => label(r).split(' ')[0];
+  const name = (r: JobRecord): string => '`' + r.job.config + '`';
   const [na, nb] = [name(ra), name(rb)];
   const e = (x: number): string => x.toExponential(2);
   const mse = (g: JobRecord['groups'][number] | undefined, i: 0 | 1): string => g?.modalityMse ? e(g.modalityMse.after[i]) : '';
@@ -65,6 +65,18 @@ function alphaTable(cfg: Map<string, JobRecord[]>, a: string, b: string, title: 
   return s + '\n';
 }
 
+/** The ids the CI regression test (packages/cli/test/accuracy_regression.test.ts) reproduces. */
+export const REGRESSION_JOBS = ['mbq-w3-s0', 'mbq-w4a8-s0'];
+
+function regressionTable(records: JobRecord[]): string {
+  const rows = REGRESSION_JOBS.map((id) => records.find((r) => r.job.id === id)).filter((r): r is JobRecord => !!r);
+  let s = '### Regression figures\n\n'
+    + 'CI reruns these conversions and evaluations (`packages/cli/test/accuracy_regression.test.ts`) and fails if the accuracy falls more than 1 point below the figure here.\n\n'
+    + '| job | eval limit | accuracy % |\n|---|---|---|\n';
+  for (const r of rows) s += `| ${r.job.id} | ${r.limit} | ${pct(r.eval.accuracy)} |\n`;
+  return s + '\n';
+}
+
 export function renderResults(records: JobRecord[]): string {
   const cfg = byConfig(records);
   const pick = (ids: string[]): JobRecord[][] => ids.map((id) => cfg.get(id)).filter((x): x is JobRecord[] => !!x);
@@ -73,11 +85,13 @@ export function renderResults(records: JobRecord[]): string {
   const q = fp?.eval.questions ?? records[0]?.eval.questions;
   let s = `Evaluation set: ${q} questions${limit ? ` (first ${limit})` : ' (all)'} and ${records[0]?.eval.captions} captions of fixtures/shapes-vqa/eval; wasm backend; `
     + `group size 128, ${'32'} calibration samples per seed (defaults).\n\n`;
-  s += '### Weight-only\n\n' + table(pick(['fp', 'rtn-w3', 'awq-w3', 'mbq-w3', 'rtn-w4', 'awq-w4', 'mbq-w4']), fp?.eval.accuracy) + '\n';
+  s += '### Weight-only\n\n' + table(pick(['fp', 'rtn-w3', 'awq-w3', 'mbq-w3', 'mbq-mse-w3', 'rtn-w4', 'awq-w4', 'mbq-w4']), fp?.eval.accuracy) + '\n';
   s += '### Weight-activation (W4A8: 4-bit weights, 8-bit per-token activations)\n\n'
     + table(pick(['fp', 'rtn-w4a8', 'smoothquant-w4a8', 'mbq-w4a8', 'rtn-w4a8-rot', 'smoothquant-w4a8-rot', 'mbq-w4a8-rot']), fp?.eval.accuracy) + '\n';
   s += '### What each search chose\n\n' + alphaTable(cfg, 'awq-w3', 'mbq-w3', 'AWQ vs MBQ, W3')
+    + alphaTable(cfg, 'mbq-w3', 'mbq-mse-w3', 'MBQ (mae, the default) vs MBQ with mse, W3')
     + alphaTable(cfg, 'smoothquant-w4a8', 'mbq-w4a8', 'SmoothQuant vs MBQ, W4A8');
+  s += regressionTable(records);
   s += '### Commands (one per row; `--seed` runs over the seeds listed)\n\n```\n';
   for (const [, rs] of cfg) s += jobCommands(rs[0].job, limit).join(' && \\\n  ') + '\n';
   s += '```\n\n';
