@@ -2,16 +2,7 @@
  * Float64 reference numerics for the search tests, written from ALGORITHM.md §4-§6 directly
  * (plain loops, no tfjs), plus a seeded PRNG. Matrices are row-major Float64Arrays.
  */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '@tfjs-mbq/ops';
 
 export function randn(rand: () => number, n: number): Float32Array {
   const out = new Float32Array(n);

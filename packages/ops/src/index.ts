@@ -19,3 +19,4 @@ export { hadamardTransform, hadamardMatrix, hadamardPlan, paleyI, paleyII } from
 export type { HadamardPlan, HadamardTransformOptions } from './ops/hadamard_transform.js';
 export { quantizedMatMul } from './ops/quantized_matmul.js';
 export type { QuantizedMatMulOptions } from './ops/quantized_matmul.js';
+export { mulberry32 } from './util/prng.js';

@@ -1,16 +1,6 @@
 import { packCodes, unpackCodes, wordsPerRow } from '../src/packing.js';
+import { mulberry32 } from '../src/util/prng.js';
 
-/** Small seeded PRNG (mulberry32) so failures reproduce; the seed varies per run below. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const seed = (Date.now() ^ 0x5bd1e995) >>> 0;
 const rand = mulberry32(seed);

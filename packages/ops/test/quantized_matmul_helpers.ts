@@ -1,16 +1,7 @@
 /** Random quantized linears and float64 references for the quantizedMatMul tests. */
 import { packCodes, wordsPerRow } from '@tfjs-mbq/ops';
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from '@tfjs-mbq/ops';
 
 export interface RandomLinear {
   N: number;

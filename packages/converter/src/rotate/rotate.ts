@@ -14,6 +14,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { hadamardConstruction, hadamardMatrix } from '../search/quantizers.js';
 import type { DecoderLayerWeights, LmWeightView } from './types.js';
+import { mulberry32 } from '@tfjs-mbq/ops';
 
 export interface RotateOptions {
   /** Seed of the random ±1 signs of Q (deterministic). Default 0. */
@@ -35,16 +36,6 @@ export interface RotatedLm {
   downHadamard: { size: number; construction: string; exact: boolean } | null;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Q = diag(signs) · H, orthonormal; signs all +1 when randomSigns is off. */
 export function residualRotationMatrix(d: number, seed = 0, randomSigns = true): tf.Tensor2D {

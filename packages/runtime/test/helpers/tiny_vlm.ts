@@ -43,17 +43,9 @@ export function mbqJson(d: Dims = TINY): typeof MBQ_JSON {
   return { ...MBQ_JSON, imageTokenCount: (d.imageSize / d.patch) ** 2, imageSize: [d.imageSize, d.imageSize] };
 }
 
-/** Mulberry32: a small seeded PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Mulberry32: a small seeded PRNG (one implementation, in @tfjs-mbq/ops). */
+import { mulberry32 as prng } from '@tfjs-mbq/ops';
+export { prng };
 
 export function tokenizerJson(): object {
   const vocab: Record<string, number> = {};
