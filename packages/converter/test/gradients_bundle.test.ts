@@ -28,7 +28,7 @@ test('the vendored gradient bundle is what esbuild builds from the installed tfj
 test('ensureGradients registers the gradients of the ops a VLM block uses', async () => {
   await initBackend('cpu');
   ensureGradients();
-  for (const k of ['BatchMatMul', 'Softmax', 'Rsqrt', 'Multiply', 'Add', 'Sigmoid', 'Exp', 'GatherV2', 'Reshape', 'Transpose', 'ConcatV2', 'Sum']) {
+  for (const k of ['BatchMatMul', 'Softmax', 'Rsqrt', 'Multiply', 'Add', 'Sigmoid', 'Exp', 'GatherV2', 'Reshape', 'Transpose', 'Concat', 'Sum']) {
     expect([k, tf.getGradient(k) !== undefined]).toEqual([k, true]);
   }
   // And tf.grad works through them: d/dx sum(softmax(x W)) = 0 for any x (rows of softmax sum to 1).
