@@ -44,6 +44,24 @@ export interface Generation {
   stoppedAtEos: boolean;
 }
 
+export interface TimeDecodeOptions {
+  /** Decode steps after the prefill; forced past EOS so runs are comparable. */
+  steps: number;
+  /** Clock in milliseconds (default `performance.now`). */
+  now?: () => number;
+}
+
+export interface DecodeTiming {
+  /** Prompt length in tokens: BOS + image tokens + question. */
+  promptLength: number;
+  /** Milliseconds from the image to the first token: preprocessing, prefill, argmax read back. */
+  prefillMs: number;
+  /** Milliseconds of each decode step (one new token each), in order. */
+  stepMs: number[];
+  /** The prefill's token, then one per step (`steps + 1` ids; EOS and anything after it included). */
+  tokenIds: number[];
+}
+
 export class Vlm {
   /** @internal Use {@link loadVlm}. */
   constructor(
@@ -69,16 +87,23 @@ export class Vlm {
     return [c.bosTokenId, ...new Array<number>(c.imageTokenCount).fill(c.imageTokenId), ...this.tokenizer.encode(question)];
   }
 
+  /** The prompt ids of `question`, checked to fit the model's positions (`who` names the caller in errors). */
+  private checkedPrompt(question: string, who: string): number[] {
+    if (typeof question !== 'string') throw new Error(`${who}: the question must be a string, got ${typeof question}`);
+    const prompt = this.promptIds(question);
+    const max = this.maxSequenceLength;
+    if (max !== null && prompt.length > max) {
+      throw new Error(`${who}: the prompt has ${prompt.length} tokens (1 + ${this.config.imageTokenCount} image + question); the model takes at most ${max} positions`);
+    }
+    return prompt;
+  }
+
   /** Greedy decoding of the answer to `question` about `image`. */
   async generate(image: ImageInput, question: string, options: AnswerOptions = {}): Promise<Generation> {
     const maxNewTokens = options.maxNewTokens ?? 16;
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new Error(`answer: maxNewTokens must be a positive integer, got ${maxNewTokens}`);
-    if (typeof question !== 'string') throw new Error(`answer: the question must be a string, got ${typeof question}`);
-    const prompt = this.promptIds(question);
+    const prompt = this.checkedPrompt(question, 'answer');
     const max = this.maxSequenceLength;
-    if (max !== null && prompt.length > max) {
-      throw new Error(`answer: the prompt has ${prompt.length} tokens (1 + ${this.config.imageTokenCount} image + question); the model takes at most ${max} positions`);
-    }
     const pixels = toPixelValues(image, this.config.imageSize);
     const decoder = this.makeDecoder();
     const tokenIds: number[] = [];
@@ -97,6 +122,41 @@ export class Vlm {
       pixels.dispose();
     }
     return { text: this.tokenizer.decode(tokenIds), tokenIds, promptLength: prompt.length, stoppedAtEos };
+  }
+
+  /**
+   * Times one greedy decode for benchmarks: the prefill, then exactly `steps` cached (or re-run)
+   * decode steps, each fed the previous greedy token even past EOS, so every run does the same
+   * work. Each timed span ends after the next token id is read back (device work included).
+   */
+  async timeDecode(image: ImageInput, question: string, options: TimeDecodeOptions): Promise<DecodeTiming> {
+    const steps = options.steps;
+    const now = options.now ?? (() => performance.now());
+    if (!Number.isInteger(steps) || steps < 0) throw new Error(`timeDecode: steps must be an integer >= 0, got ${steps}`);
+    const prompt = this.checkedPrompt(question, 'timeDecode');
+    const max = this.maxSequenceLength;
+    if (max !== null && prompt.length + steps > max) {
+      throw new Error(`timeDecode: ${prompt.length} prompt tokens + ${steps} decode steps exceed the model's ${max} positions (at most ${max - prompt.length} steps with this question)`);
+    }
+    const t0 = now();
+    const pixels = toPixelValues(image, this.config.imageSize);
+    const decoder = this.makeDecoder();
+    try {
+      let next = await decoder.prefill(pixels, prompt);
+      const prefillMs = now() - t0;
+      const tokenIds = [next];
+      const stepMs: number[] = [];
+      for (let k = 0; k < steps; k++) {
+        const s0 = now();
+        next = await decoder.step(next);
+        stepMs.push(now() - s0);
+        tokenIds.push(next);
+      }
+      return { promptLength: prompt.length, prefillMs, stepMs, tokenIds };
+    } finally {
+      decoder.dispose();
+      pixels.dispose();
+    }
   }
 
   /** The answer to `question` about `image` (see {@link generate}). */

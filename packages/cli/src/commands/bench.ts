@@ -1,0 +1,302 @@
+/**
+ * `tfjs-mbq bench <modelDir>`: how fast a (converted) model loads, prefills and decodes on this
+ * machine, next to its float baseline. Both models run in one process and one backend, their runs
+ * interleaved (A, B, A, B, ...) so drift (thermal, other load) hits both alike.
+ */
+import { promises as fs, existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import * as tf from '@tensorflow/tfjs-core';
+import { Jimp } from 'jimp';
+import { loadVlm, type RgbaImage, type Vlm } from '@tfjs-mbq/runtime';
+import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
+import { table } from '../ui/progress.js';
+
+interface BenchArgs {
+  modelDir: string;
+  baseline?: string;
+  backend: BackendName;
+  image?: string;
+  question?: string;
+  tokens: number;
+  warmup: number;
+  runs: number;
+  json: boolean;
+}
+
+/** Median, 90th percentile (nearest rank) and the samples they come from, in milliseconds or per second. */
+export interface BenchStats { median: number; p90: number; samples: number[] }
+
+export interface ModelBench {
+  role: 'model' | 'baseline';
+  dir: string;
+  /** Sum of the weight shard files listed in model.json. */
+  weightBytes: number;
+  weightFiles: number;
+  /** tf.memory().numBytes added by loading the model (weights on the backend). */
+  memoryBytes: number;
+  /** How decode steps run: `kv-cache` (one position per step) or `re-run`; the note says why. */
+  decoding: string;
+  decodingNote: string;
+  promptLength: number;
+  /** Greedy tokens of the last run: the prefill's, then one per decode step (forced past EOS). */
+  tokenIds: number[];
+  /** Whole loadVlm(): files, graph, KV-cache planning and its check against a full run. */
+  loadMs: BenchStats;
+  /** Image preprocessing + prefill over the prompt + reading the first token back. */
+  prefillMs: BenchStats;
+  /** One decode step each (all steps of all measured runs). */
+  decodeMsPerToken: BenchStats;
+  /** Decode steps per second of each run. */
+  tokensPerSecond: BenchStats;
+}
+
+export interface BenchReport {
+  backend: string;
+  backendDetail: string;
+  image: string;
+  question: string;
+  tokens: number;
+  warmup: number;
+  runs: number;
+  /** Where the baseline came from: --baseline, metadata of the model, or none. */
+  baselineFrom: 'option' | 'quantization.json' | 'model.json' | null;
+  models: ModelBench[];
+  /** model / baseline of each median (and of weight and memory bytes); null without a baseline. */
+  ratio: Record<'weightBytes' | 'memoryBytes' | 'loadMs' | 'prefillMs' | 'decodeMsPerToken' | 'tokensPerSecond', number> | null;
+  tensors: { before: number; after: number; leaked: number };
+}
+
+/** Bad input: reported as one line, exit code 1. */
+class BenchInputError extends Error {}
+
+const EVAL_DATA = 'fixtures/shapes-vqa/eval';
+
+export const benchCommand: CommandModule<object, BenchArgs> = {
+  command: 'bench <modelDir>',
+  describe: 'Time load, prefill and per-token decode of a model against its float baseline (interleaved runs)',
+  builder: (y: Argv<object>) =>
+    y
+      .positional('modelDir', { type: 'string', demandOption: true, describe: 'directory with model.json, mbq.json, tokenizer.json' })
+      .option('baseline', { type: 'string', describe: 'float model directory to compare with (default: the source recorded in the model\'s metadata, if any)' })
+      .option('backend', { choices: BACKEND_NAMES as BackendName[], default: 'auto' as BackendName, describe: 'tfjs backend' })
+      .option('image', { type: 'string', describe: `PNG/JPEG to ask about (default: the first one of ${EVAL_DATA}, if present)` })
+      .option('question', { type: 'string', describe: `question text (default: the first one of ${EVAL_DATA}, if present)` })
+      .option('tokens', { type: 'number', default: 16, describe: 'decode steps to time per run (forced past EOS)' })
+      .option('warmup', { type: 'number', default: 1, describe: 'untimed rounds before the timed ones' })
+      .option('runs', { type: 'number', default: 5, describe: 'timed rounds per model' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the raw numbers as JSON' })
+      .check((a) => {
+        const bad = ([['tokens', 1], ['runs', 1], ['warmup', 0]] as const).find(([k, min]) => !Number.isInteger(a[k]) || (a[k] as number) < min);
+        // A string (not a throw) makes it a usage error: exit 2 with the usage hint.
+        return bad ? `--${bad[0]} must be an integer >= ${bad[1]}, got ${String(a[bad[0]])}` : true;
+      })
+      .example('$0 bench out/tiny-vlm-mbq-w4 --baseline fixtures/tiny-vlm --backend wasm', 'W4 model against the float fixture')
+      .example('$0 bench fixtures/tiny-vlm --tokens 32 --runs 10 --json', 'one model, raw numbers') as unknown as Argv<BenchArgs>,
+  handler: async (args: ArgumentsCamelCase<BenchArgs>) => {
+    try {
+      const report = await bench(args);
+      process.stdout.write(args.json ? JSON.stringify(report, null, 2) + '\n' : formatBenchReport(report) + '\n');
+      if (report.tensors.leaked !== 0) process.stderr.write(`tfjs-mbq bench: warning: ${report.tensors.leaked} tensors left after disposing the models\n`);
+    } catch (e) {
+      if (!(e instanceof Error)) throw e;
+      // Bad input (and model files the runtime rejects) are reported as one line naming the file.
+      process.stderr.write(`tfjs-mbq bench: ${e.message}\n`);
+      process.exitCode = 1;
+    }
+  },
+};
+
+export async function bench(args: BenchArgs): Promise<BenchReport> {
+  const modelDir = await checkModelDir(args.modelDir);
+  const { dir: baselineDir, from: baselineFrom, note } = await resolveBaseline(args.baseline, modelDir);
+  if (note) process.stderr.write(`tfjs-mbq bench: ${note}\n`);
+  const { imagePath, question } = await resolveInput(args.image, args.question);
+  const image = await readImage(imagePath);
+  const dirs = baselineDir ? [modelDir, baselineDir] : [modelDir];
+  const weights = await Promise.all(dirs.map(weightFileBytes));
+
+  const backend = await initBackend(args.backend);
+  const before = tf.memory().numTensors;
+  const rounds = args.warmup + args.runs;
+  const loaded: Vlm[] = [];
+  const load = dirs.map(() => [] as number[]);
+  const memory = dirs.map(() => 0);
+  const prefill = dirs.map(() => [] as number[]);
+  const steps = dirs.map(() => [] as number[][]);
+  const lastTokens = dirs.map(() => [] as number[]);
+  let promptLength = 0;
+  try {
+    // Loads, interleaved; the last round keeps its models for the decode rounds.
+    for (let r = 0; r < rounds; r++) {
+      const keep = r === rounds - 1;
+      for (let m = 0; m < dirs.length; m++) {
+        const bytes0 = tf.memory().numBytes;
+        const t0 = performance.now();
+        const vlm = await loadVlm(dirs[m]!, { backend: 'current' });
+        const ms = performance.now() - t0;
+        if (r >= args.warmup) load[m]!.push(ms);
+        if (keep) { loaded.push(vlm); memory[m] = tf.memory().numBytes - bytes0; } else vlm.dispose();
+      }
+    }
+    for (let r = 0; r < rounds; r++) {
+      for (let m = 0; m < loaded.length; m++) {
+        const t = await loaded[m]!.timeDecode(image, question, { steps: args.tokens });
+        promptLength = t.promptLength;
+        lastTokens[m] = t.tokenIds;
+        if (r < args.warmup) continue;
+        prefill[m]!.push(t.prefillMs);
+        steps[m]!.push(t.stepMs);
+      }
+    }
+  } finally {
+    for (const vlm of loaded) vlm.dispose();
+  }
+  const after = tf.memory().numTensors;
+
+  const models: ModelBench[] = dirs.map((dir, m) => ({
+    role: m === 0 ? 'model' : 'baseline',
+    dir,
+    weightBytes: weights[m]!.bytes,
+    weightFiles: weights[m]!.files,
+    memoryBytes: memory[m]!,
+    decoding: loaded[m]!.decoding,
+    decodingNote: loaded[m]!.decodingNote,
+    promptLength,
+    tokenIds: lastTokens[m]!,
+    loadMs: stats(load[m]!),
+    prefillMs: stats(prefill[m]!),
+    decodeMsPerToken: stats(steps[m]!.flat()),
+    tokensPerSecond: stats(steps[m]!.map((s) => (1000 * s.length) / s.reduce((a, b) => a + b, 0))),
+  }));
+  const [a, b] = models;
+  const ratio = b
+    ? {
+      weightBytes: a!.weightBytes / b.weightBytes,
+      memoryBytes: a!.memoryBytes / b.memoryBytes,
+      loadMs: a!.loadMs.median / b.loadMs.median,
+      prefillMs: a!.prefillMs.median / b.prefillMs.median,
+      decodeMsPerToken: a!.decodeMsPerToken.median / b.decodeMsPerToken.median,
+      tokensPerSecond: a!.tokensPerSecond.median / b.tokensPerSecond.median,
+    }
+    : null;
+  return {
+    backend: backend.backend, backendDetail: backend.detail, image: imagePath, question,
+    tokens: args.tokens, warmup: args.warmup, runs: args.runs, baselineFrom, models, ratio,
+    tensors: { before, after, leaked: after - before },
+  };
+}
+
+export function stats(samples: number[]): BenchStats {
+  const s = samples.slice().sort((x, y) => x - y);
+  const n = s.length;
+  if (!n) return { median: NaN, p90: NaN, samples };
+  const median = n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+  return { median, p90: s[Math.ceil(0.9 * n) - 1]!, samples };
+}
+
+export function formatBenchReport(r: BenchReport): string {
+  const [a, b] = r.models as [ModelBench, ModelBench | undefined];
+  const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
+  // Each row: label, the number, how to print it; the ratio column is model / baseline of that number.
+  const rows: Array<[string, (m: ModelBench) => number, (x: number) => string]> = [
+    ['weights on disk (MiB)', (m) => m.weightBytes / 2 ** 20, (x) => x.toFixed(2)],
+    ['tensor memory after load (MiB)', (m) => m.memoryBytes / 2 ** 20, (x) => x.toFixed(2)],
+    ['load (ms, median)', (m) => m.loadMs.median, ms],
+    ['prefill (ms, median)', (m) => m.prefillMs.median, ms],
+    ['prefill (ms, p90)', (m) => m.prefillMs.p90, ms],
+    ['decode (ms/token, median)', (m) => m.decodeMsPerToken.median, ms],
+    ['decode (ms/token, p90)', (m) => m.decodeMsPerToken.p90, ms],
+    ['decode (tokens/s, median)', (m) => m.tokensPerSecond.median, (x) => x.toFixed(1)],
+  ];
+  const headers = b ? ['', 'model', 'baseline', 'model/baseline'] : ['', 'model'];
+  const body = rows.map(([label, get, fmt]) => (b ? [label, fmt(get(a)), fmt(get(b)), (get(a) / get(b)).toFixed(2)] : [label, fmt(get(a))]));
+  const out = [
+    `backend ${r.backend} (${r.backendDetail})`,
+    `model:    ${a.dir} (${a.decoding})`,
+    b ? `baseline: ${b.dir} (${b.decoding}${r.baselineFrom === 'option' ? '' : `, from ${r.baselineFrom}`})` : 'baseline: none (pass --baseline <floatModelDir> to compare)',
+    `prompt: ${a.promptLength} tokens ("${r.question}" about ${r.image}); ${r.tokens} decode steps per run, forced past EOS`,
+    `${r.warmup} warmup + ${r.runs} timed rounds${b ? ', models interleaved' : ''}`,
+    '',
+    table(headers, body),
+  ];
+  return out.join('\n');
+}
+
+async function checkModelDir(dir: string): Promise<string> {
+  const st = await fs.stat(dir).catch(() => null);
+  if (!st) throw new BenchInputError(`${dir}: model directory not found`);
+  if (!st.isDirectory()) throw new BenchInputError(`${dir}: not a directory (expected a model directory with model.json)`);
+  if (!existsSync(path.join(dir, 'model.json'))) throw new BenchInputError(`${dir}: no model.json (not a tfjs graph model directory)`);
+  return dir;
+}
+
+/** The float model a converted one came from, if its metadata names one that exists. */
+async function resolveBaseline(option: string | undefined, modelDir: string): Promise<{ dir: string | null; from: BenchReport['baselineFrom']; note?: string }> {
+  if (option !== undefined) return { dir: await checkModelDir(option), from: 'option' };
+  const readJson = async (file: string): Promise<Record<string, unknown> | null> => {
+    try { return JSON.parse(await fs.readFile(path.join(modelDir, file), 'utf8')) as Record<string, unknown>; } catch { return null; }
+  };
+  const quant = await readJson('quantization.json');
+  const meta = (await readJson('model.json'))?.userDefinedMetadata as { mbq?: { source?: unknown } } | undefined;
+  const recorded: Array<[BenchReport['baselineFrom'], unknown]> = [['quantization.json', quant?.source], ['model.json', meta?.mbq?.source]];
+  for (const [from, source] of recorded) {
+    if (typeof source !== 'string' || !source) continue;
+    for (const dir of [source, path.resolve(modelDir, source)]) {
+      if (existsSync(path.join(dir, 'model.json'))) return { dir, from };
+    }
+    return { dir: null, from: null, note: `the source model ${source} recorded in ${modelDir}/${from} is not here; benchmarking ${modelDir} alone` };
+  }
+  return { dir: null, from: null };
+}
+
+/** --image / --question, or the first question of the shapes-vqa eval set when one is present. */
+async function resolveInput(image: string | undefined, question: string | undefined): Promise<{ imagePath: string; question: string }> {
+  if (image !== undefined && question !== undefined) return { imagePath: image, question };
+  const here = path.dirname(fileURLToPath(import.meta.url)); // packages/cli/{src,dist}/commands
+  const dataDir = [EVAL_DATA, path.resolve(here, '../../../..', EVAL_DATA)].find((d) => existsSync(path.join(d, 'manifest.jsonl')));
+  if (!dataDir) {
+    throw new BenchInputError(`${[image === undefined && '--image', question === undefined && '--question'].filter(Boolean).join(' and ')} required (no ${EVAL_DATA}/manifest.jsonl here to take a default from)`);
+  }
+  const manifest = path.join(dataDir, 'manifest.jsonl');
+  const first = JSON.parse((await fs.readFile(manifest, 'utf8')).split('\n')[0] ?? '') as { image?: unknown; question?: unknown };
+  if (typeof first.image !== 'string' || typeof first.question !== 'string') throw new BenchInputError(`${manifest}: the first line has no image and question`);
+  return { imagePath: image ?? path.join(dataDir, first.image), question: question ?? first.question };
+}
+
+async function readImage(file: string): Promise<RgbaImage> {
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new BenchInputError(`${file}: cannot read image (${code === 'ENOENT' ? 'file not found' : code ?? (e as Error).message})`);
+  }
+  try {
+    const img = await Jimp.read(bytes);
+    return { data: img.bitmap.data, width: img.bitmap.width, height: img.bitmap.height };
+  } catch (e) {
+    throw new BenchInputError(`${file}: cannot read image (corrupt or not an image: ${(e as Error).message})`);
+  }
+}
+
+/** Bytes of the weight shards model.json lists (what a user downloads besides the JSON files). */
+async function weightFileBytes(dir: string): Promise<{ bytes: number; files: number }> {
+  const file = path.join(dir, 'model.json');
+  let json: { weightsManifest?: Array<{ paths?: unknown }> };
+  try {
+    json = JSON.parse(await fs.readFile(file, 'utf8')) as typeof json;
+  } catch (e) {
+    throw new BenchInputError(`${file}: cannot parse (${(e as Error).message})`);
+  }
+  if (!Array.isArray(json.weightsManifest)) throw new BenchInputError(`${file}: no weightsManifest`);
+  const paths = json.weightsManifest.flatMap((g) => (Array.isArray(g.paths) ? g.paths.filter((p): p is string => typeof p === 'string') : []));
+  let bytes = 0;
+  for (const p of paths) {
+    const st = await fs.stat(path.join(dir, p)).catch(() => null);
+    if (!st) throw new BenchInputError(`${path.join(dir, p)}: weight shard listed in model.json not found`);
+    bytes += st.size;
+  }
+  return { bytes, files: paths.length };
+}
