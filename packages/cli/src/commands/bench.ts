@@ -87,11 +87,6 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('warmup', { type: 'number', default: 1, describe: 'untimed rounds before the timed ones' })
       .option('runs', { type: 'number', default: 5, describe: 'timed rounds per model' })
       .option('json', { type: 'boolean', default: false, describe: 'print the raw numbers as JSON' })
-      .check((a) => {
-        const bad = ([['tokens', 1], ['runs', 1], ['warmup', 0]] as const).find(([k, min]) => !Number.isInteger(a[k]) || (a[k] as number) < min);
-        // A string (not a throw) makes it a usage error: exit 2 with the usage hint.
-        return bad ? `--${bad[0]} must be an integer >= ${bad[1]}, got ${String(a[bad[0]])}` : true;
-      })
       .example('$0 bench out/tiny-vlm-mbq-w4 --baseline fixtures/tiny-vlm --backend wasm', 'W4 model against the float fixture')
       .example('$0 bench fixtures/tiny-vlm --tokens 32 --runs 10 --json', 'one model, raw numbers') as unknown as Argv<BenchArgs>,
   handler: async (args: ArgumentsCamelCase<BenchArgs>) => {
@@ -109,6 +104,9 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
 };
 
 export async function bench(args: BenchArgs): Promise<BenchReport> {
+  for (const [key, min] of [['tokens', 1], ['runs', 1], ['warmup', 0]] as const) {
+    if (!Number.isInteger(args[key]) || args[key] < min) throw new BenchInputError(`--${key} must be an integer >= ${min}, got ${String(args[key])}`);
+  }
   const modelDir = await checkModelDir(args.modelDir);
   const { dir: baselineDir, from: baselineFrom, note } = await resolveBaseline(args.baseline, modelDir);
   if (note) process.stderr.write(`tfjs-mbq bench: ${note}\n`);

@@ -1,0 +1,159 @@
+/**
+ * `tfjs-mbq bench`: the report's structure and byte counts (checked against the files), finite
+ * positive timings, no tensor left behind, and clear errors on bad input. No timing comparisons:
+ * speed is measured by running the command, never asserted in jest.
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend } from '@tfjs-mbq/ops/backends';
+import { main } from '../src/main.js';
+import { formatBenchReport, type BenchReport, type BenchStats } from '../src/commands/bench.js';
+import { convertFixture, FIXTURE_MODEL } from '../../runtime/test/helpers/convert_fixture.js';
+
+const TOKENS = 4;
+const RUNS = 2;
+const roots: string[] = [];
+afterAll(() => { for (const d of roots) rmSync(d, { recursive: true, force: true }); });
+
+function scratch(): string {
+  const d = mkdtempSync(join(tmpdir(), 'mbq-bench-'));
+  roots.push(d);
+  return d;
+}
+
+async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const ew = process.stderr.write; const ow = process.stdout.write;
+  process.stderr.write = ((c: string | Uint8Array) => { stderr += String(c); return true; }) as typeof process.stderr.write;
+  process.stdout.write = ((c: string | Uint8Array) => { stdout += String(c); return true; }) as typeof process.stdout.write;
+  const prev = process.exitCode;
+  try {
+    return { code: await main(args), stdout, stderr };
+  } finally {
+    process.stderr.write = ew; process.stdout.write = ow; process.exitCode = prev;
+  }
+}
+
+/** Sum of the shard files model.json lists, read straight from disk. */
+function shardBytes(dir: string): number {
+  const json = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { weightsManifest: Array<{ paths: string[] }> };
+  return json.weightsManifest.flatMap((g) => g.paths).reduce((s, p) => s + statSync(join(dir, p)).size, 0);
+}
+
+function expectTimings(s: BenchStats, samples: number): void {
+  expect(s.samples).toHaveLength(samples);
+  for (const x of [...s.samples, s.median, s.p90]) {
+    expect(Number.isFinite(x)).toBe(true);
+    expect(x).toBeGreaterThan(0);
+  }
+  expect(s.p90).toBeGreaterThanOrEqual(s.median);
+}
+
+/** Runs the bench in this process (so tf.memory() is this process's) and parses its JSON. */
+async function benchJson(model: string, baseline: string): Promise<BenchReport> {
+  const tensors = tf.memory().numTensors;
+  const r = await runCli(['bench', model, '--baseline', baseline, '--tokens', String(TOKENS), '--runs', String(RUNS), '--warmup', '1', '--backend', 'wasm', '--json']);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  expect(tf.memory().numTensors).toBe(tensors);
+  return JSON.parse(r.stdout) as BenchReport;
+}
+
+function expectModel(report: BenchReport, index: number, dir: string): void {
+  const m = report.models[index]!;
+  expect(m.role).toBe(index === 0 ? 'model' : 'baseline');
+  expect(m.dir).toBe(dir);
+  expect(m.weightBytes).toBe(shardBytes(dir));
+  expect(m.memoryBytes).toBeGreaterThan(0);
+  expect(m.decoding).toBe('kv-cache');
+  expect(m.tokenIds).toHaveLength(TOKENS + 1);
+  expect(m.tokenIds.every((t) => Number.isInteger(t) && t >= 0)).toBe(true);
+  expectTimings(m.loadMs, RUNS);
+  expectTimings(m.prefillMs, RUNS);
+  expectTimings(m.decodeMsPerToken, RUNS * TOKENS);
+  expectTimings(m.tokensPerSecond, RUNS);
+}
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+test('bench: the float fixture against itself (wasm, --json): structure, bytes from the files, ratio 1 for bytes, no tensor leak', async () => {
+  const report = await benchJson(FIXTURE_MODEL, FIXTURE_MODEL);
+  expect(report.backend).toBe('wasm');
+  expect(report.baselineFrom).toBe('option');
+  expect([report.tokens, report.runs, report.warmup]).toEqual([TOKENS, RUNS, 1]);
+  expect(report.image).toMatch(/fixtures\/shapes-vqa\/eval\/.+\.png$/);
+  expect(report.question.length).toBeGreaterThan(0);
+  expect(report.models).toHaveLength(2);
+  expectModel(report, 0, FIXTURE_MODEL);
+  expectModel(report, 1, FIXTURE_MODEL);
+  // Same model, same input, forced decode: the same tokens and the same tensor bytes.
+  expect(report.models[0]!.tokenIds).toEqual(report.models[1]!.tokenIds);
+  expect(report.models[0]!.memoryBytes).toBe(report.models[1]!.memoryBytes);
+  expect(report.ratio!.weightBytes).toBe(1);
+  expect(report.ratio!.memoryBytes).toBe(1);
+  for (const v of Object.values(report.ratio!)) expect(Number.isFinite(v) && v > 0).toBe(true);
+  expect(report.tensors.leaked).toBe(0);
+  const text = formatBenchReport(report);
+  expect(text).toMatch(/^decode \(ms\/token, median\)\s+[\d.]+\s+[\d.]+\s+[\d.]+$/m);
+  expect(text).toContain(`${TOKENS} decode steps per run`);
+});
+
+test('bench: a W4 conversion against the float fixture: weight bytes as the files say, clearly smaller than float', async () => {
+  const out = join(scratch(), 'w4');
+  await convertFixture(out, { wBits: 4, samples: 4 });
+  const report = await benchJson(out, FIXTURE_MODEL);
+  expectModel(report, 0, out);
+  expectModel(report, 1, FIXTURE_MODEL);
+  const [w4, float] = [shardBytes(out), shardBytes(FIXTURE_MODEL)];
+  expect(report.ratio!.weightBytes).toBeCloseTo(w4 / float, 12);
+  // The quantized linears held K*N float32 values; at 4 bits (plus group scales) at least half of that must be gone.
+  const quant = JSON.parse(readFileSync(join(out, 'quantization.json'), 'utf8')) as { linears: Array<{ K: number; N: number; bits: number }> };
+  expect(quant.linears.every((l) => l.bits === 4)).toBe(true);
+  const floatLinearBytes = quant.linears.reduce((s, l) => s + l.K * l.N * 4, 0);
+  expect(w4).toBeLessThan(float - 0.5 * floatLinearBytes);
+  expect(report.models[0]!.memoryBytes).toBeLessThan(report.models[1]!.memoryBytes);
+  expect(report.tensors.leaked).toBe(0);
+}, 240_000);
+
+test('bench: without a baseline (none given, none recorded) benches the one model, ratio null', async () => {
+  const r = await runCli(['bench', FIXTURE_MODEL, '--tokens', '1', '--runs', '1', '--warmup', '0', '--backend', 'wasm', '--json']);
+  expect(r.code).toBe(0);
+  const report = JSON.parse(r.stdout) as BenchReport;
+  expect(report.baselineFrom).toBeNull();
+  expect(report.ratio).toBeNull();
+  expect(report.models.map((m) => m.role)).toEqual(['model']);
+  expect(report.models[0]!.decodeMsPerToken.samples).toHaveLength(1);
+  expect(report.tensors.leaked).toBe(0);
+  expect(formatBenchReport(report)).toContain('baseline: none');
+});
+
+test('bench: a model directory that does not exist exits 1 naming it, no stack trace, no tensors', async () => {
+  const missing = join(scratch(), 'nope');
+  const tensors = tf.memory().numTensors;
+  const r = await runCli(['bench', missing, '--backend', 'wasm']);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toBe(`tfjs-mbq bench: ${missing}: model directory not found\n`);
+  expect(r.stdout).toBe('');
+  expect(tf.memory().numTensors).toBe(tensors);
+});
+
+test.each([
+  ['a missing baseline', (d: string) => ['--baseline', join(d, 'float')], (d: string) => `${join(d, 'float')}: model directory not found`],
+  ['an image that does not exist', (d: string) => ['--image', join(d, 'gone.png'), '--question', 'what color ?'], (d: string) => `${join(d, 'gone.png')}: cannot read image (file not found)`],
+])('bench: %s exits 1 naming the file', async (_name, extra, message) => {
+  const d = scratch();
+  const r = await runCli(['bench', FIXTURE_MODEL, '--backend', 'wasm', ...extra(d)]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toBe(`tfjs-mbq bench: ${message(d)}\n`);
+});
+
+test.each([['--tokens', '0'], ['--runs', '1.5']])('bench: %s %s exits 1 naming the option, before loading anything', async (option, value) => {
+  const r = await runCli(['bench', FIXTURE_MODEL, option, value]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toBe(`tfjs-mbq bench: ${option} must be an integer >= 1, got ${value}\n`);
+});
