@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@tfjs-mbq/ops/backends';
+import { loadVlm } from '@tfjs-mbq/runtime';
+import { Jimp } from 'jimp';
 import { main } from '../src/main.js';
 import { formatBenchReport, type BenchReport, type BenchStats } from '../src/commands/bench.js';
 import { convertFixture, FIXTURE_MODEL } from '../../runtime/test/helpers/convert_fixture.js';
@@ -81,7 +83,7 @@ beforeAll(async () => {
   await initBackend('wasm');
 });
 
-test('bench: the float fixture against itself (wasm, --json): structure, bytes from the files, ratio 1 for bytes, no tensor leak', async () => {
+test('bench: the float fixture against itself (wasm, --json): structure, bytes from the files, ratio 1 for bytes, forced tokens = greedy ones up to EOS, no tensor leak', async () => {
   const report = await benchJson(FIXTURE_MODEL, FIXTURE_MODEL);
   expect(report.backend).toBe('wasm');
   expect(report.baselineFrom).toBe('option');
@@ -98,6 +100,14 @@ test('bench: the float fixture against itself (wasm, --json): structure, bytes f
   expect(report.ratio!.memoryBytes).toBe(1);
   for (const v of Object.values(report.ratio!)) expect(Number.isFinite(v) && v > 0).toBe(true);
   expect(report.tensors.leaked).toBe(0);
+  // The forced decode is greedy decoding: up to EOS its tokens are generate()'s.
+  const vlm = await loadVlm(FIXTURE_MODEL, { backend: 'current' });
+  const gen = await vlm.generate(await Jimp.read(report.image), report.question, { maxNewTokens: TOKENS + 1 });
+  vlm.dispose();
+  const forced = report.models[0]!.tokenIds;
+  expect(forced.slice(0, gen.tokenIds.length)).toEqual(gen.tokenIds);
+  if (gen.stoppedAtEos) expect(forced[gen.tokenIds.length]).toBe(vlm.config.eosTokenId);
+  expect(report.models[0]!.promptLength).toBe(gen.promptLength);
   const text = formatBenchReport(report);
   expect(text).toMatch(/^decode \(ms\/token, median\)\s+[\d.]+\s+[\d.]+\s+[\d.]+$/m);
   expect(text).toContain(`${TOKENS} decode steps per run`);
