@@ -128,6 +128,13 @@ test('bench: a W4 conversion against the float fixture: weight bytes as the file
   expect(w4).toBeLessThan(float - 0.5 * floatLinearBytes);
   expect(report.models[0]!.memoryBytes).toBeLessThan(report.models[1]!.memoryBytes);
   expect(report.tensors.leaked).toBe(0);
+  // Without --baseline, the source model the converter recorded in quantization.json is the baseline.
+  const d = await runCli(['bench', out, '--tokens', '1', '--runs', '1', '--warmup', '0', '--backend', 'wasm', '--json']);
+  expect(d.code).toBe(0);
+  const byDefault = JSON.parse(d.stdout) as BenchReport;
+  expect(byDefault.baselineFrom).toBe('quantization.json');
+  expect(byDefault.models.map((m) => m.role)).toEqual(['model', 'baseline']);
+  expect(byDefault.ratio!.weightBytes).toBeCloseTo(w4 / float, 12);
 }, 240_000);
 
 test('bench: without a baseline (none given, none recorded) benches the one model, ratio null', async () => {

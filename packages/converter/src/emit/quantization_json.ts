@@ -37,6 +37,8 @@ export interface EvaluationRecord {
 export interface QuantizationJson {
   format: 'tfjs-mbq-quantization';
   version: 1;
+  /** The input model directory, as given (tfjs-mbq bench uses it as the default baseline). */
+  source: string;
   method: string;
   wBits: number;
   aBits: number | null;
@@ -70,6 +72,7 @@ export function buildQuantizationJson(a: {
   return {
     format: 'tfjs-mbq-quantization',
     version: 1,
+    source: a.opts.modelDir,
     method: a.opts.method,
     wBits: a.opts.wBits,
     aBits: a.opts.aBits ?? null,
