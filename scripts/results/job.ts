@@ -49,6 +49,7 @@ export async function runJob(j: Job, outRoot: string, limit: number, keep: boole
     const r = await convert({
       modelDir: MODEL_DIR, calibDir: CALIB_DIR, outDir, method: j.method, wBits: j.wBits, aBits: j.aBits,
       rotate: j.rotate, seed: j.seed, ...(j.loss ? { loss: j.loss } : {}),
+      ...(j.scaleFamily ? { scaleFamily: j.scaleFamily } : {}),
     });
     convertSeconds = (performance.now() - t0) / 1000;
     q = r.quantization;

@@ -18,15 +18,21 @@ export interface Job {
   seed: number;
   /** MBQ's loss when not the default mae (the MSE ablation row). */
   loss?: 'mse';
+  /** The search's candidate family when not the default awq (the W4A8 `sqfam` rows). */
+  scaleFamily?: 'smoothquant';
 }
 
 export const MODEL_DIR = 'fixtures/tiny-vlm';
 export const CALIB_DIR = 'fixtures/shapes-vqa/calib';
 export const EVAL_DIR = 'fixtures/shapes-vqa/eval';
 
-function job(kind: JobKind, method: Method, wBits: number, aBits: number | undefined, rotate: boolean, seed: number, loss?: 'mse'): Job {
-  const config = `${method}${loss ? `-${loss}` : ''}-w${wBits}${aBits ? `a${aBits}` : ''}${rotate ? '-rot' : ''}`;
-  return { id: `${config}-s${seed}`, config, kind, method, wBits, aBits, rotate, seed, ...(loss ? { loss } : {}) };
+function job(
+  kind: JobKind, method: Method, wBits: number, aBits: number | undefined, rotate: boolean, seed: number,
+  variant: { loss?: 'mse'; scaleFamily?: 'smoothquant' } = {},
+): Job {
+  const { loss, scaleFamily } = variant;
+  const config = `${method}${loss ? `-${loss}` : ''}${scaleFamily ? '-sqfam' : ''}-w${wBits}${aBits ? `a${aBits}` : ''}${rotate ? '-rot' : ''}`;
+  return { id: `${config}-s${seed}`, config, kind, method, wBits, aBits, rotate, seed, ...(loss ? { loss } : {}), ...(scaleFamily ? { scaleFamily } : {}) };
 }
 
 /**
@@ -40,12 +46,14 @@ export function resultsMatrix(seeds: readonly number[]): Job[] {
     for (const m of ['awq', 'mbq'] as const) for (const s of seeds) jobs.push(job('weight-only', m, w, undefined, false, s));
   }
   // Ablation: MBQ with AWQ's squared error, separating the loss norm from the modality weighting.
-  for (const s of seeds) jobs.push(job('weight-only', 'mbq', 3, undefined, false, s, 'mse'));
+  for (const s of seeds) jobs.push(job('weight-only', 'mbq', 3, undefined, false, s, { loss: 'mse' }));
   jobs.push(job('weight-act', 'rtn', 4, 8, false, seeds[0]));
   for (const s of seeds) jobs.push(job('weight-act', 'rtn', 4, 8, true, s));
   for (const m of ['smoothquant', 'mbq'] as const) {
     for (const rotate of [false, true]) for (const s of seeds) jobs.push(job('weight-act', m, 4, 8, rotate, s));
   }
+  // MBQ's search over SmoothQuant's candidate family (max|X|^a / max|W|^(1-a)) instead of mean|X|^a.
+  for (const rotate of [false, true]) for (const s of seeds) jobs.push(job('weight-act', 'mbq', 4, 8, rotate, s, { scaleFamily: 'smoothquant' }));
   return jobs;
 }
 
@@ -58,6 +66,7 @@ export function jobCommands(j: Job, limit: number): string[] {
   if (j.aBits) flags.push(`--a-bits ${j.aBits}`);
   if (j.rotate) flags.push('--rotate');
   if (j.loss) flags.push(`--loss ${j.loss}`);
+  if (j.scaleFamily) flags.push(`--scale-family ${j.scaleFamily}`);
   flags.push(`--seed ${j.seed}`, '--backend wasm');
   return [`tfjs-mbq convert ${MODEL_DIR} --calib ${CALIB_DIR} --out ${out} ${flags.join(' ')}`, `tfjs-mbq eval ${out} ${evalArgs}`];
 }

@@ -23,7 +23,7 @@ function label(r: JobRecord): string {
   const j = r.job;
   if (j.kind === 'fp') return 'FP (float32)';
   const m = { rtn: 'RTN', awq: 'AWQ', mbq: 'MBQ', smoothquant: 'SmoothQuant' }[j.method!];
-  return `${m} W${j.wBits}${j.aBits ? `A${j.aBits}` : ''}${j.rotate ? ' + rotation' : ''}${j.loss ? ` (${j.loss} loss)` : ''}`;
+  return `${m} W${j.wBits}${j.aBits ? `A${j.aBits}` : ''}${j.rotate ? ' + rotation' : ''}${j.loss ? ` (${j.loss} loss)` : ''}${j.scaleFamily ? ' (SmoothQuant-family candidates)' : ''}`;
 }
 
 function byConfig(records: JobRecord[]): Map<string, JobRecord[]> {
@@ -66,7 +66,7 @@ function alphaTable(cfg: Map<string, JobRecord[]>, a: string, b: string, title: 
 }
 
 /** The ids the CI regression test (packages/cli/test/accuracy_regression.test.ts) reproduces. */
-export const REGRESSION_JOBS = ['mbq-w3-s0', 'mbq-w4a8-s0'];
+export const REGRESSION_JOBS = ['mbq-w3-s0', 'mbq-w4a8-s0', 'mbq-sqfam-w4a8-s0'];
 
 function regressionTable(records: JobRecord[]): string {
   const rows = REGRESSION_JOBS.map((id) => records.find((r) => r.job.id === id)).filter((r): r is JobRecord => !!r);
@@ -87,10 +87,11 @@ export function renderResults(records: JobRecord[]): string {
     + `group size 128, ${'32'} calibration samples per seed (defaults).\n\n`;
   s += '### Weight-only\n\n' + table(pick(['fp', 'rtn-w3', 'awq-w3', 'mbq-w3', 'mbq-mse-w3', 'rtn-w4', 'awq-w4', 'mbq-w4']), fp?.eval.accuracy) + '\n';
   s += '### Weight-activation (W4A8: 4-bit weights, 8-bit per-token activations)\n\n'
-    + table(pick(['fp', 'rtn-w4a8', 'smoothquant-w4a8', 'mbq-w4a8', 'rtn-w4a8-rot', 'smoothquant-w4a8-rot', 'mbq-w4a8-rot']), fp?.eval.accuracy) + '\n';
+    + table(pick(['fp', 'rtn-w4a8', 'smoothquant-w4a8', 'mbq-w4a8', 'mbq-sqfam-w4a8', 'rtn-w4a8-rot', 'smoothquant-w4a8-rot', 'mbq-w4a8-rot', 'mbq-sqfam-w4a8-rot']), fp?.eval.accuracy) + '\n';
   s += '### What each search chose\n\n' + alphaTable(cfg, 'awq-w3', 'mbq-w3', 'AWQ vs MBQ, W3')
     + alphaTable(cfg, 'mbq-w3', 'mbq-mse-w3', 'MBQ (mae, the default) vs MBQ with mse, W3')
-    + alphaTable(cfg, 'smoothquant-w4a8', 'mbq-w4a8', 'SmoothQuant vs MBQ, W4A8');
+    + alphaTable(cfg, 'smoothquant-w4a8', 'mbq-w4a8', 'SmoothQuant vs MBQ, W4A8')
+    + alphaTable(cfg, 'smoothquant-w4a8', 'mbq-sqfam-w4a8', 'SmoothQuant (alpha 0.5) vs MBQ searching alpha over the SmoothQuant family, W4A8');
   s += regressionTable(records);
   s += '### Commands (one per row; `--seed` runs over the seeds listed)\n\n```\n';
   for (const [, rs] of cfg) s += jobCommands(rs[0].job, limit).join(' && \\\n  ') + '\n';

@@ -1,5 +1,6 @@
 /**
- * Issue 4 §7: the fixture's accuracy after MBQ W3 and MBQ W4A8 must not fall more than 1 point
+ * Issue 4 §7: the fixture's accuracy after MBQ W3 and MBQ W4A8 (and W4A8 with
+ * `--scale-family smoothquant`) must not fall more than 1 point
  * below the figures recorded in docs/results.md ("Regression figures", written by
  * scripts/results from the seed-0 rows). Runs the built CLI exactly as the table's commands do.
  */
@@ -23,11 +24,14 @@ function recordedFigures(): Recorded[] {
   return rows;
 }
 
-/** Flags of a results job id such as mbq-w3-s0 or mbq-w4a8-s0 (scripts/results/matrix.ts). */
+/** Flags of a results job id such as mbq-w3-s0, mbq-sqfam-w4a8-s0 (scripts/results/matrix.ts). */
 function convertFlags(id: string): string[] {
-  const m = /^(mbq|awq|rtn|smoothquant)-w(\d)(?:a(\d+))?(-rot)?-s(\d+)$/.exec(id);
+  const m = /^(mbq|awq|rtn|smoothquant)(-mse)?(-sqfam)?-w(\d)(?:a(\d+))?(-rot)?-s(\d+)$/.exec(id);
   if (!m) throw new Error(`unexpected job id ${id}`);
-  return ['--method', m[1], '--w-bits', m[2], ...(m[3] ? ['--a-bits', m[3]] : []), ...(m[4] ? ['--rotate'] : []), '--seed', m[5]];
+  return [
+    '--method', m[1], ...(m[2] ? ['--loss', 'mse'] : []), ...(m[3] ? ['--scale-family', 'smoothquant'] : []),
+    '--w-bits', m[4], ...(m[5] ? ['--a-bits', m[5]] : []), ...(m[6] ? ['--rotate'] : []), '--seed', m[7],
+  ];
 }
 
 function cli(args: string[]): string {
@@ -38,8 +42,8 @@ function cli(args: string[]): string {
 
 const figures = recordedFigures();
 
-test('docs/results.md records MBQ W3 and MBQ W4A8', () => {
-  expect(figures.map((f) => f.id).sort()).toEqual(['mbq-w3-s0', 'mbq-w4a8-s0']);
+test('docs/results.md records MBQ W3 and MBQ W4A8 (both scale families)', () => {
+  expect(figures.map((f) => f.id).sort()).toEqual(['mbq-sqfam-w4a8-s0', 'mbq-w3-s0', 'mbq-w4a8-s0']);
 });
 
 test.each(figures.map((f) => [f.id, f] as const))('%s stays within 1 point of the recorded accuracy', (id, f) => {

@@ -154,6 +154,7 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   const groupSize = chooseGroupSize(opts.groupSize, blockLinears.map((id) => ({ label: analysis.linears.get(id)!.label, K: analysis.linears.get(id)!.K })), opts.aBits !== undefined);
   const config: QuantConfig = {
     method: opts.method, wBits: opts.wBits, groupSize: groupSize || 1, aBits: opts.aBits, loss: opts.loss, distort: opts.distort, gridSize: opts.gridSize,
+    scaleFamily: opts.scaleFamily,
   };
   weightQuantizer(config); // validates
   progress('load', 1, 1);

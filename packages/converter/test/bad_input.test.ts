@@ -117,6 +117,7 @@ const cases: Case[] = [
   { name: 'activation bits the quantized op does not support', setup: () => ['--w-bits', '4', '--a-bits', '4'], expect: /--a-bits 4: the MbqQuantizedMatMul op supports 8-bit activations only/, file: () => '--a-bits' },
   { name: 'weight bits below range', setup: () => ['--w-bits', '1'], expect: /--w-bits must be an integer from 2 to 8, got 1/, file: () => '--w-bits' },
   { name: 'group size that does not divide K', setup: () => ['--group-size', '48'], expect: /--group-size 48 does not divide K = 64/, file: () => 'layers.0' },
+  { name: 'scale family on a method without a search', setup: () => ['--method', 'rtn', '--scale-family', 'smoothquant'], expect: /--scale-family smoothquant chooses the candidates of the awq\/mbq alpha search; --method rtn does not search/, file: () => '--scale-family' },
   { name: 'bits out of range', setup: () => ['--w-bits', '9'], expect: /--w-bits must be an integer from 2 to 8, got 9/, file: () => '--w-bits' },
   { name: 'empty calibration set', setup: (_m, c) => writeFileSync(join(c, 'manifest.jsonl'), '\n'), expect: /calibration set is empty/, file: (_m, c) => join(c, 'manifest.jsonl') },
   {

@@ -266,12 +266,37 @@ describe('searchGroupScale', () => {
     toy.dispose();
   });
 
+  it('scaleFamily smoothquant: the MBQ grid runs over max|X|^a / max|W|^(1-a) and never loses to SmoothQuant alpha 0.5', () => {
+    const seed = (Date.now() % 100000) + 1; // fresh inputs each run
+    console.log(`scaleFamily smoothquant test: toy seed ${seed}`);
+    const toy = makeToy({ seed, t: 48, k: 32, ns: [16, 8], ratio: 0.3, outlier: 5, outlierGain: 40 });
+    const config: QuantConfig = { ...base, method: 'mbq', wBits: 4, aBits: 8, groupSize: 128, scaleFamily: 'smoothquant' };
+    const r = searchGroupScale(toy.group, toy.weighting, config);
+    expect(toy.calls.length).toBe(21); // s = 1, then the 20 grid points
+    // Float64 reference of the family: per-channel maxima of X and of every scaled W.
+    const ax = new Float64Array(toy.k), aw = new Float64Array(toy.k);
+    for (let p = 0; p < toy.t; p++) for (let c = 0; c < toy.k; c++) ax[c] = Math.max(ax[c], Math.abs(toy.x[p * toy.k + c]));
+    for (const w of toy.ws) for (let j = 0; j < w.length; j++) aw[j % toy.k] = Math.max(aw[j % toy.k], Math.abs(w[j]));
+    const family = (a: number): number[] => Array.from(ax, (v, c) => Math.max(v, 1e-5) ** a / Math.max(aw[c], 1e-5) ** (1 - a));
+    const refCurve = alphaGrid(20).map((a) => referenceLoss(toy, family(a), config));
+    refCurve.forEach((v, i) => expectClose(r.lossCurve[i], v, 2e-3));
+    Array.from(r.scales).forEach((v, i) => expectClose(v, family(r.alpha)[i], 1e-5));
+    expectClose(r.lossBefore, referenceLoss(toy, new Float64Array(toy.k).fill(1), config), 2e-3);
+    // alpha 0.5 is on the grid, so the search is at least as good as the SmoothQuant baseline's scale.
+    const sq = searchGroupScale(toy.group, toy.weighting, { ...config, method: 'smoothquant', scaleFamily: undefined });
+    const sqUnderMbqLoss = referenceLoss(toy, Array.from(sq.scales), config);
+    expect(r.lossAfter).toBeLessThanOrEqual(sqUnderMbqLoss * (1 + 2e-3));
+    expect(r.modalityMse?.before).toEqual(sq.modalityMse?.before);
+    toy.dispose();
+  });
+
   it('releases every tensor it makes, for every method', () => {
     const toy = makeToy({ seed: 17, t: 24, k: 16, ns: [8, 4], ratio: 0.4, outlier: 0 });
     const before = tf.memory().numTensors;
     for (const config of [
       { ...base, method: 'rtn' }, { ...base, method: 'awq' }, { ...base, method: 'mbq', loss: 'mse' },
       { ...base, method: 'mbq', wBits: 4, aBits: 8 }, { ...base, method: 'smoothquant', wBits: 4, aBits: 8 },
+      { ...base, method: 'mbq', wBits: 4, aBits: 8, scaleFamily: 'smoothquant' }, { ...base, method: 'awq', scaleFamily: 'smoothquant' },
     ] as QuantConfig[]) {
       searchGroupScale(toy.group, toy.weighting, config);
       expect(tf.memory().numTensors).toBe(before);

@@ -13,6 +13,7 @@ interface ConvertArgs {
   aBits?: number;
   groupSize?: number;
   loss: 'mae' | 'mse';
+  scaleFamily: 'awq' | 'smoothquant';
   distort: boolean;
   rotate: boolean;
   samples?: number;
@@ -60,6 +61,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     .option('a-bits', { type: 'number', describe: 'activation bits: weight-activation quantization (e.g. --w-bits 4 --a-bits 8)' })
     .option('group-size', { type: 'number', describe: 'weights per (scale, zero) group along K [default: largest of 128/64/32 dividing every K]' })
     .option('loss', { choices: ['mae', 'mse'] as const, default: 'mae' as const, describe: 'MBQ reconstruction loss' })
+    .option('scale-family', { choices: ['awq', 'smoothquant'] as const, default: 'awq' as const, describe: 'candidate scales of the awq/mbq alpha search: awq = mean|X|^alpha (the reference); smoothquant = max|X|^alpha / max|W|^(1-alpha) (the SmoothQuant formula, alpha searched)' })
     .option('distort', { type: 'boolean', default: false, describe: 'feed each block the output of the already-quantized previous block' })
     .option('rotate', { type: 'boolean', default: false, describe: 'Hadamard-rotate the residual stream and down_proj input before the search' })
     .option('samples', { type: 'number', describe: 'calibration samples to use, chosen by --seed [default: 32, or all if fewer; the paper uses 128]' })
@@ -71,6 +73,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/tiny-vlm-mbq-w3', 'MBQ, 3-bit weights (the defaults)')
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/awq-w4 --method awq --w-bits 4', 'AWQ baseline, 4-bit weights')
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/w4a8 --w-bits 4 --a-bits 8', 'MBQ weight-activation W4A8')
+    .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/w4a8-sq --w-bits 4 --a-bits 8 --scale-family smoothquant', 'MBQ W4A8 searching alpha of SmoothQuant-style scales')
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/float --emit float --json', 'plain float graph, machine-readable result') as unknown as Argv<ConvertArgs>,
   handler: async (argv: ArgumentsCamelCase<ConvertArgs>) => {
     const bars = progressBars(process.stderr, argv.progress);
@@ -81,7 +84,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     try {
       result = await convert({
       modelDir: argv.modelDir, calibDir: argv.calib, outDir: argv.out, method: argv.method, wBits: argv.wBits,
-      aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, distort: argv.distort, rotate: argv.rotate,
+      aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, scaleFamily: argv.scaleFamily, distort: argv.distort, rotate: argv.rotate,
       samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true,
       onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
       });

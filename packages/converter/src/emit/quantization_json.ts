@@ -44,6 +44,8 @@ export interface QuantizationJson {
   aBits: number | null;
   groupSize: number | null;
   loss: string;
+  /** Candidate scales of the awq/mbq search: awq (mean|X|^alpha) or smoothquant (max|X|^alpha / max|W|^(1-alpha)). */
+  scaleFamily: string;
   distort: boolean;
   rotate: boolean;
   gridSize: number;
@@ -78,6 +80,7 @@ export function buildQuantizationJson(a: {
     aBits: a.opts.aBits ?? null,
     groupSize: a.opts.aBits !== undefined ? null : a.groupSize,
     loss: a.opts.loss,
+    scaleFamily: a.opts.scaleFamily,
     distort: a.opts.distort,
     rotate: a.opts.rotate,
     gridSize: a.opts.gridSize,

@@ -106,7 +106,7 @@ table{border-collapse:collapse;font-size:13px} td,th{border-bottom:1px solid #ee
 td.num{text-align:right;font-variant-numeric:tabular-nums} .muted{color:#888}
 </style></head><body>
 <h1>MBQ conversion report</h1>
-<div class="muted">method <b>${esc(q.method)}</b>, ${esc(bits)}, loss ${esc(q.loss)}${q.distort ? ', distort' : ''}${q.rotate ? ', rotated' : ''}, ${q.calibration.samples} calibration samples (seed ${q.seed}), ${q.blocks} decoder blocks, emit ${esc(q.emit)}</div>
+<div class="muted">method <b>${esc(q.method)}</b>, ${esc(bits)}, loss ${esc(q.loss)}${q.scaleFamily && q.scaleFamily !== 'awq' ? `, ${esc(q.scaleFamily)}-family scales` : ''}${q.distort ? ', distort' : ''}${q.rotate ? ', rotated' : ''}, ${q.calibration.samples} calibration samples (seed ${q.seed}), ${q.blocks} decoder blocks, emit ${esc(q.emit)}</div>
 <div class="cards">
 <div class="card"><b>${fmt(ev.captionLossFloat)}</b><span>caption loss, float</span></div>
 <div class="card"><b>${fmt(ev.captionLossQuantized)}</b><span>caption loss, quantized</span></div>

@@ -1,5 +1,5 @@
 /** Conversion options, their defaults and validation (clear errors naming the option). */
-import type { QuantMethod, LossMode } from '../search/types.js';
+import type { QuantMethod, LossMode, ScaleFamily } from '../search/types.js';
 import type { EmitMode } from '../emit/graph_model.js';
 import { ConversionError } from '../io/errors.js';
 import type { OutputFs } from '../io/atomic.js';
@@ -15,6 +15,8 @@ export interface ConvertOptions {
   /** Default: the largest of 128/64/32 that divides every quantized K. */
   groupSize?: number;
   loss?: LossMode;
+  /** Candidate scales of the awq/mbq search (default `awq`: ALGORITHM.md §4.3). */
+  scaleFamily?: ScaleFamily;
   distort?: boolean;
   rotate?: boolean;
   /**
@@ -76,6 +78,11 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
   if (o.groupSize !== undefined && (!Number.isInteger(o.groupSize) || o.groupSize < 1)) bad(`--group-size must be a positive integer, got ${String(o.groupSize)}`);
   const loss = o.loss ?? 'mae';
   if (loss !== 'mae' && loss !== 'mse') bad(`--loss must be mae or mse, got "${String(loss)}"`);
+  const scaleFamily = o.scaleFamily ?? 'awq';
+  if (scaleFamily !== 'awq' && scaleFamily !== 'smoothquant') bad(`--scale-family must be awq or smoothquant, got "${String(scaleFamily)}"`);
+  if (scaleFamily !== 'awq' && method !== 'awq' && method !== 'mbq') {
+    bad(`--scale-family ${scaleFamily} chooses the candidates of the awq/mbq alpha search; --method ${method} does not search`);
+  }
   if (o.samples !== undefined && (!Number.isInteger(o.samples) || o.samples < 1)) bad(`--samples must be a positive integer, got ${String(o.samples)}`);
   const seed = o.seed ?? 0;
   if (!Number.isInteger(seed) || seed < 0) bad(`--seed must be a non-negative integer, got ${String(seed)}`);
@@ -95,7 +102,7 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
   if (!o.outDir) bad('--out <dir> is required');
   return {
     modelDir: o.modelDir, calibDir: o.calibDir, outDir: o.outDir, method, wBits, aBits: o.aBits,
-    groupSize: o.groupSize, loss, distort: o.distort ?? false, rotate: o.rotate ?? false, samples: o.samples ?? DEFAULT_SAMPLES,
+    groupSize: o.groupSize, loss, scaleFamily, distort: o.distort ?? false, rotate: o.rotate ?? false, samples: o.samples ?? DEFAULT_SAMPLES,
     seed, emit, gridSize, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false, outputFs: o.outputFs,
   };
 }

@@ -1,9 +1,9 @@
 export type {
-  QuantMethod, LossMode, QuantConfig, LinearOverride, ScaleGroupName, ScaleGroup, TokenWeighting,
+  QuantMethod, LossMode, ScaleFamily, QuantConfig, LinearOverride, ScaleGroupName, ScaleGroup, TokenWeighting,
   ScaleSearchLossKind, ScaleSearchResult,
 } from './types.js';
 export { searchGroupScale, lossKindFor, meanAbsPerChannel, alphaScales, alphaGrid } from './scale_search.js';
-export { smoothQuantScales } from './smoothquant.js';
+export { smoothQuantScales, smoothQuantScalesFrom, channelMaxima, type ChannelMaxima } from './smoothquant.js';
 export {
   validateQuantConfig, weightQuantizer, quantizeWeight, applyLinearOverride, type WeightQuantizer,
 } from './weight_quant.js';

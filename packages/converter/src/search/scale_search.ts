@@ -10,7 +10,7 @@ import type {
 } from './types.js';
 import { modalityMse, modalityWeightedLoss, uniformLoss } from './quantizers.js';
 import { quantizeWeight, validateQuantConfig, weightQuantizer, WeightQuantizer } from './weight_quant.js';
-import { smoothQuantScales } from './smoothquant.js';
+import { channelMaxima, smoothQuantScales, smoothQuantScalesFrom } from './smoothquant.js';
 
 /** The loss a search minimises (mbq, awq) or, for rtn/smoothquant, reports (AWQ's uniform MSE). */
 export function lossKindFor(config: QuantConfig): ScaleSearchLossKind {
@@ -143,13 +143,19 @@ export function searchGroupScale(group: ScaleGroup, weighting: TokenWeighting, c
     return { group: group.name, scales, alpha, lossBefore, lossAfter, lossCurve: [], lossKind, modalityMse: { before: mseAt[0], after: mseAt[1] } };
   }
 
-  // awq / mbq: grid search. alpha = 0 gives s = 1 exactly, so lossCurve[0] is the RTN loss.
-  const sx = meanAbsPerChannel(group.input);
+  // awq / mbq: grid search over the scale family. In the awq family alpha = 0 gives s = 1
+  // exactly, so lossCurve[0] is the RTN loss; the smoothquant family measures s = 1 first.
+  const family = config.scaleFamily ?? 'awq';
+  const sx = family === 'awq' ? meanAbsPerChannel(group.input) : null;
+  const maxima = family === 'smoothquant' ? channelMaxima(group.input, group.linears.map((id) => group.weights.get(id) as tf.Tensor2D)) : null;
+  const candidate = (alpha: number): Float32Array => (sx ? alphaScales(sx, alpha) : smoothQuantScalesFrom(maxima!, alpha));
+  const rtnLoss = family === 'awq' ? undefined : lossAt(ones, 's = 1');
+  const first = mseAt.length; // index of lossCurve[0] in mseAt
   const lossCurve: number[] = [];
   let best = -1;
   let bestScales: Float32Array = ones;
   for (const alpha of alphaGrid(config.gridSize)) {
-    const scales = alphaScales(sx, alpha);
+    const scales = candidate(alpha);
     const loss = lossAt(scales, `alpha ${alpha}`);
     lossCurve.push(loss);
     if (best < 0 || loss < lossCurve[best]) { // strict: ties keep the first
@@ -159,7 +165,7 @@ export function searchGroupScale(group: ScaleGroup, weighting: TokenWeighting, c
   }
   return {
     group: group.name, scales: bestScales, alpha: best / config.gridSize,
-    lossBefore: lossCurve[0], lossAfter: lossCurve[best], lossCurve, lossKind,
-    modalityMse: { before: mseAt[0], after: mseAt[best] },
+    lossBefore: rtnLoss ?? lossCurve[0], lossAfter: lossCurve[best], lossCurve, lossKind,
+    modalityMse: { before: mseAt[0], after: mseAt[first + best] },
   };
 }

@@ -6,6 +6,12 @@ import type * as tf from '@tensorflow/tfjs-core';
 
 export type QuantMethod = 'rtn' | 'awq' | 'mbq' | 'smoothquant';
 export type LossMode = 'mae' | 'mse';
+/**
+ * The candidate scales the AWQ/MBQ search tries over its alpha grid. `awq`: s = mean|X|^alpha,
+ * normalised (ALGORITHM.md §4.3, the reference). `smoothquant`: s = max|X|^alpha / max|W|^(1-alpha)
+ * (SmoothQuant's formula with alpha searched instead of fixed at 0.5).
+ */
+export type ScaleFamily = 'awq' | 'smoothquant';
 
 export interface QuantConfig {
   method: QuantMethod;
@@ -20,6 +26,8 @@ export interface QuantConfig {
   distort: boolean;
   /** Number of alpha grid points (ALGORITHM.md: 20, alpha = i / n). */
   gridSize: number;
+  /** Candidate scale family of the awq/mbq search (default `awq`). */
+  scaleFamily?: ScaleFamily;
 }
 
 /** What replaces one linear while a candidate is evaluated. Weight layout is [N, K] (out, in). */
