@@ -54,6 +54,8 @@ export function resultsMatrix(seeds: readonly number[]): Job[] {
   }
   // MBQ's search over SmoothQuant's candidate family (max|X|^a / max|W|^(1-a)) instead of mean|X|^a.
   for (const rotate of [false, true]) for (const s of seeds) jobs.push(job('weight-act', 'mbq', 4, 8, rotate, s, { scaleFamily: 'smoothquant' }));
+  // The same W4A8 searches with AWQ's uniform loss: what MBQ's modality weighting adds.
+  for (const variant of [{}, { scaleFamily: 'smoothquant' as const }]) for (const s of seeds) jobs.push(job('weight-act', 'awq', 4, 8, false, s, variant));
   return jobs;
 }
 

@@ -87,7 +87,7 @@ export function renderResults(records: JobRecord[]): string {
     + `group size 128, ${'32'} calibration samples per seed (defaults).\n\n`;
   s += '### Weight-only\n\n' + table(pick(['fp', 'rtn-w3', 'awq-w3', 'mbq-w3', 'mbq-mse-w3', 'rtn-w4', 'awq-w4', 'mbq-w4']), fp?.eval.accuracy) + '\n';
   s += '### Weight-activation (W4A8: 4-bit weights, 8-bit per-token activations)\n\n'
-    + table(pick(['fp', 'rtn-w4a8', 'smoothquant-w4a8', 'mbq-w4a8', 'mbq-sqfam-w4a8', 'rtn-w4a8-rot', 'smoothquant-w4a8-rot', 'mbq-w4a8-rot', 'mbq-sqfam-w4a8-rot']), fp?.eval.accuracy) + '\n';
+    + table(pick(['fp', 'rtn-w4a8', 'smoothquant-w4a8', 'awq-w4a8', 'mbq-w4a8', 'awq-sqfam-w4a8', 'mbq-sqfam-w4a8', 'rtn-w4a8-rot', 'smoothquant-w4a8-rot', 'mbq-w4a8-rot', 'mbq-sqfam-w4a8-rot']), fp?.eval.accuracy) + '\n';
   s += '### What each search chose\n\n' + alphaTable(cfg, 'awq-w3', 'mbq-w3', 'AWQ vs MBQ, W3')
     + alphaTable(cfg, 'mbq-w3', 'mbq-mse-w3', 'MBQ (mae, the default) vs MBQ with mse, W3')
     + alphaTable(cfg, 'smoothquant-w4a8', 'mbq-w4a8', 'SmoothQuant vs MBQ, W4A8')

@@ -287,6 +287,11 @@ describe('searchGroupScale', () => {
     const sqUnderMbqLoss = referenceLoss(toy, Array.from(sq.scales), config);
     expect(r.lossAfter).toBeLessThanOrEqual(sqUnderMbqLoss * (1 + 2e-3));
     expect(r.modalityMse?.before).toEqual(sq.modalityMse?.before);
+    // awq with aBits: the same W4A8 candidates under the uniform loss (the weighting ablation).
+    const awqConfig: QuantConfig = { ...config, method: 'awq' };
+    const awq = searchGroupScale(toy.group, toy.weighting, awqConfig);
+    expect(awq.lossKind).toBe('uniform-mse');
+    alphaGrid(20).map((a) => referenceLoss(toy, family(a), awqConfig)).forEach((v, i) => expectClose(awq.lossCurve[i], v, 2e-3));
     toy.dispose();
   });
 

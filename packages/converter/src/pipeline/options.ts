@@ -71,7 +71,7 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
   if (!Number.isInteger(wBits) || wBits < 2 || wBits > 8) bad(`--w-bits must be an integer from 2 to 8, got ${String(wBits)}`);
   if (o.aBits !== undefined) {
     if (!Number.isInteger(o.aBits) || o.aBits < 2 || o.aBits > 16) bad(`--a-bits must be an integer from 2 to 16, got ${String(o.aBits)}`);
-    if (method === 'awq') bad('--method awq is weight-only; for weight-activation quantization use rtn, smoothquant or mbq with --a-bits');
+    // awq with --a-bits is the W4A8 search with AWQ's uniform loss: the ablation of MBQ's modality weighting.
   } else if (method === 'smoothquant') {
     bad('--method smoothquant is weight-activation quantization; give --a-bits (e.g. --w-bits 4 --a-bits 8)');
   }
