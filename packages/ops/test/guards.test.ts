@@ -27,7 +27,7 @@ function inputs() {
   return {
     w, q, x, a3, m23, i32, b: tf.tensor1d([true, false], 'bool'), empty: tf.zeros([0, 6]), scalar: tf.scalar(2),
     // Wrong-shaped companions, made here so that no case creates a tensor of its own.
-    f22: i32.cast('float32'), x15: tf.ones([1, 5]), x112: tf.ones([1, 12]), r1: tf.ones([4]), a235: tf.ones([2, 3, 5]),
+    f22: tf.cast(i32, 'float32'), x15: tf.ones([1, 5]), x112: tf.ones([1, 12]), r1: tf.ones([4]), a235: tf.ones([2, 3, 5]),
     m32: tf.ones([3, 2]), i2: tf.ones([2], 'int32'),
   };
 }
@@ -206,12 +206,12 @@ describe('guards outside the tensor ops', () => {
     };
     const good = { bits: { i: '4' }, group_size: { i: '2' }, in_features: { i: '4' } };
     const ok = await model(good);
-    const y = ok.predict(tf.ones([3, 4])) as tf.Tensor;
+    const y = ok.predict(tf.ones([3, 4]), {}) as tf.Tensor;
     expect(y.shape).toEqual([3, 2]);
     const run = async (attrs: Record<string, unknown>, x = tf.ones([3, 4]), inputs?: string[]): Promise<string> => {
       try {
         const m = await model(attrs, inputs);
-        (m.predict(x) as tf.Tensor).dispose();
+        (m.predict(x, {}) as tf.Tensor).dispose();
         return 'no error';
       } catch (e) {
         return (e as Error).message;
