@@ -100,6 +100,22 @@ function checkInputs(group: ScaleGroup, weighting: TokenWeighting, config: Quant
   }
 }
 
+function groupWeights(group: ScaleGroup): tf.Tensor2D[] {
+  return group.linears.map((id) => group.weights.get(id) as tf.Tensor2D);
+}
+
+/** The awq family (ALGORITHM.md §4.3): alpha -> normalised mean|X|^alpha. */
+function awqCandidates(group: ScaleGroup): (alpha: number) => Float32Array {
+  const sx = meanAbsPerChannel(group.input);
+  return (alpha) => alphaScales(sx, alpha);
+}
+
+/** The smoothquant family: alpha -> max|X|^alpha / max|W|^(1 - alpha). */
+function smoothQuantCandidates(group: ScaleGroup): (alpha: number) => Float32Array {
+  const maxima = channelMaxima(group.input, groupWeights(group));
+  return (alpha) => smoothQuantScalesFrom(maxima, alpha);
+}
+
 /**
  * Searches (or, for rtn/smoothquant, sets) the per-input-channel scale of one group.
  * Every tensor it creates is disposed before it returns; the caller keeps ownership of its inputs.
@@ -137,7 +153,7 @@ export function searchGroupScale(group: ScaleGroup, weighting: TokenWeighting, c
   }
   if (config.method === 'smoothquant') {
     const alpha = 0.5;
-    const scales = smoothQuantScales(group.input, group.linears.map((id) => group.weights.get(id) as tf.Tensor2D), alpha);
+    const scales = smoothQuantScales(group.input, groupWeights(group), alpha);
     const lossBefore = lossAt(ones, 's = 1');
     const lossAfter = lossAt(scales, 'the SmoothQuant scale');
     return { group: group.name, scales, alpha, lossBefore, lossAfter, lossCurve: [], lossKind, modalityMse: { before: mseAt[0], after: mseAt[1] } };
@@ -146,9 +162,7 @@ export function searchGroupScale(group: ScaleGroup, weighting: TokenWeighting, c
   // awq / mbq: grid search over the scale family. In the awq family alpha = 0 gives s = 1
   // exactly, so lossCurve[0] is the RTN loss; the smoothquant family measures s = 1 first.
   const family = config.scaleFamily ?? 'awq';
-  const sx = family === 'awq' ? meanAbsPerChannel(group.input) : null;
-  const maxima = family === 'smoothquant' ? channelMaxima(group.input, group.linears.map((id) => group.weights.get(id) as tf.Tensor2D)) : null;
-  const candidate = (alpha: number): Float32Array => (sx ? alphaScales(sx, alpha) : smoothQuantScalesFrom(maxima!, alpha));
+  const candidate = family === 'awq' ? awqCandidates(group) : smoothQuantCandidates(group);
   const rtnLoss = family === 'awq' ? undefined : lossAt(ones, 's = 1');
   const first = mseAt.length; // index of lossCurve[0] in mseAt
   const lossCurve: number[] = [];
