@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@tfjs-mbq/ops/backends';
+import { CACHE_UNPACKED_WEIGHTS } from '@tfjs-mbq/ops';
 import { loadVlm } from '@tfjs-mbq/runtime';
 import { Jimp } from 'jimp';
 import { main } from '../src/main.js';
@@ -135,6 +136,16 @@ test('bench: a W4 conversion against the float fixture: weight bytes as the file
   expect(byDefault.baselineFrom).toBe('quantization.json');
   expect(byDefault.models.map((m) => m.role)).toEqual(['model', 'baseline']);
   expect(byDefault.ratio!.weightBytes).toBeCloseTo(w4 / float, 12);
+  expect(byDefault.cacheUnpackedWeights).toBe(false);
+  // --cache-unpacked-weights changes where the dequantized weights live, not one decoded token.
+  const c = await runCli(['bench', out, '--tokens', String(TOKENS), '--runs', '1', '--warmup', '0', '--backend', 'wasm', '--json', '--cache-unpacked-weights']);
+  expect(c.code).toBe(0);
+  const cached = JSON.parse(c.stdout) as BenchReport;
+  expect(cached.cacheUnpackedWeights).toBe(true);
+  expect(cached.models[0]!.tokenIds).toEqual(report.models[0]!.tokenIds);
+  expect(cached.tensors.leaked).toBe(0);
+  expect(tf.env().getBool(CACHE_UNPACKED_WEIGHTS)).toBe(true);
+  tf.env().set(CACHE_UNPACKED_WEIGHTS, false);
 }, 240_000);
 
 test('bench: without a baseline (none given, none recorded) benches the one model, ratio null', async () => {

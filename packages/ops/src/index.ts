@@ -3,6 +3,7 @@ import { registerMbqOps } from './register.js';
 registerMbqOps();
 
 export { registerMbqOps } from './register.js';
+export { CACHE_UNPACKED_WEIGHTS } from './kernels/wasm/unpacked_weight_cache.js';
 export * from './packing.js';
 export * from './kernel_names.js';
 export { pseudoQuantize } from './ops/pseudo_quantize.js';

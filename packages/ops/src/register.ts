@@ -16,6 +16,7 @@ import { quantizeGroupwiseWasmConfig } from './kernels/wasm/quantize_groupwise.j
 import { uniformReconstructionLossWasmConfig } from './kernels/wasm/uniform_reconstruction_loss.js';
 import { WEBGPU_KERNEL_CONFIGS } from './kernels/webgpu/index.js';
 import { registerQuantizedMatMul } from './kernels/register_quantized_matmul.js';
+import { registerUnpackedWeightCacheFlag } from './kernels/wasm/unpacked_weight_cache.js';
 
 const KERNEL_CONFIGS: readonly tf.KernelConfig[] = [
   pseudoQuantizeCpuConfig, quantizeGroupwiseCpuConfig, dequantizeGroupwiseCpuConfig,
@@ -33,4 +34,5 @@ export function registerMbqOps(): void {
     if (!tf.getKernel(config.kernelName, config.backendName)) tf.registerKernel(config);
   }
   registerQuantizedMatMul();
+  registerUnpackedWeightCacheFlag();
 }

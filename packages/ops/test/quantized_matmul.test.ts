@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { quantizedMatMul } from '@tfjs-mbq/ops';
+import { CACHE_UNPACKED_WEIGHTS, quantizedMatMul } from '@tfjs-mbq/ops';
+import { unpackedWeightCacheStats } from '../src/kernels/wasm/unpacked_weight_cache.js';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { quantizeActivationsInt8, quantizedMatMulReference } from '../src/kernels/quantized_matmul_common.js';
 import { setQuantizedMatMulWebGPUOptions } from '../src/kernels/webgpu/quantized_matmul.js';
@@ -91,6 +92,39 @@ describe('quantizedMatMul on wasm', () => {
       const w4 = randomLinear(rand, N, K, 4, g, true);
       const x = randomX(rand, M, K);
       expect(Array.from(await run(x, [M, K], w4, 8))).toEqual(Array.from(cpuReference(x, M, w4, 8)));
+    }
+  });
+
+  it('MBQ_CACHE_UNPACKED_WEIGHTS: unpacks a weight once, same results, a new scales tensor is not served stale', async () => {
+    const w = randomLinear(rand, 21, 96, 4, 32, true);
+    const packed = tf.tensor2d(w.packed, [w.N, w.packed.length / w.N], 'int32');
+    const scales = tf.tensor2d(w.scales, [w.N, w.K / w.groupSize]);
+    const zeros = tf.tensor2d(w.zeros, [w.N, w.K / w.groupSize]);
+    const doubled = tf.mul(scales, 2) as tf.Tensor2D;
+    const call = async (x: Float32Array, s: tf.Tensor2D, actBits: 0 | 8): Promise<number[]> => {
+      const y = tf.tidy(() => quantizedMatMul(tf.tensor2d(x, [3, w.K]), packed, s, zeros, { bits: 4, groupSize: w.groupSize, inFeatures: w.K, actBits }));
+      const v = Array.from(await y.data());
+      y.dispose();
+      return v;
+    };
+    const xs = [randomX(rand, 3, w.K), randomX(rand, 3, w.K), randomX(rand, 3, w.K)];
+    const expected: number[][] = [];
+    for (const act of [0, 8] as const) for (const x of xs) expected.push(await call(x, scales, act));
+    const expectedDoubled = await call(xs[0], doubled, 0);
+    tf.env().set(CACHE_UNPACKED_WEIGHTS, true);
+    try {
+      const before = { ...unpackedWeightCacheStats };
+      const got: number[][] = [];
+      for (const act of [0, 8] as const) for (const x of xs) got.push(await call(x, scales, act));
+      expect(got).toEqual(expected);
+      // One miss per layout (float wT for weight-only, codes for W4A8), then hits.
+      expect(unpackedWeightCacheStats.misses - before.misses).toBe(2);
+      expect(unpackedWeightCacheStats.hits - before.hits).toBe(4);
+      expect(await call(xs[0], doubled, 0)).toEqual(expectedDoubled);
+      expect(unpackedWeightCacheStats.misses - before.misses).toBe(3);
+    } finally {
+      tf.env().set(CACHE_UNPACKED_WEIGHTS, false);
+      tf.dispose([packed, scales, zeros, doubled]);
     }
   });
 

@@ -10,6 +10,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import * as tf from '@tensorflow/tfjs-core';
 import { Jimp } from 'jimp';
 import { loadVlm, type RgbaImage, type Vlm } from '@tfjs-mbq/runtime';
+import { CACHE_UNPACKED_WEIGHTS } from '@tfjs-mbq/ops';
 import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
 import { table } from '../ui/progress.js';
 
@@ -23,6 +24,8 @@ interface BenchArgs {
   warmup: number;
   runs: number;
   json: boolean;
+  /** tfjs flag MBQ_CACHE_UNPACKED_WEIGHTS (wasm: unpack each low-bit weight once). */
+  cacheUnpackedWeights?: boolean;
 }
 
 /** Median, 90th percentile (nearest rank) and the samples they come from, in milliseconds or per second. */
@@ -55,6 +58,8 @@ export interface ModelBench {
 export interface BenchReport {
   backend: string;
   backendDetail: string;
+  /** Whether wasm kept unpacked float weights between calls (their bytes are not in memoryBytes). */
+  cacheUnpackedWeights: boolean;
   image: string;
   question: string;
   tokens: number;
@@ -87,6 +92,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('warmup', { type: 'number', default: 1, describe: 'untimed rounds before the timed ones' })
       .option('runs', { type: 'number', default: 5, describe: 'timed rounds per model' })
       .option('json', { type: 'boolean', default: false, describe: 'print the raw numbers as JSON' })
+      .option('cache-unpacked-weights', { type: 'boolean', default: false, describe: 'wasm: unpack each low-bit weight once and keep it as float32 (faster decode, float memory; tfjs flag MBQ_CACHE_UNPACKED_WEIGHTS)' })
       .example('$0 bench out/tiny-vlm-mbq-w4 --baseline fixtures/tiny-vlm --backend wasm', 'W4 model against the float fixture')
       .example('$0 bench fixtures/tiny-vlm --tokens 32 --runs 10 --json', 'one model, raw numbers') as unknown as Argv<BenchArgs>,
   handler: async (args: ArgumentsCamelCase<BenchArgs>) => {
@@ -116,6 +122,8 @@ export async function bench(args: BenchArgs): Promise<BenchReport> {
   const weights = await Promise.all(dirs.map(weightFileBytes));
 
   const backend = await initBackend(args.backend);
+  const cacheUnpackedWeights = args.cacheUnpackedWeights ?? false;
+  tf.env().set(CACHE_UNPACKED_WEIGHTS, cacheUnpackedWeights);
   const before = tf.memory().numTensors;
   const rounds = args.warmup + args.runs;
   const loaded: Vlm[] = [];
@@ -180,7 +188,7 @@ export async function bench(args: BenchArgs): Promise<BenchReport> {
     }
     : null;
   return {
-    backend: backend.backend, backendDetail: backend.detail, image: imagePath, question,
+    backend: backend.backend, backendDetail: backend.detail, cacheUnpackedWeights, image: imagePath, question,
     tokens: args.tokens, warmup: args.warmup, runs: args.runs, baselineFrom, models, ratio,
     tensors: { before, after, leaked: after - before },
   };
@@ -211,7 +219,7 @@ export function formatBenchReport(r: BenchReport): string {
   const headers = b ? ['', 'model', 'baseline', 'model/baseline'] : ['', 'model'];
   const body = rows.map(([label, get, fmt]) => (b ? [label, fmt(get(a)), fmt(get(b)), (get(a) / get(b)).toFixed(2)] : [label, fmt(get(a))]));
   const out = [
-    `backend ${r.backend} (${r.backendDetail})`,
+    `backend ${r.backend} (${r.backendDetail})${r.cacheUnpackedWeights ? ', unpacked weights cached (float32 in JS memory, not counted below)' : ''}`,
     `model:    ${a.dir} (${a.decoding})`,
     b ? `baseline: ${b.dir} (${b.decoding}${r.baselineFrom === 'option' ? '' : `, from ${r.baselineFrom}`})` : 'baseline: none (pass --baseline <floatModelDir> to compare)',
     `prompt: ${a.promptLength} tokens ("${r.question}" about ${r.image}); ${r.tokens} decode steps per run, forced past EOS`,

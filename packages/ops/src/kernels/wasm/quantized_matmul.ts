@@ -7,12 +7,15 @@
  * - W4A8: per group, int8 codes · (q - zero) is a product of small integers whose every partial
  *   sum stays below 2^24, so the float matmul is exact in any order; the group sums then combine
  *   in the reference's order. Bit-identical to the 'cpu' reference.
+ * With the tfjs flag MBQ_CACHE_UNPACKED_WEIGHTS the unpacked weights are kept between calls
+ * (unpacked_weight_cache.ts): same results, float32 memory.
  */
 import { BatchMatMul, getKernel, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { unpackCodes } from '../../packing.js';
 import { checkQuantizedMatMul, MbqQuantizedMatMul, quantizeActivationsInt8, type MbqQuantizedMatMulAttrs } from '../quantized_matmul_common.js';
 import { hostIO, type HostBackendIO } from '../cpu/backend_io.js';
 import { quantizedMatMulHost } from '../cpu/quantized_matmul.js';
+import { unpackedWeight } from './unpacked_weight_cache.js';
 
 interface DisposingBackend { disposeData(dataId: object): void }
 
@@ -34,19 +37,23 @@ export const quantizedMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const a = attrs as unknown as MbqQuantizedMatMulAttrs;
   const { M, N, K, groups } = checkQuantizedMatMul(x.shape, packed.shape, scales.shape, zeros.shape, a);
   const g = a.groupSize;
-  const codes = unpackCodes(io.read(packed), N, K, a.bits);
   const sc = io.read(scales);
   const z = io.read(zeros);
   const xv = io.read(x);
   const outShape = [...x.shape.slice(0, -1), N];
+  const layout = `${a.bits}:${g}:${N}:${K}`;
   if (a.actBits !== 8) {
-    const wT = new Float32Array(K * N);
-    for (let n = 0; n < N; n++) {
-      for (let k = 0; k < K; k++) {
-        const gi = n * groups + Math.floor(k / g);
-        wT[k * N + n] = (codes[n * K + k] - z[gi]) * sc[gi];
+    const wT = unpackedWeight(packed, scales, zeros, `wT:${layout}`, () => {
+      const codes = unpackCodes(io.read(packed), N, K, a.bits);
+      const w = new Float32Array(K * N);
+      for (let n = 0; n < N; n++) {
+        for (let k = 0; k < K; k++) {
+          const gi = n * groups + Math.floor(k / g);
+          w[k * N + n] = (codes[n * K + k] - z[gi]) * sc[gi];
+        }
       }
-    }
+      return w;
+    });
     return io.make(outShape, 'float32', hostMatMul(io, backend, Float32Array.from(xv), wT, M, K, N));
   }
   // Exactness needs integer zero points and |partial sums| < 2^24; otherwise take the reference.
@@ -56,6 +63,7 @@ export const quantizedMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     maxW = Math.max(maxW, Math.abs(z[i]) + 2 ** a.bits - 1);
   }
   if (128 * maxW * g >= 2 ** 24) return quantizedMatMulHost({ inputs, backend, attrs });
+  const codes = unpackedWeight(packed, scales, zeros, `codes:${layout}`, () => unpackCodes(io.read(packed), N, K, a.bits));
   const { q, scale: sx } = quantizeActivationsInt8(xv, M, K);
   const f = Math.fround;
   const acc = new Float32Array(M * N);
