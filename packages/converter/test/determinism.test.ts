@@ -41,6 +41,7 @@ function expectIdentical(a: string, b: string): void {
 const variants: Array<[string, Partial<ConvertOptions>]> = [
   ['mbq W4A8 with rotation and distortion', { method: 'mbq', wBits: 4, aBits: 8, rotate: true, distort: true }],
   ['smoothquant W4A8', { method: 'smoothquant', wBits: 4, aBits: 8 }],
+  ['mbq W4A8 over the smoothquant scale family', { method: 'mbq', wBits: 4, aBits: 8, scaleFamily: 'smoothquant' }],
   ['awq W3 emitted as a float graph', { method: 'awq', wBits: 3, emit: 'float' }],
 ];
 
