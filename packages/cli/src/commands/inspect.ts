@@ -53,7 +53,7 @@ async function inspect(argv: InspectArgs): Promise<void> {
       })),
       otherLinears: analysis.otherLinears.map(L),
       ops: analysis.opCounts,
-      quantization: quant ? { method: quant.method, wBits: quant.wBits, aBits: quant.aBits, groupSize: quant.groupSize, samples: quant.calibration.samples, evaluation: quant.evaluation } : null,
+      quantization: quant ? { method: quant.method, wBits: quant.wBits, aBits: quant.aBits, groupSize: quant.groupSize, scaleFamily: quant.scaleFamily ?? 'awq', samples: quant.calibration.samples, evaluation: quant.evaluation } : null,
     };
     if (argv.json) { process.stdout.write(JSON.stringify(info, null, 2) + '\n'); return; }
     const out: string[] = [];
@@ -68,7 +68,7 @@ async function inspect(argv: InspectArgs): Promise<void> {
     out.push('', `kept float: ${info.otherLinears.length} linears (${info.otherLinears.slice(0, 6).join(', ')}${info.otherLinears.length > 6 ? ', ...' : ''})`);
     out.push('', `ops: ${Object.entries(info.ops).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
     if (quant) {
-      out.push('', `quantization: ${quant.method} W${quant.wBits}${quant.aBits ? `A${quant.aBits}` : ` group ${quant.groupSize}`}, ${quant.calibration.samples} calibration samples; ` +
+      out.push('', `quantization: ${quant.method} W${quant.wBits}${quant.aBits ? `A${quant.aBits}` : ` group ${quant.groupSize}`}${quant.scaleFamily && quant.scaleFamily !== 'awq' ? `, ${quant.scaleFamily}-family scales` : ''}, ${quant.calibration.samples} calibration samples; ` +
         `caption loss ${quant.evaluation.captionLossFloat.toFixed(4)} (float) -> ${quant.evaluation.captionLossQuantized.toFixed(4)} (quantized)`);
     }
     process.stdout.write(out.join('\n') + '\n');
