@@ -114,14 +114,19 @@ describe('quantizedMatMul on wasm', () => {
     tf.env().set(CACHE_UNPACKED_WEIGHTS, true);
     try {
       const before = { ...unpackedWeightCacheStats };
+      const dataIds = tf.backend().numDataIds();
       const got: number[][] = [];
       for (const act of [0, 8] as const) for (const x of xs) got.push(await call(x, scales, act));
       expect(got).toEqual(expected);
-      // One miss per layout (float wT for weight-only, codes for W4A8), then hits.
+      // One miss per layout (float wT for weight-only, per-group integer weights for W4A8), then hits.
       expect(unpackedWeightCacheStats.misses - before.misses).toBe(2);
       expect(unpackedWeightCacheStats.hits - before.hits).toBe(4);
+      // What stays on the wasm heap: wT, and one [g, N] matrix per group (K / g = 3).
+      expect(tf.backend().numDataIds() - dataIds).toBe(1 + 3);
       expect(await call(xs[0], doubled, 0)).toEqual(expectedDoubled);
       expect(unpackedWeightCacheStats.misses - before.misses).toBe(3);
+      // The stale wT was released when the new scales replaced it.
+      expect(tf.backend().numDataIds() - dataIds).toBe(1 + 3);
     } finally {
       tf.env().set(CACHE_UNPACKED_WEIGHTS, false);
       tf.dispose([packed, scales, zeros, doubled]);

@@ -92,7 +92,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('warmup', { type: 'number', default: 1, describe: 'untimed rounds before the timed ones' })
       .option('runs', { type: 'number', default: 5, describe: 'timed rounds per model' })
       .option('json', { type: 'boolean', default: false, describe: 'print the raw numbers as JSON' })
-      .option('cache-unpacked-weights', { type: 'boolean', default: false, describe: 'wasm: unpack each low-bit weight once and keep it as float32 (faster decode, float memory; tfjs flag MBQ_CACHE_UNPACKED_WEIGHTS)' })
+      .option('cache-unpacked-weights', { type: 'boolean', default: false, describe: 'wasm: unpack each low-bit weight once and keep it as float32 on the wasm heap (near-float decode speed, float memory; tfjs flag MBQ_CACHE_UNPACKED_WEIGHTS)' })
       .example('$0 bench out/tiny-vlm-mbq-w4 --baseline fixtures/tiny-vlm --backend wasm', 'W4 model against the float fixture')
       .example('$0 bench fixtures/tiny-vlm --tokens 32 --runs 10 --json', 'one model, raw numbers') as unknown as Argv<BenchArgs>,
   handler: async (args: ArgumentsCamelCase<BenchArgs>) => {
@@ -219,7 +219,7 @@ export function formatBenchReport(r: BenchReport): string {
   const headers = b ? ['', 'model', 'baseline', 'model/baseline'] : ['', 'model'];
   const body = rows.map(([label, get, fmt]) => (b ? [label, fmt(get(a)), fmt(get(b)), (get(a) / get(b)).toFixed(2)] : [label, fmt(get(a))]));
   const out = [
-    `backend ${r.backend} (${r.backendDetail})${r.cacheUnpackedWeights ? ', unpacked weights cached (float32 in JS memory, not counted below)' : ''}`,
+    `backend ${r.backend} (${r.backendDetail})${r.cacheUnpackedWeights ? ', unpacked weights cached (float32 on the wasm heap, not counted below)' : ''}`,
     `model:    ${a.dir} (${a.decoding})`,
     b ? `baseline: ${b.dir} (${b.decoding}${r.baselineFrom === 'option' ? '' : `, from ${r.baselineFrom}`})` : 'baseline: none (pass --baseline <floatModelDir> to compare)',
     `prompt: ${a.promptLength} tokens ("${r.question}" about ${r.image}); ${r.tokens} decode steps per run, forced past EOS`,

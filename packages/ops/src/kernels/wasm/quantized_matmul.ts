@@ -15,19 +15,18 @@ import { unpackCodes } from '../../packing.js';
 import { checkQuantizedMatMul, MbqQuantizedMatMul, quantizeActivationsInt8, type MbqQuantizedMatMulAttrs } from '../quantized_matmul_common.js';
 import { hostIO, type HostBackendIO } from '../cpu/backend_io.js';
 import { quantizedMatMulHost } from '../cpu/quantized_matmul.js';
-import { unpackedWeight } from './unpacked_weight_cache.js';
+import { withUnpackedWeight } from './unpacked_weight_cache.js';
 
 interface DisposingBackend { disposeData(dataId: object): void }
 
-/** a [M, K] · b [K, N] through the backend's BatchMatMul; returns the product's host data. */
-function hostMatMul(io: HostBackendIO, backend: object, a: Float32Array, b: Float32Array, M: number, K: number, N: number): Float32Array {
+/** a [M, K] · b [1, K, N] (a backend tensor) through the backend's BatchMatMul; returns the product's host data. */
+function hostMatMul(io: HostBackendIO, backend: object, a: Float32Array, b: TensorInfo, M: number, K: number): Float32Array {
   const kernel = getKernel(BatchMatMul, 'wasm');
   if (!kernel) throw new Error('quantizedMatMul: the wasm backend has no BatchMatMul kernel');
   const ta = io.make([1, M, K], 'float32', a);
-  const tb = io.make([1, K, N], 'float32', b);
-  const out = kernel.kernelFunc({ inputs: { a: ta, b: tb }, backend: backend as never, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
+  const out = kernel.kernelFunc({ inputs: { a: ta, b }, backend: backend as never, attrs: { transposeA: false, transposeB: false } }) as TensorInfo;
   const y = Float32Array.from(io.read(out));
-  for (const t of [ta, tb, out]) (backend as DisposingBackend).disposeData(t.dataId);
+  for (const t of [ta, out]) (backend as DisposingBackend).disposeData(t.dataId);
   return y;
 }
 
@@ -43,7 +42,7 @@ export const quantizedMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const outShape = [...x.shape.slice(0, -1), N];
   const layout = `${a.bits}:${g}:${N}:${K}`;
   if (a.actBits !== 8) {
-    const wT = unpackedWeight(packed, scales, zeros, `wT:${layout}`, () => {
+    const dequantizedT = (): TensorInfo[] => {
       const codes = unpackCodes(io.read(packed), N, K, a.bits);
       const w = new Float32Array(K * N);
       for (let n = 0; n < N; n++) {
@@ -52,9 +51,10 @@ export const quantizedMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
           w[k * N + n] = (codes[n * K + k] - z[gi]) * sc[gi];
         }
       }
-      return w;
-    });
-    return io.make(outShape, 'float32', hostMatMul(io, backend, Float32Array.from(xv), wT, M, K, N));
+      return [io.make([1, K, N], 'float32', w)];
+    };
+    return withUnpackedWeight(backend, packed, scales, zeros, `wT:${layout}`, dequantizedT,
+      ([wT]) => io.make(outShape, 'float32', hostMatMul(io, backend, Float32Array.from(xv), wT, M, K)));
   }
   // Exactness needs integer zero points and |partial sums| < 2^24; otherwise take the reference.
   let maxW = 0;
@@ -63,25 +63,33 @@ export const quantizedMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     maxW = Math.max(maxW, Math.abs(z[i]) + 2 ** a.bits - 1);
   }
   if (128 * maxW * g >= 2 ** 24) return quantizedMatMulHost({ inputs, backend, attrs });
-  const codes = unpackedWeight(packed, scales, zeros, `codes:${layout}`, () => unpackCodes(io.read(packed), N, K, a.bits));
+  // Per group, the integer weights (q - zero) transposed to [g, N].
+  const integerGroupsT = (): TensorInfo[] => {
+    const codes = unpackCodes(io.read(packed), N, K, a.bits);
+    return Array.from({ length: groups }, (_, gi) => {
+      const wg = new Float32Array(g * N);
+      for (let n = 0; n < N; n++) {
+        const zero = z[n * groups + gi];
+        for (let k = 0; k < g; k++) wg[k * N + n] = codes[n * K + gi * g + k] - zero;
+      }
+      return io.make([1, g, N], 'float32', wg);
+    });
+  };
   const { q, scale: sx } = quantizeActivationsInt8(xv, M, K);
   const f = Math.fround;
-  const acc = new Float32Array(M * N);
-  const xg = new Float32Array(M * g);
-  const wg = new Float32Array(g * N);
-  for (let gi = 0; gi < groups; gi++) {
-    for (let m = 0; m < M; m++) for (let k = 0; k < g; k++) xg[m * g + k] = q[m * K + gi * g + k];
-    for (let n = 0; n < N; n++) {
-      const zero = z[n * groups + gi];
-      for (let k = 0; k < g; k++) wg[k * N + n] = codes[n * K + gi * g + k] - zero;
+  return withUnpackedWeight(backend, packed, scales, zeros, `groups:${layout}`, integerGroupsT, (wgs) => {
+    const acc = new Float32Array(M * N);
+    const xg = new Float32Array(M * g);
+    for (let gi = 0; gi < groups; gi++) {
+      for (let m = 0; m < M; m++) for (let k = 0; k < g; k++) xg[m * g + k] = q[m * K + gi * g + k];
+      const ag = hostMatMul(io, backend, xg, wgs[gi]!, M, g);
+      for (let m = 0; m < M; m++) {
+        for (let n = 0; n < N; n++) acc[m * N + n] = f(acc[m * N + n] + f(sc[n * groups + gi] * ag[m * N + n]));
+      }
     }
-    const ag = hostMatMul(io, backend, xg, wg, M, g, N);
-    for (let m = 0; m < M; m++) {
-      for (let n = 0; n < N; n++) acc[m * N + n] = f(acc[m * N + n] + f(sc[n * groups + gi] * ag[m * N + n]));
-    }
-  }
-  for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) acc[m * N + n] = f(acc[m * N + n] * sx[m]);
-  return io.make(outShape, 'float32', acc);
+    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) acc[m * N + n] = f(acc[m * N + n] * sx[m]);
+    return io.make(outShape, 'float32', acc);
+  });
 };
 
 export const quantizedMatMulWasmConfig: KernelConfig = {
