@@ -11,7 +11,7 @@ import { initBackend } from '@tfjs-mbq/ops/backends';
 import { CACHE_UNPACKED_WEIGHTS } from '@tfjs-mbq/ops';
 import { loadVlm } from '@tfjs-mbq/runtime';
 import { Jimp } from 'jimp';
-import { main } from '../src/main.js';
+import { runCli } from './helpers/run_cli.js';
 import { formatBenchReport, type BenchReport, type BenchStats } from '../src/commands/bench.js';
 import { convertFixture, FIXTURE_MODEL } from '../../runtime/test/helpers/convert_fixture.js';
 
@@ -24,20 +24,6 @@ function scratch(): string {
   const d = mkdtempSync(join(tmpdir(), 'mbq-bench-'));
   roots.push(d);
   return d;
-}
-
-async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const ew = process.stderr.write; const ow = process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => { stderr += String(c); return true; }) as typeof process.stderr.write;
-  process.stdout.write = ((c: string | Uint8Array) => { stdout += String(c); return true; }) as typeof process.stdout.write;
-  const prev = process.exitCode;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stderr.write = ew; process.stdout.write = ow; process.exitCode = prev;
-  }
 }
 
 /** Sum of the shard files model.json lists, read straight from disk. */

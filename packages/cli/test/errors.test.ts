@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../src/main.js';
+import { runCli } from './helpers/run_cli.js';
 
 const ROOT = process.cwd();
 const CALIB = join(ROOT, 'fixtures/shapes-vqa/calib');
@@ -18,19 +18,6 @@ function scratch(): string {
   const d = mkdtempSync(join(tmpdir(), 'mbq-cli-'));
   roots.push(d);
   return d;
-}
-
-async function runCli(args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const ew = process.stderr.write; const ow = process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => { stderr += String(c); return true; }) as typeof process.stderr.write;
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  const prev = process.exitCode;
-  try {
-    return { code: await main(args), stderr };
-  } finally {
-    process.stderr.write = ew; process.stdout.write = ow; process.exitCode = prev;
-  }
 }
 
 // A usage error must stop the command: yargs used to print it and then run the conversion anyway.

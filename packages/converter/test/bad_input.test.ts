@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../cli/src/main.js';
+import { runCli } from '../../cli/test/helpers/run_cli.js';
 import { writeSyntheticModel } from './helpers/synthetic.js';
 import { loadCalibration, loadModelDir, loadTokenizer } from '@tfjs-mbq/converter';
 
@@ -37,23 +37,6 @@ function editJson(file: string, edit: (j: any) => void): void { // eslint-disabl
   writeFileSync(file, JSON.stringify(j));
 }
 
-async function runCli(args: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const errWrite = process.stderr.write;
-  const outWrite = process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => { stderr += String(chunk); return true; }) as typeof process.stderr.write;
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  const prev = process.exitCode;
-  try {
-    const code = await main(args);
-    return { code, stderr };
-  } finally {
-    process.stderr.write = errWrite;
-    process.stdout.write = outWrite;
-    process.exitCode = prev;
-  }
-}
-
 interface Case { name: string; setup: (model: string, calib: string) => string[] | void; expect: RegExp; file: (model: string, calib: string) => string }
 
 const modelJson = (m: string): string => join(m, 'model.json');
@@ -70,7 +53,6 @@ function poke(m: string, weight: string, at: number, value: number): void {
   buf.writeFloatLE(value, offset + 4 * at);
   writeFileSync(shard(m), buf);
 }
-
 
 const cases: Case[] = [
   { name: 'malformed model.json', setup: (m) => writeFileSync(modelJson(m), '{"format": "graph-model", modelTopology: }'), expect: /malformed JSON/, file: modelJson },

@@ -8,25 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { convert } from '@tfjs-mbq/converter';
-import { main } from '../../cli/src/main.js';
+import { runCli } from '../../cli/test/helpers/run_cli.js';
 import { writeSyntheticModel } from './helpers/synthetic.js';
 
 const ROOT = process.cwd();
 const CALIB = join(ROOT, 'fixtures/shapes-vqa/calib');
 const FIXTURE = join(ROOT, 'fixtures/tiny-vlm');
-
-async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = ''; let stderr = '';
-  const ew = process.stderr.write; const ow = process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => { stderr += String(c); return true; }) as typeof process.stderr.write;
-  process.stdout.write = ((c: string | Uint8Array) => { stdout += String(c); return true; }) as typeof process.stdout.write;
-  const prev = process.exitCode;
-  try {
-    return { code: await main(args), stdout, stderr };
-  } finally {
-    process.stderr.write = ew; process.stdout.write = ow; process.exitCode = prev;
-  }
-}
 
 test('tfjs-mbq convert and inspect on the fixture', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'mbq-e2e-')), 'tiny-vlm-mbq-w3');

@@ -103,6 +103,15 @@ function referenceLoss(toy: Toy, s: ArrayLike<number>, config: QuantConfig): num
     : uniformMse(ref, out);
 }
 
+/** Float64 per-channel maxima: of |X| over tokens (ax) and of |W| over every linear's rows (aw). */
+function channelMaximaRef(toy: Toy): { ax: Float64Array; aw: Float64Array } {
+  const ax = new Float64Array(toy.k);
+  const aw = new Float64Array(toy.k);
+  for (let p = 0; p < toy.t; p++) for (let c = 0; c < toy.k; c++) ax[c] = Math.max(ax[c], Math.abs(toy.x[p * toy.k + c]));
+  for (const w of toy.ws) for (let j = 0; j < w.length; j++) aw[j % toy.k] = Math.max(aw[j % toy.k], Math.abs(w[j]));
+  return { ax, aw };
+}
+
 function meanAbs(x: Float32Array, t: number, k: number): Float64Array {
   const s = new Float64Array(k);
   for (let p = 0; p < t; p++) for (let c = 0; c < k; c++) s[c] += Math.abs(x[p * k + c]);
@@ -237,9 +246,7 @@ describe('searchGroupScale', () => {
     const r = searchGroupScale(toy.group, toy.weighting, config);
     expect(r.alpha).toBe(0.5);
     expect(r.lossCurve).toEqual([]);
-    const ax = new Float64Array(16), aw = new Float64Array(16);
-    for (let p = 0; p < 32; p++) for (let c = 0; c < 16; c++) ax[c] = Math.max(ax[c], Math.abs(toy.x[p * 16 + c]));
-    for (const w of toy.ws) for (let j = 0; j < w.length; j++) aw[j % 16] = Math.max(aw[j % 16], Math.abs(w[j]));
+    const { ax, aw } = channelMaximaRef(toy);
     const expected = Array.from(ax, (a, c) => Math.sqrt(a) / Math.sqrt(aw[c]));
     Array.from(r.scales).forEach((v, i) => expectClose(v, expected[i], 1e-5));
     expectClose(r.lossAfter, referenceLoss(toy, expected, config), 1e-3);
@@ -274,9 +281,7 @@ describe('searchGroupScale', () => {
     const r = searchGroupScale(toy.group, toy.weighting, config);
     expect(toy.calls.length).toBe(21); // s = 1, then the 20 grid points
     // Float64 reference of the family: per-channel maxima of X and of every scaled W.
-    const ax = new Float64Array(toy.k), aw = new Float64Array(toy.k);
-    for (let p = 0; p < toy.t; p++) for (let c = 0; c < toy.k; c++) ax[c] = Math.max(ax[c], Math.abs(toy.x[p * toy.k + c]));
-    for (const w of toy.ws) for (let j = 0; j < w.length; j++) aw[j % toy.k] = Math.max(aw[j % toy.k], Math.abs(w[j]));
+    const { ax, aw } = channelMaximaRef(toy);
     const family = (a: number): number[] => Array.from(ax, (v, c) => Math.max(v, 1e-5) ** a / Math.max(aw[c], 1e-5) ** (1 - a));
     const refCurve = alphaGrid(20).map((a) => referenceLoss(toy, family(a), config));
     refCurve.forEach((v, i) => expectClose(r.lossCurve[i], v, 2e-3));

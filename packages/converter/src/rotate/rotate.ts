@@ -36,7 +36,6 @@ export interface RotatedLm {
   downHadamard: { size: number; construction: string; exact: boolean } | null;
 }
 
-
 /** Q = diag(signs) · H, orthonormal; signs all +1 when randomSigns is off. */
 export function residualRotationMatrix(d: number, seed = 0, randomSigns = true): tf.Tensor2D {
   return tf.tidy(() => {
