@@ -59,16 +59,22 @@ export function resultsMatrix(seeds: readonly number[]): Job[] {
   return jobs;
 }
 
+/** The `tfjs-mbq convert` flags that select a (non-FP) job's method, bits and variant. */
+export function convertFlags(j: Job): string[] {
+  const flags = ['--method', String(j.method), '--w-bits', String(j.wBits)];
+  if (j.aBits) flags.push('--a-bits', String(j.aBits));
+  if (j.rotate) flags.push('--rotate');
+  if (j.loss) flags.push('--loss', j.loss);
+  if (j.scaleFamily) flags.push('--scale-family', j.scaleFamily);
+  flags.push('--seed', String(j.seed));
+  return flags;
+}
+
 /** The CLI commands that reproduce a job (conversion into out/results/<id>, then evaluation). */
 export function jobCommands(j: Job, limit: number): string[] {
   const evalArgs = `--data ${EVAL_DIR} --backend wasm --engine executor${limit ? ` --limit ${limit}` : ''}`;
   if (j.kind === 'fp') return [`tfjs-mbq eval ${MODEL_DIR} ${evalArgs}`];
   const out = `out/results/${j.id}`;
-  const flags = [`--method ${j.method}`, `--w-bits ${j.wBits}`];
-  if (j.aBits) flags.push(`--a-bits ${j.aBits}`);
-  if (j.rotate) flags.push('--rotate');
-  if (j.loss) flags.push(`--loss ${j.loss}`);
-  if (j.scaleFamily) flags.push(`--scale-family ${j.scaleFamily}`);
-  flags.push(`--seed ${j.seed}`, '--backend wasm');
+  const flags = [...convertFlags(j), '--backend', 'wasm'];
   return [`tfjs-mbq convert ${MODEL_DIR} --calib ${CALIB_DIR} --out ${out} ${flags.join(' ')}`, `tfjs-mbq eval ${out} ${evalArgs}`];
 }

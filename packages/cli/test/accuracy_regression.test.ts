@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { convertFlags, resultsMatrix } from '../../../scripts/results/matrix.js';
 
 const ROOT = process.cwd();
 const BIN = join(ROOT, 'packages/cli/dist/bin.js');
@@ -24,14 +25,11 @@ function recordedFigures(): Recorded[] {
   return rows;
 }
 
-/** Flags of a results job id such as mbq-w3-s0, mbq-sqfam-w4a8-s0 (scripts/results/matrix.ts). */
-function convertFlags(id: string): string[] {
-  const m = /^(mbq|awq|rtn|smoothquant)(-mse)?(-sqfam)?-w(\d)(?:a(\d+))?(-rot)?-s(\d+)$/.exec(id);
-  if (!m) throw new Error(`unexpected job id ${id}`);
-  return [
-    '--method', m[1], ...(m[2] ? ['--loss', 'mse'] : []), ...(m[3] ? ['--scale-family', 'smoothquant'] : []),
-    '--w-bits', m[4], ...(m[5] ? ['--a-bits', m[5]] : []), ...(m[6] ? ['--rotate'] : []), '--seed', m[7],
-  ];
+/** The flags of a results job id such as mbq-w3-s0, as the results matrix runs it. */
+function flagsOf(id: string): string[] {
+  const j = resultsMatrix([0, 1, 2]).find((x) => x.id === id);
+  if (!j) throw new Error(`job ${id} is not in scripts/results/matrix.ts`);
+  return convertFlags(j);
 }
 
 function cli(args: string[]): string {
@@ -48,7 +46,7 @@ test('docs/results.md records MBQ W3 and MBQ W4A8 (both scale families)', () => 
 
 test.each(figures.map((f) => [f.id, f] as const))('%s stays within 1 point of the recorded accuracy', (id, f) => {
   const out = join(scratch, id);
-  cli(['convert', 'fixtures/tiny-vlm', '--calib', 'fixtures/shapes-vqa/calib', '--out', out, ...convertFlags(id), '--backend', 'wasm', '--no-progress', '--json']);
+  cli(['convert', 'fixtures/tiny-vlm', '--calib', 'fixtures/shapes-vqa/calib', '--out', out, ...flagsOf(id), '--backend', 'wasm', '--no-progress', '--json']);
   const report = JSON.parse(cli(['eval', out, '--data', 'fixtures/shapes-vqa/eval', '--backend', 'wasm', '--engine', 'executor', '--limit', String(f.limit), '--json'])) as { accuracy: number; questions: number };
   expect(report.questions).toBe(f.limit);
   const accuracy = report.accuracy * 100;

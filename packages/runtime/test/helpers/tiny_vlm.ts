@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphBuilder, attr } from '@tfjs-mbq/converter';
-import { quantizeGroupwise } from '@tfjs-mbq/ops';
+import { mulberry32 as prng, quantizeGroupwise } from '@tfjs-mbq/ops';
 
 export const WORDS = ['what', 'color', 'is', 'the', 'shape', '?', 'red', 'green', 'blue', 'circle', 'square', 'a', 'big', 'small'];
 export const SPECIALS = ['<pad>', '<unk>', '<bos>', '<eos>', '<image>'];
@@ -44,7 +44,6 @@ export function mbqJson(d: Dims = TINY): typeof MBQ_JSON {
 }
 
 /** Mulberry32: a small seeded PRNG (one implementation, in @tfjs-mbq/ops). */
-import { mulberry32 as prng } from '@tfjs-mbq/ops';
 export { prng };
 
 export function tokenizerJson(): object {
