@@ -10,6 +10,8 @@ const config: Config = {
   testMatch: ['**/test/**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   moduleNameMapper: {
+    '^@tfjs-mbq/format$': '<rootDir>/packages/format/src/index.ts',
+    '^@tfjs-mbq/importer$': '<rootDir>/packages/importer/src/index.ts',
     '^@tfjs-mbq/ops$': '<rootDir>/packages/ops/src/index.ts',
     '^@tfjs-mbq/ops/backends$': '<rootDir>/packages/ops/src/backends/index.ts',
     '^@tfjs-mbq/converter$': '<rootDir>/packages/converter/src/index.ts',
