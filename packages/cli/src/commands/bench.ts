@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import * as tf from '@tensorflow/tfjs-core';
-import { Jimp } from 'jimp';
+import { decodeImageFile, InputFileError } from '@tfjs-mbq/converter';
 import { loadVlm, type RgbaImage, type Vlm } from '@tfjs-mbq/runtime';
 import { CACHE_UNPACKED_WEIGHTS } from '@tfjs-mbq/ops';
 import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
@@ -272,18 +272,12 @@ async function resolveInput(image: string | undefined, question: string | undefi
 }
 
 async function readImage(file: string): Promise<RgbaImage> {
-  let bytes: Buffer;
   try {
-    bytes = await fs.readFile(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new BenchInputError(`${file}: cannot read image (${code === 'ENOENT' ? 'file not found' : code ?? (e as Error).message})`);
-  }
-  try {
-    const img = await Jimp.read(bytes);
+    const img = await decodeImageFile(file);
     return { data: img.bitmap.data, width: img.bitmap.width, height: img.bitmap.height };
   } catch (e) {
-    throw new BenchInputError(`${file}: cannot read image (corrupt or not an image: ${(e as Error).message})`);
+    if (e instanceof InputFileError) throw new BenchInputError(`${file}: cannot read image (${e.reason})`);
+    throw e;
   }
 }
 

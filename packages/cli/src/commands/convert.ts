@@ -1,6 +1,6 @@
 /** `tfjs-mbq convert <modelDir> --calib <dir> --out <dir>`: MBQ / AWQ / RTN / SmoothQuant quantization. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { convert, isConversionError, type QuantizationJson } from '@tfjs-mbq/converter';
+import { checkConvertOptions, convert, isConversionError, type ConvertOptions, type QuantizationJson } from '@tfjs-mbq/converter';
 import { initBackend, BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
 import { progressBars, table } from '../ui/progress.js';
 
@@ -8,6 +8,7 @@ interface ConvertArgs {
   modelDir: string;
   calib: string;
   out: string;
+  overwrite: boolean;
   method: 'rtn' | 'awq' | 'mbq' | 'smoothquant';
   wBits: number;
   aBits?: number;
@@ -55,7 +56,8 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
   builder: (y: Argv) => y
     .positional('modelDir', { type: 'string', demandOption: true, describe: 'tfjs graph model directory (model.json, config.json, tokenizer.json, mbq.json)' })
     .option('calib', { type: 'string', demandOption: true, describe: 'calibration directory (manifest.jsonl + images)' })
-    .option('out', { type: 'string', demandOption: true, describe: 'output directory (written atomically; never inside the input)' })
+    .option('out', { type: 'string', demandOption: true, describe: 'output directory (written atomically; never inside the input; an existing non-empty one needs --overwrite)' })
+    .option('overwrite', { type: 'boolean', default: false, describe: 'write into an existing non-empty --out: replace the files a conversion writes there, keep every other file' })
     .option('method', { choices: ['rtn', 'awq', 'mbq', 'smoothquant'] as const, default: 'mbq' as const, describe: 'quantization method' })
     .option('w-bits', { type: 'number', default: 3, describe: 'weight bits (2..8)' })
     .option('a-bits', { type: 'number', describe: 'activation bits: weight-activation quantization (e.g. --w-bits 4 --a-bits 8)' })
@@ -77,17 +79,20 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/float --emit float --json', 'plain float graph, machine-readable result') as unknown as Argv<ConvertArgs>,
   handler: async (argv: ArgumentsCamelCase<ConvertArgs>) => {
     const bars = progressBars(process.stderr, argv.progress);
-    const backend = await initBackend(argv.backend);
-    if (argv.progress) process.stderr.write(`backend: ${backend.backend} (${backend.detail})\n`);
     const t0 = Date.now();
     let result: Awaited<ReturnType<typeof convert>>;
     try {
-      result = await convert({
-      modelDir: argv.modelDir, calibDir: argv.calib, outDir: argv.out, method: argv.method, wBits: argv.wBits,
-      aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, scaleFamily: argv.scaleFamily, distort: argv.distort, rotate: argv.rotate,
-      samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true,
-      onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
-      });
+      const options: ConvertOptions = {
+        modelDir: argv.modelDir, calibDir: argv.calib, outDir: argv.out, overwrite: argv.overwrite, method: argv.method, wBits: argv.wBits,
+        aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, scaleFamily: argv.scaleFamily, distort: argv.distort, rotate: argv.rotate,
+        samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true,
+        onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
+      };
+      // Option combinations are refused before a backend starts (Dawn or wasm take seconds).
+      checkConvertOptions(options);
+      const backend = await initBackend(argv.backend);
+      if (argv.progress) process.stderr.write(`backend: ${backend.backend} (${backend.detail})\n`);
+      result = await convert({ ...options, backend: 'current' });
     } catch (e) {
       // Bad input is reported, not thrown: one line naming the file and the problem, exit code 1.
       if (!isConversionError(e)) throw e;

@@ -2,11 +2,11 @@
  * Calibration data: manifest.jsonl + PNGs -> token ids, pixels and the vision / caption masks
  * (docs/architecture.md, "Calibration / evaluation manifests"; ALGORITHM.md §2).
  */
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { Jimp } from 'jimp';
 import type { MbqJson } from '../io/load.js';
 import { ConversionError } from '../io/errors.js';
+import { InputFileError, PathEscapeError, readRegularFile, resolveUnder } from '../io/input_file.js';
+import { decodeImageFile, imageToRgb } from '../io/image_file.js';
 import type { Tokenizer } from './tokenizer.js';
 
 export interface CalibSample {
@@ -55,13 +55,16 @@ export function selectIndices(n: number, count: number, seed: number): number[] 
   return idx.slice(0, count).sort((a, b) => a - b);
 }
 
+/** Largest manifest read (a line per sample: far more than any calibration or evaluation set). */
+export const MANIFEST_MAX_BYTES = 256 * 1024 * 1024;
+
 async function readManifest(file: string): Promise<ManifestEntry[]> {
   let text: string;
   try {
-    text = await fs.readFile(file, 'utf8');
+    text = (await readRegularFile(file, MANIFEST_MAX_BYTES)).toString('utf8');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ConversionError('CALIB_MANIFEST', `${file}: cannot read the calibration manifest (${code === 'ENOENT' ? 'file not found' : code ?? (e as Error).message})`, file);
+    if (!(e instanceof InputFileError)) throw e;
+    throw new ConversionError('CALIB_MANIFEST', `${file}: cannot read the calibration manifest (${e.reason})`, file);
   }
   // Editors on Windows write a UTF-8 byte order mark; it is not part of the first line's JSON.
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
@@ -90,32 +93,14 @@ async function readManifest(file: string): Promise<ManifestEntry[]> {
   return entries;
 }
 
-async function readImage(file: string, size: [number, number]): Promise<Float32Array> {
-  // Read the bytes first: jimp reports a missing file as an unloadable "URL".
-  let bytes: Buffer;
+async function readImage(root: string, where: string, manifest: string, name: string, size: [number, number]): Promise<Float32Array> {
   try {
-    bytes = await fs.readFile(file);
+    return imageToRgb(await decodeImageFile(await resolveUnder(root, name, 'calibration directory')), size);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new ConversionError('CALIB_IMAGE', `${file}: cannot read calibration image (${why})`, file);
+    if (e instanceof PathEscapeError) throw new ConversionError('CALIB_MANIFEST', `${where}: image ${e.reason}`, manifest);
+    if (e instanceof InputFileError) throw new ConversionError('CALIB_IMAGE', `${e.file}: cannot read calibration image (${e.reason})`, e.file);
+    throw e;
   }
-  let img: Awaited<ReturnType<typeof Jimp.read>>;
-  try {
-    img = await Jimp.read(bytes);
-  } catch (e) {
-    throw new ConversionError('CALIB_IMAGE', `${file}: cannot read calibration image (corrupt or not an image: ${(e as Error).message})`, file);
-  }
-  const [h, w] = size;
-  if (img.bitmap.width !== w || img.bitmap.height !== h) img.resize({ w, h });
-  const data = img.bitmap.data;
-  const out = new Float32Array(h * w * 3);
-  for (let p = 0; p < h * w; p++) {
-    out[p * 3] = data[p * 4] / 255;
-    out[p * 3 + 1] = data[p * 4 + 1] / 255;
-    out[p * 3 + 2] = data[p * 4 + 2] / 255;
-  }
-  return out;
 }
 
 export interface CalibOptions {
@@ -154,14 +139,9 @@ export async function loadCalibration(dir: string, tokenizer: Tokenizer, mbq: Mb
     const captionMask = new Uint8Array(ids.length);
     const firstTarget = 1 + mbq.imageTokenCount + prompt.length;
     captionMask.fill(1, firstTarget - 1, ids.length - 1);
-    const imageFile = path.resolve(root, e.image);
-    const rel = path.relative(root, imageFile);
-    if (rel.startsWith('..') || path.isAbsolute(rel)) {
-      throw new ConversionError('CALIB_MANIFEST', `${where}: image path "${e.image}" escapes the calibration directory`, manifest);
-    }
     samples.push({
       line: e.line, image: e.image, inputIds: Int32Array.from(ids),
-      pixels: await readImage(imageFile, mbq.imageSize), visionMask, captionMask,
+      pixels: await readImage(root, where, manifest, e.image, mbq.imageSize), visionMask, captionMask,
     });
   }
   return { dir: root, imageSize: mbq.imageSize, samples, available: entries.length };

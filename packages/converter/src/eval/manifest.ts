@@ -1,6 +1,7 @@
 /** Reads a shapes-vqa style manifest.jsonl (docs/architecture.md, "manifests"). */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join, normalize } from 'node:path';
+import { InputFileError, readRegularFile } from '../io/input_file.js';
+import { MANIFEST_MAX_BYTES } from '../calib/load.js';
 
 export interface QuestionItem {
   kind: 'question';
@@ -22,9 +23,10 @@ export async function readManifest(dataDir: string): Promise<ManifestItem[]> {
   const file = join(dataDir, 'manifest.jsonl');
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = (await readRegularFile(file, MANIFEST_MAX_BYTES)).toString('utf8');
   } catch (e) {
-    throw new Error(`${file}: cannot read manifest: ${(e as Error).message}`);
+    if (!(e instanceof InputFileError)) throw e;
+    throw new Error(`${file}: cannot read manifest (${e.reason})`);
   }
   const items: ManifestItem[] = [];
   text.split('\n').forEach((line, i) => {
@@ -38,6 +40,8 @@ export async function readManifest(dataDir: string): Promise<ManifestItem[]> {
     const str = (k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
     const image = str('image');
     if (!image) throw new Error(`${file}:${i + 1}: missing "image"`);
+    // Symbolic links are followed and checked when the image is read (loadImagePixels).
+    if (isAbsolute(image) || normalize(image).split(/[\\/]/)[0] === '..') throw new Error(`${file}:${i + 1}: image path "${image}" escapes the data directory`);
     const question = str('question');
     const answer = str('answer');
     const caption = str('caption');

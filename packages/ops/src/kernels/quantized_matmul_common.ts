@@ -21,6 +21,16 @@ export interface QmmDims {
 
 const OP = 'quantizedMatMul';
 
+/**
+ * Why the op cannot run `bits`-bit weights with `actBits`-bit activations (0 = float), or null.
+ * The one home of the supported pairs: the converter checks its options with it.
+ */
+export function quantizedMatMulBitsError(bits: number, actBits: number): string | null {
+  if (actBits !== 0 && actBits !== 8) return `actBits must be 0 (float) or 8 (int8 per token), got ${actBits}`;
+  if (actBits === 8 && bits !== 4) return `actBits=8 (W4A8) needs bits=4, got bits=${bits}`;
+  return null;
+}
+
 /** Validates shapes and attributes; throws an error naming the op and the problem. */
 export function checkQuantizedMatMul(
   xShape: readonly number[], packedShape: readonly number[], scalesShape: readonly number[],
@@ -32,8 +42,8 @@ export function checkQuantizedMatMul(
   if (!Number.isInteger(groupSize) || groupSize <= 0 || K % groupSize !== 0) {
     throw new Error(`${OP}: groupSize must be a positive integer dividing inFeatures=${K}, got ${groupSize}`);
   }
-  if (actBits !== 0 && actBits !== 8) throw new Error(`${OP}: actBits must be 0 (float) or 8 (int8 per token), got ${actBits}`);
-  if (actBits === 8 && bits !== 4) throw new Error(`${OP}: actBits=8 (W4A8) needs bits=4, got bits=${bits}`);
+  const bitsError = quantizedMatMulBitsError(bits, actBits);
+  if (bitsError) throw new Error(`${OP}: ${bitsError}`);
   if (xShape.length < 1) throw new Error(`${OP}: x must have rank >= 1, got a scalar`);
   if (xShape[xShape.length - 1] !== K) {
     throw new Error(`${OP}: the last dimension of x (${xShape[xShape.length - 1]}) must equal inFeatures=${K}`);
