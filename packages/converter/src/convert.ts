@@ -126,8 +126,20 @@ function captionLoss(logits: tf.Tensor, batch: CalibBatch): number {
   });
 }
 
-export async function convert(options: ConvertOptions): Promise<ConvertResult> {
+/**
+ * Everything that can be refused without loading anything: the options and their combinations,
+ * the output path (not in the input) and directory (empty or new, or `overwrite`). convert()
+ * runs it first; the CLI runs it before it starts a backend.
+ */
+export async function checkConvertOptions(options: ConvertOptions): Promise<ResolvedOptions> {
   const opts = resolveOptions(options);
+  checkOutputPath(opts.modelDir, opts.outDir);
+  await checkOutputDir(opts.outDir, { overwrite: opts.overwrite, fs: opts.outputFs });
+  return opts;
+}
+
+export async function convert(options: ConvertOptions): Promise<ConvertResult> {
+  const opts = await checkConvertOptions(options);
   // With handleSignals, SIGINT/SIGTERM at any stage remove the partial output and say so.
   const releaseSignals = opts.handleSignals ? guardSignals(opts.outDir) : undefined;
   try {
@@ -140,9 +152,6 @@ export async function convert(options: ConvertOptions): Promise<ConvertResult> {
 async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   const clock = new Clock();
   const progress = (stage: Stage, done: number, total: number, detail?: string): void => opts.onProgress?.({ stage, done, total, detail });
-  // Everything that can be refused without loading anything is refused before any work starts.
-  checkOutputPath(opts.modelDir, opts.outDir);
-  await checkOutputDir(opts.outDir, { overwrite: opts.overwrite, fs: opts.outputFs });
   // A library must not switch the backend an app chose: without `backend`, an app's stays.
   const backend = opts.backend ?? (tf.engine().backendName ? 'current' : 'auto');
   if (backend !== 'current') await initBackend(backend);

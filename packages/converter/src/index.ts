@@ -3,7 +3,6 @@ export * from './graph/builder.js';
 export { ConversionError, isConversionError, type ConversionErrorCode } from './io/errors.js';
 export { loadModelDir, validateModelJson, resolveShardPath, type LoadedModel, type MbqJson, type LoadOptions } from './io/load.js';
 export { AtomicOutputDir, checkOutputDir, checkOutputPath, type OutputDirOptions } from './io/atomic.js';
-export { resolveOptions as checkConvertOptions } from './pipeline/options.js';
 export { InputFileError, PathEscapeError, readRegularFile, resolveUnder } from './io/input_file.js';
 export { decodeImageFile, imageToRgb, type DecodedImage } from './io/image_file.js';
 export { modelArtifacts, dirHandler } from './io/artifacts.js';
@@ -13,7 +12,7 @@ export { analyseGraph, type GraphAnalysis, type BlockInfo, type GroupInfo, type 
 export * from './search/index.js';
 export * from './sensitivity/index.js';
 export * from './rotate/index.js';
-export { convert, quantizedOverrides, type ConvertResult, type ConvertOptions, type ProgressEvent, type Stage } from './convert.js';
+export { convert, checkConvertOptions, quantizedOverrides, type ConvertResult, type ConvertOptions, type ProgressEvent, type Stage } from './convert.js';
 export { loadCalibration, selectIndices, type CalibSample, type CalibSet } from './calib/load.js';
 export { loadTokenizer, type Tokenizer } from './calib/tokenizer.js';
 export type { QuantizationJson, GroupRecord } from './emit/quantization_json.js';

@@ -13,6 +13,7 @@ import { loadVlm, type RgbaImage, type Vlm } from '@tfjs-mbq/runtime';
 import { CACHE_UNPACKED_WEIGHTS } from '@tfjs-mbq/ops';
 import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
 import { table } from '../ui/progress.js';
+import { printable, printableLines, terminalJson } from '../ui/terminal_text.js';
 
 interface BenchArgs {
   modelDir: string;
@@ -98,12 +99,12 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
   handler: async (args: ArgumentsCamelCase<BenchArgs>) => {
     try {
       const report = await bench(args);
-      process.stdout.write(args.json ? JSON.stringify(report, null, 2) + '\n' : formatBenchReport(report) + '\n');
+      process.stdout.write(args.json ? terminalJson(report, 2) + '\n' : printableLines(formatBenchReport(report)) + '\n');
       if (report.tensors.leaked !== 0) process.stderr.write(`tfjs-mbq bench: warning: ${report.tensors.leaked} tensors left after disposing the models\n`);
     } catch (e) {
       if (!(e instanceof Error)) throw e;
       // Bad input (and model files the runtime rejects) are reported as one line naming the file.
-      process.stderr.write(`tfjs-mbq bench: ${e.message}\n`);
+      process.stderr.write(`tfjs-mbq bench: ${printable(e.message)}\n`);
       process.exitCode = 1;
     }
   },
@@ -115,7 +116,7 @@ export async function bench(args: BenchArgs): Promise<BenchReport> {
   }
   const modelDir = await checkModelDir(args.modelDir);
   const { dir: baselineDir, from: baselineFrom, note } = await resolveBaseline(args.baseline, modelDir);
-  if (note) process.stderr.write(`tfjs-mbq bench: ${note}\n`);
+  if (note) process.stderr.write(`tfjs-mbq bench: ${printable(note)}\n`);
   const { imagePath, question } = await resolveInput(args.image, args.question);
   const image = await readImage(imagePath);
   const dirs = baselineDir ? [modelDir, baselineDir] : [modelDir];

@@ -3,6 +3,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { checkConvertOptions, convert, isConversionError, type ConvertOptions, type QuantizationJson } from '@tfjs-mbq/converter';
 import { initBackend, BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
 import { progressBars, table } from '../ui/progress.js';
+import { printable, printableLines, terminalJson } from '../ui/terminal_text.js';
 
 interface ConvertArgs {
   modelDir: string;
@@ -10,7 +11,7 @@ interface ConvertArgs {
   out: string;
   overwrite: boolean;
   method: 'rtn' | 'awq' | 'mbq' | 'smoothquant';
-  wBits: number;
+  wBits?: number;
   aBits?: number;
   groupSize?: number;
   loss: 'mae' | 'mse';
@@ -59,7 +60,8 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     .option('out', { type: 'string', demandOption: true, describe: 'output directory (written atomically; never inside the input; an existing non-empty one needs --overwrite)' })
     .option('overwrite', { type: 'boolean', default: false, describe: 'write into an existing non-empty --out: replace the files a conversion writes there, keep every other file' })
     .option('method', { choices: ['rtn', 'awq', 'mbq', 'smoothquant'] as const, default: 'mbq' as const, describe: 'quantization method' })
-    .option('w-bits', { type: 'number', default: 3, describe: 'weight bits (2..8)' })
+    // No yargs default: the converter's (3) applies, and its messages can tell a default from a choice.
+    .option('w-bits', { type: 'number', describe: 'weight bits (2..8) [default: 3]' })
     .option('a-bits', { type: 'number', describe: 'activation bits: weight-activation quantization (e.g. --w-bits 4 --a-bits 8)' })
     .option('group-size', { type: 'number', describe: 'weights per (scale, zero) group along K [default: largest of 128/64/32 dividing every K]' })
     .option('loss', { choices: ['mae', 'mse'] as const, default: 'mae' as const, describe: 'MBQ reconstruction loss' })
@@ -88,8 +90,8 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
         samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true,
         onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
       };
-      // Option combinations are refused before a backend starts (Dawn or wasm take seconds).
-      checkConvertOptions(options);
+      // Options, their combinations and the output directory are checked before a backend starts.
+      await checkConvertOptions(options);
       const backend = await initBackend(argv.backend);
       if (argv.progress) process.stderr.write(`backend: ${backend.backend} (${backend.detail})\n`);
       result = await convert({ ...options, backend: 'current' });
@@ -97,15 +99,15 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       // Bad input is reported, not thrown: one line naming the file and the problem, exit code 1.
       if (!isConversionError(e)) throw e;
       bars.end();
-      process.stderr.write(`\ntfjs-mbq convert: ${e.message}\n`);
+      process.stderr.write(`\ntfjs-mbq convert: ${printable(e.message)}\n`);
       process.exitCode = 1;
       return;
     }
     bars.end();
     if (argv.json) {
-      process.stdout.write(JSON.stringify({ outDir: result.outDir, seconds: (Date.now() - t0) / 1000, quantization: result.quantization }) + '\n');
+      process.stdout.write(terminalJson({ outDir: result.outDir, seconds: (Date.now() - t0) / 1000, quantization: result.quantization }) + '\n');
     } else {
-      process.stdout.write(`${summary(result.quantization)}\n\nwrote ${result.outDir} in ${((Date.now() - t0) / 1000).toFixed(1)}s (model.json, quantization.json, report.html)\n`);
+      process.stdout.write(`${printableLines(summary(result.quantization))}\n\nwrote ${printable(result.outDir)} in ${((Date.now() - t0) / 1000).toFixed(1)}s (model.json, quantization.json, report.html)\n`);
     }
   },
 };
