@@ -1,2 +1,3 @@
 // @tfjs-mbq/importer: Hugging Face checkpoint -> tfjs-mbq model directory (Node).
-export const IMPORTER_PACKAGE = '@tfjs-mbq/importer';
+export { ImportError, isImportError, type ImportErrorCode } from './errors.js';
+export * from './safetensors/index.js';
