@@ -1,4 +1,5 @@
 /** LLaVA-OneVision's anyres geometry (transformers' `select_best_resolution`, `get_patch_output_size`). */
+import { FormatError } from '../errors.js';
 
 /** The pinpoint [h, w] that keeps the most of the image's resolution, then wastes the least. */
 export function selectBestResolution(size: [number, number], pinpoints: readonly [number, number][]): [number, number] {
@@ -16,7 +17,7 @@ export function selectBestResolution(size: [number, number], pinpoints: readonly
       best = [h, w];
     }
   }
-  if (!best) throw new Error('anyres: no grid pinpoint fits the image');
+  if (!best) throw new FormatError('IMAGE', 'anyres: no grid pinpoint fits the image');
   return best;
 }
 

@@ -4,6 +4,7 @@
  * `processor_config.json` as transformers 5 saves it) and the fixture tiny-vlm alike.
  * Plain JSON, so mbq.json can carry it.
  */
+import { FormatError } from '../errors.js';
 import { PIL_RESAMPLE_BY_NUMBER, type PilResample } from './pil_resample.js';
 
 export type Rgb3 = [number, number, number];
@@ -63,7 +64,7 @@ type Json = Record<string, unknown>;
 
 class Reader {
   constructor(readonly json: Json, readonly file: string) {}
-  fail(message: string): never { throw new Error(`${this.file}: ${message}`); }
+  fail(message: string): never { throw new FormatError('IMAGE_PROCESSOR', `${this.file}: ${message}`, this.file); }
   has(key: string): boolean { return this.json[key] !== undefined && this.json[key] !== null; }
   bool(key: string, fallback: boolean): boolean {
     const v = this.json[key];
@@ -177,7 +178,7 @@ const BY_CLASS: Readonly<Record<string, (r: Reader, cls: string) => ImageProcess
 
 /** The image processor settings of one JSON object (`preprocessor_config.json` or `processor_config.json`'s `image_processor`). */
 export function parseImageProcessorConfig(json: unknown, file: string): ImageProcessorConfig {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new Error(`${file}: image processor settings must be a JSON object`);
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new FormatError('IMAGE_PROCESSOR', `${file}: image processor settings must be a JSON object`, file);
   const r = new Reader(json as Json, file);
   const type = r.json.image_processor_type;
   if (typeof type !== 'string') return r.fail('"image_processor_type" is missing');
@@ -203,5 +204,5 @@ export function findImageProcessorConfig(files: {
   }
   if (files.preprocessorConfig) return parseImageProcessorConfig(files.preprocessorConfig.json, files.preprocessorConfig.file);
   const where = files.processorConfig ? `${files.processorConfig.file} has no "image_processor" and ` : '';
-  throw new Error(`${where}no preprocessor_config.json: the checkpoint has no image processor settings`);
+  throw new FormatError('IMAGE_PROCESSOR', `${where}no preprocessor_config.json: the checkpoint has no image processor settings`, files.processorConfig?.file);
 }

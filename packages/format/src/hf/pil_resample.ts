@@ -9,6 +9,7 @@
  * does not change. `nearest` is not a convolution in Pillow: it samples the source pixel under
  * each output pixel's centre.
  */
+import { FormatError } from '../errors.js';
 
 export type PilResample = 'nearest' | 'box' | 'bilinear' | 'hamming' | 'bicubic' | 'lanczos';
 
@@ -175,9 +176,9 @@ export function pilResizeRgb(
   rgb: Uint8Array, width: number, height: number, outW: number, outH: number, resample: PilResample,
 ): Uint8Array {
   if (!(Number.isInteger(outW) && Number.isInteger(outH) && outW > 0 && outH > 0)) {
-    throw new Error(`resize: output size must be positive integers, got ${outW}x${outH}`);
+    throw new FormatError('IMAGE', `resize: output size must be positive integers, got ${outW}x${outH}`);
   }
-  if (rgb.length !== width * height * 3) throw new Error(`resize: expected ${width * height * 3} RGB bytes, got ${rgb.length}`);
+  if (rgb.length !== width * height * 3) throw new FormatError('IMAGE', `resize: expected ${width * height * 3} RGB bytes, got ${rgb.length}`);
   if (outW === width && outH === height) return rgb.slice();
   if (resample === 'nearest') return nearest(rgb, width, height, outW, outH);
   const filter = FILTERS[resample];

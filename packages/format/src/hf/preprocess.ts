@@ -2,6 +2,7 @@
  * `preprocessImage`: pixels in, the tensor transformers' (PIL backend) image processor returns out,
  * for every processor that ImageProcessorConfig describes. Browser-safe.
  */
+import { FormatError } from '../errors.js';
 import type { AnyresImageProcessorConfig, ImageProcessorConfig, Qwen2VlImageProcessorConfig, SingleImageProcessorConfig } from './image_processor_config.js';
 import { centerCropRgb8, cropOrPadRgb8, resizeRgb8, writeChw, type Rgb8 } from './pixels.js';
 import { qwen2VlPatches } from './qwen2_vl.js';
@@ -77,7 +78,7 @@ function qwen2Vl(image: Rgb8, config: Qwen2VlImageProcessorConfig): Preprocessed
 /** [1, 3, H, W] channel-first to [1, H, W, 3] channel-last (the graph input layout of LLaVA-family imports). */
 export function chwToHwc(chw: Float32Array, height: number, width: number): Float32Array {
   const n = height * width;
-  if (chw.length !== 3 * n) throw new Error(`chwToHwc: expected ${3 * n} values for 3x${height}x${width}, got ${chw.length}`);
+  if (chw.length !== 3 * n) throw new FormatError('IMAGE', `chwToHwc: expected ${3 * n} values for 3x${height}x${width}, got ${chw.length}`);
   const out = new Float32Array(3 * n);
   for (let c = 0; c < 3; c++) for (let p = 0; p < n; p++) out[p * 3 + c] = chw[c * n + p]!;
   return out;

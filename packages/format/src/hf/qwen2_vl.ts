@@ -1,4 +1,5 @@
 /** Qwen2-VL's image processor: smart_resize, then one row per patch in merge-window order. */
+import { FormatError } from '../errors.js';
 import type { Qwen2VlImageProcessorConfig } from './image_processor_config.js';
 import { resizeRgb8, writeChw, type Rgb8 } from './pixels.js';
 import type { PreprocessedImage } from './preprocess.js';
@@ -12,7 +13,7 @@ function roundHalfEven(x: number): number {
 /** Both sides multiples of `factor`, area within [minPixels, maxPixels], aspect kept as well as that allows. */
 export function smartResize(height: number, width: number, factor: number, minPixels: number, maxPixels: number): [number, number] {
   if (Math.max(height, width) / Math.min(height, width) > 200) {
-    throw new Error(`qwen2-vl: aspect ratio must be at most 200, got ${height}x${width}`);
+    throw new FormatError('IMAGE', `qwen2-vl: aspect ratio must be at most 200, got ${height}x${width}`);
   }
   let h = roundHalfEven(height / factor) * factor;
   let w = roundHalfEven(width / factor) * factor;

@@ -1,4 +1,5 @@
 /** Pixels in, as browsers (ImageData) and PNG decoders give them: 8-bit, RGB or RGBA, row-major. */
+import { FormatError } from '../errors.js';
 export interface RgbImage {
   data: Uint8Array | Uint8ClampedArray;
   width: number;
@@ -8,11 +9,11 @@ export interface RgbImage {
 function channelsOf(image: RgbImage): 3 | 4 {
   const { width, height, data } = image;
   if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
-    throw new Error(`image: width and height must be positive integers, got ${width}x${height}`);
+    throw new FormatError('IMAGE', `image: width and height must be positive integers, got ${width}x${height}`);
   }
   if (data.length === width * height * 4) return 4;
   if (data.length === width * height * 3) return 3;
-  throw new Error(`image: ${data.length} bytes is neither RGB nor RGBA for ${width}x${height}`);
+  throw new FormatError('IMAGE', `image: ${data.length} bytes is neither RGB nor RGBA for ${width}x${height}`);
 }
 
 /**
