@@ -71,12 +71,12 @@ describe('geometry, against values worked by hand from transformers\' formulas',
   });
 
   test('selectBestResolution and fitInside', () => {
-    expect(selectBestResolution([64, 64], [[56, 56]])).toEqual([56, 56]);
+    expect(selectBestResolution(64, 64, [[56, 56]])).toEqual([56, 56]);
     const pins: [number, number][] = [[384, 384], [384, 768], [384, 1152]];
     // 1000x3000 keeps most in 384x1152 (scale 0.384: 442368 pixels, against 196608 and 49152).
-    expect(selectBestResolution([1000, 3000], pins)).toEqual([384, 1152]);
+    expect(selectBestResolution(1000, 3000, pins)).toEqual([384, 1152]);
     // 100x300 is upscaled into all three, keeping its 30000 pixels: the least waste wins.
-    expect(selectBestResolution([100, 300], pins)).toEqual([384, 384]);
+    expect(selectBestResolution(100, 300, pins)).toEqual([384, 384]);
     expect(fitInside([100, 300], [384, 768])).toEqual([256, 768]);
     expect(fitInside([300, 100], [384, 384])).toEqual([384, 128]);
   });

@@ -6,7 +6,8 @@ import { FormatError } from '../errors.js';
 import type { AnyresImageProcessorConfig, ImageProcessorConfig, Qwen2VlImageProcessorConfig, SingleImageProcessorConfig } from './image_processor_config.js';
 import { centerCropRgb8, cropOrPadRgb8, resizeRgb8, writeChw, type Rgb8 } from './pixels.js';
 import { qwen2VlPatches } from './qwen2_vl.js';
-import { selectBestResolution, fitInside } from './anyres.js';
+import { fitInside } from './anyres.js';
+import { selectBestResolution } from './image_tokens.js';
 import { toRgb, type RgbImage } from './rgb.js';
 
 export interface PreprocessedImage {
@@ -52,7 +53,7 @@ function single(image: Rgb8, config: SingleImageProcessorConfig): PreprocessedIm
 
 function anyres(image: Rgb8, config: AnyresImageProcessorConfig): PreprocessedImage {
   const { height: H, width: W } = config.size;
-  const [th, tw] = selectBestResolution([image.height, image.width], config.gridPinpoints);
+  const [th, tw] = selectBestResolution(image.height, image.width, config.gridPinpoints);
   const [nh, nw] = fitInside([image.height, image.width], [th, tw]);
   const fitted = resizeRgb8(image, nh, nw, config.resample);
   // Centered in the pinpoint, the odd pixel of padding at the bottom / right.
