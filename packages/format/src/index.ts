@@ -11,3 +11,5 @@ export * from './read_model.js';
 export * from './mbq_json.js';
 export * from './manifest.js';
 export * from './quantized_matmul_node.js';
+export * from './tokenizer/index.js';
+export * from './hf/index.js';

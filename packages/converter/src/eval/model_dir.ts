@@ -4,9 +4,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { GraphModel, loadGraphModel } from '@tensorflow/tfjs-converter';
 import type { ModelJson } from '../graph/types.js';
 import { GraphExecutor } from '../graph/executor.js';
+import type { WordLevelTokenizer } from '@tfjs-mbq/format';
 import { modelArtifacts } from '../io/artifacts.js';
 import { loadModelDir, type MbqJson } from '../io/load.js';
-import { WordLevelTokenizer } from './tokenizer.js';
+import { loadEvalTokenizer } from './tokenizer.js';
 
 /** Where the image tokens sit and which ids are special: mbq.json, as the format defines it. */
 export type MbqLayout = MbqJson;
@@ -34,7 +35,7 @@ export async function loadVlm(dir: string, engine: EvalEngine = 'graph-model'): 
   // One read of the directory through the format's reader, for either engine.
   const loaded = await loadModelDir(dir, { checkFinite: false });
   const layout = loaded.mbq;
-  const tokenizer = await WordLevelTokenizer.load(join(dir, 'tokenizer.json'));
+  const tokenizer = await loadEvalTokenizer(join(dir, 'tokenizer.json'));
   if (engine === 'executor') {
     const exec = new GraphExecutor(loaded.modelJson.modelTopology, loaded.weights);
     exec.checkSupported();

@@ -58,12 +58,26 @@ export class GraphBuilder {
   constant(name: string, data: ConstData, shape: number[], dtype: 'float32' | 'int32' = data instanceof Int32Array ? 'int32' : 'float32'): string {
     if (product(shape) !== data.length) throw new Error(`GraphBuilder: const '${name}' has ${data.length} values for shape [${shape.join(', ')}]`);
     if ((dtype === 'int32') !== data instanceof Int32Array) throw new Error(`GraphBuilder: const '${name}' data does not match dtype ${dtype}`);
+    this.declareConstant(name, shape, dtype);
     this.weights.push({ name, shape: shape.slice(), dtype, data });
+    return name;
+  }
+
+  /**
+   * A Const node whose data the caller writes into the shards itself (a streaming writer that
+   * reads each weight only when it writes it); `constants()` does not list it.
+   */
+  declareConstant(name: string, shape: number[], dtype: 'float32' | 'int32'): string {
     return this.add({
       name,
       op: 'Const',
       attr: { dtype: attr.type(dtype), value: { tensor: { dtype: DT[dtype], tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } } },
     });
+  }
+
+  /** The Consts given with their data (`constant`), in creation order. */
+  constants(): readonly WeightTensor[] {
+    return this.weights;
   }
 
   /** Any other node; `attrs` as in a GraphDef (use the `attr` helpers). */
