@@ -6,7 +6,8 @@ import { GraphModel, loadGraphModel } from '@tensorflow/tfjs-converter';
 import type { ModelJson } from '../graph/types.js';
 import { GraphExecutor } from '../graph/executor.js';
 import { loadModelDir } from '../io/load.js';
-import { WordLevelTokenizer } from './tokenizer.js';
+import type { WordLevelTokenizer } from '@tfjs-mbq/format';
+import { loadEvalTokenizer } from './tokenizer.js';
 
 export interface MbqLayout {
   imageTokenCount: number;
@@ -83,7 +84,7 @@ export async function loadVlm(dir: string, engine: EvalEngine = 'graph-model'): 
     if (!Number.isInteger(layout[k])) throw new Error(`${dir}/mbq.json: "${k}" must be an integer`);
   }
   if (!Array.isArray(layout.imageSize) || layout.imageSize.length !== 2) throw new Error(`${dir}/mbq.json: "imageSize" must be [H, W]`);
-  const tokenizer = await WordLevelTokenizer.load(join(dir, 'tokenizer.json'));
+  const tokenizer = await loadEvalTokenizer(join(dir, 'tokenizer.json'));
   if (engine === 'executor') {
     const loaded = await loadModelDir(dir);
     const exec = new GraphExecutor(loaded.modelJson.modelTopology, loaded.weights);
