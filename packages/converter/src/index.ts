@@ -1,10 +1,9 @@
 export * from './graph/types.js';
 export * from './graph/builder.js';
 export { ConversionError, isConversionError, type ConversionErrorCode } from './io/errors.js';
-export { loadModelDir, validateModelJson, resolveShardPath, type LoadedModel, type MbqJson, type LoadOptions } from './io/load.js';
+export { loadModelDir, type LoadedModel, type MbqJson, type LoadOptions } from './io/load.js';
 export { AtomicOutputDir, checkOutputDir, checkOutputPath, type OutputDirOptions } from './io/atomic.js';
-export { InputFileError, PathEscapeError, readRegularFile, resolveUnder } from './io/input_file.js';
-export { decodeImageFile, imageToRgb, type DecodedImage } from './io/image_file.js';
+export { decodeImage, readImageFile, imageToRgb, type DecodedImage } from './io/image_file.js';
 export { modelArtifacts, dirHandler } from './io/artifacts.js';
 export type { WeightArray, WeightMap, WeightData } from './io/weights.js';
 export { GraphExecutor, type ExecuteOptions, type NodeOverride } from './graph/executor.js';

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCalibration, loadImagePixels, loadTokenizer, loadModelDir, readManifest, readRegularFile, ConversionError, type LoadedModel } from '@tfjs-mbq/converter';
+import { loadCalibration, loadImagePixels, loadTokenizer, loadModelDir, readManifest, ConversionError, type LoadedModel } from '@tfjs-mbq/converter';
 import { pngDeclaring, jpegDeclaring } from '../../format/test/helpers/crafted_images.js';
 
 const ROOT = process.cwd();
@@ -36,7 +36,7 @@ function dataDir(image: string, make: (dir: string, outside: string) => void): {
   copyFileSync(GOOD_PNG, join(outside, 'secret.png'));
   writeFileSync(join(outside, 'secret.txt'), 'x'.repeat(12345));
   make(dir, outside);
-  writeFileSync(join(dir, 'manifest.jsonl'), `${JSON.stringify({ image, question: 'what color is the circle ?', answer: 'red', caption: 'a red circle' })}\n`);
+  writeFileSync(join(dir, 'manifest.jsonl'), `${JSON.stringify({ image, question: 'what color is the circle ?', answer: 'red' })}\n`);
   return { dir, outside };
 }
 
@@ -58,61 +58,52 @@ interface FileCase {
   make: (dir: string, outside: string) => void;
   /** The reason, as it appears in "cannot read ... image (<reason>)" or after the manifest line. */
   reason: RegExp;
-  /** true: reported against the manifest line (a path problem); false: against the image file. */
+  /** true: reported against the manifest line when the manifest is read (a path problem). */
   manifestLine?: boolean;
 }
 
+const OUTSIDE = /^resolves outside .*\/data \(through a symbolic link\)$/;
 const cases: FileCase[] = [
-  { name: 'a FIFO', image: 'fifo.png', make: (d) => execFileSync('mkfifo', [join(d, 'fifo.png')]), reason: /^a FIFO, not a regular file$/ },
-  { name: 'a directory', image: 'sub.png', make: (d) => mkdirSync(join(d, 'sub.png')), reason: /^a directory, not a regular file$/ },
-  { name: 'a symlink to /dev/zero', image: 'zero.png', make: (d) => symlinkSync('/dev/zero', join(d, 'zero.png')), reason: /^path "zero.png" leads out of the (calibration|data) directory through a symbolic link$/, manifestLine: true },
-  { name: 'a symlink to a file outside', image: 'link.png', make: (d, o) => symlinkSync(join(o, 'secret.png'), join(d, 'link.png')), reason: /^path "link.png" leads out of the .* directory through a symbolic link$/, manifestLine: true },
-  { name: 'a symlinked directory leading outside', image: 'sub/secret.txt', make: (d, o) => symlinkSync(o, join(d, 'sub')), reason: /^path "sub\/secret.txt" leads out of the .* directory through a symbolic link$/, manifestLine: true },
-  { name: 'a ../ path', image: '../outside/secret.png', make: () => undefined, reason: /^path "..\/outside\/secret.png" escapes the .* directory$/, manifestLine: true },
-  { name: 'an absolute path', image: '/etc/hostname', make: () => undefined, reason: /^path "\/etc\/hostname" escapes the .* directory$/, manifestLine: true },
+  { name: 'a FIFO', image: 'fifo.png', make: (d) => execFileSync('mkfifo', [join(d, 'fifo.png')]), reason: /^is a FIFO, not a regular file$/ },
+  { name: 'a directory', image: 'sub.png', make: (d) => mkdirSync(join(d, 'sub.png')), reason: /^is a directory, not a regular file$/ },
+  { name: 'a symlink to /dev/zero', image: 'zero.png', make: (d) => symlinkSync('/dev/zero', join(d, 'zero.png')), reason: OUTSIDE },
+  { name: 'a symlink to a file outside', image: 'link.png', make: (d, o) => symlinkSync(join(o, 'secret.png'), join(d, 'link.png')), reason: OUTSIDE },
+  { name: 'a symlinked directory leading outside', image: 'sub/secret.txt', make: (d, o) => symlinkSync(o, join(d, 'sub')), reason: OUTSIDE },
+  { name: 'a ../ path', image: '../outside/secret.png', make: () => undefined, reason: /^image path "..\/outside\/secret.png" climbs out with '..'; images must lie inside the data directory$/, manifestLine: true },
+  { name: 'a percent-encoded ../ path', image: '%2e%2e/outside/secret.png', make: () => undefined, reason: /^image path "%2e%2e\/outside\/secret.png" climbs out with '..'/, manifestLine: true },
+  { name: 'an absolute path', image: '/etc/hostname', make: () => undefined, reason: /^image path "\/etc\/hostname" is absolute/, manifestLine: true },
   { name: 'a PNG declaring 20000x20000 pixels', image: 'bomb.png', make: (d) => writeFileSync(join(d, 'bomb.png'), pngDeclaring(20000, 20000)), reason: /^the image is 20000x20000 pixels, over the limit of 8192 on a side and 16777216 pixels in all \(read from the PNG header; not decoded\)$/ },
   { name: 'a JPEG declaring 30000x30000 pixels', image: 'bomb.jpg', make: (d) => writeFileSync(join(d, 'bomb.jpg'), jpegDeclaring(30000, 30000)), reason: /^the image is 30000x30000 pixels, .* \(read from the JPEG header; not decoded\)$/ },
   {
-    name: 'a sparse 200 MB file', image: 'huge.png', reason: /^209715200 bytes, over the limit of 134217728$/,
+    name: 'a sparse 200 MB file', image: 'huge.png', reason: /^holds 209715200 bytes, more than the \d+ expected$/,
     make: (d) => { const fd = openSync(join(d, 'huge.png'), 'w'); ftruncateSync(fd, 200 * 2 ** 20); closeSync(fd); },
   },
   { name: 'a GIF', image: 'a.gif', make: (d) => writeFileSync(join(d, 'a.gif'), 'GIF89a\x10\x00\x10\x00'), reason: /^not a PNG or JPEG image$/ },
   { name: 'a PNG whose header is fine but whose data is not', image: 'cut.png', make: (d) => writeFileSync(join(d, 'cut.png'), pngDeclaring(64, 64)), reason: /^corrupt image: / },
 ];
 
+/** Checks a failure's message: the manifest line, or "<image>: cannot read <what> (<reason>)". */
+function expectMessage(message: string, dir: string, c: FileCase, what: string): void {
+  const prefix = c.manifestLine ? `${join(dir, 'manifest.jsonl')}:1: ` : `${join(dir, c.image)}: cannot read ${what} (`;
+  expect(message.startsWith(prefix)).toBe(true);
+  expect(c.manifestLine ? message.slice(prefix.length) : message.slice(prefix.length, -1)).toMatch(c.reason);
+  expect(message).not.toMatch(/12345|\n/); // nothing about a file outside, one line
+}
+
 describe.each(cases)('$name', (c) => {
   test('as a calibration image: one ConversionError naming the file (or manifest line), at once, in bounded memory', async () => {
     const { dir } = dataDir(c.image, c.make);
     const r = await failure(() => calib(dir));
     expect(r.error).toBeInstanceOf(ConversionError);
-    if (c.manifestLine) {
-      expect(r.message.startsWith(`${join(dir, 'manifest.jsonl')}:1: image `)).toBe(true);
-      expect(r.message.slice(`${join(dir, 'manifest.jsonl')}:1: image `.length)).toMatch(c.reason);
-    } else {
-      const prefix = `${join(dir, c.image)}: cannot read calibration image (`;
-      expect(r.message.startsWith(prefix)).toBe(true);
-      expect(r.message.slice(prefix.length, -1)).toMatch(c.reason);
-    }
-    expect(r.message).not.toMatch(/12345|\n/); // no size of a file outside, one line
+    expectMessage(r.message, dir, c, 'calibration image');
     expect(r.ms).toBeLessThan(3000);
     expect(r.rssMiB).toBeLessThan(100);
   });
 
   test('as an evaluation image: one error naming the file (or manifest line), at once, in bounded memory', async () => {
     const { dir } = dataDir(c.image, c.make);
-    const manifest = join(dir, 'manifest.jsonl');
-    if (c.manifestLine && /escapes/.test(c.reason.source)) {
-      // `..` and absolute paths are refused when the manifest is read, with the line.
-      const r = await failure(() => readManifest(dir));
-      expect(r.message).toBe(`${manifest}:1: image path "${c.image}" escapes the data directory`);
-      return;
-    }
-    await expect(readManifest(dir)).resolves.toHaveLength(1);
-    const r = await failure(() => evalImage(dir, c.image));
-    const prefix = `${join(dir, c.image)}: cannot read image (`;
-    expect(r.message.startsWith(prefix)).toBe(true);
-    expect(r.message.slice(prefix.length, -1)).toMatch(c.reason);
-    expect(r.message).not.toMatch(/12345|\n/);
+    const r = await failure(async () => { await readManifest(dir); await evalImage(dir, c.image); });
+    expectMessage(r.message, dir, c, 'image');
     expect(r.ms).toBeLessThan(3000);
     expect(r.rssMiB).toBeLessThan(100);
   });
@@ -126,26 +117,14 @@ test('a symlink that stays inside the data directory is followed', async () => {
 });
 
 test.each([
-  ['a FIFO', (f: string) => execFileSync('mkfifo', [f]), 'a FIFO, not a regular file'],
-  ['a symlink to /dev/zero', (f: string) => symlinkSync('/dev/zero', f), 'a character device, not a regular file'],
-])('a manifest that is %s is refused at once', async (_name, make, reason) => {
+  ['a FIFO', (f: string) => execFileSync('mkfifo', [f]), /manifest\.jsonl: cannot read the calibration manifest \(is a FIFO, not a regular file\)$/, /manifest\.jsonl: cannot read the manifest \(is a FIFO, not a regular file\)$/],
+  ['a symlink to /dev/zero', (f: string) => symlinkSync('/dev/zero', f), /manifest\.jsonl: cannot read the calibration manifest \(resolves outside/, /manifest\.jsonl: cannot read the manifest \(resolves outside/],
+])('a manifest that is %s is refused at once', async (_name, make, calibMessage, evalMessage) => {
   const dir = scratch();
-  const manifest = join(dir, 'manifest.jsonl');
-  make(manifest);
+  make(join(dir, 'manifest.jsonl'));
   const c = await failure(() => calib(dir));
-  expect(c.message).toBe(`${manifest}: cannot read the calibration manifest (${reason})`);
+  expect(c.message).toMatch(calibMessage);
   const e = await failure(() => readManifest(dir));
-  expect(e.message).toBe(`${manifest}: cannot read manifest (${reason})`);
+  expect(e.message).toMatch(evalMessage);
   expect(c.ms + e.ms).toBeLessThan(3000);
-});
-
-test('readRegularFile: devices are refused without reading; a regular file reads back whole', async () => {
-  for (const dev of ['/dev/zero', '/dev/null', '/dev/urandom']) {
-    await expect(readRegularFile(dev, 1024)).rejects.toThrow(`${dev}: a character device, not a regular file`);
-  }
-  const f = join(scratch(), 'f');
-  writeFileSync(f, Buffer.alloc(3000, 7));
-  expect((await readRegularFile(f, 3000)).equals(Buffer.alloc(3000, 7))).toBe(true);
-  await expect(readRegularFile(f, 2999)).rejects.toThrow(`${f}: 3000 bytes, over the limit of 2999`);
-  await expect(readRegularFile(join(f, 'x'), 10)).rejects.toThrow(`${join(f, 'x')}: file not found`);
 });

@@ -14,8 +14,6 @@ export const IMAGE_LIMITS = {
   maxSide: 8192,
   /** width * height. */
   maxPixels: 4096 * 4096,
-  /** Bytes of an image file. */
-  maxFileBytes: 128 * 1024 * 1024,
 } as const;
 
 export interface ImageHeader {

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import * as tf from '@tensorflow/tfjs-core';
-import { decodeImageFile, InputFileError } from '@tfjs-mbq/converter';
+import { readImageFile } from '@tfjs-mbq/converter';
 import { loadVlm, type RgbaImage, type Vlm } from '@tfjs-mbq/runtime';
 import { CACHE_UNPACKED_WEIGHTS } from '@tfjs-mbq/ops';
 import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
@@ -273,13 +273,9 @@ async function resolveInput(image: string | undefined, question: string | undefi
 }
 
 async function readImage(file: string): Promise<RgbaImage> {
-  try {
-    const img = await decodeImageFile(file);
-    return { data: img.bitmap.data, width: img.bitmap.width, height: img.bitmap.height };
-  } catch (e) {
-    if (e instanceof InputFileError) throw new BenchInputError(`${file}: cannot read image (${e.reason})`);
-    throw e;
-  }
+  const img = await readImageFile(file);
+  if (typeof img === 'string') throw new BenchInputError(`${file}: cannot read image (${img})`);
+  return { data: img.bitmap.data, width: img.bitmap.width, height: img.bitmap.height };
 }
 
 /** Bytes of the weight shards model.json lists (what a user downloads besides the JSON files). */

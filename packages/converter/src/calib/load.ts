@@ -3,10 +3,10 @@
  * (docs/architecture.md, "Calibration / evaluation manifests"; ALGORITHM.md §2).
  */
 import * as path from 'node:path';
-import type { MbqJson } from '../io/load.js';
-import { ConversionError } from '../io/errors.js';
-import { InputFileError, PathEscapeError, readRegularFile, resolveUnder } from '../io/input_file.js';
-import { decodeImageFile, imageToRgb } from '../io/image_file.js';
+import { parseManifest, type ManifestItem, type MbqJson } from '@tfjs-mbq/format';
+import { readDataFile } from '@tfjs-mbq/format/node';
+import { ConversionError, fromFormatError } from '../io/errors.js';
+import { decodeImage, imageToRgb } from '../io/image_file.js';
 import type { Tokenizer } from './tokenizer.js';
 
 export interface CalibSample {
@@ -55,52 +55,31 @@ export function selectIndices(n: number, count: number, seed: number): number[] 
   return idx.slice(0, count).sort((a, b) => a - b);
 }
 
-/** Largest manifest read (a line per sample: far more than any calibration or evaluation set). */
-export const MANIFEST_MAX_BYTES = 256 * 1024 * 1024;
-
-async function readManifest(file: string): Promise<ManifestEntry[]> {
-  let text: string;
+/** Manifest entries as prompt + target text (a caption has no prompt), by the format's one manifest reader. */
+async function readManifest(root: string, file: string): Promise<ManifestEntry[]> {
+  let items: ManifestItem[];
   try {
-    text = (await readRegularFile(file, MANIFEST_MAX_BYTES)).toString('utf8');
+    items = parseManifest(new TextDecoder().decode(await readDataFile(root, 'manifest.jsonl', 'the calibration manifest')), file);
   } catch (e) {
-    if (!(e instanceof InputFileError)) throw e;
-    throw new ConversionError('CALIB_MANIFEST', `${file}: cannot read the calibration manifest (${e.reason})`, file);
+    throw fromFormatError(e, 'CALIB_MANIFEST', 'CALIB_MANIFEST');
   }
-  // Editors on Windows write a UTF-8 byte order mark; it is not part of the first line's JSON.
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const entries: ManifestEntry[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const lineNo = i + 1;
-    if (raw.trim() === '') return;
-    let obj: Record<string, unknown>;
-    try {
-      obj = JSON.parse(raw) as Record<string, unknown>;
-    } catch (e) {
-      throw new ConversionError('CALIB_MANIFEST', `${file}:${lineNo}: malformed JSON (${(e as Error).message})`, file);
-    }
-    const where = `${file}:${lineNo}`;
-    if (typeof obj !== 'object' || obj === null || typeof obj.image !== 'string' || obj.image === '') {
-      throw new ConversionError('CALIB_MANIFEST', `${where}: expected an object with a string "image"`, file);
-    }
-    if (typeof obj.caption === 'string') {
-      entries.push({ line: lineNo, image: obj.image, prompt: '', target: obj.caption });
-    } else if (typeof obj.question === 'string' && typeof obj.answer === 'string') {
-      entries.push({ line: lineNo, image: obj.image, prompt: obj.question, target: obj.answer });
-    } else {
-      throw new ConversionError('CALIB_MANIFEST', `${where}: expected "caption", or "question" and "answer" strings`, file);
-    }
-  });
-  return entries;
+  return items.map((it) => it.kind === 'caption'
+    ? { line: it.line, image: it.image, prompt: '', target: it.caption }
+    : { line: it.line, image: it.image, prompt: it.question, target: it.answer });
 }
 
-async function readImage(root: string, where: string, manifest: string, name: string, size: [number, number]): Promise<Float32Array> {
+async function readImage(root: string, image: string, size: [number, number]): Promise<Float32Array> {
+  const file = path.join(root, image);
+  // Inside the calibration directory after resolving links, a regular file, bounded (format's reader).
+  let bytes: Uint8Array;
   try {
-    return imageToRgb(await decodeImageFile(await resolveUnder(root, name, 'calibration directory')), size);
+    bytes = await readDataFile(root, image, 'calibration image');
   } catch (e) {
-    if (e instanceof PathEscapeError) throw new ConversionError('CALIB_MANIFEST', `${where}: image ${e.reason}`, manifest);
-    if (e instanceof InputFileError) throw new ConversionError('CALIB_IMAGE', `${e.file}: cannot read calibration image (${e.reason})`, e.file);
-    throw e;
+    throw fromFormatError(e, 'CALIB_MANIFEST', 'CALIB_IMAGE');
   }
+  const decoded = await decodeImage(bytes);
+  if (typeof decoded === 'string') throw new ConversionError('CALIB_IMAGE', `${file}: cannot read calibration image (${decoded})`, file);
+  return imageToRgb(decoded, size);
 }
 
 export interface CalibOptions {
@@ -114,7 +93,7 @@ export interface CalibOptions {
 export async function loadCalibration(dir: string, tokenizer: Tokenizer, mbq: MbqJson, opts: CalibOptions = {}): Promise<CalibSet> {
   const root = path.resolve(dir);
   const manifest = path.join(root, 'manifest.jsonl');
-  const entries = await readManifest(manifest);
+  const entries = await readManifest(root, manifest);
   if (entries.length === 0) throw new ConversionError('CALIB_EMPTY', `${manifest}: the calibration set is empty (no samples)`, manifest);
   if (opts.samples !== undefined && (!Number.isInteger(opts.samples) || opts.samples < 1)) {
     throw new ConversionError('OPTION', `--samples must be a positive integer, got ${opts.samples}`);
@@ -141,7 +120,7 @@ export async function loadCalibration(dir: string, tokenizer: Tokenizer, mbq: Mb
     captionMask.fill(1, firstTarget - 1, ids.length - 1);
     samples.push({
       line: e.line, image: e.image, inputIds: Int32Array.from(ids),
-      pixels: await readImage(root, where, manifest, e.image, mbq.imageSize), visionMask, captionMask,
+      pixels: await readImage(root, e.image, mbq.imageSize), visionMask, captionMask,
     });
   }
   return { dir: root, imageSize: mbq.imageSize, samples, available: entries.length };

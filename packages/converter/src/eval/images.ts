@@ -1,14 +1,11 @@
-/** PNG/JPEG -> float32 RGB pixels in [0, 1], HWC, for a file named by an evaluation manifest. */
+/** PNG/JPEG -> float32 RGB pixels in [0, 1], HWC, for a file an evaluation manifest names. */
 import { join } from 'node:path';
-import { InputFileError, resolveUnder } from '../io/input_file.js';
-import { decodeImageFile, imageToRgb } from '../io/image_file.js';
+import { readDataFile } from '@tfjs-mbq/format/node';
+import { decodeImage, imageToRgb } from '../io/image_file.js';
 
-/** `file` must be a regular file inside `dataDir` once symbolic links are resolved. */
 export async function loadImagePixels(dataDir: string, file: string, size: [number, number]): Promise<Float32Array> {
-  try {
-    return imageToRgb(await decodeImageFile(await resolveUnder(dataDir, file, 'data directory')), size);
-  } catch (e) {
-    if (e instanceof InputFileError) throw new Error(`${join(dataDir, file)}: cannot read image (${e.reason})`);
-    throw e;
-  }
+  // Inside dataDir after resolving links, a regular file, bounded (format's reader).
+  const image = await decodeImage(await readDataFile(dataDir, file, 'image'));
+  if (typeof image === 'string') throw new Error(`${join(dataDir, file)}: cannot read image (${image})`);
+  return imageToRgb(image, size);
 }

@@ -1,24 +1,35 @@
 /**
- * Image files -> pixels, for calibration, evaluation and the CLI: a regular file of bounded size,
- * a PNG or JPEG whose header dimensions are within IMAGE_LIMITS (checked before decoding), then
- * decoded by jimp.
+ * Image bytes -> pixels, for calibration, evaluation and the CLI: a PNG or JPEG whose header
+ * dimensions are within IMAGE_LIMITS (checked before decoding: a small file can declare
+ * gigabytes of pixels), then decoded by jimp. The bytes come from format's bounded readers.
  */
 import { Jimp } from 'jimp';
-import { IMAGE_LIMITS, checkImageHeader } from '@tfjs-mbq/format';
-import { InputFileError, readRegularFile } from './input_file.js';
+import { checkImageHeader, SourceReadError } from '@tfjs-mbq/format';
+import { MAX_DATA_FILE_BYTES, readRegularFile } from '@tfjs-mbq/format/node';
 
 export type DecodedImage = Awaited<ReturnType<typeof Jimp.read>>;
 
-/** Reads and decodes `file`; InputFileError (with a short reason) for anything it refuses. */
-export async function decodeImageFile(file: string): Promise<DecodedImage> {
-  const bytes = await readRegularFile(file, IMAGE_LIMITS.maxFileBytes);
+/** The image, or why it is refused ("not a PNG or JPEG image", "the image is 20000x20000 pixels, ..."). */
+export async function decodeImage(bytes: Uint8Array): Promise<DecodedImage | string> {
   const header = checkImageHeader(bytes);
-  if (typeof header === 'string') throw new InputFileError(file, header);
+  if (typeof header === 'string') return header;
   try {
-    return await Jimp.read(bytes);
+    return await Jimp.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (e) {
-    throw new InputFileError(file, `corrupt image: ${(e as Error).message}`);
+    return `corrupt image: ${(e as Error).message}`;
   }
+}
+
+/** An image file a user names (not one from a manifest): a regular file of bounded size, then decodeImage. */
+export async function readImageFile(file: string): Promise<DecodedImage | string> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readRegularFile(file, MAX_DATA_FILE_BYTES);
+  } catch (e) {
+    if (!(e instanceof SourceReadError)) throw e;
+    return e.message.startsWith(`${file}: `) ? e.message.slice(file.length + 2) : e.message;
+  }
+  return decodeImage(bytes);
 }
 
 /** float32 RGB in [0, 1], HWC, resized (jimp's default) to [h, w] when needed; alpha dropped. */

@@ -1,9 +1,11 @@
 /** Conversion options, their defaults and validation (clear errors naming the option). */
+import { MAX_WEIGHT_BITS, MIN_WEIGHT_BITS, weightBitsProblem } from '@tfjs-mbq/format';
 import type { QuantMethod, LossMode, ScaleFamily } from '../search/types.js';
 import type { EmitMode } from '../emit/graph_model.js';
 import { ConversionError } from '../io/errors.js';
 import type { OutputFs } from '../io/atomic.js';
 import { quantizedMatMulBitsError } from '@tfjs-mbq/ops';
+import { quantizedMatMulAttrsProblem } from '@tfjs-mbq/format';
 import { BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
 
 export interface ConvertOptions {
@@ -82,7 +84,7 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
   const method = o.method ?? 'mbq';
   if (!METHODS.includes(method)) bad(`--method must be one of ${METHODS.join(', ')}, got "${String(method)}"`);
   const wBits = o.wBits ?? 3;
-  if (!Number.isInteger(wBits) || wBits < 2 || wBits > 8) bad(`--w-bits must be an integer from 2 to 8, got ${String(wBits)}`);
+  if (weightBitsProblem(wBits) !== undefined) bad(`--w-bits must be an integer from ${MIN_WEIGHT_BITS} to ${MAX_WEIGHT_BITS}, got ${String(wBits)}`);
   if (o.aBits !== undefined) {
     if (!Number.isInteger(o.aBits) || o.aBits < 2 || o.aBits > 16) bad(`--a-bits must be an integer from 2 to 16, got ${String(o.aBits)}`);
     // awq with --a-bits is the W4A8 search with AWQ's uniform loss: the ablation of MBQ's modality weighting.
@@ -110,7 +112,8 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
     bad(`--emit float with --a-bits ${String(o.aBits)}: a float graph holds plain MatMul nodes with dequantized weights and cannot quantize activations, so the W${wBits}A${String(o.aBits)} model would run with float activations; use --emit quantized (MbqQuantizedMatMul, --a-bits 8) or leave out --a-bits`);
   }
   if (emit === 'quantized' && o.aBits !== undefined) {
-    const why = quantizedMatMulBitsError(wBits, o.aBits);
+    // The node's attribute rules (format) and the kernels' bit pairs (ops), checked before any work.
+    const why = quantizedMatMulAttrsProblem({ bits: wBits, groupSize: 1, inFeatures: 1, actBits: o.aBits }) ?? quantizedMatMulBitsError(wBits, o.aBits);
     if (why) bad(`--a-bits ${o.aBits} with --w-bits ${wBits}${o.wBits === undefined ? ' (the default)' : ''}: the MbqQuantizedMatMul op cannot run them (${why}); use --w-bits 4 --a-bits 8`);
   }
   const gridSize = o.gridSize ?? 20;
