@@ -29,7 +29,7 @@ async function damaged(file: string, content: unknown): Promise<string> {
   return dir;
 }
 
-const vocabSize = Object.keys(tokenizerJson().model.vocab).length;
+const vocabSize = Object.keys((tokenizerJson() as { model: { vocab: Record<string, number> } }).model.vocab).length;
 
 describe('§5 inconsistent model files are refused at load, naming file and field', () => {
   test.each([
