@@ -2,19 +2,30 @@
  * The architectures the importer knows, keyed by config.json `architectures[0]`. Each module keeps
  * all of its architecture's knowledge; the writer and the converter need nothing per architecture.
  */
+import type { ImageInputLayout, ImageProcessorConfig, ProcessedImageShape } from '@tfjs-mbq/format';
 import { ImportError } from '../errors.js';
 import type { Ops } from '../graph/ops.js';
 import type { SafetensorsCheckpoint } from '../safetensors/index.js';
 import { isRecord } from './config_fields.js';
 import { LLAVA_ARCHITECTURE, llavaForward, llavaLayout, llavaUnusedTensor, llavaWeights, parseLlavaConfig } from './llava.js';
+import {
+  LLAVA_ONEVISION_ARCHITECTURE, llavaOnevisionForward, llavaOnevisionImageInput, llavaOnevisionLayout, llavaOnevisionProcessorProblem,
+  llavaOnevisionUnusedTensor, llavaOnevisionWeights, parseLlavaOnevisionConfig,
+} from './llava_onevision.js';
 import { checkSourceShape, type WeightSpec } from './plan.js';
 
 /** One checkpoint, planned: its weights and the graph that reads them. */
 export interface ArchitecturePlan {
   architecture: string;
   weights: WeightSpec[];
-  /** `pixel_values` is [1, H, W, 3] with these H, W. */
+  /** `pixel_values` is [B, H, W, 3] with these H, W. */
   imageSize: [number, number];
+  /** How `pixel_values` is made from the image processor's output. */
+  imageInput: ImageInputLayout;
+  /** The processed image the graph is built for, as the prompt's image-token count sees it. */
+  processedImage: ProcessedImageShape;
+  /** Why the checkpoint's image processor cannot feed this graph, or undefined when it can. */
+  imageProcessorProblem(p: ImageProcessorConfig): string | undefined;
   imageTokenId: number;
   imageTokenCount: number;
   /** The longest sequence the graph's position tables cover. */
@@ -39,6 +50,8 @@ const llava: Architecture = {
     checkCheckpoint(ckpt, weights, (name) => llavaUnusedTensor(c, layout, name));
     return {
       architecture: LLAVA_ARCHITECTURE, weights, imageSize: [c.vision.imageSize, c.vision.imageSize], imageTokenId: c.imageTokenId,
+      imageInput: { kind: 'image' }, processedImage: { height: c.vision.imageSize, width: c.vision.imageSize },
+      imageProcessorProblem: (p) => singleImageProblem(p, c.vision.imageSize),
       imageTokenCount: c.imageTokenCount, maxSeq: c.text.maxSeq, vocab: c.text.vocab,
       bosTokenId: c.text.bosTokenId, eosTokenId: c.text.eosTokenId, padTokenId: c.text.padTokenId,
       forward: (o, pixels, ids, offset) => llavaForward(o, c, pixels, ids, offset),
@@ -46,7 +59,36 @@ const llava: Architecture = {
   },
 };
 
-const ARCHITECTURES: Readonly<Record<string, Architecture>> = { [LLAVA_ARCHITECTURE]: llava };
+/** A `single` processor (CLIP, SigLIP) must make exactly the vision tower's square input. */
+export function singleImageProblem(p: ImageProcessorConfig, side: number): string | undefined {
+  if (p.kind !== 'single') return `a ${p.kind} image processor does not feed a fixed-size vision tower`;
+  const final = p.centerCrop ?? (p.resize && 'height' in p.resize ? p.resize : null);
+  if (!final || final.height !== side || final.width !== side) {
+    return `the processor makes ${final ? `${final.height}x${final.width}` : 'variable-size'} images but the vision tower takes ${side}x${side}`;
+  }
+  return undefined;
+}
+
+const llavaOnevision: Architecture = {
+  plan(config, file, ckpt) {
+    const c = parseLlavaOnevisionConfig(config, file);
+    const layout = llavaOnevisionLayout(ckpt, c.text.tieWordEmbeddings);
+    const weights = llavaOnevisionWeights(c, layout);
+    checkCheckpoint(ckpt, weights, (name) => llavaOnevisionUnusedTensor(c, layout, name));
+    const input = llavaOnevisionImageInput(c);
+    const S = c.vision.imageSize;
+    return {
+      architecture: LLAVA_ONEVISION_ARCHITECTURE, weights, imageSize: [input.kind === 'views' ? input.views * S : S, S], imageTokenId: c.imageTokenId,
+      imageInput: input, processedImage: { height: S, width: S, originalHeight: S, originalWidth: S },
+      imageProcessorProblem: (p) => llavaOnevisionProcessorProblem(c, p),
+      imageTokenCount: c.imageTokenCount, maxSeq: c.text.maxSeq, vocab: c.text.vocab,
+      bosTokenId: c.text.bosTokenId, eosTokenId: c.text.eosTokenId, padTokenId: c.text.padTokenId,
+      forward: (o, pixels, ids, offset) => llavaOnevisionForward(o, c, pixels, ids, offset),
+    };
+  },
+};
+
+const ARCHITECTURES: Readonly<Record<string, Architecture>> = { [LLAVA_ARCHITECTURE]: llava, [LLAVA_ONEVISION_ARCHITECTURE]: llavaOnevision };
 export const SUPPORTED_ARCHITECTURES: readonly string[] = Object.keys(ARCHITECTURES);
 
 /** Every source tensor present with the shape the config implies; no tensor the architecture does not know. */
