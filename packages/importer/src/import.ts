@@ -11,7 +11,7 @@ import { planArchitecture, type ArchitecturePlan } from './arch/index.js';
 import { loadWeight, type WeightSpec } from './arch/plan.js';
 import { ImportError } from './errors.js';
 import { GraphOps } from './graph/graph_ops.js';
-import { readHfDir, type HfDirFiles } from './hf_dir.js';
+import { readHfDir } from './hf_dir.js';
 import { readImageProcessor } from './image_processor.js';
 import { promptLayout, type PromptLayout } from './prompt_layout.js';
 import { SafetensorsCheckpoint } from './safetensors/index.js';
@@ -25,6 +25,8 @@ export interface ImportOptions {
   /** Storage of the checkpoint's weights (tables and scalars the graph adds stay float32). */
   dtype?: StoredDtype;
   shardBytes?: number;
+  /** Qwen2-VL: the resized image size [H, W] the graph is built for (default: the processor's size for a 448x448 image). */
+  imageSize?: [number, number];
   /** Called after each weight is written. */
   onProgress?: (e: { done: number; total: number; name: string }) => void;
   handleSignals?: boolean;
@@ -149,8 +151,8 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
   const ckpt = await SafetensorsCheckpoint.open(opts.hfDir);
   let out: AtomicOutputDir | undefined;
   try {
-    const plan = planArchitecture(files.config, configFile, ckpt);
     const { config: processor, file } = readImageProcessor(files);
+    const plan = planArchitecture(files.config, configFile, ckpt, { processor, imageSize: opts.imageSize });
     const problem = plan.imageProcessorProblem(processor);
     if (problem) throw new ImportError('PROCESSOR', `${file}: ${problem}`, file);
     const layout = promptLayout(files, plan.processedImage);

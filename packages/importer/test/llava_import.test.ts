@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { importCheckpoint, type ImportResult } from '@tfjs-mbq/importer';
+import { analyseGraph, loadModelDir } from '@tfjs-mbq/converter';
 import { greedy, loadPlain, maxDiff, nchwToNhwc, readRecords, runLogits } from './helpers/hf_records.js';
 
 const TOLERANCE = 1e-4;
@@ -38,9 +39,23 @@ describe.each(CHECKPOINTS)('%s', (name) => {
       expect(c.input_ids.slice(c.image_token_offset, c.image_token_offset + c.image_token_count).every((id) => id === r.mbq.imageTokenId)).toBe(true);
     }
     expect(r.mbq).toMatchObject({ imageSize: [42, 42], tokenizer: 'hf', bosTokenId: 1, eosTokenId: 2 });
-    expect(r.mbq.imageProcessor).toMatchObject({ resize: { shortestEdge: 48 }, resample: 'bicubic', centerCrop: { height: 42, width: 42 }, rescaleFactor: 1 / 255 });
+    expect(r.mbq.imageProcessor).toMatchObject({ kind: 'single', resize: { shortestEdge: 48 }, resample: 'bicubic', centerCrop: { height: 42, width: 42 }, rescaleFactor: 1 / 255 });
     const written = JSON.parse(readFileSync(join(r.outDir, 'mbq.json'), 'utf8')) as unknown;
     expect(written).toEqual(r.mbq);
+  });
+
+  it('the converter\'s graph analysis finds every decoder block with its scale groups (no per-architecture code in the converter)', async () => {
+    const r = imported.get(name)!;
+    const m = await loadModelDir(r.outDir);
+    const a = analyseGraph(m.modelJson.modelTopology, m.weights);
+    expect(a.blocks.map((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down])).toEqual([0, 1].map((i) =>
+      ['q_proj', 'k_proj', 'v_proj', 'o_proj'].map((p) => `lm/layers.${i}/self_attn/${p}/MatMul`).concat(['gate_proj', 'up_proj', 'down_proj'].map((p) => `lm/layers.${i}/mlp/${p}/MatMul`))));
+    // GQA (4 heads, 2 KV heads): v and o differ in shape, so no attn-out group (ALGORITHM.md §4).
+    for (const b of a.blocks) {
+      expect(b.groups.map((g) => [g.name, g.fold.kind])).toEqual([['attn-in', 'gamma'], ['mlp-in', 'gamma'], ['mlp-out', 'linear']]);
+    }
+    expect(a.otherLinears).toContain('lm/lm_head/MatMul');
+    expect(a.otherLinears.filter((l) => l.startsWith('vision/')).length).toBe(1 + 6); // patch embedding + one CLIP layer (feature layer -2 of 2)
   });
 
   describe.each(BACKENDS)('on %s', (backend) => {

@@ -115,11 +115,27 @@ export class Vlm {
 
   /** Greedy decoding of the answer to `question` about `image`. */
   async generate(image: ImageInput, question: string, options: AnswerOptions = {}): Promise<Generation> {
+    const pixels = this.pixelValues(image, 'answer');
+    try {
+      return await this.generateFromPixels(pixels, question, options);
+    } finally {
+      pixels.dispose();
+    }
+  }
+
+  /**
+   * Greedy decoding from pixel_values the caller made (`[1, H, W, 3]` float32, as the graph takes
+   * them, e.g. a Hugging Face image processor's output in NHWC); the tensor stays the caller's.
+   */
+  async generateFromPixels(pixels: tf.Tensor4D, question: string, options: AnswerOptions = {}): Promise<Generation> {
     const maxNewTokens = options.maxNewTokens ?? 16;
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new Error(`answer: maxNewTokens must be a positive integer, got ${maxNewTokens}`);
+    const [h, w] = this.config.imageSize;
+    if (pixels.rank !== 4 || pixels.shape[0] !== 1 || pixels.shape[1] !== h || pixels.shape[2] !== w || pixels.shape[3] !== 3) {
+      throw new Error(`answer: pixel_values must be [1, ${h}, ${w}, 3], got [${pixels.shape.join(', ')}]`);
+    }
     const prompt = this.checkedPrompt(question, 'answer');
     const max = this.maxSequenceLength;
-    const pixels = toPixelValues(image, this.config.imageSize);
     const decoder = this.makeDecoder();
     const tokenIds: number[] = [];
     let stoppedAtEos = false;
@@ -134,9 +150,17 @@ export class Vlm {
       }
     } finally {
       decoder.dispose();
-      pixels.dispose();
     }
     return { text: this.tokenizer.decode(tokenIds), tokenIds, promptLength: prompt.length, stoppedAtEos };
+  }
+
+  /** The graph's pixel_values of `image`; Hugging Face models need their image processor. */
+  private pixelValues(image: ImageInput, who: string): tf.Tensor4D {
+    if (this.config.tokenizer === 'hf') {
+      // The image processor (resize, crop, normalize from mbq.json imageProcessor) is not wired in yet.
+      throw new Error(`${who}: images for this Hugging Face model need its image processor, which the runtime does not run yet; pass the processor's pixel_values to generateFromPixels()`);
+    }
+    return toPixelValues(image, this.config.imageSize);
   }
 
   /**
@@ -154,7 +178,7 @@ export class Vlm {
       throw new Error(`timeDecode: ${prompt.length} prompt tokens + ${steps} decode steps exceed the model's ${max} positions (at most ${max - prompt.length} steps with this question)`);
     }
     const t0 = now();
-    const pixels = toPixelValues(image, this.config.imageSize);
+    const pixels = this.pixelValues(image, 'timeDecode');
     const decoder = this.makeDecoder();
     try {
       let next = await decoder.prefill(pixels, prompt);

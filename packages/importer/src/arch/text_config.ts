@@ -38,7 +38,8 @@ export function ropeOf(t: ConfigFields, headDim: number, maxSeq: number, default
   const params = t.record('rope_parameters') ?? t.record('rope_scaling');
   const theta = params?.has('rope_theta') ? params.num('rope_theta') : t.num('rope_theta', defaultTheta);
   const type = params ? (params.has('rope_type') ? params.obj.rope_type : params.obj.type ?? 'default') : 'default';
-  if (type === 'default') return { headDim, theta, maxSeq, angles: 'float32' };
+  // transformers 4's Qwen2-VL configs name their multimodal RoPE type "mrope": default frequencies, split by mrope_section.
+  if (type === 'default' || type === 'mrope') return { headDim, theta, maxSeq, angles: 'float32' };
   if (type === 'linear') return { headDim, theta, maxSeq, angles: 'float32', positionDivisor: params!.num('factor') };
   throw new ImportError('CONFIG', `${t.file}: ${t.where}.rope type ${JSON.stringify(type)} is not supported (default, linear)`, t.file);
 }

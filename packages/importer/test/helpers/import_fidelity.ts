@@ -29,6 +29,8 @@ export function recordedGraphPixels(r: ImportResult, c: RecordCase, pixelValues:
 
 export interface FidelityOptions {
   checkpoint: string;
+  /** importCheckpoint's imageSize (Qwen2-VL: the recorded resized size). */
+  imageSize?: [number, number];
   tolerance: number;
   /** Extra checks on the import result (mbq.json). */
   checkImport: (r: ImportResult) => void | Promise<void>;
@@ -40,7 +42,7 @@ export function describeImportFidelity(o: FidelityOptions): void {
   let imported: ImportResult;
   beforeAll(async () => {
     tmp = mkdtempSync(join(tmpdir(), `${o.checkpoint}-`));
-    imported = await importCheckpoint({ hfDir, outDir: join(tmp, o.checkpoint) });
+    imported = await importCheckpoint({ hfDir, outDir: join(tmp, o.checkpoint), imageSize: o.imageSize });
   });
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
