@@ -16,6 +16,17 @@ export function joinLocation(base: string, file: string): string {
   return `${base.replace(/\/+$/, '')}/${file.replace(/^\.?\/+/, '')}`;
 }
 
+/**
+ * A location that names a graph file (`.../model.json`, as tfjs users write it for
+ * `tf.loadGraphModel`) splits into its directory and that file; any other is the directory.
+ */
+export function splitModelLocation(location: string): { base: string; graphFile: string } {
+  const m = /^(.*?)([^/\\]+\.json)$/i.exec(location);
+  if (!m) return { base: location, graphFile: 'model.json' };
+  const base = m[1]!.replace(/[/\\]+$/, '');
+  return { base: base === '' ? '.' : base, graphFile: m[2]! };
+}
+
 export class ModelSource {
   constructor(
     /** Directory path (Node) or base URL of the model. */

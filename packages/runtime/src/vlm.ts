@@ -1,14 +1,14 @@
 /** A loaded vision-language model that answers questions about images with greedy decoding. */
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphModel } from '@tensorflow/tfjs-converter';
-import { initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
+import { initBackend, type ActiveBackendName, type BackendName } from '@tfjs-mbq/ops/backends';
 import type { Decoder } from './decoding/decoder.js';
 import { RerunDecoder } from './decoding/rerun.js';
 import { withKvCache } from './decoding/kv/build.js';
 import { toPixelValues, type ImageInput } from './image.js';
 import { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 import { readGraphModel, toArtifacts, type GraphModelFiles } from './model_files.js';
-import { ModelSource, type FetchLike } from './sources.js';
+import { ModelSource, splitModelLocation, type FetchLike } from './sources.js';
 import { WordLevelTokenizer, type TokenizerJson } from './tokenizer.js';
 
 export interface LoadVlmOptions {
@@ -69,7 +69,7 @@ export class Vlm {
     readonly config: MbqConfig,
     readonly tokenizer: WordLevelTokenizer,
     /** The tfjs backend the model runs on. */
-    readonly backend: string,
+    readonly backend: ActiveBackendName,
     /** Why that backend (e.g. the WebGPU adapter, or what `auto` skipped). */
     readonly backendDetail: string,
     private readonly makeDecoder: () => Decoder,
@@ -185,35 +185,44 @@ function findLogitsOutput(model: GraphModel, file: string): string {
   throw new Error(`${file}: no 'logits' output among [${outs.join(', ')}]`);
 }
 
+/** The backends the MBQ kernels run on: what `backend: 'current'` accepts from the app. */
+const ACTIVE_BACKENDS: readonly ActiveBackendName[] = ['webgpu', 'wasm', 'cpu', 'tensorflow'];
+
 /**
- * Loads a converted (or float) VLM from a directory (Node) or base URL holding `model.json`,
- * its weight shards, `mbq.json` and `tokenizer.json`, and initialises the backend.
+ * Loads a converted (or float) VLM and initialises the backend. `location` is a directory (Node)
+ * or base URL holding `model.json`, its weight shards, `mbq.json` and `tokenizer.json`, or the
+ * URL/path of the `model.json` itself (the other files are read next to it).
  */
 export async function loadVlm(location: string, options: LoadVlmOptions = {}): Promise<Vlm> {
   const backendName = options.backend ?? 'auto';
-  let backend: string;
+  let backend: ActiveBackendName;
   let backendDetail: string;
   if (backendName === 'current') {
     await tf.ready();
-    backend = tf.getBackend();
+    const current = tf.getBackend();
+    if (!(ACTIVE_BACKENDS as readonly string[]).includes(current)) {
+      throw new Error(`loadVlm: backend 'current' is the app's '${current}', but the MBQ kernels run on ${ACTIVE_BACKENDS.join(', ')}: set one of those, or pass backend: 'auto'`);
+    }
+    backend = current as ActiveBackendName;
     backendDetail = 'set by the app';
   } else {
     const report = await initBackend(backendName);
     backend = report.backend;
     backendDetail = report.detail;
   }
-  const source = new ModelSource(location, options.fetch);
+  const { base, graphFile } = splitModelLocation(location);
+  const source = new ModelSource(base, options.fetch);
   const [files, mbqJson, tokenizerJson, hfConfig] = await Promise.all([
-    readGraphModel(source),
+    readGraphModel(source, graphFile),
     source.json<unknown>('mbq.json'),
     source.json<TokenizerJson>('tokenizer.json'),
     source.json<HfConfigJson>('config.json').catch(() => null),
   ]);
   const maxSeq = maxPositions(hfConfig);
-  const config = parseMbqConfig(mbqJson, `${location}/mbq.json`);
-  const tokenizer = new WordLevelTokenizer(tokenizerJson, `${location}/tokenizer.json`);
-  const prefill = await loadGraph(files, location);
-  const logitsName = findLogitsOutput(prefill, `${location}/model.json`);
+  const config = parseMbqConfig(mbqJson, `${base}/mbq.json`);
+  const tokenizer = new WordLevelTokenizer(tokenizerJson, `${base}/tokenizer.json`);
+  const prefill = await loadGraph(files, `${base}/${graphFile}`);
+  const logitsName = findLogitsOutput(prefill, `${base}/${graphFile}`);
   if (options.kvCache === false) {
     return new Vlm(prefill, config, tokenizer, backend, backendDetail, () => new RerunDecoder(prefill, logitsName), 're-run', 'kvCache: false', maxSeq);
   }
@@ -224,12 +233,12 @@ export async function loadVlm(location: string, options: LoadVlmOptions = {}): P
   return new Vlm(model, config, tokenizer, backend, backendDetail, () => new RerunDecoder(model, logitsName), 're-run', note, maxSeq);
 }
 
-async function loadGraph(files: GraphModelFiles, location: string): Promise<GraphModel> {
+async function loadGraph(files: GraphModelFiles, where: string): Promise<GraphModel> {
   const model = new GraphModel(tf.io.fromMemory(toArtifacts(files)));
   await model.load();
   for (const input of ['pixel_values', 'input_ids']) {
     if (!model.inputNodes.includes(input)) {
-      throw new Error(`${location}/model.json: the graph has no '${input}' input (inputs: ${model.inputNodes.join(', ')})`);
+      throw new Error(`${where}: the graph has no '${input}' input (inputs: ${model.inputNodes.join(', ')})`);
     }
   }
   return model;

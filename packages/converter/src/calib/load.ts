@@ -1,6 +1,6 @@
 /**
  * Calibration data: manifest.jsonl + PNGs -> token ids, pixels and the vision / caption masks
- * (docs/architecture.md, "Calibration / evaluation manifests"; ALGORITHM.md §2).
+ * (docs/architecture.md, "Calibration / evaluation manifests"; docs/algorithm.md §2).
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
