@@ -7,6 +7,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ensureNavigatorGpu } from '#navigator-gpu';
 import { checkTfjsVersion, compareVersions, WEBGPU_OLDEST_TFJS } from '../peer_versions.js';
 import { describeAdapter, type AdapterReport } from './navigator_gpu.js';
+import { quantizedMatMulWasmPath } from '../kernels/wasm/quantized_matmul.js';
+import { prepareQuantizedMatMulWasm } from '../kernels/wasm/simd/quantized_matmul_simd.js';
 
 export type BackendName = 'auto' | 'webgpu' | 'wasm' | 'cpu' | 'tensorflow';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'webgpu', 'wasm', 'cpu', 'tensorflow'];
@@ -35,8 +37,10 @@ async function initCpu(): Promise<BackendReport> {
 async function initWasm(): Promise<BackendReport> {
   const { version_wasm } = await import('@tensorflow/tfjs-backend-wasm');
   checkTfjsVersion('@tensorflow/tfjs-backend-wasm', version_wasm);
-  await setOrThrow('wasm');
-  return { backend: 'wasm', detail: 'WebAssembly (XNNPACK)' };
+  await Promise.all([setOrThrow('wasm'), prepareQuantizedMatMulWasm()]);
+  const qmm = quantizedMatMulWasmPath(tf.backend());
+  const lowBit = qmm.path === 'simd' ? 'low-bit matmul: wasm SIMD' : `low-bit matmul: unpacked + XNNPACK, because ${qmm.reason}`;
+  return { backend: 'wasm', detail: `WebAssembly (XNNPACK; ${lowBit})` };
 }
 
 async function initWebgpu(opts: { allowSoftware: boolean }): Promise<BackendReport> {
