@@ -39,7 +39,7 @@ describe.each(CHECKPOINTS)('%s', (name) => {
       expect(c.input_ids.slice(c.image_token_offset, c.image_token_offset + c.image_token_count).every((id) => id === r.mbq.imageTokenId)).toBe(true);
     }
     expect(r.mbq).toMatchObject({ imageSize: [42, 42], tokenizer: 'hf', bosTokenId: 1, eosTokenId: 2 });
-    expect(r.mbq.imageProcessor).toMatchObject({ resize: { shortestEdge: 48 }, resample: 'bicubic', centerCrop: { height: 42, width: 42 }, rescaleFactor: 1 / 255 });
+    expect(r.mbq.imageProcessor).toMatchObject({ kind: 'single', resize: { shortestEdge: 48 }, resample: 'bicubic', centerCrop: { height: 42, width: 42 }, rescaleFactor: 1 / 255 });
     const written = JSON.parse(readFileSync(join(r.outDir, 'mbq.json'), 'utf8')) as unknown;
     expect(written).toEqual(r.mbq);
   });

@@ -4,6 +4,7 @@
  * float32 reference used by the cpu and wasm kernels and by the tests.
  */
 import { MbqQuantizedMatMul, MbqQuantizedMatMulAttrs } from '../kernel_names.js';
+import { quantizedMatMulAttrsProblem } from '@tfjs-mbq/format';
 import { unpackCodes, wordsPerRow } from '../packing.js';
 
 export { MbqQuantizedMatMul };
@@ -21,19 +22,25 @@ export interface QmmDims {
 
 const OP = 'quantizedMatMul';
 
+/**
+ * Why the kernels cannot run `bits`-bit weights with `actBits`-bit activations, or null: beyond the
+ * attributes a node may hold (format's quantizedMatMulAttrsProblem), int8 activations run with
+ * 4-bit weights only (W4A8). The converter checks its options with it.
+ */
+export function quantizedMatMulBitsError(bits: number, actBits: number): string | null {
+  return actBits === 8 && bits !== 4 ? `actBits=8 (W4A8) needs bits=4, got bits=${bits}` : null;
+}
+
 /** Validates shapes and attributes; throws an error naming the op and the problem. */
 export function checkQuantizedMatMul(
   xShape: readonly number[], packedShape: readonly number[], scalesShape: readonly number[],
   zerosShape: readonly number[], attrs: MbqQuantizedMatMulAttrs,
 ): QmmDims {
   const { bits, groupSize, inFeatures: K, actBits } = attrs;
-  if (!Number.isInteger(bits) || bits < 2 || bits > 8) throw new Error(`${OP}: bits must be an integer in [2, 8], got ${bits}`);
-  if (!Number.isInteger(K) || K <= 0) throw new Error(`${OP}: inFeatures must be a positive integer, got ${K}`);
-  if (!Number.isInteger(groupSize) || groupSize <= 0 || K % groupSize !== 0) {
-    throw new Error(`${OP}: groupSize must be a positive integer dividing inFeatures=${K}, got ${groupSize}`);
-  }
-  if (actBits !== 0 && actBits !== 8) throw new Error(`${OP}: actBits must be 0 (float) or 8 (int8 per token), got ${actBits}`);
-  if (actBits === 8 && bits !== 4) throw new Error(`${OP}: actBits=8 (W4A8) needs bits=4, got bits=${bits}`);
+  const problem = quantizedMatMulAttrsProblem(attrs);
+  if (problem !== undefined) throw new Error(`${OP}: ${problem}`);
+  const pairing = quantizedMatMulBitsError(bits, actBits);
+  if (pairing) throw new Error(`${OP}: ${pairing}`);
   if (xShape.length < 1) throw new Error(`${OP}: x must have rank >= 1, got a scalar`);
   if (xShape[xShape.length - 1] !== K) {
     throw new Error(`${OP}: the last dimension of x (${xShape[xShape.length - 1]}) must equal inFeatures=${K}`);
