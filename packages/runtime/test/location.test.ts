@@ -20,9 +20,10 @@ beforeAll(async () => {
 });
 afterAll(async () => { await rm(root, { recursive: true, force: true }); });
 
-test('splitModelLocation: a .json file name splits off, anything else is the directory', () => {
+test('splitModelLocation: a trailing model.json splits off, anything else is the directory', () => {
   expect(splitModelLocation('https://h.example/models/m/model.json')).toEqual({ base: 'https://h.example/models/m', graphFile: 'model.json' });
-  expect(splitModelLocation('out/m/model-float.json')).toEqual({ base: 'out/m', graphFile: 'model-float.json' });
+  expect(splitModelLocation('out/m/model.json')).toEqual({ base: 'out/m', graphFile: 'model.json' });
+  expect(splitModelLocation('out/my-model.json')).toEqual({ base: 'out/my-model.json', graphFile: 'model.json' });
   expect(splitModelLocation('model.json')).toEqual({ base: '.', graphFile: 'model.json' });
   expect(splitModelLocation('https://h.example/models/m/')).toEqual({ base: 'https://h.example/models/m/', graphFile: 'model.json' });
   expect(splitModelLocation('C:\\models\\m\\model.json')).toEqual({ base: 'C:\\models\\m', graphFile: 'model.json' });
