@@ -38,31 +38,41 @@ export function checkSourceShape(ckpt: SafetensorsCheckpoint, spec: WeightSpec):
   }
 }
 
-/** The graph weight's values, read from the checkpoint and laid out (one tensor in memory, plus its output). */
+/**
+ * The graph weight's values, read from the checkpoint and laid out. Transposed layouts are
+ * scattered chunk by chunk into the output, so memory holds the output plus one read chunk.
+ */
 export async function loadWeight(ckpt: SafetensorsCheckpoint, spec: WeightSpec): Promise<Float32Array> {
-  const src = await ckpt.readFloat32(spec.source);
   const t = spec.transform;
   if (t.kind === 'copy') {
+    const src = await ckpt.readFloat32(spec.source);
     if (product(spec.shape) !== src.length) throw new Error(`weight ${spec.name}: ${src.length} values for shape [${spec.shape.join(', ')}]`);
     return src;
   }
+  const out = new Float32Array(product(spec.sourceShape));
   if (t.kind === 'transpose') {
+    // source [N, K] row-major -> out [K, N]: element (r, c) goes to c·N + r.
     const [n, k] = spec.sourceShape as [number, number];
-    const out = new Float32Array(n * k);
-    for (let r = 0; r < n; r++) {
-      const row = r * k;
-      for (let c = 0; c < k; c++) out[c * n + r] = src[row + c]!;
-    }
+    await ckpt.forEachFloat32Chunk(spec.source, (values, first) => {
+      for (let i = 0; i < values.length; i++) {
+        const e = first + i;
+        const r = Math.floor(e / k);
+        out[(e - r * k) * n + r] = values[i]!;
+      }
+    });
     return out;
   }
+  // source [O, C, kh, kw] -> out [(y·kw + x)·C + c, O].
   const [o, ch, kh, kw] = spec.sourceShape as [number, number, number, number];
-  const out = new Float32Array(o * ch * kh * kw);
-  for (let oi = 0; oi < o; oi++) {
-    for (let c = 0; c < ch; c++) {
-      for (let y = 0; y < kh; y++) {
-        for (let x = 0; x < kw; x++) out[((y * kw + x) * ch + c) * o + oi] = src[((oi * ch + c) * kh + y) * kw + x]!;
-      }
+  await ckpt.forEachFloat32Chunk(spec.source, (values, first) => {
+    for (let i = 0; i < values.length; i++) {
+      let e = first + i;
+      const x = e % kw; e = (e - x) / kw;
+      const y = e % kh; e = (e - y) / kh;
+      const c = e % ch;
+      const oi = (e - c) / ch;
+      out[((y * kw + x) * ch + c) * o + oi] = values[i]!;
     }
-  }
+  });
   return out;
 }
