@@ -58,7 +58,9 @@ function worstScaledError(y: Float32Array, ref: Float32Array, x: Float32Array, M
 }
 
 // [bits, M, N, K, groupSize]: every bit width with groups 32/64/128/K, K not a multiple of 32
-// (one group), N odd and not a multiple of 4, M 1..5 (tiles of 4, 2 and 1).
+// (one group), N odd and not a multiple of 4, M 1..5 (tiles of 4, 2 and 1). Both kernel families
+// run: chunk lanes where K and the group are multiples of the chunk (16/32/64/128 codes at
+// 8/4/2/other bits), the general kernel elsewhere (e.g. 3 bits with group 32, K = 100).
 const FLOAT_CASES: [number, number, number, number, number][] = [];
 for (const bits of [2, 3, 4, 5, 6, 7, 8]) {
   FLOAT_CASES.push(

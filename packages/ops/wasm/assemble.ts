@@ -23,7 +23,9 @@ export function renderModuleSource(bytes: Uint8Array): string {
     '// (WebAssembly text assembled with wabt); do not edit. A test checks it is up to date.',
     `/** The wasm SIMD MbqQuantizedMatMul module (${bytes.length} bytes), base64. */`,
     'export const QUANTIZED_MATMUL_WASM_BASE64 =',
-    lines.map((l) => `  '${l}'`).join(' +\n') + ';',
+    '[',
+    ...lines.map((l) => `  '${l}',`),
+    "].join('');",
     '',
   ].join('\n');
 }

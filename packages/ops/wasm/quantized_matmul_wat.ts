@@ -29,14 +29,25 @@
  *
  * `fast` = groupSize % 32 == 0 or one group: whole 32-code blocks run unrolled, a K tail (one
  * group, K % 32 != 0) and any other group size run code by code with run-time shifts.
+ *
+ * The kernels here ("rows in lanes", qmm_*) are the general ones. When K and groupSize are
+ * multiples of a chunk, the "chunk lanes" kernels (quantized_matmul_lanes_wat.ts, lane_*) run
+ * instead: 1.4-1.6x faster (no gathers at 2/4/8 bits, one x load per slot for all rows).
  */
+
+import { Emitter, range, type QmmMode } from './wat_emitter.js';
+import { laneChunkCodes, laneKernel, laneKernelName, prepLanes } from './quantized_matmul_lanes_wat.js';
+
+export { laneChunkCodes, laneKernelName };
+export type { QmmMode };
 
 /** Bit widths with a kernel. */
 export const QMM_BITS = [2, 3, 4, 5, 6, 7, 8] as const;
-/** Rows of x handled together (the weights are decoded once per tile). */
-export const QMM_M_TILES = [4, 2, 1] as const;
+/** M tiles of the chunk-lanes kernels (quantized_matmul_lanes_wat.ts). */
+export const LANE_M_TILES = [4, 2, 1] as const;
+/** M tiles of the general kernels here (rare shapes: one tile keeps the module small). */
+export const QMM_M_TILES = [1] as const;
 
-export type QmmMode = 'f32' | 'a8';
 
 /** Export name of the kernel for a bit width, M tile and activation mode. */
 export function qmmExportName(bits: number, mTile: number, mode: QmmMode): string {
@@ -45,12 +56,6 @@ export function qmmExportName(bits: number, mTile: number, mode: QmmMode): strin
 
 const ROWS = 4;
 
-class Emitter {
-  readonly lines: string[] = [];
-  emit(...l: string[]): void { for (const s of l) this.lines.push(s); }
-}
-
-function range(n: number): number[] { return Array.from({ length: n }, (_, i) => i); }
 
 /** Gathers word (byte offset `off` + local `base`) of the four rows into v128 local `dst`. */
 function gather(e: Emitter, rowPtr: (i: number) => string, offsetExpr: string[], off: number, dst: string): void {
@@ -297,6 +302,10 @@ export function quantizedMatMulWat(): string {
   prepI8(e);
   for (const bits of QMM_BITS) for (const mTile of QMM_M_TILES) kernel(e, bits, mTile, 'f32');
   for (const mTile of QMM_M_TILES) kernel(e, 4, mTile, 'a8');
+  prepLanes(e, 'f32');
+  prepLanes(e, 'a8');
+  for (const bits of QMM_BITS) for (const mTile of LANE_M_TILES) laneKernel(e, bits, mTile, 'f32');
+  for (const mTile of LANE_M_TILES) laneKernel(e, 4, mTile, 'a8');
   e.emit(`)`);
   return e.lines.join('\n') + '\n';
 }

@@ -23,6 +23,8 @@ interface EmscriptenWasm {
 type Kernel = (xs: number, xsum: number, packed: number, scales: number, zeros: number, y: number,
   m0: number, N: number, K: number, g: number, words: number, sx: number, fast: number) => void;
 
+type Prep = (x: number, M: number, K: number, bits: number, g: number, xs: number, xsum: number, sx: number) => void;
+
 export interface SimdExports {
   prep_f32(x: number, M: number, K: number, bits: number, g: number, xs: number, xsum: number): void;
   prep_i8(x: number, M: number, K: number, bits: number, g: number, xs: number, xsum: number, sx: number): void;
@@ -109,28 +111,53 @@ export interface SimdCall {
   M: number; N: number; K: number; groupSize: number; words: number; bits: number; actBits: number;
 }
 
-/** Per-call scratch bytes: prepared x [M, K], per-group sums [M, K / groupSize], token scales [M]. */
+/** Codes per chunk of the chunk-lanes kernels (packages/ops/wasm/quantized_matmul_lanes_wat.ts). */
+function laneChunkCodes(bits: number): number { return 32 % bits === 0 ? 128 / bits : 128; }
+
+/** Per-call scratch bytes: prepared x [M, K], per-group sums [M, K / groupSize, 4], token scales [M]. */
 function scratchBytes(c: SimdCall): number {
-  return 4 * (c.M * c.K + c.M * (c.K / c.groupSize) + c.M);
+  return 4 * (c.M * c.K + 4 * c.M * (c.K / c.groupSize) + c.M);
+}
+
+/** M tiles per kernel family (packages/ops/wasm/quantized_matmul_wat.ts: LANE_M_TILES, QMM_M_TILES). */
+const TILES: Record<'lane' | 'qmm', readonly number[]> = { lane: [4, 2, 1], qmm: [1] };
+type KernelTable = Map<string, Kernel[]>;
+const tables = new WeakMap<SimdKernel, KernelTable>();
+
+/** The kernels of one family/mode/bit width, by M tile (looked up once per instance). */
+function kernelsFor(k: SimdKernel, family: 'lane' | 'qmm', prefix: string): Kernel[] {
+  let table = tables.get(k);
+  if (!table) tables.set(k, (table = new Map()));
+  let fns = table.get(prefix);
+  if (!fns) table.set(prefix, (fns = TILES[family].map((t) => k.exports[`${prefix}_m${t}`] as Kernel)));
+  return fns;
 }
 
 /** y = x · dequant(W)ᵀ on the heap (every pointer is a heap byte offset). */
 export function runSimdQuantizedMatMul(k: SimdKernel, c: SimdCall): void {
   const { M, N, K, groupSize: g, words, bits, actBits } = c;
   const G = K / g;
-  const scratch = k.wasm._malloc(scratchBytes(c)) >>> 0;
-  if (scratch === 0) throw new Error(`quantizedMatMul: the wasm heap has no room for ${scratchBytes(c)} bytes of scratch`);
+  const bytes = scratchBytes(c);
+  const scratch = k.wasm._malloc(bytes) >>> 0;
+  if (scratch === 0) throw new Error(`quantizedMatMul: the wasm heap has no room for ${bytes} bytes of scratch`);
   try {
     const xs = scratch;
     const xsum = xs + 4 * M * K;
-    const sx = xsum + 4 * M * G;
+    const sx = xsum + 16 * M * G;
     const mode = actBits === 8 ? 'a8' : 'f32';
-    if (mode === 'a8') k.exports.prep_i8(c.x, M, K, bits, g, xs, xsum, sx);
+    const chunk = laneChunkCodes(bits);
+    const lanes = K % chunk === 0 && g % chunk === 0;
+    if (lanes) (k.exports[`prep_lanes_${mode}`] as Prep)(c.x, M, K, bits, g, xs, xsum, sx);
+    else if (mode === 'a8') k.exports.prep_i8(c.x, M, K, bits, g, xs, xsum, sx);
     else k.exports.prep_f32(c.x, M, K, bits, g, xs, xsum);
     const fast = g % 32 === 0 || G === 1 ? 1 : 0;
+    const family = lanes ? 'lane' : 'qmm';
+    const fns = kernelsFor(k, family, `${family}_${mode}_b${bits}`);
+    const tiles = TILES[family];
     let m0 = 0;
-    for (const tile of [4, 2, 1]) {
-      const fn = k.exports[`qmm_${mode}_b${bits}_m${tile}`] as Kernel;
+    for (let i = 0; i < tiles.length; i++) {
+      const tile = tiles[i]!;
+      const fn = fns[i]!;
       for (; M - m0 >= tile; m0 += tile) fn(xs, xsum, c.packed, c.scales, c.zeros, c.y, m0, N, K, g, words, sx, fast);
     }
   } finally {
