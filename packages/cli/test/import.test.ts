@@ -70,7 +70,12 @@ describe('bad input: exit 1, one line naming the file, nothing written', () => {
     return d;
   }
   const cases: Array<[string, () => string, (hf: string) => RegExp]> = [
-    ['an architecture that is not supported', () => join(HF, 'qwen2-vl-tiny'), (hf) => new RegExp(`${hf}/config.json: architecture Qwen2VLForConditionalGeneration is not supported \\(supported: LlavaForConditionalGeneration\\)`)],
+    ['an architecture that is not supported', () => {
+      const d = copyOf('llava-1.5-tiny');
+      const c = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(d, 'config.json'), JSON.stringify({ ...c, architectures: ['MllamaForConditionalGeneration'] }));
+      return d;
+    }, (hf) => new RegExp(`${hf}/config.json: architecture MllamaForConditionalGeneration is not supported \\(supported: [^)]*LlavaForConditionalGeneration[^)]*\\)`)],
     ['a missing tokenizer.json', () => { const d = copyOf('llava-1.5-tiny'); rmSync(join(d, 'tokenizer.json')); return d; }, (hf) => new RegExp(`${hf}/tokenizer.json: cannot read \\(file not found\\)`)],
     ['a truncated safetensors shard', () => { const d = copyOf('llava-1.5-tiny-tf4'); const f = join(d, 'model-00002-of-00002.safetensors'); truncateSync(f, 100_000); return d; }, (hf) => new RegExp(`${hf}/model-00002-of-00002.safetensors: .*truncated`)],
     ['a tensor shape that disagrees with config.json', () => {
