@@ -6,7 +6,7 @@
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicOutputDir, GraphBuilder, checkOutputPath, isConversionError, type ModelJson, type WeightEntryJson } from '@tfjs-mbq/converter';
-import type { ImageInputLayout, ImageProcessorConfig, MbqJson } from '@tfjs-mbq/format';
+import { processedImageShape, type ImageInputLayout, type ImageProcessorConfig, type MbqJson } from '@tfjs-mbq/format';
 import { planArchitecture, type ArchitecturePlan } from './arch/index.js';
 import { loadWeight, type WeightSpec } from './arch/plan.js';
 import { ImportError } from './errors.js';
@@ -155,7 +155,7 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
     const plan = planArchitecture(files.config, configFile, ckpt, { processor, imageSize: opts.imageSize });
     const problem = plan.imageProcessorProblem(processor);
     if (problem) throw new ImportError('PROCESSOR', `${file}: ${problem}`, file);
-    const layout = promptLayout(files, plan.processedImage);
+    const layout = promptLayout(files, processedImageShape(plan.imageInput, plan.imageSize));
     const mbq = mbqJsonOf(plan, layout, processor, dtype, opts.hfDir);
     const { b, specs } = buildGraph(plan, mbq.imageTokenOffset);
     try {

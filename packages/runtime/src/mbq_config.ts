@@ -1,9 +1,11 @@
 /** `mbq.json` as the runtime uses it: the format's schema plus the prompt kind and its layout rule. */
-import { parseMbqJson, type MbqJson } from '@tfjs-mbq/format';
+import { parseImageInputLayout, parseMbqJson, type ImageInputLayout, type MbqJson } from '@tfjs-mbq/format';
 
 export interface MbqConfig extends MbqJson {
   /** `word-level` (the project's own tokenizer.json; the default) or `hf` (Hugging Face tokenizer + chat template). */
   tokenizer: 'word-level' | 'hf';
+  /** How pixel_values is laid out (imported Hugging Face models; absent: the image itself). */
+  imageInput: ImageInputLayout;
 }
 
 function tokenizerKind(v: unknown, file: string): MbqConfig['tokenizer'] {
@@ -19,6 +21,7 @@ export function parseMbqConfig(json: unknown, file = 'mbq.json'): MbqConfig {
     bosTokenId: m.bosTokenId, eosTokenId: m.eosTokenId, imageSize: m.imageSize,
     ...(m.padTokenId !== undefined ? { padTokenId: m.padTokenId } : {}),
     tokenizer: tokenizerKind(m.tokenizer, file),
+    imageInput: parseImageInputLayout(m.imageInput, m.imageSize, file),
   };
   // Hugging Face prompts put the image where the chat template does; the word-level layout is fixed.
   if (config.tokenizer === 'word-level' && config.imageTokenOffset !== 1) {

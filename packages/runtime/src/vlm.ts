@@ -9,7 +9,7 @@ import { toPixelValues, type ImageInput } from './image.js';
 import { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 import { readGraphModel, toArtifacts, type GraphModelFiles } from './model_files.js';
 import { ModelSource, type FetchLike } from './sources.js';
-import { checkMbqAgainstModel, type PromptBuilder, type TextTokenizer } from '@tfjs-mbq/format';
+import { checkMbqAgainstModel, processedImageShape, type PromptBuilder, type TextTokenizer } from '@tfjs-mbq/format';
 import { loadPromptBuilder } from './prompt.js';
 
 export interface LoadVlmOptions {
@@ -109,7 +109,7 @@ export class Vlm {
     this.checkLive(who);
     if (typeof question !== 'string') throw new Error(`${who}: the question must be a string, got ${typeof question}`);
     const c = this.config;
-    const p = this.prompter.prompt(question, { height: c.imageSize[0], width: c.imageSize[1] }, who);
+    const p = this.prompter.prompt(question, processedImageShape(c.imageInput, c.imageSize), who);
     if (p.imageTokenOffset !== c.imageTokenOffset || p.imageTokenCount !== c.imageTokenCount) {
       throw new Error(`${who}: the prompt puts ${p.imageTokenCount} image tokens at ${p.imageTokenOffset}; mbq.json says ${c.imageTokenCount} at ${c.imageTokenOffset}`);
     }

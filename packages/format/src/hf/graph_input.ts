@@ -5,6 +5,7 @@
  */
 import { FormatError } from '../errors.js';
 import type { Qwen2VlImageProcessorConfig } from './image_processor_config.js';
+import type { ProcessedImageShape } from './image_tokens.js';
 import { chwToHwc, type PreprocessedImage } from './preprocess.js';
 
 /**
@@ -75,4 +76,37 @@ export function graphPixelValues(pre: PreprocessedImage, layout: ImageInputLayou
       return { data: qwen2VlImage(pre, qwen2Vl), shape: [1, g[1] * qwen2Vl.patchSize, g[2] * qwen2Vl.patchSize, 3] };
     }
   }
+}
+
+/** The processed image a prompt's image-token count depends on, for a graph of this layout and `imageSize`. */
+export function processedImageShape(layout: ImageInputLayout, imageSize: readonly [number, number]): ProcessedImageShape {
+  switch (layout.kind) {
+    case 'image': return { height: imageSize[0], width: imageSize[1] };
+    case 'views': return { height: layout.viewSize[0], width: layout.viewSize[1], originalHeight: layout.imageSizeForLayout[0], originalWidth: layout.imageSizeForLayout[1] };
+    case 'qwen2-vl': return { height: imageSize[0], width: imageSize[1], gridThw: layout.gridThw };
+  }
+}
+
+/** mbq.json's `imageInput` (absent: `image`), checked against `imageSize`; errors name the file. */
+export function parseImageInputLayout(raw: unknown, imageSize: readonly [number, number], file: string): ImageInputLayout {
+  if (raw === undefined) return { kind: 'image' };
+  const bad = (msg: string): never => { throw new FormatError('MBQ_JSON', `${file}: "imageInput" ${msg}`, file); };
+  const pair = (v: unknown): v is [number, number] => Array.isArray(v) && v.length === 2 && v.every((x) => Number.isSafeInteger(x) && (x as number) > 0);
+  if (typeof raw !== 'object' || raw === null) return bad(`must be an object, got ${JSON.stringify(raw)}`);
+  const o = raw as Record<string, unknown>;
+  if (o.kind === 'image') return { kind: 'image' };
+  if (o.kind === 'views') {
+    const { views, viewSize, tileGrid, imageSizeForLayout } = o;
+    if (!Number.isSafeInteger(views) || !pair(viewSize) || !pair(tileGrid) || !pair(imageSizeForLayout) || views !== 1 + tileGrid[0] * tileGrid[1]) {
+      return bad('of kind "views" needs views = 1 + tiles, viewSize, tileGrid and imageSizeForLayout');
+    }
+    if (imageSize[0] !== (views as number) * viewSize[0] || imageSize[1] !== viewSize[1]) return bad(`stacks ${views as number} views of ${viewSize.join('x')}, but "imageSize" is [${imageSize.join(', ')}]`);
+    return { kind: 'views', views: views as number, viewSize, tileGrid, imageSizeForLayout };
+  }
+  if (o.kind === 'qwen2-vl') {
+    const g = o.gridThw;
+    if (!Array.isArray(g) || g.length !== 3 || !g.every((x) => Number.isSafeInteger(x) && (x as number) > 0)) return bad('of kind "qwen2-vl" needs gridThw [t, h, w]');
+    return { kind: 'qwen2-vl', gridThw: [g[0] as number, g[1] as number, g[2] as number] };
+  }
+  return bad(`kind must be "image", "views" or "qwen2-vl", got ${JSON.stringify(o.kind)}`);
 }

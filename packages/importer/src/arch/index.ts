@@ -2,7 +2,7 @@
  * The architectures the importer knows, keyed by config.json `architectures[0]`. Each module keeps
  * all of its architecture's knowledge; the writer and the converter need nothing per architecture.
  */
-import type { ImageInputLayout, ImageProcessorConfig, ProcessedImageShape } from '@tfjs-mbq/format';
+import type { ImageInputLayout, ImageProcessorConfig } from '@tfjs-mbq/format';
 import { ImportError } from '../errors.js';
 import type { Ops } from '../graph/ops.js';
 import type { SafetensorsCheckpoint } from '../safetensors/index.js';
@@ -25,8 +25,6 @@ export interface ArchitecturePlan {
   imageSize: [number, number];
   /** How `pixel_values` is made from the image processor's output. */
   imageInput: ImageInputLayout;
-  /** The processed image the graph is built for, as the prompt's image-token count sees it. */
-  processedImage: ProcessedImageShape;
   /** Why the checkpoint's image processor cannot feed this graph, or undefined when it can. */
   imageProcessorProblem(p: ImageProcessorConfig): string | undefined;
   imageTokenId: number;
@@ -67,7 +65,7 @@ const llava: Architecture = {
     checkCheckpoint(ckpt, weights, (name) => llavaUnusedTensor(c, layout, name));
     return {
       architecture: LLAVA_ARCHITECTURE, weights, imageSize: [c.vision.imageSize, c.vision.imageSize], imageTokenId: c.imageTokenId,
-      imageInput: { kind: 'image' }, processedImage: { height: c.vision.imageSize, width: c.vision.imageSize },
+      imageInput: { kind: 'image' },
       imageProcessorProblem: (p) => singleImageProblem(p, c.vision.imageSize),
       imageTokenCount: c.imageTokenCount, maxSeq: c.text.maxSeq, vocab: c.text.vocab,
       bosTokenId: c.text.bosTokenId, eosTokenId: c.text.eosTokenId, padTokenId: c.text.padTokenId,
@@ -97,7 +95,7 @@ const llavaOnevision: Architecture = {
     const S = c.vision.imageSize;
     return {
       architecture: LLAVA_ONEVISION_ARCHITECTURE, weights, imageSize: [input.kind === 'views' ? input.views * S : S, S], imageTokenId: c.imageTokenId,
-      imageInput: input, processedImage: { height: S, width: S, originalHeight: S, originalWidth: S },
+      imageInput: input,
       imageProcessorProblem: (p) => llavaOnevisionProcessorProblem(c, p),
       imageTokenCount: c.imageTokenCount, maxSeq: c.text.maxSeq, vocab: c.text.vocab,
       bosTokenId: c.text.bosTokenId, eosTokenId: c.text.eosTokenId, padTokenId: c.text.padTokenId,
@@ -114,7 +112,7 @@ const qwen2Vl: Architecture = {
     checkCheckpoint(ckpt, weights, qwen2VlUnusedTensor);
     return {
       architecture: QWEN2_VL_ARCHITECTURE, weights, imageSize: c.imageSize, imageTokenId: c.imageTokenId,
-      imageInput: qwen2VlImageInput(c), processedImage: { height: c.imageSize[0], width: c.imageSize[1], gridThw: c.gridThw },
+      imageInput: qwen2VlImageInput(c),
       imageProcessorProblem: (p) => qwen2VlProcessorProblem(c, p),
       imageTokenCount: c.imageTokenCount, maxSeq: c.text.maxSeq, vocab: c.text.vocab,
       bosTokenId: c.text.bosTokenId, eosTokenId: c.text.eosTokenId, padTokenId: c.text.padTokenId,
