@@ -40,7 +40,12 @@ export function forCi(command) {
   let c = command;
   if (/^npx tfjs-mbq convert\b/.test(c) && !/--samples\b/.test(c)) { c += ' --samples 4'; notes.push('--samples 4'); }
   if (/^npx tfjs-mbq eval\b/.test(c) && !/--limit\b/.test(c)) { c += ' --limit 20'; notes.push('--limit 20'); }
-  if (/^npx tfjs-mbq bench\b/.test(c)) { c += ' --warmup 0 --runs 1'; notes.push('one round'); }
+  if (/^npx tfjs-mbq bench\b/.test(c)) {
+    for (const [option, value] of [['--warmup', '0'], ['--runs', '1']]) {
+      c = new RegExp(`${option} \\S+`).test(c) ? c.replace(new RegExp(`${option} \\S+`), `${option} ${value}`) : `${c} ${option} ${value}`;
+    }
+    notes.push('one round');
+  }
   const serves = /^node examples\/browser\/serve\.mjs\b/.test(c);
   if (serves) { c = c.replace(/--port \S+/, '--port 0'); notes.push('a free port, stopped once it answered'); }
   return { command: c, notes, serves };
