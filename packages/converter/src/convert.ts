@@ -102,8 +102,8 @@ class Clock {
 }
 
 /** Mean caption cross-entropy over all samples (token-weighted) of a logits batch [B, S, V]. */
-function captionLoss(logits: tf.Tensor, batch: CalibBatch): number {
-  return tf.tidy(() => {
+async function captionLoss(logits: tf.Tensor, batch: CalibBatch): Promise<number> {
+  return readScalar(tf.tidy(() => {
     const V = logits.shape[2]!;
     const rows: number[] = [];
     const targets: number[] = [];
@@ -119,8 +119,17 @@ function captionLoss(logits: tf.Tensor, batch: CalibBatch): number {
     const l = tf.gather(tf.reshape(logits, [-1, V]), tf.tensor1d(rows, 'int32'));
     const logp = tf.logSoftmax(l);
     const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), V)), 1);
-    return -tf.mean(picked).dataSync()[0];
-  });
+    return tf.neg(tf.mean(picked));
+  }));
+}
+
+/** Reads a scalar from the device (asynchronously: tfjs-webgpu cannot read synchronously in Node) and frees it. */
+async function readScalar(t: tf.Tensor): Promise<number> {
+  try {
+    return (await t.data())[0];
+  } finally {
+    t.dispose();
+  }
 }
 
 export async function convert(options: ConvertOptions): Promise<ConvertResult> {
@@ -210,15 +219,15 @@ async function runPipeline(
     // Float logits before anything changes: the reference for the fold check and the evaluation.
     // Full-model passes stream the weights (one block's at a time as tensors), issue 6 §5.
     const floatLogits = keep(exec.execute(feeds, [io.logits], { streamConsts: true })[0]);
-    const floatLoss = captionLoss(floatLogits, batch);
+    const floatLoss = await captionLoss(floatLogits, batch);
 
     let rotation: RotationRecord | null = null;
     if (opts.rotate) {
       progress('rotate', 0, 1);
-      rotation = applyRotation(state, analysis, opts.seed);
+      rotation = await applyRotation(state, analysis, opts.seed);
       exec = new GraphExecutor(state.graph, state.weights);
       const rotated = exec.execute(feeds, [io.logits], { streamConsts: true })[0];
-      const err = relativeError(rotated, floatLogits);
+      const err = await relativeError(rotated, floatLogits);
       rotated.dispose();
       if (err > 1e-4) throw new ConversionError('GRAPH_ANALYSIS', `rotation changed the float model's logits by ${err.toExponential(2)} (relative); refusing to continue`);
       rotation.logitsRelativeError = err;
@@ -255,7 +264,7 @@ async function runPipeline(
       const at = new Map(outputs.map((n, i) => [n, cached[i + 1]]));
       for (const group of block.groups) {
         const ratio = sensitivity ? (group.name.startsWith('attn') ? sensitivity.clampedAttn : sensitivity.clampedMlp)[block.index] : 1;
-        const res = searchOnCache(exec, analysis, state, group, at, side, validRows, { visionMask, captionMask, ratio }, config);
+        const res = await searchOnCache(exec, analysis, state, group, at, side, validRows, { visionMask, captionMask, ratio }, config);
         const changed = applyGroupScale(state, analysis, group, res.scales);
         exec.invalidate(changed);
         if (group.fold.kind === 'insert') exec.refresh();
@@ -290,7 +299,7 @@ async function runPipeline(
 
     // Folding must not change the float model.
     const folded = exec.execute(feeds, [io.logits], { streamConsts: true })[0];
-    const foldError = relativeError(folded, floatLogits);
+    const foldError = await relativeError(folded, floatLogits);
     folded.dispose();
     if (foldError > 1e-3) {
       throw new ConversionError('GRAPH_ANALYSIS', `folding the channel scales changed the float logits by ${foldError.toExponential(2)} (relative); the graph's structure was not what the analysis assumed`);
@@ -299,20 +308,20 @@ async function runPipeline(
     // Final quantization of every decoder linear.
     const quantized = new Map<string, QuantizedLinear>();
     const ids = analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]);
-    ids.forEach((id, i) => {
+    for (const [i, id] of ids.entries()) {
       const l = analysis.linears.get(id)!;
       const w = linearWeightNK(state.weights, l);
       quantized.set(id, opts.aBits !== undefined
-        ? quantizeSymChannel(id, w, l.N, l.K, opts.wBits, opts.aBits)
-        : quantizeAsymGroup(id, w, l.N, l.K, opts.wBits, groupSize));
+        ? await quantizeSymChannel(id, w, l.N, l.K, opts.wBits, opts.aBits)
+        : await quantizeAsymGroup(id, w, l.N, l.K, opts.wBits, groupSize));
       progress('quantize', i + 1, ids.length);
-    });
+    }
     clock.lap('quantize');
 
     progress('evaluate', 0, 1);
     const qLogits = keep(exec.execute(feeds, [io.logits], { nodeOverrides: quantizedOverrides(analysis, quantized), streamConsts: true })[0]);
-    const quantLoss = captionLoss(qLogits, batch);
-    const agreement = top1Agreement(qLogits, floatLogits, batch);
+    const quantLoss = await captionLoss(qLogits, batch);
+    const agreement = await top1Agreement(qLogits, floatLogits, batch);
     qLogits.dispose();
     floatLogits.dispose();
     progress('evaluate', 1, 1);
@@ -348,11 +357,11 @@ async function runPipeline(
   }
 }
 
-function searchOnCache(
+async function searchOnCache(
   exec: GraphExecutor, analysis: GraphAnalysis, state: ModelState, group: BlockInfo['groups'][number],
   at: ReadonlyMap<string, tf.Tensor>, side: ReadonlyMap<string, tf.Tensor>, validRows: tf.Tensor1D,
   weighting: { visionMask: tf.Tensor1D; captionMask: tf.Tensor1D; ratio: number }, config: QuantConfig,
-): ScaleSearchResult {
+): Promise<ScaleSearchResult> {
   const input3d = at.get(group.input)!;
   const weights = new Map(group.linears.map((id) => {
     const l = analysis.linears.get(id)!;
@@ -369,30 +378,33 @@ function searchOnCache(
         return gatherValid(o, validRows);
       }),
     };
-    return searchGroupScale(sg, weighting, config);
+    return await searchGroupScale(sg, weighting, config);
   } finally {
     tf.dispose([...weights.values(), input, reference]);
   }
 }
 
-function relativeError(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => {
-    const num = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
-    const den = Math.max(tf.max(tf.abs(b)).dataSync()[0], 1e-12);
-    return num / den;
-  });
+/** max |a - b| / max |b|, both maxima read in one transfer. */
+async function relativeError(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  const t = tf.tidy(() => tf.stack([tf.max(tf.abs(tf.sub(a, b))), tf.max(tf.abs(b))]));
+  try {
+    const [num, den] = await t.data();
+    return num / Math.max(den, 1e-12);
+  } finally {
+    t.dispose();
+  }
 }
 
-function top1Agreement(q: tf.Tensor, f: tf.Tensor, batch: CalibBatch): number {
-  return tf.tidy(() => {
+async function top1Agreement(q: tf.Tensor, f: tf.Tensor, batch: CalibBatch): Promise<number> {
+  return readScalar(tf.tidy(() => {
     const V = f.shape[2]!;
     const rows: number[] = [];
     for (let t = 0; t < batch.validRows.length; t++) if (batch.captionMask[t]) rows.push(batch.validRows[t]);
     const idx = tf.tensor1d(rows, 'int32');
     const a = tf.argMax(tf.gather(tf.reshape(q, [-1, V]), idx), 1);
     const b = tf.argMax(tf.gather(tf.reshape(f, [-1, V]), idx), 1);
-    return tf.mean(tf.cast(tf.equal(a, b), 'float32')).dataSync()[0];
-  });
+    return tf.mean(tf.cast(tf.equal(a, b), 'float32'));
+  }));
 }
 
 function groupRecord(block: BlockInfo, name: GroupRecord['group'], labels: string[], fold: string, ratio: number, r: ScaleSearchResult): GroupRecord {
