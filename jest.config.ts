@@ -11,6 +11,7 @@ const config: Config = {
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   moduleNameMapper: {
     '^@tfjs-mbq/format$': '<rootDir>/packages/format/src/index.ts',
+    '^@tfjs-mbq/format/node$': '<rootDir>/packages/format/src/node/index.ts',
     '^@tfjs-mbq/importer$': '<rootDir>/packages/importer/src/index.ts',
     '^@tfjs-mbq/ops$': '<rootDir>/packages/ops/src/index.ts',
     '^@tfjs-mbq/ops/backends$': '<rootDir>/packages/ops/src/backends/index.ts',

@@ -1,0 +1,78 @@
+/**
+ * A FileSource over a directory (Node). Every read resolves real paths (symbolic links included)
+ * and refuses what lies outside the directory, accepts only regular files (a FIFO or device would
+ * block or never end), checks the size before reading and reads at most that many bytes.
+ */
+import { constants, promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { relativePathProblem } from '../paths.js';
+import { SourceReadError, type FileSource } from '../source.js';
+
+export function fileSource(dir: string): FileSource {
+  const root = path.resolve(dir);
+  let realRoot: Promise<string> | undefined;
+  const where = (file: string): string => path.join(root, file);
+
+  async function read(file: string, maxBytes: number): Promise<Uint8Array> {
+    const full = where(file);
+    const problem = relativePathProblem(file);
+    if (problem !== undefined) throw new SourceReadError('outside', full, `${full}: the path '${file}' ${problem}; files must stay inside ${root}`);
+    const real = await realpathOf(full);
+    realRoot ??= fs.realpath(root);
+    const rel = path.relative(await realRoot, real);
+    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+      // Nothing about the target (size, kind) is reported: it is not ours to disclose.
+      throw new SourceReadError('outside', full, `${full}: resolves outside ${root} (through a symbolic link)`);
+    }
+    return readRegularFile(real, maxBytes, full);
+  }
+
+  return { location: root, where, read };
+}
+
+async function realpathOf(full: string): Promise<string> {
+  try {
+    return await fs.realpath(full);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new SourceReadError('not-found', full, `${full}: file not found`);
+    throw new SourceReadError('failed', full, `${full}: cannot read (${code ?? (e as Error).message})`);
+  }
+}
+
+/**
+ * The bytes of a regular file of at most `maxBytes` bytes; `shown` names it in messages. Opened
+ * non-blocking and checked on the open handle, so a FIFO swapped in after the check cannot block.
+ */
+export async function readRegularFile(file: string, maxBytes: number, shown = file): Promise<Uint8Array> {
+  let handle: fs.FileHandle;
+  try {
+    handle = await fs.open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new SourceReadError('not-found', shown, `${shown}: file not found`);
+    if (code === 'ENXIO') throw new SourceReadError('not-a-file', shown, `${shown}: not a regular file`);
+    throw new SourceReadError('failed', shown, `${shown}: cannot read (${code === 'EACCES' ? 'permission denied' : code ?? (e as Error).message})`);
+  }
+  try {
+    const st = await handle.stat();
+    if (!st.isFile()) {
+      const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file';
+      throw new SourceReadError('not-a-file', shown, `${shown}: is ${kind}, not a regular file`);
+    }
+    if (st.size > maxBytes) throw new SourceReadError('too-large', shown, `${shown}: holds ${st.size} bytes, more than the ${maxBytes} expected`);
+    const out = new Uint8Array(st.size);
+    let offset = 0;
+    while (offset < out.byteLength) {
+      const { bytesRead } = await handle.read(out, offset, out.byteLength - offset, offset);
+      if (bytesRead === 0) break; // shrank while reading: what is there is checked by the caller
+      offset += bytesRead;
+    }
+    return offset === out.byteLength ? out : out.subarray(0, offset);
+  } catch (e) {
+    if (e instanceof SourceReadError) throw e;
+    throw new SourceReadError('failed', shown, `${shown}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,178 @@
+/**
+ * The one reader of a model's files over a FileSource: model.json (validated), its weight shards
+ * (each read no further than the manifest declares, group sizes checked), and JSON sidecars.
+ */
+import { FormatError, type FormatErrorCode } from './errors.js';
+import type { ModelJson, WeightEntryJson } from './graph_model.js';
+import { MAX_JSON_BYTES, SourceReadError, type FileSource } from './source.js';
+import { validateModelJson } from './validate_model_json.js';
+import { sizeOf, storedByteLength, type WeightArray, type WeightMap } from './weights.js';
+
+/** Largest total of weights a model.json may declare (8 GiB), checked before any shard is read. */
+export const DEFAULT_MAX_WEIGHT_BYTES = 8 * 1024 ** 3;
+
+function sourceFailure(e: unknown, code: FormatErrorCode, where: string): never {
+  if (e instanceof SourceReadError) throw new FormatError(e.problem === 'outside' && code.startsWith('WEIGHTS') ? 'WEIGHTS_PATH_ESCAPE' : code, e.message, e.where);
+  throw new FormatError(code, `${where}: cannot read (${(e as Error).message})`, where);
+}
+
+/** A source error's message without the location it starts with. */
+function detail(e: SourceReadError): string {
+  return e.message.startsWith(`${e.where}: `) ? e.message.slice(e.where.length + 2) : e.message;
+}
+
+/** Parses JSON text (a leading UTF-8 byte order mark, as some editors write, is skipped). */
+export function parseJsonText(text: string, file: string, code: FormatErrorCode): unknown {
+  try {
+    return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+  } catch (e) {
+    const truncated = /Unexpected end|unterminated|end of JSON/i.test((e as Error).message);
+    throw new FormatError(code, `${file}: invalid JSON, ${truncated ? 'truncated' : 'malformed'} (${(e as Error).message})`, file);
+  }
+}
+
+export interface JsonFile {
+  /** The parsed value. */
+  value: unknown;
+  /** The file's bytes as read (a converter copies sidecars byte for byte). */
+  bytes: Uint8Array;
+  /** Where it was read, for messages. */
+  where: string;
+}
+
+/** Reads and parses a JSON file of the model; `code` is the error code of its problems. */
+export async function readJsonFile(source: FileSource, file: string, code: FormatErrorCode): Promise<JsonFile> {
+  const where = source.where(file);
+  let bytes: Uint8Array;
+  try {
+    bytes = await source.read(file, MAX_JSON_BYTES);
+  } catch (e) {
+    return sourceFailure(e, code, where);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new FormatError(code, `${where}: not UTF-8 text`, where);
+  }
+  return { value: parseJsonText(text, where, code), bytes, where };
+}
+
+/** Reads model.json of a source and validates it (no shards read). */
+export async function readModelJson(source: FileSource, file = 'model.json'): Promise<{ modelJson: ModelJson; where: string }> {
+  const { value, where } = await readJsonFile(source, file, 'MODEL_JSON_READ');
+  return { modelJson: validateModelJson(value, where), where };
+}
+
+export interface ReadWeightsOptions {
+  /** Refuse a model whose manifest declares more bytes than this (default 8 GiB). */
+  maxWeightBytes?: number;
+}
+
+/**
+ * The bytes of every manifest group, in manifest order, each exactly as long as its entries
+ * declare. A shard is read only up to what its group still lacks, so a sparse, oversized or
+ * endless shard costs no more than the manifest declares.
+ */
+export async function readWeightGroups(source: FileSource, modelJson: ModelJson, modelWhere: string, options: ReadWeightsOptions = {}): Promise<Uint8Array[]> {
+  const limit = options.maxWeightBytes ?? DEFAULT_MAX_WEIGHT_BYTES;
+  const expected = modelJson.weightsManifest.map((g) => g.weights.reduce((a, w) => a + storedByteLength(w), 0));
+  const total = expected.reduce((a, b) => a + b, 0);
+  if (total > limit) {
+    throw new FormatError('WEIGHTS_SHARD_SIZE', `${modelWhere}: the manifest declares ${total} bytes of weights, more than the limit of ${limit}`, modelWhere);
+  }
+  const groups: Uint8Array[] = [];
+  for (const [gi, group] of modelJson.weightsManifest.entries()) {
+    const want = expected[gi]!;
+    const parts: Uint8Array[] = [];
+    let got = 0;
+    const shards = group.paths.map((p) => source.where(p)).join(', ');
+    for (const p of group.paths) {
+      let bytes: Uint8Array;
+      try {
+        bytes = await source.read(p, want - got);
+      } catch (e) {
+        if (e instanceof SourceReadError && e.problem === 'too-large') {
+          throw new FormatError('WEIGHTS_SHARD_SIZE', `${shards}: weight shards of group ${gi} hold more than the ${want} bytes ${modelWhere} describes (${detail(e)}; more than described: dtype or shape mismatch?)`, source.where(p));
+        }
+        if (e instanceof SourceReadError && e.problem === 'not-found') {
+          throw new FormatError('WEIGHTS_SHARD_MISSING', `${e.where}: weight shard listed in ${modelWhere} is missing (${detail(e)})`, e.where);
+        }
+        return sourceFailure(e, 'WEIGHTS_SHARD_MISSING', source.where(p));
+      }
+      parts.push(bytes);
+      got += bytes.byteLength;
+    }
+    if (got !== want) {
+      throw new FormatError('WEIGHTS_SHARD_SIZE', `${shards}: weight shards of group ${gi} hold ${got} bytes, ${modelWhere} describes ${want} (shard missing data: truncated or short)`,
+        source.where(group.paths[group.paths.length - 1] ?? 'model.json'));
+    }
+    groups.push(parts.length === 1 ? parts[0]! : concatBytes(parts, want));
+  }
+  return groups;
+}
+
+export function concatBytes(parts: readonly Uint8Array[], total = parts.reduce((a, p) => a + p.byteLength, 0)): Uint8Array {
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) { out.set(p, offset); offset += p.byteLength; }
+  return out;
+}
+
+export interface GraphModelFiles {
+  modelJson: ModelJson;
+  /** Where model.json was read, for messages. */
+  where: string;
+  /** The bytes of each manifest group, in order. */
+  groups: Uint8Array[];
+}
+
+/** model.json (validated) and all its weight bytes (sizes checked). */
+export async function readGraphModel(source: FileSource, options: ReadWeightsOptions = {}): Promise<GraphModelFiles> {
+  const { modelJson, where } = await readModelJson(source);
+  const groups = await readWeightGroups(source, modelJson, where, options);
+  return { modelJson, where, groups };
+}
+
+export interface DecodeOptions {
+  /** Refuse NaN/Inf in float weights (default false). */
+  checkFinite?: boolean;
+}
+
+/**
+ * Splits weight groups into named typed arrays (each its own copy). Only float32, int32 and bool
+ * weights without tfjs-converter quantization decode; others are refused naming the weight.
+ */
+export function decodeWeights(files: GraphModelFiles, options: DecodeOptions = {}): WeightMap {
+  const { modelJson, where, groups } = files;
+  const weights: WeightMap = new Map();
+  modelJson.weightsManifest.forEach((group, gi) => {
+    const data = groups[gi]!;
+    let offset = 0;
+    for (const w of group.weights) {
+      const bytes = storedByteLength(w);
+      const arr = toTyped(w, data.slice(offset, offset + bytes), where);
+      offset += bytes;
+      if (options.checkFinite && arr.data instanceof Float32Array) {
+        const i = arr.data.findIndex((v) => !Number.isFinite(v));
+        if (i >= 0) {
+          const shards = group.paths.join(', ');
+          throw new FormatError('WEIGHTS_NONFINITE', `${where} (${shards}): weight "${w.name}" holds ${Number.isNaN(arr.data[i]) ? 'NaN' : 'Inf'} at flat index ${i}`, where);
+        }
+      }
+      weights.set(w.name, arr);
+    }
+  });
+  return weights;
+}
+
+function toTyped(w: WeightEntryJson, bytes: Uint8Array, where: string): WeightArray {
+  const shape = [...w.shape];
+  if (w.quantization !== undefined) throw new FormatError('WEIGHTS_DTYPE', `${where}: weight "${w.name}": quantized weights in the manifest are not supported (convert without --quantize_* first)`, where);
+  switch (w.dtype) {
+    case 'float32': return { dtype: 'float32', shape, data: new Float32Array(bytes.buffer, bytes.byteOffset, sizeOf(shape)) };
+    case 'int32': return { dtype: 'int32', shape, data: new Int32Array(bytes.buffer, bytes.byteOffset, sizeOf(shape)) };
+    case 'bool': return { dtype: 'bool', shape, data: bytes };
+    default: throw new FormatError('WEIGHTS_DTYPE', `${where}: weight "${w.name}": dtype ${w.dtype} cannot be decoded (expected float32, int32, bool)`, where);
+  }
+}

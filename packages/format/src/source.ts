@@ -1,0 +1,40 @@
+/**
+ * Where model and data files come from: a directory (Node, `@tfjs-mbq/format/node`) or a base URL
+ * (fetch, browsers and Node). A source reads only regular files inside its root, at most a given
+ * number of bytes, so a hostile file cannot make a reader escape, hang or grow without bound.
+ */
+
+export type ReadProblem =
+  /** No such file (or HTTP 404). */
+  | 'not-found'
+  /** Outside the root: a link, `..`, a redirect to another origin. */
+  | 'outside'
+  /** A directory, FIFO, device or socket. */
+  | 'not-a-file'
+  /** Holds more bytes than the reader allows. */
+  | 'too-large'
+  /** Anything else: permissions, HTTP errors, time-outs, aborts. */
+  | 'failed';
+
+export class SourceReadError extends Error {
+  constructor(readonly problem: ReadProblem, readonly where: string, message: string) {
+    super(message);
+    this.name = 'SourceReadError';
+  }
+}
+
+export interface FileSource {
+  /** The directory or base URL, as given. */
+  readonly location: string;
+  /** The path or URL of `file`, for messages. */
+  where(file: string): string;
+  /**
+   * The bytes of `file` (relative to the location). Refuses (SourceReadError) anything outside the
+   * root, anything but a regular file, and a file of more than `maxBytes` bytes, without reading
+   * more than `maxBytes + 1` bytes of it.
+   */
+  read(file: string, maxBytes: number): Promise<Uint8Array>;
+}
+
+/** Largest JSON file a reader accepts (model.json, tokenizer.json, ...): far above real ones. */
+export const MAX_JSON_BYTES = 512 * 1024 * 1024;

@@ -1,0 +1,101 @@
+/**
+ * One safetensors file, read a tensor at a time with positioned reads: only the header is held;
+ * a tensor's bytes are read in bounded chunks straight into its output array.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { ImportError } from '../errors.js';
+import { FLOAT_DTYPES, INT_DTYPES, decodeFloats, decodeInts, dtypeSize } from './dtype.js';
+import { headerLength, parseHeader, type SafetensorsHeader, type TensorEntry } from './header.js';
+
+/** Bytes read per positioned read: bounds the transient buffer beside each tensor's output array. */
+export const READ_CHUNK_BYTES = 16 * 1024 * 1024;
+
+async function readFully(fh: FileHandle, file: string, into: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < into.byteLength) {
+    const { bytesRead } = await fh.read(into, done, into.byteLength - done, position + done);
+    if (bytesRead === 0) throw new ImportError('SAFETENSORS_READ', `${file}: unexpected end of file at byte ${position + done} (file shrank while reading?)`, file);
+    done += bytesRead;
+  }
+}
+
+export class SafetensorsFile {
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    readonly header: SafetensorsHeader,
+    private readonly chunkBytes: number,
+  ) {}
+
+  /** Opens and validates `path`; `chunkBytes` bounds each positioned read (tests lower it). */
+  static async open(path: string, chunkBytes = READ_CHUNK_BYTES): Promise<SafetensorsFile> {
+    let fh: FileHandle;
+    try {
+      fh = await open(path, 'r');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new ImportError(code === 'ENOENT' ? 'SAFETENSORS_MISSING' : 'SAFETENSORS_READ', `${path}: cannot open (${code ?? (e as Error).message})`, path);
+    }
+    try {
+      const size = (await fh.stat()).size;
+      const first8 = new Uint8Array(8);
+      if (size >= 8) await readFully(fh, path, first8, 0);
+      const n = headerLength(path, first8, size);
+      const json = new Uint8Array(n);
+      await readFully(fh, path, json, 8);
+      return new SafetensorsFile(path, fh, parseHeader(path, json, size), chunkBytes);
+    } catch (e) {
+      await fh.close();
+      throw e;
+    }
+  }
+
+  names(): string[] {
+    return [...this.header.tensors.keys()];
+  }
+
+  entry(name: string): TensorEntry {
+    const t = this.header.tensors.get(name);
+    if (!t) throw new ImportError('SAFETENSORS_MISSING', `${this.path}: no tensor named '${name}'`, this.path);
+    return t;
+  }
+
+  /** A float tensor (F32, F16, BF16, F64) as float32, in row-major order of its shape. */
+  async readFloat32(name: string): Promise<Float32Array> {
+    const t = this.entry(name);
+    if (!FLOAT_DTYPES.has(t.dtype)) throw new ImportError('SAFETENSORS_DTYPE', `${this.path}: tensor '${name}' is ${t.dtype}; expected a float type (F32, F16, BF16, F64)`, this.path);
+    const size = dtypeSize(t.dtype);
+    const out = new Float32Array(t.byteLength / size);
+    await this.chunks(t, (bytes, first) => decodeFloats(t.dtype, bytes, out, first));
+    return out;
+  }
+
+  /** An I32 tensor, or an I64 one whose values all fit in int32, as int32. */
+  async readInt32(name: string): Promise<Int32Array> {
+    const t = this.entry(name);
+    if (!INT_DTYPES.has(t.dtype)) throw new ImportError('SAFETENSORS_DTYPE', `${this.path}: tensor '${name}' is ${t.dtype}; expected I32 or I64`, this.path);
+    const out = new Int32Array(t.byteLength / dtypeSize(t.dtype));
+    await this.chunks(t, (bytes, first) => {
+      const bad = decodeInts(t.dtype, bytes, out, first);
+      if (bad >= 0) throw new ImportError('SAFETENSORS_DTYPE', `${this.path}: tensor '${name}' value ${first + bad} does not fit in int32`, this.path);
+    });
+    return out;
+  }
+
+  /** Calls `fn` on consecutive whole-element chunks of the tensor's bytes, with the index of the first element. */
+  private async chunks(t: TensorEntry, fn: (bytes: Uint8Array, firstElement: number) => void): Promise<void> {
+    const size = dtypeSize(t.dtype);
+    const step = Math.max(size, this.chunkBytes - (this.chunkBytes % size));
+    const buf = new Uint8Array(Math.min(step, t.byteLength));
+    for (let done = 0; done < t.byteLength; done += step) {
+      const len = Math.min(step, t.byteLength - done);
+      const view = buf.subarray(0, len);
+      await readFully(this.fh, this.path, view, t.offset + done);
+      fn(view, done / size);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.fh.close();
+  }
+}
