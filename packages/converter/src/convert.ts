@@ -27,6 +27,7 @@ import { batchedSensitivity } from './pipeline/sensitivity_batched.js';
 import { findModelIo, type ModelIo } from './pipeline/model_io.js';
 import { resolveOptions, chooseGroupSize, type ConvertOptions, type ResolvedOptions, type Stage } from './pipeline/options.js';
 import { applyRotation, type RotationRecord } from './rotate_apply/apply.js';
+import { WorkDir, sha256, type WorkInputs } from './pipeline/work_dir.js';
 
 export type { ConvertOptions, ProgressEvent, Stage } from './pipeline/options.js';
 
@@ -147,6 +148,7 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   const clock = new Clock();
   const progress = (stage: Stage, done: number, total: number, detail?: string): void => opts.onProgress?.({ stage, done, total, detail });
   checkOutputPath(opts.modelDir, opts.outDir);
+  if (opts.workDir) checkWorkDir(opts.workDir, opts.modelDir, opts.outDir);
   progress('load', 0, 1, opts.modelDir);
   const model = await loadModelDir(opts.modelDir);
   const modelFile = path.join(model.dir, 'model.json');
@@ -178,16 +180,47 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   progress('calibrate', 1, 1, `${calib.samples.length} of ${calib.available} samples`);
   clock.lap('calibrate');
 
+  const work = opts.workDir ? await WorkDir.open(opts.workDir, await workInputs(opts, config, model, batch)) : undefined;
   const out = await AtomicOutputDir.create(opts.outDir, { fs: opts.outputFs });
   try {
     const state: ModelState = { graph: cloneGraph(model.modelJson.modelTopology), weights: new Map(model.weights) };
-    const result = await runPipeline(opts, config, groupSize, model, analysis, io, state, calib, batch, clock, progress, out);
+    const result = await runPipeline(opts, config, groupSize, model, analysis, io, state, calib, batch, clock, progress, out, work);
     await out.commit();
     return result;
   } catch (e) {
     await out.abort();
     throw e;
   }
+}
+
+/** The work directory outlives the output and never touches the input: it must be inside neither. */
+function checkWorkDir(workDir: string, modelDir: string, outDir: string): void {
+  for (const [what, dir] of [['input', modelDir], ['output', outDir]] as const) {
+    const rel = path.relative(path.resolve(dir), path.resolve(workDir));
+    if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
+      throw new ConversionError('OPTION', `--work-dir ${workDir} is inside the ${what} directory ${dir}; choose a path outside it`, workDir);
+    }
+  }
+}
+
+/** Everything the saved search results of a work directory depend on. */
+async function workInputs(opts: ResolvedOptions, config: QuantConfig, model: LoadedModel, batch: CalibBatch): Promise<WorkInputs> {
+  const modelFile = path.join(model.dir, 'model.json');
+  const shards = [];
+  for (const p of model.modelJson.weightsManifest.flatMap((g) => g.paths)) {
+    const st = await fs.stat(path.join(model.dir, p));
+    shards.push({ path: p, bytes: st.size, mtimeMs: st.mtimeMs });
+  }
+  return {
+    backend: tf.getBackend(),
+    options: {
+      method: config.method, wBits: config.wBits, aBits: config.aBits ?? null, groupSize: config.groupSize, loss: config.loss,
+      scaleFamily: config.scaleFamily ?? 'awq', distort: config.distort, rotate: opts.rotate, gridSize: config.gridSize,
+      samples: batch.batch, seed: opts.seed,
+    },
+    model: { modelJsonSha256: sha256(await fs.readFile(modelFile)), shards },
+    calibrationSha256: sha256(batch.inputIds, batch.pixels, batch.visionMask, batch.captionMask),
+  };
 }
 
 function padTokenId(model: LoadedModel): number {
@@ -203,7 +236,7 @@ function maxSequence(model: LoadedModel): number | undefined {
 async function runPipeline(
   opts: ResolvedOptions, config: QuantConfig, groupSize: number, model: LoadedModel, analysis: GraphAnalysis, io: ModelIo,
   state: ModelState, calib: CalibSet, batch: CalibBatch, clock: Clock,
-  progress: (stage: Stage, done: number, total: number, detail?: string) => void, out: AtomicOutputDir,
+  progress: (stage: Stage, done: number, total: number, detail?: string) => void, out: AtomicOutputDir, work: WorkDir | undefined,
 ): Promise<ConvertResult> {
   let exec = new GraphExecutor(state.graph, state.weights);
   const padId = padTokenId(model);
@@ -239,7 +272,13 @@ async function runPipeline(
     let sensitivity: SensitivityResult | null = null;
     if (opts.method === 'mbq') {
       progress('sensitivity', 0, calib.samples.length);
-      sensitivity = await batchedSensitivity(exec, analysis, io, calib.samples, calib.imageSize, padId, 16, (d, t) => progress('sensitivity', d, t));
+      sensitivity = await work?.sensitivity() ?? null;
+      if (sensitivity) {
+        progress('sensitivity', calib.samples.length, calib.samples.length, 'from the work directory');
+      } else {
+        sensitivity = await batchedSensitivity(exec, analysis, io, calib.samples, calib.imageSize, padId, 16, (d, t) => progress('sensitivity', d, t));
+        await work?.saveSensitivity(sensitivity);
+      }
       clock.lap('sensitivity');
     }
 
@@ -257,21 +296,36 @@ async function runPipeline(
     let doneGroups = 0;
     progress('search', 0, totalGroups);
     for (const block of analysis.blocks) {
+      // A block finished by an earlier run of this work directory: its saved scales are applied
+      // exactly as a search would have applied them, without searching.
+      const saved = await work?.block(block.index);
       const blockFeeds = new Map<string, tf.Tensor>([[block.input, x], ...side]);
-      const outputs = [...new Set(block.groups.flatMap((g) => [g.input, g.outputLinear]))];
+      const outputs = saved ? [] : [...new Set(block.groups.flatMap((g) => [g.input, g.outputLinear]))];
       const cached = exec.execute(blockFeeds, [block.output, ...outputs]).map(keep);
       const floatOut = cached[0];
       const at = new Map(outputs.map((n, i) => [n, cached[i + 1]]));
-      for (const group of block.groups) {
-        const ratio = sensitivity ? (group.name.startsWith('attn') ? sensitivity.clampedAttn : sensitivity.clampedMlp)[block.index] : 1;
-        const res = await searchOnCache(exec, analysis, state, group, at, side, validRows, { visionMask, captionMask, ratio }, config);
-        const changed = applyGroupScale(state, analysis, group, res.scales);
+      const blockRecords: GroupRecord[] = [];
+      for (const [g, group] of block.groups.entries()) {
+        let record: GroupRecord;
+        if (saved) {
+          record = saved[g];
+          if (record?.block !== block.index || record.group !== group.name || record.scales.length !== analysis.linears.get(group.linears[0])!.K) {
+            throw new ConversionError('OPTION', `--work-dir ${opts.workDir}: the saved results of block ${block.index} do not match this model's group ${group.name}; use a new work directory`);
+          }
+        } else {
+          const ratio = sensitivity ? (group.name.startsWith('attn') ? sensitivity.clampedAttn : sensitivity.clampedMlp)[block.index] : 1;
+          const res = await searchOnCache(exec, analysis, state, group, at, side, validRows, { visionMask, captionMask, ratio }, config);
+          record = groupRecord(block, group.name, group.linears.map((id) => analysis.linears.get(id)!.label), group.fold.kind, ratio, res);
+        }
+        const changed = applyGroupScale(state, analysis, group, Float32Array.from(record.scales));
         exec.invalidate(changed);
         if (group.fold.kind === 'insert') exec.refresh();
-        records.push(groupRecord(block, group.name, group.linears.map((id) => analysis.linears.get(id)!.label), group.fold.kind, ratio, res));
-        progress('search', ++doneGroups, totalGroups, `block ${block.index} ${group.name}`);
+        blockRecords.push(record);
+        progress('search', ++doneGroups, totalGroups, `block ${block.index} ${group.name}${saved ? ' (from the work directory)' : ''}`);
         await new Promise((r) => setImmediate(r)); // let SIGINT/SIGTERM handlers run
       }
+      if (!saved) await work?.saveBlock(block.index, blockRecords);
+      records.push(...blockRecords);
       tf.dispose([...at.values()]);
       let next = floatOut;
       if (opts.distort) {

@@ -1,5 +1,6 @@
 /**
- * Issue 12 §3: the whole conversion (sensitivity with tf.grad, search, quantize, evaluate, emit)
+ * Issue 12 §3: the whole conversion (sensitivity with tf.grad, search, quantize, evaluate, emit),
+ * convert() after initBackend(backend) as `tfjs-mbq convert --backend` does,
  * runs on the webgpu backend (lavapipe in CI, never skipped) and gives the cpu conversion's
  * result: the same alpha for every group, scales equal within float rounding, and emitted models
  * that answer the same questions the same way.
@@ -9,8 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@tfjs-mbq/ops/backends';
-import { evaluateVlm, loadVlm, type QuantizationJson } from '@tfjs-mbq/converter';
-import { runCli } from './helpers/run_cli.js';
+import { convert, evaluateVlm, loadVlm, type QuantizationJson } from '@tfjs-mbq/converter';
 
 const FIXTURE = join(process.cwd(), 'fixtures/tiny-vlm');
 const CALIB = join(process.cwd(), 'fixtures/shapes-vqa/calib');
@@ -24,10 +24,13 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
  */
 const SCALE_RTOL = 1e-5;
 
+/** `tfjs-mbq convert --backend <backend> --samples 2` with a 10-point alpha grid (CI time). */
 async function convertOn(backend: 'cpu' | 'webgpu'): Promise<{ dir: string; q: QuantizationJson }> {
+  await initBackend(backend);
   const dir = join(root, backend);
-  const r = await runCli(['convert', FIXTURE, '--calib', CALIB, '--out', dir, '--samples', '2', '--backend', backend, '--no-progress']);
-  if (r.code !== 0) throw new Error(`convert --backend ${backend} failed: ${r.stderr}`);
+  const t0 = Date.now();
+  await convert({ modelDir: FIXTURE, calibDir: CALIB, outDir: dir, samples: 2, gridSize: 10 });
+  console.log(`convert on ${backend}: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return { dir, q: JSON.parse(readFileSync(join(dir, 'quantization.json'), 'utf8')) as QuantizationJson };
 }
 
@@ -45,6 +48,7 @@ test('MBQ W3 on webgpu: same alphas, scales within float rounding, same answers 
     g.scales.forEach((s, j) => { worst = Math.max(worst, Math.abs(s - c.scales[j]) / Math.abs(c.scales[j])); });
   });
   expect(worst).toBeLessThan(SCALE_RTOL);
+  console.log(`largest relative scale difference webgpu vs cpu: ${worst.toExponential(2)}`);
   // The modality ratios the search used (tf.grad on webgpu; clamped from below by their median,
   // ALGORITHM.md §3.5) agree as closely. Raw ratios far below the median are float noise on
   // near-zero vision gradients and are not compared.
@@ -59,7 +63,9 @@ test('MBQ W3 on webgpu: same alphas, scales within float rounding, same answers 
     const report = await evaluateVlm(await loadVlm(dir), EVAL, { limit: 24, keepPredictions: true, maxNewTokens: 4, batchSize: 24 });
     return report.predictions!.map((p) => p.prediction);
   };
+  const t0 = Date.now();
   const [a, b] = [await answers(cpu.dir), await answers(gpu.dir)];
+  console.log(`evaluating both: ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   expect(a).toHaveLength(24);
   expect(b).toEqual(a);
 }, 600_000);
