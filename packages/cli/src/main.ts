@@ -12,7 +12,7 @@ export async function main(argv: string[]): Promise<number> {
     .scriptName('tfjs-mbq')
     .usage('$0 <command> [options]\n\nModality-Balanced Quantization (MBQ) of vision-language models for TensorFlow.js.')
     .strict()
-    .demandCommand(1, 'Name a command: convert, eval, inspect or bench.')
+    .demandCommand(1, 'Name a command: convert, import, eval, inspect or bench.')
     .recommendCommands()
     .help()
     .alias('h', 'help')

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
-import { loadModelDir, type LoadedModel } from './io/load.js';
+import { loadModelDir, SIDECAR_FILES, type LoadedModel } from './io/load.js';
 import { ConversionError } from './io/errors.js';
 import { AtomicOutputDir, checkOutputPath, guardSignals } from './io/atomic.js';
 import { analyseGraph, type GraphAnalysis, type BlockInfo, type LinearInfo } from './graph/analysis.js';
@@ -394,8 +394,11 @@ async function runPipeline(
     if (model.modelJson.signature) modelJson.signature = model.modelJson.signature;
     for (let i = 0; i < shards.length; i++) await out.writeFile(paths[i], shards[i]);
     await out.writeFile('model.json', JSON.stringify(modelJson));
-    for (const f of ['config.json', 'tokenizer.json', 'mbq.json']) {
-      await out.writeFile(f, await fs.readFile(path.join(model.dir, f)));
+    // The sidecars as loadModelDir read (and checked) them, byte for byte.
+    for (const f of SIDECAR_FILES) {
+      const bytes = model.sidecarBytes.get(f);
+      if (bytes === undefined) throw new ConversionError('MODEL_JSON_READ', `${path.join(model.dir, f)}: missing`, path.join(model.dir, f));
+      await out.writeFile(f, bytes);
     }
     await out.writeFile('quantization.json', JSON.stringify(quantization, null, 2) + '\n');
     await out.writeFile('report.html', renderReport(quantization));

@@ -2,6 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { GraphBuilder, attr, analyseGraph, ConversionError, type WeightMap, type GraphDefJson } from '@tfjs-mbq/converter';
+import { concatBytes, decodeWeights } from '@tfjs-mbq/format';
 import { measureSensitivity, captionCrossEntropy } from '../src/sensitivity/index.js';
 import { batchedSensitivity } from '../src/pipeline/sensitivity_batched.js';
 import { GraphExecutor } from '../src/graph/executor.js';
@@ -18,15 +19,7 @@ function rand(n: number, seed: number): Float32Array {
 
 function weightsOf(b: GraphBuilder): { graph: GraphDefJson; weights: WeightMap } {
   const { modelJson, shards } = b.build();
-  const bytes = shards[0];
-  const weights: WeightMap = new Map();
-  let off = 0;
-  for (const w of modelJson.weightsManifest[0].weights) {
-    const n = w.shape.reduce((a, c) => a * c, 1);
-    const buf = bytes.slice(off, off + 4 * n);
-    off += 4 * n;
-    weights.set(w.name, { dtype: w.dtype, shape: w.shape, data: w.dtype === 'int32' ? new Int32Array(buf.buffer) : new Float32Array(buf.buffer) });
-  }
+  const weights: WeightMap = decodeWeights({ modelJson, where: 'model.json', groups: [{ bytes: concatBytes(shards), shards: [] }] });
   return { graph: modelJson.modelTopology, weights };
 }
 

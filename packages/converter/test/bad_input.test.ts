@@ -55,12 +55,12 @@ function poke(m: string, weight: string, at: number, value: number): void {
 }
 
 const cases: Case[] = [
-  { name: 'malformed model.json', setup: (m) => writeFileSync(modelJson(m), '{"format": "graph-model", modelTopology: }'), expect: /malformed JSON/, file: modelJson },
-  { name: 'truncated model.json', setup: (m) => writeFileSync(modelJson(m), readFileSync(modelJson(m), 'utf8').slice(0, 500)), expect: /truncated JSON/, file: modelJson },
+  { name: 'malformed model.json', setup: (m) => writeFileSync(modelJson(m), '{"format": "graph-model", modelTopology: }'), expect: /invalid JSON, malformed/, file: modelJson },
+  { name: 'truncated model.json', setup: (m) => writeFileSync(modelJson(m), readFileSync(modelJson(m), 'utf8').slice(0, 500)), expect: /invalid JSON, truncated/, file: modelJson },
   { name: 'wrong format', setup: (m) => editJson(modelJson(m), (j) => { j.format = 'layers-model'; }), expect: /graph-model/, file: modelJson },
   { name: 'missing shard', setup: (m) => editJson(modelJson(m), (j) => { j.weightsManifest[0].paths = ['group1-shard1of2.bin']; }), expect: /missing/, file: (m) => join(m, 'group1-shard1of2.bin') },
-  { name: 'shard too short', setup: (m) => writeFileSync(shard(m), readFileSync(shard(m)).subarray(0, 1000)), expect: /too short/, file: shard },
-  { name: 'manifest path escaping with ../', setup: (m) => editJson(modelJson(m), (j) => { j.weightsManifest[0].paths = ['../group1-shard1of1.bin']; }), expect: /escapes the model directory/, file: modelJson },
+  { name: 'shard too short', setup: (m) => writeFileSync(shard(m), readFileSync(shard(m)).subarray(0, 1000)), expect: /shard missing data: truncated or short/, file: shard },
+  { name: 'manifest path escaping with ../', setup: (m) => editJson(modelJson(m), (j) => { j.weightsManifest[0].paths = ['../group1-shard1of1.bin']; }), expect: /leaves the model's location/, file: modelJson },
   { name: 'absolute manifest path', setup: (m) => editJson(modelJson(m), (j) => { j.weightsManifest[0].paths = [shard(m)]; }), expect: /is absolute/, file: modelJson },
   {
     name: 'dtype mismatch', expect: /DT_FLOAT but its manifest weight is int32/, file: modelJson,
@@ -93,7 +93,7 @@ const cases: Case[] = [
     setup: (m) => editJson(modelJson(m), (j) => { j.modelTopology.node.find((n: { name: string }) => n.name === 'lm/layers.0/mlp/Sigmoid').op = 'Swish'; }),
   },
   { name: 'missing calibration image', setup: (_m, c) => writeFileSync(join(c, 'manifest.jsonl'), '{"image":"gone.png","caption":"a red circle"}\n'), expect: /cannot read calibration image \(file not found\)/, file: (_m, c) => join(c, 'gone.png') },
-  { name: 'calibration image path escaping the calibration directory', setup: (_m, c) => writeFileSync(join(c, 'manifest.jsonl'), '{"image":"../outside.png","caption":"a red circle"}\n'), expect: /image path "..\/outside.png" escapes the calibration directory/, file: (_m, c) => join(c, 'manifest.jsonl') },
+  { name: 'calibration image path escaping the calibration directory', setup: (_m, c) => writeFileSync(join(c, 'manifest.jsonl'), '{"image":"../outside.png","caption":"a red circle"}\n'), expect: /image path "..\/outside.png" climbs out with '..'/, file: (_m, c) => join(c, 'manifest.jsonl') },
   { name: 'malformed calibration manifest line', setup: (_m, c) => writeFileSync(join(c, 'manifest.jsonl'), '{"image":"000.png","caption":"a red circle"}\n{"image": \n'), expect: /manifest.jsonl:2: malformed JSON/, file: (_m, c) => join(c, 'manifest.jsonl') },
   { name: 'activation bits with a float graph (would silently drop activation quantization)', setup: () => ['--w-bits', '4', '--a-bits', '8', '--emit', 'float'], expect: /--emit float with --a-bits 8: .*cannot quantize activations/, file: () => '--a-bits' },
   { name: 'activation bits the quantized op does not support', setup: () => ['--w-bits', '4', '--a-bits', '4'], expect: /--a-bits 4: the MbqQuantizedMatMul op supports 8-bit activations only/, file: () => '--a-bits' },

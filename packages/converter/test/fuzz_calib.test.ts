@@ -29,6 +29,7 @@ const WORDS = [...new Set(LINES.flatMap((l) => Object.entries(l as Record<string
 const TOKENIZER_JSON = {
   model: { type: 'WordLevel', vocab: Object.fromEntries([['<pad>', 0], ['<bos>', 1], ['<eos>', 2], ['<image>', 3], ...WORDS.map((w, i) => [w, 4 + i])]), unk_token: '<unk>' },
   normalizer: { type: 'Lowercase' },
+  pre_tokenizer: { type: 'Whitespace' },
 };
 const tokenizer = loadTokenizer(TOKENIZER_JSON, 'tokenizer.json');
 

@@ -4,7 +4,8 @@ export type FormatErrorCode =
   | 'WEIGHTS_PATH_ESCAPE' | 'WEIGHTS_SHARD_MISSING' | 'WEIGHTS_SHARD_SIZE' | 'WEIGHTS_DTYPE' | 'WEIGHTS_SHAPE'
   | 'WEIGHTS_NONFINITE' | 'WEIGHTS_MISSING'
   | 'CONFIG' | 'TOKENIZER' | 'MBQ_JSON'
-  | 'MANIFEST' | 'DATA_FILE';
+  | 'MANIFEST' | 'DATA_FILE'
+  | 'IMAGE_PROCESSOR' | 'IMAGE';
 
 export class FormatError extends Error {
   readonly code: FormatErrorCode;

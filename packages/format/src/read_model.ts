@@ -12,7 +12,11 @@ import { sizeOf, storedByteLength, type WeightArray, type WeightMap } from './we
 export const DEFAULT_MAX_WEIGHT_BYTES = 8 * 1024 ** 3;
 
 function sourceFailure(e: unknown, code: FormatErrorCode, where: string): never {
-  if (e instanceof SourceReadError) throw new FormatError(e.problem === 'outside' && code.startsWith('WEIGHTS') ? 'WEIGHTS_PATH_ESCAPE' : code, e.message, e.where);
+  if (e instanceof SourceReadError) {
+    const err = new FormatError(e.problem === 'outside' && code.startsWith('WEIGHTS') ? 'WEIGHTS_PATH_ESCAPE' : code, e.message, e.where);
+    err.cause = e;
+    throw err;
+  }
   throw new FormatError(code, `${where}: cannot read (${(e as Error).message})`, where);
 }
 
@@ -58,6 +62,16 @@ export async function readJsonFile(source: FileSource, file: string, code: Forma
   return { value: parseJsonText(text, where, code), bytes, where };
 }
 
+/** As readJsonFile, but a file that does not exist gives undefined (other problems still throw). */
+export async function readOptionalJsonFile(source: FileSource, file: string, code: FormatErrorCode): Promise<JsonFile | undefined> {
+  try {
+    return await readJsonFile(source, file, code);
+  } catch (e) {
+    if (e instanceof FormatError && (e.cause as SourceReadError | undefined)?.problem === 'not-found') return undefined;
+    throw e;
+  }
+}
+
 /** Reads model.json of a source and validates it (no shards read). */
 export async function readModelJson(source: FileSource, file = 'model.json'): Promise<{ modelJson: ModelJson; where: string }> {
   const { value, where } = await readJsonFile(source, file, 'MODEL_JSON_READ');
@@ -74,14 +88,14 @@ export interface ReadWeightsOptions {
  * declare. A shard is read only up to what its group still lacks, so a sparse, oversized or
  * endless shard costs no more than the manifest declares.
  */
-export async function readWeightGroups(source: FileSource, modelJson: ModelJson, modelWhere: string, options: ReadWeightsOptions = {}): Promise<Uint8Array[]> {
+export async function readWeightGroups(source: FileSource, modelJson: ModelJson, modelWhere: string, options: ReadWeightsOptions = {}): Promise<WeightGroup[]> {
   const limit = options.maxWeightBytes ?? DEFAULT_MAX_WEIGHT_BYTES;
   const expected = modelJson.weightsManifest.map((g) => g.weights.reduce((a, w) => a + storedByteLength(w), 0));
   const total = expected.reduce((a, b) => a + b, 0);
   if (total > limit) {
     throw new FormatError('WEIGHTS_SHARD_SIZE', `${modelWhere}: the manifest declares ${total} bytes of weights, more than the limit of ${limit}`, modelWhere);
   }
-  const groups: Uint8Array[] = [];
+  const groups: WeightGroup[] = [];
   for (const [gi, group] of modelJson.weightsManifest.entries()) {
     const want = expected[gi]!;
     const parts: Uint8Array[] = [];
@@ -107,7 +121,7 @@ export async function readWeightGroups(source: FileSource, modelJson: ModelJson,
       throw new FormatError('WEIGHTS_SHARD_SIZE', `${shards}: weight shards of group ${gi} hold ${got} bytes, ${modelWhere} describes ${want} (shard missing data: truncated or short)`,
         source.where(group.paths[group.paths.length - 1] ?? 'model.json'));
     }
-    groups.push(parts.length === 1 ? parts[0]! : concatBytes(parts, want));
+    groups.push({ bytes: parts.length === 1 ? parts[0]! : concatBytes(parts, want), shards: group.paths.map((p) => source.where(p)) });
   }
   return groups;
 }
@@ -119,12 +133,19 @@ export function concatBytes(parts: readonly Uint8Array[], total = parts.reduce((
   return out;
 }
 
+/** One manifest group's weight bytes (its shards in order, exactly the declared length). */
+export interface WeightGroup {
+  bytes: Uint8Array;
+  /** Where its shards were read, for messages. */
+  shards: string[];
+}
+
 export interface GraphModelFiles {
   modelJson: ModelJson;
   /** Where model.json was read, for messages. */
   where: string;
-  /** The bytes of each manifest group, in order. */
-  groups: Uint8Array[];
+  /** Each manifest group, in order. */
+  groups: WeightGroup[];
 }
 
 /** model.json (validated) and all its weight bytes (sizes checked). */
@@ -147,7 +168,7 @@ export function decodeWeights(files: GraphModelFiles, options: DecodeOptions = {
   const { modelJson, where, groups } = files;
   const weights: WeightMap = new Map();
   modelJson.weightsManifest.forEach((group, gi) => {
-    const data = groups[gi]!;
+    const data = groups[gi]!.bytes;
     let offset = 0;
     for (const w of group.weights) {
       const bytes = storedByteLength(w);
@@ -156,8 +177,8 @@ export function decodeWeights(files: GraphModelFiles, options: DecodeOptions = {
       if (options.checkFinite && arr.data instanceof Float32Array) {
         const i = arr.data.findIndex((v) => !Number.isFinite(v));
         if (i >= 0) {
-          const shards = group.paths.join(', ');
-          throw new FormatError('WEIGHTS_NONFINITE', `${where} (${shards}): weight "${w.name}" holds ${Number.isNaN(arr.data[i]) ? 'NaN' : 'Inf'} at flat index ${i}`, where);
+          const shards = groups[gi]!.shards;
+          throw new FormatError('WEIGHTS_NONFINITE', `${shards.join(', ')}: weight "${w.name}" holds ${Number.isNaN(arr.data[i]) ? 'NaN' : 'Inf'} at flat index ${i} (listed in ${where})`, shards[0]);
         }
       }
       weights.set(w.name, arr);

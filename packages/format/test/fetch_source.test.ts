@@ -54,7 +54,7 @@ afterEach(async () => { await Promise.all(servers.splice(0).map((s) => s.close()
 test('a model over HTTP reads like one on disk', async () => {
   const s = await server(modelRoutes());
   const files = await readGraphModel(fetchSource(`${s.url}/m`));
-  expect(Array.from(files.groups[0]!)).toEqual(Array.from(weightBytes()));
+  expect(Array.from(files.groups[0]!.bytes)).toEqual(Array.from(weightBytes()));
 });
 
 describe('§2 staying on the model origin', () => {
@@ -76,11 +76,11 @@ describe('§2 staying on the model origin', () => {
     const e = await failure(readGraphModel(fetchSource(`${s.url}/m`)));
     expect(e.message).toMatch(/group1-shard1of1\.bin: redirected to another origin \(http:\/\/localhost:\d+\); refused/);
     const allowed = await readGraphModel(fetchSource(`${s.url}/m`, { allowCrossOrigin: true }));
-    expect(allowed.groups[0]!.byteLength).toBe(32);
+    expect(allowed.groups[0]!.bytes.byteLength).toBe(32);
     const same = await server({
       ...modelRoutes(), '/m/group1-shard1of1.bin': (_q, res) => { res.writeHead(302, { location: '/m/moved.bin' }); res.end(); }, '/m/moved.bin': body(weightBytes()),
     });
-    expect((await readGraphModel(fetchSource(`${same.url}/m`))).groups[0]!.byteLength).toBe(32);
+    expect((await readGraphModel(fetchSource(`${same.url}/m`))).groups[0]!.bytes.byteLength).toBe(32);
   });
 
   test('a 404 names the URL', async () => {

@@ -69,7 +69,7 @@ describe('§2 escaping the model directory', () => {
     const ok = await modelDir();
     await symlink(join(ok, 'group1-shard1of1.bin'), join(ok, 'inner.bin'));
     await setPaths(ok, ['inner.bin']);
-    expect((await readGraphModel(fileSource(ok))).groups[0]!.byteLength).toBe(32);
+    expect((await readGraphModel(fileSource(ok))).groups[0]!.bytes.byteLength).toBe(32);
   });
 
   test.each([

@@ -3,6 +3,7 @@
  * Every name is registered for 'cpu', 'wasm' and 'webgpu' by registerMbqOps().
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
+import { MBQ_QUANTIZED_MATMUL_OP } from '@tfjs-mbq/format';
 
 /** Quantizer layouts of ALGORITHM.md §5. */
 export type PseudoQuantizeMode = 'asym-group' | 'sym-channel' | 'sym-token' | 'sym-tensor';
@@ -68,7 +69,7 @@ export interface MbqHadamardTransformAttrs {
  * y [..., N] = x [..., K] · dequant(packed, scales, zeros)ᵀ, fused (docs/architecture.md,
  * "Custom graph op"): packed int32 [N, wordsPerRow(K, bits)], scales/zeros f32 [N, K/g].
  */
-export const MbqQuantizedMatMul = 'MbqQuantizedMatMul';
+export const MbqQuantizedMatMul = MBQ_QUANTIZED_MATMUL_OP;
 export type MbqQuantizedMatMulInputs = { x: TensorInfo; packed: TensorInfo; scales: TensorInfo; zeros: TensorInfo };
 export interface MbqQuantizedMatMulAttrs {
   bits: number;

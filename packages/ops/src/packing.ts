@@ -7,25 +7,20 @@
  * Unused tail bits are zero. Words are held in an Int32Array (the bit pattern is what counts).
  */
 
-export const MIN_BITS = 2;
-export const MAX_BITS = 8;
+import { MAX_WEIGHT_BITS, MIN_WEIGHT_BITS, weightBitsProblem, wordsPerRow } from '@tfjs-mbq/format';
+
+// The bit range and the row length are facts of the model format; ops packs to them.
+export { MIN_WEIGHT_BITS as MIN_BITS, MAX_WEIGHT_BITS as MAX_BITS, wordsPerRow };
 
 function checkBits(fn: string, bits: number): void {
-  if (!Number.isInteger(bits) || bits < MIN_BITS || bits > MAX_BITS) {
-    throw new Error(`${fn}: bits must be an integer in [${MIN_BITS}, ${MAX_BITS}], got ${bits}`);
-  }
+  const problem = weightBitsProblem(bits);
+  if (problem !== undefined) throw new Error(`${fn}: ${problem}`);
 }
 
 function checkDim(fn: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0) throw new Error(`${fn}: ${name} must be a non-negative integer, got ${v}`);
 }
 
-/** Number of 32-bit words that hold one row of K codes of `bits` bits. */
-export function wordsPerRow(K: number, bits: number): number {
-  checkBits('wordsPerRow', bits);
-  checkDim('wordsPerRow', 'K', K);
-  return Math.ceil((K * bits) / 32);
-}
 
 /**
  * Packs `codes` (row-major [rows, K], each in [0, 2^bits - 1]) into Int32 words [rows, wordsPerRow].

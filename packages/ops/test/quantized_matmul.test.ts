@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { CACHE_UNPACKED_WEIGHTS, quantizedMatMul } from '@tfjs-mbq/ops';
-import { unpackedWeightCacheStats } from '../src/kernels/wasm/unpacked_weight_cache.js';
+import { quantizedMatMul } from '@tfjs-mbq/ops';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { quantizeActivationsInt8, quantizedMatMulReference } from '../src/kernels/quantized_matmul_common.js';
 import { setQuantizedMatMulWebGPUOptions } from '../src/kernels/webgpu/quantized_matmul.js';
@@ -74,74 +73,6 @@ describe('quantizedMatMul on cpu (the exact reference)', () => {
     expect(() => quantizedMatMul(x, p, tf.reshape(s, [2, 4]), z, opts)).toThrow(/quantizedMatMul.*scales must have shape \[N, K\/groupSize\] = \[4, 2\]/);
     expect(() => quantizedMatMul(x, p, s, z, { ...opts, actBits: 8 })).toThrow(/quantizedMatMul.*actBits=8.*bits=4/);
     expect(() => quantizedMatMul(x, p, s, z, { ...opts, actBits: 4 as 8 })).toThrow(/quantizedMatMul.*actBits/);
-  });
-});
-
-describe('quantizedMatMul on wasm', () => {
-  beforeAll(async () => { await initBackend('wasm'); });
-  // Weight-only runs through XNNPACK's float matmul (its own summation order): float64 tolerance.
-  it.each([[2, 16], [3, 20], [4, 8], [5, 40], [8, 80]])('bits %i group %i matches float64 on odd sizes', async (bits, g) => {
-    const w = randomLinear(rand, 13, 80, bits, g);
-    const x = randomX(rand, 2 * 7, 80);
-    const y = await run(x, [2, 7, 80], w);
-    expect(relError(y, referenceF64(x, 14, w))).toBeLessThan(1e-6);
-  });
-
-  it('W4A8 gives exactly the cpu reference (integer group sums are exact in float32)', async () => {
-    for (const [N, K, g, M] of [[7, 64, 64, 2], [19, 192, 32, 9], [5, 256, 128, 33]]) {
-      const w4 = randomLinear(rand, N, K, 4, g, true);
-      const x = randomX(rand, M, K);
-      expect(Array.from(await run(x, [M, K], w4, 8))).toEqual(Array.from(cpuReference(x, M, w4, 8)));
-    }
-  });
-
-  it('MBQ_CACHE_UNPACKED_WEIGHTS: unpacks a weight once, same results, a new scales tensor is not served stale', async () => {
-    const w = randomLinear(rand, 21, 96, 4, 32, true);
-    const packed = tf.tensor2d(w.packed, [w.N, w.packed.length / w.N], 'int32');
-    const scales = tf.tensor2d(w.scales, [w.N, w.K / w.groupSize]);
-    const zeros = tf.tensor2d(w.zeros, [w.N, w.K / w.groupSize]);
-    const doubled = tf.mul(scales, 2) as tf.Tensor2D;
-    const call = async (x: Float32Array, s: tf.Tensor2D, actBits: 0 | 8): Promise<number[]> => {
-      const y = tf.tidy(() => quantizedMatMul(tf.tensor2d(x, [3, w.K]), packed, s, zeros, { bits: 4, groupSize: w.groupSize, inFeatures: w.K, actBits }));
-      const v = Array.from(await y.data());
-      y.dispose();
-      return v;
-    };
-    const xs = [randomX(rand, 3, w.K), randomX(rand, 3, w.K), randomX(rand, 3, w.K)];
-    const expected: number[][] = [];
-    for (const act of [0, 8] as const) for (const x of xs) expected.push(await call(x, scales, act));
-    const expectedDoubled = await call(xs[0], doubled, 0);
-    tf.env().set(CACHE_UNPACKED_WEIGHTS, true);
-    try {
-      const before = { ...unpackedWeightCacheStats };
-      const dataIds = tf.backend().numDataIds();
-      const got: number[][] = [];
-      for (const act of [0, 8] as const) for (const x of xs) got.push(await call(x, scales, act));
-      expect(got).toEqual(expected);
-      // One miss per layout (float wT for weight-only, per-group integer weights for W4A8), then hits.
-      expect(unpackedWeightCacheStats.misses - before.misses).toBe(2);
-      expect(unpackedWeightCacheStats.hits - before.hits).toBe(4);
-      // What stays on the wasm heap: wT, and one [g, N] matrix per group (K / g = 3).
-      expect(tf.backend().numDataIds() - dataIds).toBe(1 + 3);
-      expect(await call(xs[0], doubled, 0)).toEqual(expectedDoubled);
-      expect(unpackedWeightCacheStats.misses - before.misses).toBe(3);
-      // The stale wT was released when the new scales replaced it.
-      expect(tf.backend().numDataIds() - dataIds).toBe(1 + 3);
-    } finally {
-      tf.env().set(CACHE_UNPACKED_WEIGHTS, false);
-      tf.dispose([packed, scales, zeros, doubled]);
-    }
-  });
-
-  it('frees every intermediate tensor', async () => {
-    const w = randomLinear(rand, 9, 64, 4, 32, true);
-    const x = randomX(rand, 4, 64);
-    await run(x, [4, 64], w);
-    const before = tf.memory().numTensors;
-    const dataIds = tf.backend().numDataIds();
-    for (const act of [0, 8] as const) await run(x, [4, 64], w, act);
-    expect(tf.memory().numTensors).toBe(before);
-    expect(tf.backend().numDataIds()).toBe(dataIds);
   });
 });
 

@@ -14,7 +14,7 @@ import '@tfjs-mbq/ops';
 export { registerMbqOps } from '@tfjs-mbq/ops';
 
 export { loadVlm, Vlm, type LoadVlmOptions, type AnswerOptions, type Generation, type TimeDecodeOptions, type DecodeTiming } from './vlm.js';
-export { WordLevelTokenizer, type TokenizerJson } from './tokenizer.js';
+export { WordLevelTokenizer, HfTokenizer, type TextTokenizer, type PromptBuilder } from '@tfjs-mbq/format';
 export { toPixelValues, type ImageInput, type RgbaImage, type HasBitmap, type BrowserImage } from './image.js';
 export { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 export type { FetchLike } from './sources.js';

@@ -10,6 +10,8 @@ export interface MbqConfig {
   eosTokenId: number;
   /** Input image size `[H, W]` of `pixel_values`. */
   imageSize: [number, number];
+  /** `word-level` (the project's own tokenizer.json; the default) or `hf` (Hugging Face tokenizer + chat template). */
+  tokenizer: 'word-level' | 'hf';
 }
 
 function int(obj: Record<string, unknown>, key: string, file: string, min = 0): number {
@@ -18,6 +20,12 @@ function int(obj: Record<string, unknown>, key: string, file: string, min = 0): 
     throw new Error(`${file}: '${key}' must be an integer >= ${min}, got ${JSON.stringify(v)}`);
   }
   return v;
+}
+
+function tokenizerKind(v: unknown, file: string): MbqConfig['tokenizer'] {
+  if (v === undefined || v === 'word-level') return 'word-level';
+  if (v === 'hf') return 'hf';
+  throw new Error(`${file}: 'tokenizer' must be "word-level" or "hf", got ${JSON.stringify(v)}`);
 }
 
 export function parseMbqConfig(json: unknown, file = 'mbq.json'): MbqConfig {
@@ -34,8 +42,10 @@ export function parseMbqConfig(json: unknown, file = 'mbq.json'): MbqConfig {
     bosTokenId: int(o, 'bosTokenId', file),
     eosTokenId: int(o, 'eosTokenId', file),
     imageSize: [size[0] as number, size[1] as number],
+    tokenizer: tokenizerKind(o.tokenizer, file),
   };
-  if (config.imageTokenOffset !== 1) {
+  // Hugging Face prompts put the image where the chat template does; the word-level layout is fixed.
+  if (config.tokenizer === 'word-level' && config.imageTokenOffset !== 1) {
     throw new Error(`${file}: 'imageTokenOffset' is ${config.imageTokenOffset}; the prompt layout [BOS, <image>..., question] needs 1`);
   }
   return config;

@@ -9,7 +9,8 @@ import { toPixelValues, type ImageInput } from './image.js';
 import { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 import { readGraphModel, toArtifacts, type GraphModelFiles } from './model_files.js';
 import { ModelSource, type FetchLike } from './sources.js';
-import { WordLevelTokenizer, type TokenizerJson } from './tokenizer.js';
+import type { PromptBuilder, TextTokenizer } from '@tfjs-mbq/format';
+import { loadPromptBuilder } from './prompt.js';
 
 export interface LoadVlmOptions {
   /**
@@ -67,7 +68,8 @@ export class Vlm {
   constructor(
     readonly model: GraphModel,
     readonly config: MbqConfig,
-    readonly tokenizer: WordLevelTokenizer,
+    /** Builds the prompt ids (chat template and image tokens for Hugging Face models). */
+    readonly prompter: PromptBuilder,
     /** The tfjs backend the model runs on. */
     readonly backend: string,
     /** Why that backend (e.g. the WebGPU adapter, or what `auto` skipped). */
@@ -81,30 +83,59 @@ export class Vlm {
     readonly maxSequenceLength: number | null = null,
   ) {}
 
-  /** `[BOS, <image> x imageTokenCount, question tokens]`. */
-  promptIds(question: string): number[] {
-    const c = this.config;
-    return [c.bosTokenId, ...new Array<number>(c.imageTokenCount).fill(c.imageTokenId), ...this.tokenizer.encode(question)];
+  get tokenizer(): TextTokenizer {
+    return this.prompter.tokenizer;
   }
 
-  /** The prompt ids of `question`, checked to fit the model's positions (`who` names the caller in errors). */
+  /**
+   * The prompt ids of `question`: `[BOS, <image> x imageTokenCount, question tokens]` for the
+   * project's word-level models, the processor's ids (chat template, image tokens) for Hugging Face ones.
+   */
+  promptIds(question: string): number[] {
+    return this.checkedPrompt(question, 'promptIds');
+  }
+
+  /**
+   * The prompt ids of `question`, checked to fit the model's positions and to put the image tokens
+   * where the graph reads them (`who` names the caller in errors).
+   */
   private checkedPrompt(question: string, who: string): number[] {
     if (typeof question !== 'string') throw new Error(`${who}: the question must be a string, got ${typeof question}`);
-    const prompt = this.promptIds(question);
-    const max = this.maxSequenceLength;
-    if (max !== null && prompt.length > max) {
-      throw new Error(`${who}: the prompt has ${prompt.length} tokens (1 + ${this.config.imageTokenCount} image + question); the model takes at most ${max} positions`);
+    const c = this.config;
+    const p = this.prompter.prompt(question, { height: c.imageSize[0], width: c.imageSize[1] }, who);
+    if (p.imageTokenOffset !== c.imageTokenOffset || p.imageTokenCount !== c.imageTokenCount) {
+      throw new Error(`${who}: the prompt puts ${p.imageTokenCount} image tokens at ${p.imageTokenOffset}; mbq.json says ${c.imageTokenCount} at ${c.imageTokenOffset}`);
     }
-    return prompt;
+    const max = this.maxSequenceLength;
+    if (max !== null && p.ids.length > max) {
+      throw new Error(`${who}: the prompt has ${p.ids.length} tokens (${c.imageTokenCount} of them image tokens); the model takes at most ${max} positions`);
+    }
+    return p.ids;
   }
 
   /** Greedy decoding of the answer to `question` about `image`. */
   async generate(image: ImageInput, question: string, options: AnswerOptions = {}): Promise<Generation> {
+    const pixels = this.pixelValues(image, 'answer');
+    try {
+      return await this.generateFromPixels(pixels, question, options);
+    } finally {
+      pixels.dispose();
+    }
+  }
+
+  /**
+   * Greedy decoding from pixel_values the caller made (`[1, H, W, 3]` float32, as the graph takes
+   * them, e.g. a Hugging Face image processor's output in NHWC); the tensor stays the caller's.
+   */
+  async generateFromPixels(pixels: tf.Tensor4D, question: string, options: AnswerOptions = {}): Promise<Generation> {
     const maxNewTokens = options.maxNewTokens ?? 16;
     if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new Error(`answer: maxNewTokens must be a positive integer, got ${maxNewTokens}`);
+    const [h, w] = this.config.imageSize;
+    if (pixels.rank !== 4 || pixels.shape[0] !== 1 || pixels.shape[1] !== h || pixels.shape[2] !== w || pixels.shape[3] !== 3) {
+      throw new Error(`answer: pixel_values must be [1, ${h}, ${w}, 3], got [${pixels.shape.join(', ')}]`);
+    }
     const prompt = this.checkedPrompt(question, 'answer');
     const max = this.maxSequenceLength;
-    const pixels = toPixelValues(image, this.config.imageSize);
     const decoder = this.makeDecoder();
     const tokenIds: number[] = [];
     let stoppedAtEos = false;
@@ -119,9 +150,17 @@ export class Vlm {
       }
     } finally {
       decoder.dispose();
-      pixels.dispose();
     }
     return { text: this.tokenizer.decode(tokenIds), tokenIds, promptLength: prompt.length, stoppedAtEos };
+  }
+
+  /** The graph's pixel_values of `image`; Hugging Face models need their image processor. */
+  private pixelValues(image: ImageInput, who: string): tf.Tensor4D {
+    if (this.config.tokenizer === 'hf') {
+      // The image processor (resize, crop, normalize from mbq.json imageProcessor) is not wired in yet.
+      throw new Error(`${who}: images for this Hugging Face model need its image processor, which the runtime does not run yet; pass the processor's pixel_values to generateFromPixels()`);
+    }
+    return toPixelValues(image, this.config.imageSize);
   }
 
   /**
@@ -139,7 +178,7 @@ export class Vlm {
       throw new Error(`timeDecode: ${prompt.length} prompt tokens + ${steps} decode steps exceed the model's ${max} positions (at most ${max - prompt.length} steps with this question)`);
     }
     const t0 = now();
-    const pixels = toPixelValues(image, this.config.imageSize);
+    const pixels = this.pixelValues(image, 'timeDecode');
     const decoder = this.makeDecoder();
     try {
       let next = await decoder.prefill(pixels, prompt);
@@ -203,25 +242,30 @@ export async function loadVlm(location: string, options: LoadVlmOptions = {}): P
     backendDetail = report.detail;
   }
   const source = new ModelSource(location, options.fetch);
-  const [files, mbqJson, tokenizerJson, hfConfig] = await Promise.all([
+  // Read in parallel, report failures in this order (model.json first) whatever finishes first.
+  const [filesRead, mbqRead, hfConfigRead] = await Promise.allSettled([
     readGraphModel(source),
     source.json<unknown>('mbq.json'),
-    source.json<TokenizerJson>('tokenizer.json'),
     source.json<HfConfigJson>('config.json').catch(() => null),
   ]);
+  for (const r of [filesRead, mbqRead, hfConfigRead]) if (r.status === 'rejected') throw r.reason;
+  const files = (filesRead as PromiseFulfilledResult<GraphModelFiles>).value;
+  const mbqJson = (mbqRead as PromiseFulfilledResult<unknown>).value;
+  const hfConfig = (hfConfigRead as PromiseFulfilledResult<HfConfigJson | null>).value;
   const maxSeq = maxPositions(hfConfig);
   const config = parseMbqConfig(mbqJson, `${location}/mbq.json`);
-  const tokenizer = new WordLevelTokenizer(tokenizerJson, `${location}/tokenizer.json`);
+  const prompter = await loadPromptBuilder(source, location, config, hfConfig, maxSeq ?? undefined);
+  const tokenizer = prompter.tokenizer;
   const prefill = await loadGraph(files, location);
   const logitsName = findLogitsOutput(prefill, `${location}/model.json`);
   if (options.kvCache === false) {
-    return new Vlm(prefill, config, tokenizer, backend, backendDetail, () => new RerunDecoder(prefill, logitsName), 're-run', 'kvCache: false', maxSeq);
+    return new Vlm(prefill, config, prompter, backend, backendDetail, () => new RerunDecoder(prefill, logitsName), 're-run', 'kvCache: false', maxSeq);
   }
   const loaded = await withKvCache(prefill, files, logitsName, config, tokenizer.vocabSize);
   const model = loaded.model;
-  if (loaded.kv) return new Vlm(model, config, tokenizer, backend, backendDetail, loaded.kv.makeDecoder, 'kv-cache', loaded.note, maxSeq);
+  if (loaded.kv) return new Vlm(model, config, prompter, backend, backendDetail, loaded.kv.makeDecoder, 'kv-cache', loaded.note, maxSeq);
   const note = `no KV cache for this graph, re-running the sequence per token: ${loaded.note}`;
-  return new Vlm(model, config, tokenizer, backend, backendDetail, () => new RerunDecoder(model, logitsName), 're-run', note, maxSeq);
+  return new Vlm(model, config, prompter, backend, backendDetail, () => new RerunDecoder(model, logitsName), 're-run', note, maxSeq);
 }
 
 async function loadGraph(files: GraphModelFiles, location: string): Promise<GraphModel> {

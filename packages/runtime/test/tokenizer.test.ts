@@ -1,7 +1,9 @@
-import { WordLevelTokenizer, type TokenizerJson } from '@tfjs-mbq/runtime';
+import { WordLevelTokenizer } from '@tfjs-mbq/runtime';
 import { tokenizerJson, SPECIALS, WORDS } from './helpers/tiny_vlm.js';
 
-describe('WordLevelTokenizer', () => {
+type TokenizerJson = ReturnType<typeof tokenizerJson> & Record<string, unknown>;
+
+describe('WordLevelTokenizer (the format package\'s word-level kind, as the runtime loads it)', () => {
   const tok = new WordLevelTokenizer(tokenizerJson() as TokenizerJson);
   const id = (w: string): number => [...SPECIALS, ...WORDS].indexOf(w);
 
@@ -21,9 +23,9 @@ describe('WordLevelTokenizer', () => {
 
   it('rejects tokenizers it cannot reproduce, naming the file', () => {
     const bpe = { ...(tokenizerJson() as TokenizerJson), model: { type: 'BPE', vocab: {} } } as TokenizerJson;
-    expect(() => new WordLevelTokenizer(bpe, 'm/tokenizer.json')).toThrow(/m\/tokenizer.json: model type 'BPE'/);
-    const meta = { ...(tokenizerJson() as TokenizerJson), pre_tokenizer: { type: 'Metaspace' } };
-    expect(() => new WordLevelTokenizer(meta)).toThrow(/pre-tokenizer type 'Metaspace'/);
+    expect(() => new WordLevelTokenizer(bpe, 'm/tokenizer.json')).toThrow(/m\/tokenizer.json: model type "BPE" is not a word-level tokenizer/);
+    const unknown = { ...(tokenizerJson() as TokenizerJson), pre_tokenizer: { type: 'Nonesuch' } };
+    expect(() => new WordLevelTokenizer(unknown, 'm/tokenizer.json')).toThrow(/m\/tokenizer.json: cannot build the tokenizer: Unknown PreTokenizer type: Nonesuch/);
   });
 
   it('supports Sequence, Punctuation and Split pre-tokenizers', () => {

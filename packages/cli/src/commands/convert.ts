@@ -1,6 +1,9 @@
 /** `tfjs-mbq convert <modelDir> --calib <dir> --out <dir>`: MBQ / AWQ / RTN / SmoothQuant quantization. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { convert, isConversionError, type QuantizationJson } from '@tfjs-mbq/converter';
+import { importCheckpoint, isHfCheckpointDir, isImportError } from '@tfjs-mbq/importer';
 import { initBackend, BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
 import { progressBars, table } from '../ui/progress.js';
 
@@ -54,7 +57,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
   command: 'convert <modelDir>',
   describe: 'Quantize a tfjs graph-model VLM with MBQ (or AWQ, RTN, SmoothQuant)',
   builder: (y: Argv) => y
-    .positional('modelDir', { type: 'string', demandOption: true, describe: 'tfjs graph model directory (model.json, config.json, tokenizer.json, mbq.json)' })
+    .positional('modelDir', { type: 'string', demandOption: true, describe: 'tfjs graph model directory (model.json, config.json, tokenizer.json, mbq.json), or a Hugging Face checkpoint directory (imported first, as `tfjs-mbq import` does)' })
     .option('calib', { type: 'string', demandOption: true, describe: 'calibration directory (manifest.jsonl + images)' })
     .option('out', { type: 'string', demandOption: true, describe: 'output directory (written atomically; never inside the input)' })
     .option('method', { choices: ['rtn', 'awq', 'mbq', 'smoothquant'] as const, default: 'mbq' as const, describe: 'quantization method' })
@@ -83,21 +86,33 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     const backend = await initBackend(argv.backend);
     if (argv.progress) process.stderr.write(`backend: ${backend.backend} (${backend.detail})\n`);
     const t0 = Date.now();
+    // A Hugging Face checkpoint is imported (float32) into a scratch directory beside the output, then converted.
+    let modelDir = argv.modelDir;
+    let scratch: string | undefined;
     let result: Awaited<ReturnType<typeof convert>>;
     try {
+      if (await isHfCheckpointDir(argv.modelDir)) {
+        const out = resolve(argv.out);
+        await mkdir(dirname(out), { recursive: true });
+        scratch = await mkdtemp(join(dirname(out), `.${basename(out)}.import-`));
+        modelDir = join(scratch, 'model');
+        await importCheckpoint({ hfDir: argv.modelDir, outDir: modelDir, onProgress: (e) => bars.update('import', e.done, e.total, e.name) });
+      }
       result = await convert({
-      modelDir: argv.modelDir, calibDir: argv.calib, outDir: argv.out, method: argv.method, wBits: argv.wBits,
+      modelDir, calibDir: argv.calib, outDir: argv.out, method: argv.method, wBits: argv.wBits,
       aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, scaleFamily: argv.scaleFamily, distort: argv.distort, rotate: argv.rotate,
       samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true, workDir: argv.workDir,
       onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
       });
     } catch (e) {
       // Bad input is reported, not thrown: one line naming the file and the problem, exit code 1.
-      if (!isConversionError(e)) throw e;
+      if (!isConversionError(e) && !isImportError(e)) throw e;
       bars.end();
       process.stderr.write(`\ntfjs-mbq convert: ${e.message}\n`);
       process.exitCode = 1;
       return;
+    } finally {
+      if (scratch) await rm(scratch, { recursive: true, force: true });
     }
     bars.end();
     if (argv.json) {

@@ -3,6 +3,7 @@ import { convertCommand } from './convert.js';
 import { inspectCommand } from './inspect.js';
 import { evalCommand } from './eval.js';
 import { benchCommand } from './bench.js';
+import { importCommand } from './import.js';
 
 /** Every command of the CLI; each lives in its own file beside this one. */
-export const commands: CommandModule<object, never>[] = [convertCommand as unknown as CommandModule<object, never>, inspectCommand as unknown as CommandModule<object, never>, evalCommand as unknown as CommandModule<object, never>, benchCommand as unknown as CommandModule<object, never>];
+export const commands: CommandModule<object, never>[] = [convertCommand as unknown as CommandModule<object, never>, inspectCommand as unknown as CommandModule<object, never>, evalCommand as unknown as CommandModule<object, never>, benchCommand as unknown as CommandModule<object, never>, importCommand as unknown as CommandModule<object, never>];

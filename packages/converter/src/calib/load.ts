@@ -2,11 +2,11 @@
  * Calibration data: manifest.jsonl + PNGs -> token ids, pixels and the vision / caption masks
  * (docs/architecture.md, "Calibration / evaluation manifests"; ALGORITHM.md §2).
  */
-import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Jimp } from 'jimp';
-import type { MbqJson } from '../io/load.js';
-import { ConversionError } from '../io/errors.js';
+import { parseManifest, type ManifestItem, type MbqJson } from '@tfjs-mbq/format';
+import { readDataFile } from '@tfjs-mbq/format/node';
+import { ConversionError, fromFormatError } from '../io/errors.js';
 import type { Tokenizer } from './tokenizer.js';
 
 export interface CalibSample {
@@ -55,54 +55,31 @@ export function selectIndices(n: number, count: number, seed: number): number[] 
   return idx.slice(0, count).sort((a, b) => a - b);
 }
 
-async function readManifest(file: string): Promise<ManifestEntry[]> {
-  let text: string;
+/** Manifest entries as prompt + target text (a caption has no prompt), by the format's one manifest reader. */
+async function readManifest(root: string, file: string): Promise<ManifestEntry[]> {
+  let items: ManifestItem[];
   try {
-    text = await fs.readFile(file, 'utf8');
+    items = parseManifest(new TextDecoder().decode(await readDataFile(root, 'manifest.jsonl', 'the calibration manifest')), file);
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new ConversionError('CALIB_MANIFEST', `${file}: cannot read the calibration manifest (${code === 'ENOENT' ? 'file not found' : code ?? (e as Error).message})`, file);
+    throw fromFormatError(e, 'CALIB_MANIFEST', 'CALIB_MANIFEST');
   }
-  // Editors on Windows write a UTF-8 byte order mark; it is not part of the first line's JSON.
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  const entries: ManifestEntry[] = [];
-  text.split('\n').forEach((raw, i) => {
-    const lineNo = i + 1;
-    if (raw.trim() === '') return;
-    let obj: Record<string, unknown>;
-    try {
-      obj = JSON.parse(raw) as Record<string, unknown>;
-    } catch (e) {
-      throw new ConversionError('CALIB_MANIFEST', `${file}:${lineNo}: malformed JSON (${(e as Error).message})`, file);
-    }
-    const where = `${file}:${lineNo}`;
-    if (typeof obj !== 'object' || obj === null || typeof obj.image !== 'string' || obj.image === '') {
-      throw new ConversionError('CALIB_MANIFEST', `${where}: expected an object with a string "image"`, file);
-    }
-    if (typeof obj.caption === 'string') {
-      entries.push({ line: lineNo, image: obj.image, prompt: '', target: obj.caption });
-    } else if (typeof obj.question === 'string' && typeof obj.answer === 'string') {
-      entries.push({ line: lineNo, image: obj.image, prompt: obj.question, target: obj.answer });
-    } else {
-      throw new ConversionError('CALIB_MANIFEST', `${where}: expected "caption", or "question" and "answer" strings`, file);
-    }
-  });
-  return entries;
+  return items.map((it) => it.kind === 'caption'
+    ? { line: it.line, image: it.image, prompt: '', target: it.caption }
+    : { line: it.line, image: it.image, prompt: it.question, target: it.answer });
 }
 
-async function readImage(file: string, size: [number, number]): Promise<Float32Array> {
-  // Read the bytes first: jimp reports a missing file as an unloadable "URL".
-  let bytes: Buffer;
+async function readImage(root: string, image: string, size: [number, number]): Promise<Float32Array> {
+  const file = path.join(root, image);
+  // Read the bytes first (inside the calibration directory, a regular file, bounded): jimp reports a missing file as an unloadable "URL".
+  let bytes: Uint8Array;
   try {
-    bytes = await fs.readFile(file);
+    bytes = await readDataFile(root, image, 'calibration image');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
-    throw new ConversionError('CALIB_IMAGE', `${file}: cannot read calibration image (${why})`, file);
+    throw fromFormatError(e, 'CALIB_MANIFEST', 'CALIB_IMAGE');
   }
   let img: Awaited<ReturnType<typeof Jimp.read>>;
   try {
-    img = await Jimp.read(bytes);
+    img = await Jimp.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (e) {
     throw new ConversionError('CALIB_IMAGE', `${file}: cannot read calibration image (corrupt or not an image: ${(e as Error).message})`, file);
   }
@@ -129,7 +106,7 @@ export interface CalibOptions {
 export async function loadCalibration(dir: string, tokenizer: Tokenizer, mbq: MbqJson, opts: CalibOptions = {}): Promise<CalibSet> {
   const root = path.resolve(dir);
   const manifest = path.join(root, 'manifest.jsonl');
-  const entries = await readManifest(manifest);
+  const entries = await readManifest(root, manifest);
   if (entries.length === 0) throw new ConversionError('CALIB_EMPTY', `${manifest}: the calibration set is empty (no samples)`, manifest);
   if (opts.samples !== undefined && (!Number.isInteger(opts.samples) || opts.samples < 1)) {
     throw new ConversionError('OPTION', `--samples must be a positive integer, got ${opts.samples}`);
@@ -154,14 +131,9 @@ export async function loadCalibration(dir: string, tokenizer: Tokenizer, mbq: Mb
     const captionMask = new Uint8Array(ids.length);
     const firstTarget = 1 + mbq.imageTokenCount + prompt.length;
     captionMask.fill(1, firstTarget - 1, ids.length - 1);
-    const imageFile = path.resolve(root, e.image);
-    const rel = path.relative(root, imageFile);
-    if (rel.startsWith('..') || path.isAbsolute(rel)) {
-      throw new ConversionError('CALIB_MANIFEST', `${where}: image path "${e.image}" escapes the calibration directory`, manifest);
-    }
     samples.push({
       line: e.line, image: e.image, inputIds: Int32Array.from(ids),
-      pixels: await readImage(imageFile, mbq.imageSize), visionMask, captionMask,
+      pixels: await readImage(root, e.image, mbq.imageSize), visionMask, captionMask,
     });
   }
   return { dir: root, imageSize: mbq.imageSize, samples, available: entries.length };

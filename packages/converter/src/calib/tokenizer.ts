@@ -1,4 +1,9 @@
-/** The tokenizer of a model directory (Hugging Face tokenizer.json, WordLevel model). */
+/**
+ * The calibration tokenizer: the model directory's tokenizer.json through the format package's
+ * tokenizer front, with the `error` unknown-word policy (a caption outside the vocabulary is a data
+ * error), its errors as ConversionErrors.
+ */
+import { InputTooLongError, UnknownWordError, WordLevelTokenizer } from '@tfjs-mbq/format';
 import { ConversionError } from '../io/errors.js';
 
 export interface Tokenizer {
@@ -7,35 +12,23 @@ export interface Tokenizer {
   readonly vocabSize: number;
 }
 
-interface WordLevelJson {
-  normalizer?: { type?: string } | null;
-  pre_tokenizer?: { type?: string } | null;
-  model?: { type?: string; vocab?: Record<string, number>; unk_token?: string };
-}
-
 export function loadTokenizer(json: unknown, file: string): Tokenizer {
-  const t = json as WordLevelJson;
-  if (!t || typeof t !== 'object' || t.model?.type !== 'WordLevel' || typeof t.model.vocab !== 'object' || t.model.vocab === null) {
-    throw new ConversionError('TOKENIZER', `${file}: expected a Hugging Face tokenizer.json with a WordLevel model and a vocab (got model type ${JSON.stringify(t?.model?.type)})`, file);
+  let tok: WordLevelTokenizer;
+  try {
+    tok = new WordLevelTokenizer(json, file, { unknownWords: 'error' });
+  } catch (e) {
+    throw new ConversionError('TOKENIZER', (e as Error).message, file);
   }
-  const vocab = new Map<string, number>();
-  for (const [w, id] of Object.entries(t.model.vocab)) {
-    if (!Number.isInteger(id) || id < 0) throw new ConversionError('TOKENIZER', `${file}: vocab entry "${w}" has id ${JSON.stringify(id)}, expected a non-negative integer`, file);
-    vocab.set(w, id);
-  }
-  const lower = t.normalizer?.type === 'Lowercase';
   return {
-    vocabSize: vocab.size,
+    vocabSize: tok.vocabSize,
     encode(text: string, where: string): number[] {
-      const norm = lower ? text.toLowerCase() : text;
-      const pieces = norm.match(/\w+|[^\w\s]+/g) ?? [];
-      return pieces.map((p) => {
-        const id = vocab.get(p);
-        if (id === undefined) {
-          throw new ConversionError('CALIB_TOKEN', `${where}: word "${p}" is not in the tokenizer's vocabulary (${file})`, where);
-        }
-        return id;
-      });
+      try {
+        return tok.encode(text, { where });
+      } catch (e) {
+        if (e instanceof UnknownWordError) throw new ConversionError('CALIB_TOKEN', e.message, where);
+        if (e instanceof InputTooLongError) throw new ConversionError('CALIB_MANIFEST', e.message, where);
+        throw e;
+      }
     },
   };
 }

@@ -3,6 +3,7 @@
  * int32 codes, scales and zeros (docs/architecture.md), or, with `float`, plain MatMuls whose
  * weights are the dequantized values. Deterministic: node order and weight order follow the graph.
  */
+import { encodeQuantizedMatMulAttrs, groupsPerRow, MBQ_QUANTIZED_MATMUL_OP, wordsPerRow } from '@tfjs-mbq/format';
 import type { GraphDefJson, ModelJson, NodeDefJson, WeightEntryJson } from '../graph/types.js';
 import type { WeightArray, WeightMap } from '../io/weights.js';
 import type { LinearInfo } from '../graph/analysis.js';
@@ -44,24 +45,19 @@ export function convertedGraph(
       continue;
     }
     const base = node.name;
-    const words = q.packed.length / q.N;
-    const groups = q.K / q.groupSize;
+    const words = wordsPerRow(q.K, q.bits);
+    const groups = groupsPerRow(q.K, q.groupSize);
+    if (q.packed.length !== q.N * words) throw new Error(`emit: ${base}: ${q.packed.length} packed words for ${q.N} rows of ${words}`);
     nodes.push(constNode(`${base}/packed`, 'DT_INT32', [q.N, words]));
     nodes.push(constNode(`${base}/scales`, 'DT_FLOAT', [q.N, groups]));
     nodes.push(constNode(`${base}/zeros`, 'DT_FLOAT', [q.N, groups]));
     w.set(`${base}/packed`, { dtype: 'int32', shape: [q.N, words], data: q.packed });
     w.set(`${base}/scales`, { dtype: 'float32', shape: [q.N, groups], data: q.scales });
     w.set(`${base}/zeros`, { dtype: 'float32', shape: [q.N, groups], data: q.zeros });
-    const attr: NodeDefJson['attr'] = {
-      T: { type: 'DT_FLOAT' },
-      bits: { i: String(q.bits) },
-      group_size: { i: String(q.groupSize) },
-      in_features: { i: String(q.K) },
-    };
-    if (q.actBits) attr.act_bits = { i: String(q.actBits) };
+    const attr = encodeQuantizedMatMulAttrs({ bits: q.bits, groupSize: q.groupSize, inFeatures: q.K, actBits: q.actBits ? 8 : 0 });
     const x = dataInputs(node)[0];
     const qName = l.biasConst ? `${base}/mbq_quantized` : base;
-    nodes.push({ name: qName, op: 'MbqQuantizedMatMul', input: [x, `${base}/packed`, `${base}/scales`, `${base}/zeros`], attr });
+    nodes.push({ name: qName, op: MBQ_QUANTIZED_MATMUL_OP, input: [x, `${base}/packed`, `${base}/scales`, `${base}/zeros`], attr });
     if (l.biasConst) nodes.push({ name: base, op: 'BiasAdd', input: [qName, l.biasConst], attr: { T: { type: 'DT_FLOAT' } } });
   }
   g.node = nodes;

@@ -1,20 +1,15 @@
 /** PNG -> float32 RGB pixels in [0, 1], HWC. */
 import { join } from 'node:path';
-import { readFile } from 'node:fs/promises';
 import { Jimp } from 'jimp';
+import { readDataFile } from '@tfjs-mbq/format/node';
 
 export async function loadImagePixels(dataDir: string, file: string, size: [number, number]): Promise<Float32Array> {
   const path = join(dataDir, file);
   let image: Awaited<ReturnType<typeof Jimp.read>>;
-  let bytes: Buffer;
+  // Read the bytes first (inside dataDir, a regular file, bounded): jimp reports a missing file as an unloadable "URL".
+  const bytes = await readDataFile(dataDir, file, 'image');
   try {
-    bytes = await readFile(path); // jimp reports a missing file as an unloadable "URL"
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`${path}: cannot read image (${code === 'ENOENT' ? 'file not found' : code ?? (e as Error).message})`);
-  }
-  try {
-    image = await Jimp.read(bytes);
+    image = await Jimp.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (e) {
     throw new Error(`${path}: cannot read image (corrupt or not an image: ${(e as Error).message})`);
   }

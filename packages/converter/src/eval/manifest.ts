@@ -1,49 +1,11 @@
-/** Reads a shapes-vqa style manifest.jsonl (docs/architecture.md, "manifests"). */
-import { readFile } from 'node:fs/promises';
+/** Reads a data directory's manifest.jsonl with the format's one manifest reader (docs/architecture.md, "manifests"). */
 import { join } from 'node:path';
+import { parseManifest, type ManifestItem } from '@tfjs-mbq/format';
+import { readDataFile } from '@tfjs-mbq/format/node';
 
-export interface QuestionItem {
-  kind: 'question';
-  image: string;
-  question: string;
-  answer: string;
-  type: string;
-}
-
-export interface CaptionItem {
-  kind: 'caption';
-  image: string;
-  caption: string;
-}
-
-export type ManifestItem = QuestionItem | CaptionItem;
+export type { ManifestItem, QuestionItem, CaptionItem } from '@tfjs-mbq/format';
 
 export async function readManifest(dataDir: string): Promise<ManifestItem[]> {
-  const file = join(dataDir, 'manifest.jsonl');
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (e) {
-    throw new Error(`${file}: cannot read manifest: ${(e as Error).message}`);
-  }
-  const items: ManifestItem[] = [];
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let o: Record<string, unknown>;
-    try {
-      o = JSON.parse(line) as Record<string, unknown>;
-    } catch (e) {
-      throw new Error(`${file}:${i + 1}: invalid JSON: ${(e as Error).message}`);
-    }
-    const str = (k: string): string | undefined => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
-    const image = str('image');
-    if (!image) throw new Error(`${file}:${i + 1}: missing "image"`);
-    const question = str('question');
-    const answer = str('answer');
-    const caption = str('caption');
-    if (question !== undefined && answer !== undefined) items.push({ kind: 'question', image, question, answer, type: str('type') ?? 'unknown' });
-    else if (caption !== undefined) items.push({ kind: 'caption', image, caption });
-    else throw new Error(`${file}:${i + 1}: expected "question" and "answer", or "caption"`);
-  });
-  return items;
+  const bytes = await readDataFile(dataDir, 'manifest.jsonl', 'the manifest');
+  return parseManifest(new TextDecoder().decode(bytes), join(dataDir, 'manifest.jsonl'));
 }

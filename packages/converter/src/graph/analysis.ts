@@ -4,6 +4,7 @@
  * decoder blocks with the module whose output each group's search compares (ALGORITHM.md §4).
  * Node names are used only as labels; the structure comes from the edges.
  */
+import { MBQ_QUANTIZED_MATMUL_OP, quantizedMatMulAttrsOfJson } from '@tfjs-mbq/format';
 import type { GraphDefJson, NodeDefJson } from './types.js';
 import type { WeightMap } from '../io/weights.js';
 import type { ScaleGroupName } from '../search/types.js';
@@ -11,7 +12,7 @@ import { ConversionError } from '../io/errors.js';
 import { attrBool, attrString, dataInputs, parseTensorName } from './attrs.js';
 import { SUPPORTED_OPS } from './ops.js';
 
-export const LINEAR_OPS: ReadonlySet<string> = new Set(['MatMul', 'BatchMatMul', 'BatchMatMulV2', '_FusedMatMul', 'Einsum', 'MbqQuantizedMatMul']);
+export const LINEAR_OPS: ReadonlySet<string> = new Set(['MatMul', 'BatchMatMul', 'BatchMatMulV2', '_FusedMatMul', 'Einsum', MBQ_QUANTIZED_MATMUL_OP]);
 /** Ops that only move data around: a channel scale passes through them unchanged. */
 const PASS_THROUGH = new Set(['Identity', 'Reshape', 'Transpose', 'Snapshot', 'StopGradient', 'ExpandDims', 'Squeeze']);
 /** Ops that select channels (head slices) without mixing them. */
@@ -130,9 +131,15 @@ function asLinear(n: NodeDefJson, g: GraphIndex, weights: WeightMap): LinearInfo
   }
   const shape = shapeOf(weights, g, wConst);
   const label = labelOf(n.name);
-  if (n.op === 'MbqQuantizedMatMul') {
+  if (n.op === MBQ_QUANTIZED_MATMUL_OP) {
     // An already-converted linear: packed codes [N, words]; K from its attribute.
-    return { node: n.name, op: n.op, input: ins[0], weightConst: wConst, weightKN: false, K: Number(n.attr?.in_features?.i ?? 0), N: shape[0], label, quantized: true };
+    let K: number;
+    try {
+      K = quantizedMatMulAttrsOfJson(n.attr, `node "${n.name}"`).inFeatures;
+    } catch (e) {
+      return refuse(n.name, (e as Error).message.replace(`node "${n.name}": `, ''));
+    }
+    return { node: n.name, op: n.op, input: ins[0], weightConst: wConst, weightKN: false, K, N: shape[0], label, quantized: true };
   }
   if (n.op === 'Einsum') {
     const eq = attrString(n, 'equation', '').replace(/\s/g, '');

@@ -1,9 +1,9 @@
 /**
  * Builds a tfjs graph model (`model.json` in the `graph-model` format plus weight shards) node
- * by node, and reads the weights of one back. Every Const's data goes into the shards, so the
+ * by node (reading one back is loadModelDir's job). Every Const's data goes into the shards, so the
  * GraphDef holds only structure; tfjs-converter looks Const values up by node name.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { AttrValueJson, DataTypeName, GraphDefJson, ModelJson, NodeDefJson, WeightDtype, WeightEntryJson } from './types.js';
 
@@ -58,12 +58,26 @@ export class GraphBuilder {
   constant(name: string, data: ConstData, shape: number[], dtype: 'float32' | 'int32' = data instanceof Int32Array ? 'int32' : 'float32'): string {
     if (product(shape) !== data.length) throw new Error(`GraphBuilder: const '${name}' has ${data.length} values for shape [${shape.join(', ')}]`);
     if ((dtype === 'int32') !== data instanceof Int32Array) throw new Error(`GraphBuilder: const '${name}' data does not match dtype ${dtype}`);
+    this.declareConstant(name, shape, dtype);
     this.weights.push({ name, shape: shape.slice(), dtype, data });
+    return name;
+  }
+
+  /**
+   * A Const node whose data the caller writes into the shards itself (a streaming writer that
+   * reads each weight only when it writes it); `constants()` does not list it.
+   */
+  declareConstant(name: string, shape: number[], dtype: 'float32' | 'int32'): string {
     return this.add({
       name,
       op: 'Const',
       attr: { dtype: attr.type(dtype), value: { tensor: { dtype: DT[dtype], tensorShape: { dim: shape.map((d) => ({ size: String(d) })) } } } },
     });
+  }
+
+  /** The Consts given with their data (`constant`), in creation order. */
+  constants(): readonly WeightTensor[] {
+    return this.weights;
   }
 
   /** Any other node; `attrs` as in a GraphDef (use the `attr` helpers). */
@@ -119,33 +133,4 @@ export async function writeGraphModel(dir: string, modelJson: ModelJson, shards:
   };
   for (let i = 0; i < shards.length; i++) await put(paths[i]!, shards[i]!);
   await put('model.json', JSON.stringify(modelJson));
-}
-
-/** Reads model.json and returns every weight it lists, decoded (float32/int32). */
-export async function readGraphModelWeights(dir: string): Promise<{ modelJson: ModelJson; weights: Map<string, WeightTensor> }> {
-  const file = join(dir, 'model.json');
-  let modelJson: ModelJson;
-  try {
-    modelJson = JSON.parse(await readFile(file, 'utf8')) as ModelJson;
-  } catch (e) {
-    throw new Error(`${file}: cannot read graph model JSON: ${(e as Error).message}`);
-  }
-  if (modelJson.format !== 'graph-model' || !Array.isArray(modelJson.weightsManifest)) throw new Error(`${file}: not a tfjs graph-model (format '${String(modelJson.format)}')`);
-  const weights = new Map<string, WeightTensor>();
-  for (const group of modelJson.weightsManifest) {
-    const buffers = await Promise.all(group.paths.map((p) => readFile(join(dir, p))));
-    const bytes = Buffer.concat(buffers);
-    let offset = 0;
-    for (const w of group.weights) {
-      const n = product(w.shape);
-      const byteLength = n * 4;
-      if (w.dtype !== 'float32' && w.dtype !== 'int32') throw new Error(`${file}: weight '${w.name}' has unsupported dtype ${w.dtype}`);
-      if (offset + byteLength > bytes.length) throw new Error(`${file}: weight '${w.name}' runs past the end of its shards`);
-      const copy = new Uint8Array(bytes.subarray(offset, offset + byteLength));
-      const data = w.dtype === 'float32' ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer);
-      weights.set(w.name, { name: w.name, shape: w.shape.slice(), dtype: w.dtype, data });
-      offset += byteLength;
-    }
-  }
-  return { modelJson, weights };
 }

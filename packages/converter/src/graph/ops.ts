@@ -3,6 +3,7 @@
  * through them). Semantics follow tfjs-converter's operation executors.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { MBQ_QUANTIZED_MATMUL_OP, quantizedMatMulAttrsOfJson } from '@tfjs-mbq/format';
 import { quantizedMatMul } from '@tfjs-mbq/ops';
 import type { NodeDefJson, DataTypeName } from './types.js';
 import { attrBool, attrFloat, attrInt, attrIntList, attrString, attrStringList, attrType } from './attrs.js';
@@ -141,10 +142,8 @@ export const OPS: Record<string, OpImpl> = {
   },
   AvgPool: ([x], n) => pool(tf.avgPool, x, n),
   MaxPool: ([x], n) => pool(tf.maxPool, x, n),
-  MbqQuantizedMatMul: ([x, packed, scales, zeros], n) => quantizedMatMul(x, packed, scales, zeros, {
-    bits: attrInt(n, 'bits', 0), groupSize: attrInt(n, 'group_size', 0), inFeatures: attrInt(n, 'in_features', 0),
-    actBits: attrInt(n, 'act_bits', 0) as 0 | 8,
-  }),
+  [MBQ_QUANTIZED_MATMUL_OP]: ([x, packed, scales, zeros], n) =>
+    quantizedMatMul(x, packed, scales, zeros, quantizedMatMulAttrsOfJson(n.attr, `node "${n.name}"`)),
   ClipByValue: ([x, lo, hi]) => tf.clipByValue(x, (lo.dataSync() as ArrayLike<number>)[0], (hi.dataSync() as ArrayLike<number>)[0]),
 };
 

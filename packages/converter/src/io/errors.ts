@@ -1,9 +1,8 @@
 /** Every error the converter reports on bad input: a stable code, and a message naming the file or node. */
+import { FormatError, type FormatErrorCode } from '@tfjs-mbq/format';
+
 export type ConversionErrorCode =
-  | 'MODEL_JSON_READ' | 'MODEL_JSON_PARSE' | 'MODEL_JSON_FORMAT'
-  | 'WEIGHTS_PATH_ESCAPE' | 'WEIGHTS_SHARD_MISSING' | 'WEIGHTS_SHARD_SIZE' | 'WEIGHTS_DTYPE' | 'WEIGHTS_SHAPE'
-  | 'WEIGHTS_NONFINITE' | 'WEIGHTS_MISSING'
-  | 'CONFIG' | 'TOKENIZER' | 'MBQ_JSON'
+  | Exclude<FormatErrorCode, 'MANIFEST' | 'DATA_FILE'>
   | 'UNSUPPORTED_OP' | 'GRAPH_ANALYSIS' | 'GRAPH_EXEC'
   | 'OPTION' | 'OUTPUT_PATH' | 'WRITE'
   | 'CALIB_EMPTY' | 'CALIB_MANIFEST' | 'CALIB_IMAGE' | 'CALIB_TOKEN'
@@ -23,4 +22,14 @@ export class ConversionError extends Error {
 
 export function isConversionError(e: unknown): e is ConversionError {
   return e instanceof ConversionError;
+}
+
+/**
+ * The converter's error for a problem the format found; `manifestCode` / `dataCode` say what a
+ * manifest or data-file problem is here (calibration or evaluation).
+ */
+export function fromFormatError(e: unknown, manifestCode: ConversionErrorCode = 'CALIB_MANIFEST', dataCode: ConversionErrorCode = 'CALIB_IMAGE'): unknown {
+  if (!(e instanceof FormatError)) return e;
+  const code = e.code === 'MANIFEST' ? manifestCode : e.code === 'DATA_FILE' ? dataCode : e.code;
+  return new ConversionError(code, e.message, e.file);
 }

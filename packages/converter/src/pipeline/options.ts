@@ -1,4 +1,5 @@
 /** Conversion options, their defaults and validation (clear errors naming the option). */
+import { MAX_WEIGHT_BITS, MIN_WEIGHT_BITS, weightBitsProblem } from '@tfjs-mbq/format';
 import type { QuantMethod, LossMode, ScaleFamily } from '../search/types.js';
 import type { EmitMode } from '../emit/graph_model.js';
 import { ConversionError } from '../io/errors.js';
@@ -75,7 +76,7 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
   const method = o.method ?? 'mbq';
   if (!METHODS.includes(method)) bad(`--method must be one of ${METHODS.join(', ')}, got "${String(method)}"`);
   const wBits = o.wBits ?? 3;
-  if (!Number.isInteger(wBits) || wBits < 2 || wBits > 8) bad(`--w-bits must be an integer from 2 to 8, got ${String(wBits)}`);
+  if (weightBitsProblem(wBits) !== undefined) bad(`--w-bits must be an integer from ${MIN_WEIGHT_BITS} to ${MAX_WEIGHT_BITS}, got ${String(wBits)}`);
   if (o.aBits !== undefined) {
     if (!Number.isInteger(o.aBits) || o.aBits < 2 || o.aBits > 16) bad(`--a-bits must be an integer from 2 to 16, got ${String(o.aBits)}`);
     // awq with --a-bits is the W4A8 search with AWQ's uniform loss: the ablation of MBQ's modality weighting.

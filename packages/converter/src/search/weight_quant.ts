@@ -4,6 +4,7 @@
  * symmetric per output channel, inputs quantized per token (ALGORITHM.md §6).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { MAX_WEIGHT_BITS, MIN_WEIGHT_BITS, weightBitsProblem } from '@tfjs-mbq/format';
 import type { LinearOverride, QuantConfig } from './types.js';
 import { fakeQuantActivationPerToken, fakeQuantWeightGroupwise, fakeQuantWeightPerChannel } from './quantizers.js';
 
@@ -14,8 +15,8 @@ export type WeightQuantizer =
 const METHODS = ['rtn', 'awq', 'mbq', 'smoothquant'];
 
 function checkBits(what: string, bits: unknown): void {
-  if (typeof bits !== 'number' || !Number.isInteger(bits) || bits < 2 || bits > 8) {
-    throw new Error(`quant config: ${what} must be an integer from 2 to 8, got ${String(bits)}`);
+  if (weightBitsProblem(bits) !== undefined) {
+    throw new Error(`quant config: ${what} must be an integer from ${MIN_WEIGHT_BITS} to ${MAX_WEIGHT_BITS}, got ${String(bits)}`);
   }
 }
 

@@ -6,3 +6,13 @@ export {
 } from './image_tokens.js';
 export { imageTokenRuleFromHf, imageProcessorConfig, SUPPORTED_MODEL_TYPES, type ProcessorFiles } from './processor_config.js';
 export { HfPrompt, hfPromptFromFiles, type HfPromptOptions, type HfTextFiles } from './prompt.js';
+export { pilResizeRgb, PIL_RESAMPLE_BY_NUMBER, type PilResample } from './pil_resample.js';
+export { toRgb, type RgbImage } from './rgb.js';
+export {
+  findImageProcessorConfig, parseImageProcessorConfig, tinyVlmImageProcessor,
+  type AnyresImageProcessorConfig, type ImageProcessorConfig, type Qwen2VlImageProcessorConfig, type Rgb3,
+  type SingleImageProcessorConfig,
+} from './image_processor_config.js';
+export { chwToHwc, preprocessImage, shortestEdgeSize, type PreprocessedImage } from './preprocess.js';
+export { fitInside } from './anyres.js';
+export { smartResize } from './qwen2_vl.js';

@@ -4,6 +4,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { AdapterReport, describeAdapter, ensureNavigatorGpu } from './webgpu_node.js';
+import { quantizedMatMulWasmPath } from '../kernels/wasm/quantized_matmul.js';
+import { prepareQuantizedMatMulWasm } from '../kernels/wasm/simd/quantized_matmul_simd.js';
 
 export type BackendName = 'auto' | 'webgpu' | 'wasm' | 'cpu' | 'tensorflow';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'webgpu', 'wasm', 'cpu', 'tensorflow'];
@@ -28,8 +30,10 @@ async function initCpu(): Promise<BackendReport> {
 
 async function initWasm(): Promise<BackendReport> {
   await import('@tensorflow/tfjs-backend-wasm');
-  await setOrThrow('wasm');
-  return { backend: 'wasm', detail: 'WebAssembly (XNNPACK)' };
+  await Promise.all([setOrThrow('wasm'), prepareQuantizedMatMulWasm()]);
+  const qmm = quantizedMatMulWasmPath(tf.backend());
+  const lowBit = qmm.path === 'simd' ? 'low-bit matmul: wasm SIMD' : `low-bit matmul: unpacked + XNNPACK, because ${qmm.reason}`;
+  return { backend: 'wasm', detail: `WebAssembly (XNNPACK; ${lowBit})` };
 }
 
 async function initWebgpu(opts: { allowSoftware: boolean }): Promise<BackendReport> {

@@ -4,6 +4,7 @@
  * float32 reference used by the cpu and wasm kernels and by the tests.
  */
 import { MbqQuantizedMatMul, MbqQuantizedMatMulAttrs } from '../kernel_names.js';
+import { quantizedMatMulAttrsProblem } from '@tfjs-mbq/format';
 import { unpackCodes, wordsPerRow } from '../packing.js';
 
 export { MbqQuantizedMatMul };
@@ -27,12 +28,8 @@ export function checkQuantizedMatMul(
   zerosShape: readonly number[], attrs: MbqQuantizedMatMulAttrs,
 ): QmmDims {
   const { bits, groupSize, inFeatures: K, actBits } = attrs;
-  if (!Number.isInteger(bits) || bits < 2 || bits > 8) throw new Error(`${OP}: bits must be an integer in [2, 8], got ${bits}`);
-  if (!Number.isInteger(K) || K <= 0) throw new Error(`${OP}: inFeatures must be a positive integer, got ${K}`);
-  if (!Number.isInteger(groupSize) || groupSize <= 0 || K % groupSize !== 0) {
-    throw new Error(`${OP}: groupSize must be a positive integer dividing inFeatures=${K}, got ${groupSize}`);
-  }
-  if (actBits !== 0 && actBits !== 8) throw new Error(`${OP}: actBits must be 0 (float) or 8 (int8 per token), got ${actBits}`);
+  const problem = quantizedMatMulAttrsProblem(attrs);
+  if (problem !== undefined) throw new Error(`${OP}: ${problem}`);
   if (actBits === 8 && bits !== 4) throw new Error(`${OP}: actBits=8 (W4A8) needs bits=4, got bits=${bits}`);
   if (xShape.length < 1) throw new Error(`${OP}: x must have rank >= 1, got a scalar`);
   if (xShape[xShape.length - 1] !== K) {

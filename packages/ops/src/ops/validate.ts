@@ -1,6 +1,6 @@
 /** Input checks shared by the ops; messages follow tfjs: "Error in <op>: <problem>". */
 import * as tf from '@tensorflow/tfjs-core';
-import { MAX_BITS, MIN_BITS } from '../packing.js';
+import { weightBitsProblem } from '@tfjs-mbq/format';
 
 export function fail(op: string, problem: string): never {
   throw new Error(`Error in ${op}: ${problem}`);
@@ -23,9 +23,8 @@ export function assertMinRank(op: string, name: string, t: tf.Tensor, rank: numb
 }
 
 export function assertBits(op: string, bits: unknown): asserts bits is number {
-  if (typeof bits !== 'number' || !Number.isInteger(bits) || bits < MIN_BITS || bits > MAX_BITS) {
-    fail(op, `bits must be an integer in [${MIN_BITS}, ${MAX_BITS}], got ${String(bits)}`);
-  }
+  const problem = weightBitsProblem(bits);
+  if (problem !== undefined) fail(op, problem);
 }
 
 /** groupSize must be a positive integer dividing K. */

@@ -1,14 +1,21 @@
 /**
- * 'wasm' kernel of MbqQuantizedMatMul. XNNPACK has no low-bit matmul, so the codes are unpacked on
- * the host and the product runs through the backend's own float BatchMatMul:
+ * 'wasm' kernel of MbqQuantizedMatMul.
+ *
+ * Default: the wasm SIMD kernel (simd/quantized_matmul_simd.ts) reads the packed codes where the
+ * backend keeps them and computes y without unpacking W; float activations agree with the 'cpu'
+ * reference to float32 rounding (sums in another order), W4A8 is bit-identical to it.
+ *
+ * Fallback, where that kernel cannot run (no WebAssembly SIMD, tfjs-backend-wasm's threaded build
+ * whose heap is not reachable, or the module still compiling in a browser main thread), or on
+ * request (setQuantizedMatMulWasmOptions({ kernel: 'xnnpack' })): XNNPACK has no low-bit matmul,
+ * so the codes are unpacked on the host and the product runs through the backend's float BatchMatMul:
  * - weights only: w = (q - zero) * scale, written transposed [K, N] (wasm's matmul is an order of
- *   magnitude slower with a transposed operand), then x · w. Same values as the 'cpu' reference;
- *   the sums run in XNNPACK's order, so results agree to float32 rounding, not bit for bit.
+ *   magnitude slower with a transposed operand), then x · w.
  * - W4A8: per group, int8 codes · (q - zero) is a product of small integers whose every partial
  *   sum stays below 2^24, so the float matmul is exact in any order; the group sums then combine
  *   in the reference's order. Bit-identical to the 'cpu' reference.
- * With the tfjs flag MBQ_CACHE_UNPACKED_WEIGHTS the unpacked weights are kept between calls
- * (unpacked_weight_cache.ts): same results, float32 memory.
+ * With the tfjs flag MBQ_CACHE_UNPACKED_WEIGHTS the fallback keeps its unpacked weights between
+ * calls (unpacked_weight_cache.ts): same results, float32 memory.
  */
 import { BatchMatMul, getKernel, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import { unpackCodes } from '../../packing.js';
@@ -16,6 +23,24 @@ import { checkQuantizedMatMul, MbqQuantizedMatMul, quantizeActivationsInt8, type
 import { hostIO, type HostBackendIO } from '../cpu/backend_io.js';
 import { quantizedMatMulHost } from '../cpu/quantized_matmul.js';
 import { withUnpackedWeight } from './unpacked_weight_cache.js';
+import { runSimdQuantizedMatMul, simdKernelFor } from './simd/quantized_matmul_simd.js';
+
+export interface QuantizedMatMulWasmOptions {
+  /** 'simd' (default; falls back where it cannot run) or 'xnnpack' (always the fallback). */
+  kernel?: 'simd' | 'xnnpack';
+  /** Tests: fill each SIMD output with NaN before the kernel writes it. */
+  poisonOutput?: boolean;
+}
+let options: QuantizedMatMulWasmOptions = {};
+/** Test and benchmark hook; {} restores the defaults. */
+export function setQuantizedMatMulWasmOptions(o: QuantizedMatMulWasmOptions): void { options = { ...o }; }
+
+/** Which path a call on this backend takes: 'simd', or the fallback and why. */
+export function quantizedMatMulWasmPath(backend: object): { path: 'simd' | 'xnnpack'; reason: string } {
+  if (options.kernel === 'xnnpack') return { path: 'xnnpack', reason: "setQuantizedMatMulWasmOptions({ kernel: 'xnnpack' })" };
+  const k = simdKernelFor(backend);
+  return typeof k === 'string' ? { path: 'xnnpack', reason: k } : { path: 'simd', reason: 'wasm SIMD kernel on the packed codes' };
+}
 
 interface DisposingBackend { disposeData(dataId: object): void }
 
@@ -30,7 +55,7 @@ function hostMatMul(io: HostBackendIO, backend: object, a: Float32Array, b: Tens
   return y;
 }
 
-export const quantizedMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+const quantizedMatMulUnpacked: KernelFunc = ({ inputs, backend, attrs }) => {
   const io = hostIO('quantizedMatMul', backend);
   const { x, packed, scales, zeros } = inputs as { x: TensorInfo; packed: TensorInfo; scales: TensorInfo; zeros: TensorInfo };
   const a = attrs as unknown as MbqQuantizedMatMulAttrs;
@@ -90,6 +115,50 @@ export const quantizedMatMulWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) acc[m * N + n] = f(acc[m * N + n] * sx[m]);
     return io.make(outShape, 'float32', acc);
   });
+};
+
+interface WasmHeapBackend {
+  getMemoryOffset(dataId: object): number;
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+/** W4A8 on the SIMD kernel needs integer zeros (exact int32 sums); checked once per zeros tensor. */
+const integerZeros = new WeakMap<object, boolean>();
+function zerosAreSmallIntegers(backend: WasmHeapBackend, zeros: TensorInfo, bits: number): boolean {
+  let ok = integerZeros.get(zeros.dataId);
+  if (ok === undefined) {
+    const z = backend.typedArrayFromHeap(zeros);
+    ok = true;
+    for (let i = 0; i < z.length && ok; i++) ok = Number.isInteger(z[i]) && Math.abs(z[i]) <= 2 ** bits;
+    integerZeros.set(zeros.dataId, ok);
+  }
+  return ok;
+}
+
+export const quantizedMatMulWasm: KernelFunc = (args) => {
+  const { inputs, backend, attrs } = args;
+  const { x, packed, scales, zeros } = inputs as { x: TensorInfo; packed: TensorInfo; scales: TensorInfo; zeros: TensorInfo };
+  const a = attrs as unknown as MbqQuantizedMatMulAttrs;
+  const { M, N, K, words } = checkQuantizedMatMul(x.shape, packed.shape, scales.shape, zeros.shape, a);
+  const k = options.kernel === 'xnnpack' ? 'forced' : simdKernelFor(backend);
+  const heap = backend as unknown as WasmHeapBackend;
+  if (typeof k === 'string' || x.dtype !== 'float32' || scales.dtype !== 'float32' || zeros.dtype !== 'float32') {
+    return quantizedMatMulUnpacked(args);
+  }
+  if (a.actBits === 8) {
+    // int32 sums: |Σ qx·(q - z)| <= 128 · 2^(bits+1) · K must stay below 2^31.
+    if (!zerosAreSmallIntegers(heap, zeros, a.bits) || 128 * 2 ** (a.bits + 1) * K >= 2 ** 31) return quantizedMatMulHost(args);
+  }
+  const out = heap.makeOutput([...x.shape.slice(0, -1), N], 'float32');
+  if (M * N === 0) return out;
+  if (options.poisonOutput) (heap.typedArrayFromHeap(out) as Float32Array).fill(NaN);
+  runSimdQuantizedMatMul(k, {
+    x: heap.getMemoryOffset(x.dataId), packed: heap.getMemoryOffset(packed.dataId),
+    scales: heap.getMemoryOffset(scales.dataId), zeros: heap.getMemoryOffset(zeros.dataId), y: heap.getMemoryOffset(out.dataId),
+    M, N, K, groupSize: a.groupSize, words, bits: a.bits, actBits: a.actBits,
+  });
+  return out;
 };
 
 export const quantizedMatMulWasmConfig: KernelConfig = {

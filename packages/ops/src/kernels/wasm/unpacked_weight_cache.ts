@@ -1,10 +1,11 @@
 /**
- * Optional cache of unpacked weights for the wasm MbqQuantizedMatMul, behind the tfjs flag
+ * Optional cache of unpacked weights for the wasm MbqQuantizedMatMul's unpack + XNNPACK fallback
+ * (used only where the SIMD kernel cannot run, see quantized_matmul.ts), behind the tfjs flag
  * `MBQ_CACHE_UNPACKED_WEIGHTS` (default false):
  *
  *   tf.env().set('MBQ_CACHE_UNPACKED_WEIGHTS', true);
  *
- * Why: XNNPACK has no low-bit matmul, so every call unpacks and dequantizes its codes, copies them
+ * Why: XNNPACK has no low-bit matmul, so every fallback call unpacks and dequantizes its codes, copies them
  * onto the wasm heap and has XNNPACK pack them for its matmul (an operator per weight tensor),
  * and decoding calls every linear once per token. With the flag, the unpacked weight stays on the
  * wasm heap, so XNNPACK's operator for it is built once and reused: decode runs near float speed,

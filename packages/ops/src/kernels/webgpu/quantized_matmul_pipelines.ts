@@ -9,6 +9,7 @@
  * (no uniform buffer, no per-call uniform upload), bindings are vec4<u32>/vec4<f32> views of
  * the tensors' buffers, and the same steps can be recorded outside tfjs by the benchmark.
  */
+import { wordsPerRow } from '../../packing.js';
 import type { MbqQuantizedMatMulAttrs, QmmDims } from '../quantized_matmul_common.js';
 import {
   actQuantShader, GemvConfig, gemmShader, gemmSupported, genericShader, gemvShader, gemvSupported, QmmShape,
@@ -162,7 +163,7 @@ export function buildSteps(device: GPUDevice, plan: QmmPlan, b: QmmBindings): Qm
   const { K, N, bits, groupSize } = plan.shape;
   const M = plan.M;
   const groups = K / groupSize;
-  const words = Math.ceil((K * bits) / 32);
+  const words = wordsPerRow(K, bits);
   const steps: QmmStep[] = [];
   const shaders = planShaders(plan);
   let si = 0;

@@ -23,6 +23,7 @@
  *            feature packed_4x8_integer_dot_product, an exact shift-and-multiply emulation
  *            otherwise. Integer sums are exact, so both give identical results.
  */
+import { wordsPerRow } from '../../packing.js';
 
 export interface QmmShape {
   bits: number;
@@ -303,7 +304,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
 /** Any shape: one workgroup of 64 threads per output element (slow; odd shapes only). */
 export function genericShader(s: QmmShape, act8: boolean, nativeDot4: boolean): string {
   const { bits, K, N, groupSize } = s;
-  const WPR = Math.ceil((K * bits) / 32);
+  const WPR = wordsPerRow(K, bits);
   const G = K / groupSize;
   const W8 = 2 * Math.ceil(K / 8);
   const xDecl = act8 ? 'array<u32>' : 'array<f32>';

@@ -18,15 +18,16 @@ export interface ProbeResult {
   lastLogits: Float32Array;
 }
 
-/** A prompt-shaped probe sequence: BOS, image tokens, then `extra` ordinary tokens. */
+/** A prompt-shaped probe sequence: BOS, ordinary tokens up to the image offset, image tokens, then `extra` ordinary tokens. */
 function probeIds(config: MbqConfig, vocabSize: number, extra: number): number[] {
   const special = new Set([config.bosTokenId, config.eosTokenId, config.imageTokenId]);
+  const lead = config.imageTokenOffset - 1;
   const words: number[] = [];
-  for (let t = 0; words.length < extra; t++) {
+  for (let t = 0; words.length < lead + extra; t++) {
     const id = (7 + 5 * t) % vocabSize;
     if (!special.has(id)) words.push(id);
   }
-  return [config.bosTokenId, ...new Array<number>(config.imageTokenCount).fill(config.imageTokenId), ...words];
+  return [config.bosTokenId, ...words.slice(extra), ...new Array<number>(config.imageTokenCount).fill(config.imageTokenId), ...words.slice(0, extra)];
 }
 
 export async function probeGraph(model: GraphModel, files: GraphModelFiles, logitsName: string, config: MbqConfig, vocabSize: number): Promise<ProbeResult> {

@@ -1,0 +1,42 @@
+/** `tfjs-mbq import <hfDir> --out <dir>`: a Hugging Face checkpoint as the project's model directory. */
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { DEFAULT_SHARD_BYTES, SUPPORTED_ARCHITECTURES, importCheckpoint, isImportError } from '@tfjs-mbq/importer';
+import { progressBars } from '../ui/progress.js';
+
+interface ImportArgs {
+  hfDir: string;
+  out: string;
+  dtype: 'float32' | 'float16';
+  weightShardSizeBytes: number;
+  progress: boolean;
+}
+
+export const importCommand: CommandModule<object, ImportArgs> = {
+  command: 'import <hfDir>',
+  describe: `Import a Hugging Face checkpoint (safetensors; ${SUPPORTED_ARCHITECTURES.join(', ')}) as a tfjs graph-model directory`,
+  builder: (y: Argv) => y
+    .positional('hfDir', { type: 'string', demandOption: true, describe: 'checkpoint directory: config.json, model.safetensors (or an index + shards), tokenizer.json, tokenizer_config.json, processor settings' })
+    .option('out', { type: 'string', demandOption: true, describe: 'output directory (written atomically; never inside the input; an existing non-empty one is refused)' })
+    .option('dtype', { choices: ['float32', 'float16'] as const, default: 'float32' as const, describe: 'storage of the weights (float16: half the size, decoded to float32 on load; the converter reads float32)' })
+    .option('weight-shard-size-bytes', { type: 'number', default: DEFAULT_SHARD_BYTES, describe: 'largest weight shard file' })
+    .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr (--no-progress to silence)' })
+    .example('$0 import fixtures/hf/llava-1.5-tiny --out out/llava-tiny', 'import a LLaVA-1.5 checkpoint') as unknown as Argv<ImportArgs>,
+  handler: async (argv: ArgumentsCamelCase<ImportArgs>) => {
+    const bars = progressBars(process.stderr, argv.progress);
+    const t0 = Date.now();
+    try {
+      const r = await importCheckpoint({
+        hfDir: argv.hfDir, outDir: argv.out, dtype: argv.dtype, shardBytes: argv.weightShardSizeBytes, handleSignals: true,
+        onProgress: (e) => bars.update('import', e.done, e.total, e.name),
+      });
+      bars.end();
+      process.stdout.write(`imported ${r.architecture}: ${r.weights} weights, ${(r.weightBytes / 2 ** 20).toFixed(2)} MiB in ${r.shards} shard(s) (${argv.dtype}); ` +
+        `${r.mbq.imageTokenCount} image tokens at offset ${r.mbq.imageTokenOffset}\nwrote ${r.outDir} in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+    } catch (e) {
+      bars.end();
+      if (!isImportError(e)) throw e;
+      process.stderr.write(`tfjs-mbq import: ${e.message}\n`);
+      process.exitCode = 1;
+    }
+  },
+};

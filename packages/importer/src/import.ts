@@ -1,0 +1,178 @@
+/**
+ * `importCheckpoint`: a Hugging Face checkpoint directory -> the project's model directory
+ * (model.json + shards, config.json, mbq.json, the tokenizer and processor files), written
+ * atomically. Weights stream one tensor at a time from safetensors into the shards.
+ */
+import { copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AtomicOutputDir, GraphBuilder, checkOutputPath, isConversionError, type ModelJson, type WeightEntryJson } from '@tfjs-mbq/converter';
+import type { ImageProcessorConfig, MbqJson } from '@tfjs-mbq/format';
+import { planArchitecture, type ArchitecturePlan } from './arch/index.js';
+import { loadWeight, type WeightSpec } from './arch/plan.js';
+import { ImportError } from './errors.js';
+import { GraphOps } from './graph/graph_ops.js';
+import { readHfDir } from './hf_dir.js';
+import { importedImageProcessor } from './image_processor.js';
+import { promptLayout, type PromptLayout } from './prompt_layout.js';
+import { SafetensorsCheckpoint } from './safetensors/index.js';
+import { ShardWriter, encodeHalf, shardNames, storedBytes, type StoredDtype } from './write/weights_file.js';
+
+export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
+
+export interface ImportOptions {
+  hfDir: string;
+  outDir: string;
+  /** Storage of the checkpoint's weights (tables and scalars the graph adds stay float32). */
+  dtype?: StoredDtype;
+  shardBytes?: number;
+  /** Called after each weight is written. */
+  onProgress?: (e: { done: number; total: number; name: string }) => void;
+  handleSignals?: boolean;
+}
+
+/** mbq.json of an imported checkpoint: the format's fields plus how to make its inputs. */
+export interface ImportedMbqJson extends MbqJson {
+  tokenizer: 'hf';
+  imageProcessor: ImageProcessorConfig;
+  source: { architecture: string; dtype: StoredDtype };
+}
+
+export interface ImportResult {
+  outDir: string;
+  architecture: string;
+  mbq: ImportedMbqJson;
+  weights: number;
+  weightBytes: number;
+  shards: number;
+}
+
+/** Param lookups declare a Const whose data the writer streams from the checkpoint later. */
+class StreamingGraphOps extends GraphOps {
+  readonly used = new Set<string>();
+  constructor(b: GraphBuilder, private readonly specs: ReadonlyMap<string, WeightSpec>) {
+    super(b);
+  }
+  override param(name: string): string {
+    if (this.b.has(name)) return name;
+    const s = this.specs.get(name);
+    if (!s) throw new Error(`import: the graph reads '${name}', which the architecture's weight plan does not list`);
+    this.used.add(name);
+    return this.b.declareConstant(name, s.shape, 'float32');
+  }
+}
+
+function buildGraph(plan: ArchitecturePlan, offset: number): { b: GraphBuilder; specs: Map<string, WeightSpec> } {
+  const specs = new Map(plan.weights.map((w) => [w.name, w]));
+  const b = new GraphBuilder();
+  const o = new StreamingGraphOps(b, specs);
+  const pixels = b.placeholder('pixel_values', 'float32', [-1, plan.imageSize[0], plan.imageSize[1], 3]);
+  const ids = b.placeholder('input_ids', 'int32', [-1, -1]);
+  plan.forward(o, pixels, ids, offset);
+  const unread = plan.weights.filter((w) => !o.used.has(w.name));
+  if (unread.length > 0) throw new Error(`import: the weight plan lists '${unread[0]!.name}' but the graph never reads it`);
+  return { b, specs };
+}
+
+function mbqJsonOf(plan: ArchitecturePlan, layout: PromptLayout, processor: ImageProcessorConfig, dtype: StoredDtype, dir: string): ImportedMbqJson {
+  if (layout.imageTokenCount !== plan.imageTokenCount) {
+    throw new ImportError('PROCESSOR', `${dir}: the processor puts ${layout.imageTokenCount} image tokens in a prompt but the model makes ${plan.imageTokenCount} image features`, dir);
+  }
+  if (layout.imageTokenId !== plan.imageTokenId) {
+    throw new ImportError('TOKENIZER', `${dir}: the tokenizer's image token is id ${layout.imageTokenId} but config.json says ${plan.imageTokenId}`, dir);
+  }
+  const bos = layout.bosTokenId ?? plan.bosTokenId;
+  if (bos === undefined) throw new ImportError('TOKENIZER', `${dir}: no BOS token (tokenizer_config.json bos_token or config.json bos_token_id)`, dir);
+  if (layout.imageTokenOffset + layout.imageTokenCount >= plan.maxSeq) {
+    throw new ImportError('CONFIG', `${dir}: the image tokens end at position ${layout.imageTokenOffset + layout.imageTokenCount}, past the model's ${plan.maxSeq} positions`, dir);
+  }
+  const mbq: ImportedMbqJson = {
+    imageTokenCount: layout.imageTokenCount, imageTokenOffset: layout.imageTokenOffset, imageTokenId: layout.imageTokenId,
+    bosTokenId: bos, eosTokenId: layout.eosTokenId, imageSize: plan.imageSize,
+    tokenizer: 'hf', imageProcessor: processor, source: { architecture: plan.architecture, dtype },
+  };
+  const pad = layout.padTokenId ?? plan.padTokenId;
+  if (pad !== undefined) mbq.padTokenId = pad;
+  return mbq;
+}
+
+async function writeWeights(out: AtomicOutputDir, b: GraphBuilder, specs: ReadonlyMap<string, WeightSpec>, ckpt: SafetensorsCheckpoint, dtype: StoredDtype, shardBytes: number, onProgress: ImportOptions['onProgress']): Promise<{ entries: WeightEntryJson[]; paths: string[]; bytes: number }> {
+  const small = new Map(b.constants().map((c) => [c.name, c]));
+  const order = b.graph().node.filter((n) => n.op === 'Const').map((n) => n.name);
+  const size = (name: string): number => {
+    const s = specs.get(name);
+    return s ? storedBytes(s.shape.reduce((x, y) => x * y, 1), dtype) : small.get(name)!.data.byteLength;
+  };
+  const total = order.reduce((acc, n) => acc + size(n), 0);
+  const paths = shardNames(total, shardBytes);
+  const writer = new ShardWriter(out.tempDir, paths, shardBytes);
+  const entries: WeightEntryJson[] = [];
+  let done = 0;
+  for (const name of order) {
+    const s = specs.get(name);
+    if (!s) {
+      const c = small.get(name)!;
+      entries.push({ name, shape: c.shape.slice(), dtype: c.dtype });
+      await writer.append(new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength));
+      continue;
+    }
+    const values = await loadWeight(ckpt, s);
+    if (dtype === 'float16') {
+      const { bytes, overflow } = encodeHalf(values);
+      if (overflow >= 0) throw new ImportError('OPTION', `${ckpt.entry(s.source).file}: tensor '${s.source}' holds ${values[overflow]}, beyond float16's range; import with --dtype float32`, ckpt.source);
+      entries.push({ name, shape: s.shape.slice(), dtype: 'float32', quantization: { dtype: 'float16', original_dtype: 'float32' } } as WeightEntryJson);
+      await writer.append(bytes);
+    } else {
+      entries.push({ name, shape: s.shape.slice(), dtype: 'float32' });
+      await writer.append(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+    }
+    onProgress?.({ done: ++done, total: specs.size, name });
+  }
+  const bytes = await writer.close();
+  if (bytes !== total) throw new Error(`import: wrote ${bytes} weight bytes, expected ${total}`);
+  return { entries, paths, bytes };
+}
+
+export async function importCheckpoint(opts: ImportOptions): Promise<ImportResult> {
+  const dtype = opts.dtype ?? 'float32';
+  const shardBytes = opts.shardBytes ?? DEFAULT_SHARD_BYTES;
+  if (dtype !== 'float32' && dtype !== 'float16') throw new ImportError('OPTION', `--dtype must be float32 or float16, got ${String(dtype)}`);
+  if (!Number.isSafeInteger(shardBytes) || shardBytes < 1024) throw new ImportError('OPTION', `--weight-shard-size-bytes must be an integer >= 1024, got ${shardBytes}`);
+  try {
+    checkOutputPath(opts.hfDir, opts.outDir);
+  } catch (e) {
+    if (isConversionError(e)) throw new ImportError('OUTPUT_PATH', e.message, opts.outDir);
+    throw e;
+  }
+  const files = await readHfDir(opts.hfDir);
+  const configFile = join(opts.hfDir, 'config.json');
+  const ckpt = await SafetensorsCheckpoint.open(opts.hfDir);
+  let out: AtomicOutputDir | undefined;
+  try {
+    const plan = planArchitecture(files.config, configFile, ckpt);
+    const processor = importedImageProcessor(files, plan.imageSize);
+    const layout = promptLayout(files, plan.imageSize);
+    const mbq = mbqJsonOf(plan, layout, processor, dtype, opts.hfDir);
+    const { b, specs } = buildGraph(plan, mbq.imageTokenOffset);
+    try {
+      out = await AtomicOutputDir.create(opts.outDir, { handleSignals: opts.handleSignals });
+    } catch (e) {
+      if (isConversionError(e)) throw new ImportError(e.code === 'WRITE' ? 'WRITE' : 'OUTPUT_PATH', e.message, opts.outDir);
+      throw e;
+    }
+    const { entries, paths, bytes } = await writeWeights(out, b, specs, ckpt, dtype, shardBytes, opts.onProgress);
+    const modelJson: ModelJson = {
+      format: 'graph-model', generatedBy: 'tfjs-mbq import', convertedBy: `tfjs-mbq import (${plan.architecture})`,
+      modelTopology: b.graph(), weightsManifest: [{ paths, weights: entries }],
+    };
+    await out.writeFile('model.json', JSON.stringify(modelJson));
+    await out.writeFile('mbq.json', JSON.stringify(mbq, null, 2) + '\n');
+    for (const f of files.present) await copyFile(join(opts.hfDir, f), join(out.tempDir, f));
+    await out.commit();
+    return { outDir: out.outDir, architecture: plan.architecture, mbq, weights: specs.size, weightBytes: bytes, shards: paths.length };
+  } catch (e) {
+    await out?.abort();
+    throw e;
+  } finally {
+    await ckpt.close();
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Streams graph weights into tfjs shard files (`group1-shard{i}of{n}.bin`): each tensor is
+ * encoded and appended as it arrives, so only one tensor is in memory at a time. Shards split
+ * at byte boundaries, as tfjs concatenates a group's shards before slicing weights out.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { floatToHalfBits } from './half.js';
+
+export type StoredDtype = 'float32' | 'float16';
+
+export function shardNames(totalBytes: number, shardBytes: number): string[] {
+  const n = Math.max(1, Math.ceil(totalBytes / shardBytes));
+  return Array.from({ length: n }, (_, i) => `group1-shard${i + 1}of${n}.bin`);
+}
+
+/** Bytes of `count` values stored as `dtype` (int32 weights always take 4). */
+export function storedBytes(count: number, dtype: StoredDtype | 'int32'): number {
+  return count * (dtype === 'float16' ? 2 : 4);
+}
+
+/** float32 values as little-endian binary16; returns the index of the first value beyond float16's range, or -1. */
+export function encodeHalf(values: Float32Array): { bytes: Uint8Array; overflow: number } {
+  const out = new Uint16Array(values.length);
+  let overflow = -1;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    out[i] = floatToHalfBits(v);
+    if (overflow < 0 && Number.isFinite(v) && (out[i]! & 0x7c00) === 0x7c00) overflow = i;
+  }
+  return { bytes: new Uint8Array(out.buffer), overflow };
+}
+
+export class ShardWriter {
+  private index = 0;
+  private used = 0;
+  private fh: FileHandle | undefined;
+  private written = 0;
+
+  constructor(private readonly dir: string, private readonly names: readonly string[], private readonly shardBytes: number) {}
+
+  async append(bytes: Uint8Array): Promise<void> {
+    let at = 0;
+    while (at < bytes.byteLength) {
+      if (!this.fh) this.fh = await open(join(this.dir, this.names[this.index]!), 'w');
+      const take = Math.min(bytes.byteLength - at, this.shardBytes - this.used);
+      await this.fh.write(bytes, at, take);
+      at += take;
+      this.used += take;
+      this.written += take;
+      if (this.used === this.shardBytes && this.index < this.names.length - 1) await this.next();
+    }
+  }
+
+  private async next(): Promise<void> {
+    await this.fh?.close();
+    this.fh = undefined;
+    this.index++;
+    this.used = 0;
+  }
+
+  /** Closes the last shard (creating it when there were no bytes at all); returns the bytes written. */
+  async close(): Promise<number> {
+    if (!this.fh) this.fh = await open(join(this.dir, this.names[this.index]!), 'w');
+    await this.fh.close();
+    this.fh = undefined;
+    if (this.index !== this.names.length - 1) throw new Error(`ShardWriter: wrote ${this.index + 1} of ${this.names.length} shards`);
+    return this.written;
+  }
+}
