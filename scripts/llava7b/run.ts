@@ -3,7 +3,7 @@
  * g128, webgpu, resumable). Bundled by shared/device/pack.sh; docs/benchmarks.md says how it ran.
  *
  *   node llava7b.mjs import  <hfDir> <modelDir> <log.jsonl>
- *   node llava7b.mjs convert <modelDir> <calibDir> <outDir> <workDir> <samples> <stopAfterSeconds> <log.jsonl>
+ *   node llava7b.mjs convert <modelDir> <calibDir> <outDir> <workDir> <samples> <groupSize> <stopAfterSeconds> <log.jsonl>
  *
  * Each stage runs in its own process so that its peak RSS is its own. `convert` stops itself
  * cleanly (the work directory keeps every finished block) when stopAfterSeconds have passed, so a
@@ -37,7 +37,7 @@ async function runImport(hfDir: string, modelDir: string, log: ReturnType<typeof
 }
 
 async function runConvert(args: string[], log: ReturnType<typeof logger>): Promise<void> {
-  const [modelDir, calibDir, outDir, workDir, samples, stopAfter] = args;
+  const [modelDir, calibDir, outDir, workDir, samples, groupSize, stopAfter] = args;
   const backend = await initBackend('webgpu');
   log({ stage: 'backend', backend: backend.backend, detail: backend.detail });
   let peakGpu = 0;
@@ -48,7 +48,7 @@ async function runConvert(args: string[], log: ReturnType<typeof logger>): Promi
   };
   try {
     const r = await convert({
-      modelDir, calibDir, outDir, workDir, method: 'mbq', wBits: 3, groupSize: 128, samples: Number(samples), seed: 0,
+      modelDir, calibDir, outDir, workDir, method: 'mbq', wBits: 3, groupSize: Number(groupSize), samples: Number(samples), seed: 0,
       onProgress: (e) => {
         peakGpu = Math.max(peakGpu, gpuBytes());
         if (e.stage === 'search' || e.done === 0 || e.done === e.total) {
@@ -68,4 +68,4 @@ const [cmd, ...rest] = process.argv.slice(2);
 const log = logger(rest[rest.length - 1]);
 if (cmd === 'import') await runImport(rest[0], rest[1], log);
 else if (cmd === 'convert') await runConvert(rest, log);
-else throw new Error('usage: llava7b.mjs import <hfDir> <modelDir> <log> | convert <modelDir> <calibDir> <outDir> <workDir> <samples> <stopAfterSeconds> <log>');
+else throw new Error('usage: llava7b.mjs import <hfDir> <modelDir> <log> | convert <modelDir> <calibDir> <outDir> <workDir> <samples> <groupSize> <stopAfterSeconds> <log>');
