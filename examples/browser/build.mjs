@@ -24,6 +24,7 @@ export async function buildPage(outDir = join(here, 'dist')) {
     logLevel: 'warning',
     alias: {
       '@tfjs-mbq/runtime': join(root, 'packages/runtime/src/index.ts'),
+      '@tfjs-mbq/format': join(root, 'packages/format/src/index.ts'),
       '@tfjs-mbq/ops/backends': join(root, 'packages/ops/src/backends/index.ts'),
       '@tfjs-mbq/ops': join(root, 'packages/ops/src/index.ts'),
     },

@@ -81,10 +81,11 @@ export function configMaxPositions(config: unknown): number | undefined {
 /**
  * Checks mbq.json against the rest of the model: config.json must be a JSON object; token ids
  * must lie inside the vocabulary (the smaller of config.json's and the tokenizer's, when known);
- * the image token run must fit the positions and agree with config.json's `image_seq_length`.
+ * with `fixedImageRun` (the word-level layout: one run of image tokens per image, its length set
+ * by the vision tower) the run must agree with config.json's image size, patches and positions.
  */
 export function checkMbqAgainstModel(
-  mbq: MbqJson, mbqFile: string, config: unknown, configFile: string, tokenizerVocabSize?: number,
+  mbq: MbqJson, mbqFile: string, config: unknown, configFile: string, tokenizerVocabSize?: number, fixedImageRun = true,
 ): void {
   if (!isObject(config)) throw new FormatError('CONFIG', `${configFile}: expected a JSON object`, configFile);
   const vocabs = [configVocabSize(config), tokenizerVocabSize].filter((v): v is number => v !== undefined);
@@ -95,6 +96,7 @@ export function checkMbqAgainstModel(
       if (id >= vocab) throw new FormatError('MBQ_JSON', `${mbqFile}: "${k}" is ${id}, outside the vocabulary of ${vocab} tokens`, mbqFile);
     }
   }
+  if (!fixedImageRun) return;
   const seq = positiveInt((config as HfConfigFields).image_seq_length);
   if (seq !== undefined && seq !== mbq.imageTokenCount) {
     throw new FormatError('MBQ_JSON', `${mbqFile}: "imageTokenCount" is ${mbq.imageTokenCount} but ${configFile} says "image_seq_length": ${seq}`, mbqFile);

@@ -19,5 +19,6 @@ export { uniformReconstructionLoss } from './ops/uniform_reconstruction_loss.js'
 export { hadamardTransform, hadamardMatrix, hadamardPlan, paleyI, paleyII } from './ops/hadamard_transform.js';
 export type { HadamardPlan, HadamardTransformOptions } from './ops/hadamard_transform.js';
 export { quantizedMatMul } from './ops/quantized_matmul.js';
+export { quantizedMatMulBitsError } from './kernels/quantized_matmul_common.js';
 export type { QuantizedMatMulOptions } from './ops/quantized_matmul.js';
 export { mulberry32 } from './util/prng.js';

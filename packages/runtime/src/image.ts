@@ -4,6 +4,7 @@
  * canvas, video and ImageBitmap elements in a browser. Alpha is ignored.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { imageSizeError } from '@tfjs-mbq/format';
 
 /** Row-major RGBA bytes, 4 per pixel: the layout of ImageData and of jimp's `bitmap`. */
 export interface RgbaImage {
@@ -27,11 +28,23 @@ function isRgba(x: unknown): x is RgbaImage {
     (o.data instanceof Uint8Array || o.data instanceof Uint8ClampedArray);
 }
 
+/** Refuses an image over IMAGE_LIMITS of @tfjs-mbq/format before it becomes a float tensor. */
+function checkSize(width: number, height: number): void {
+  const why = imageSizeError(width, height);
+  if (why) throw new Error(`image: ${why}`);
+}
+
+/** The pixel size of a browser image source (an <img>'s decoded size, a <video>'s frame size). */
+function browserImageSize(image: BrowserImage): [number, number] {
+  const o = image as Partial<HTMLImageElement & HTMLVideoElement> & { width: number; height: number };
+  if (typeof o.naturalWidth === 'number' && typeof o.naturalHeight === 'number') return [o.naturalWidth, o.naturalHeight];
+  if (typeof o.videoWidth === 'number' && typeof o.videoHeight === 'number') return [o.videoWidth, o.videoHeight];
+  return [o.width, o.height];
+}
+
 function rgbaToTensor(img: RgbaImage): tf.Tensor3D {
   const { width, height, data } = img;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-    throw new Error(`image: invalid size ${width}x${height}`);
-  }
+  checkSize(width, height);
   if (data.length !== width * height * 4) {
     throw new Error(`image: ${data.length} bytes for ${width}x${height} RGBA (expected ${width * height * 4})`);
   }
@@ -58,6 +71,7 @@ export function toPixelValues(image: ImageInput, size: readonly [number, number]
     if (isRgba(image)) x = rgbaToTensor(image);
     else if (isRgba((image as HasBitmap).bitmap)) x = rgbaToTensor((image as HasBitmap).bitmap);
     else if (typeof document !== 'undefined' || typeof ImageBitmap !== 'undefined') {
+      checkSize(...browserImageSize(image as BrowserImage));
       x = tf.div(tf.cast(tf.browser.fromPixels(image as BrowserImage, 3), 'float32'), 255);
     } else {
       throw new Error('image: expected RGBA pixels ({data, width, height}), a jimp image, or a browser image/canvas element');

@@ -16,6 +16,7 @@ export { registerMbqOps } from '@tfjs-mbq/ops';
 export { loadVlm, Vlm, type LoadVlmOptions, type AnswerOptions, type Generation, type TimeDecodeOptions, type DecodeTiming } from './vlm.js';
 export { WordLevelTokenizer, HfTokenizer, type TextTokenizer, type PromptBuilder } from '@tfjs-mbq/format';
 export { toPixelValues, type ImageInput, type RgbaImage, type HasBitmap, type BrowserImage } from './image.js';
+export { IMAGE_LIMITS, checkImageHeader, type ImageHeader } from '@tfjs-mbq/format';
 export { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 export type { FetchLike } from './sources.js';
 export { initBackend, type BackendName, type BackendReport } from '@tfjs-mbq/ops/backends';

@@ -12,7 +12,7 @@ async function optional<T>(read: () => Promise<T>): Promise<T | undefined> {
   try {
     return await read();
   } catch (e) {
-    if (/cannot read: ENOENT|HTTP 404/.test((e as Error).message)) return undefined;
+    if (/: file not found$|: HTTP 404 /.test((e as Error).message)) return undefined;
     throw e;
   }
 }

@@ -1,45 +1,46 @@
 /**
- * Reads the files of a model from a URL (fetch, browser or Node) or a local directory (Node).
- * A location is a directory-like base: `model.json`, `mbq.json`, ... are resolved against it.
+ * Reads the files of a model from a URL (fetch, browser or Node) or a local directory (Node),
+ * through @tfjs-mbq/format's sources: files stay inside the model's directory or origin, are
+ * regular files (on disk) of bounded size, and HTTP reads end at a time-out or an AbortSignal.
  */
+import { fetchSource, isRemoteLocation, joinLocation, MAX_JSON_BYTES, SourceReadError, type FetchSourceOptions, type FileSource } from '@tfjs-mbq/format';
 
-export type FetchLike = (url: string) => Promise<{ ok: boolean; status: number; statusText: string; arrayBuffer(): Promise<ArrayBuffer> }>;
+export type { FetchLike } from '@tfjs-mbq/format';
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
-function isUrl(location: string): boolean {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(location) && !location.startsWith('file://');
-}
-
-/** Joins a base location and a relative file name with exactly one '/'. */
-export function joinLocation(base: string, file: string): string {
-  return `${base.replace(/\/+$/, '')}/${file.replace(/^\.?\/+/, '')}`;
-}
+/** Options of how a model's files are read over HTTP (ignored for local directories). */
+export type SourceOptions = FetchSourceOptions;
 
 export class ModelSource {
+  private fileSource: Promise<FileSource> | undefined;
+
   constructor(
-    /** Directory path (Node) or base URL of the model. */
+    /** Directory path (Node), file:// URL (Node) or base URL of the model. */
     readonly location: string,
-    // Wrapped: a detached window.fetch throws 'Illegal invocation'.
-    private readonly fetchImpl: FetchLike | undefined = typeof fetch === 'function' ? (url) => fetch(url) : undefined,
+    private readonly options: SourceOptions = {},
   ) {}
 
-  async bytes(file: string): Promise<Uint8Array> {
-    const where = joinLocation(this.location, file);
-    if (isUrl(this.location) || !isNode) {
-      if (!this.fetchImpl) throw new Error(`${where}: no fetch() available to read it`);
-      const res = await this.fetchImpl(where);
-      if (!res.ok) throw new Error(`${where}: HTTP ${res.status} ${res.statusText}`);
-      return new Uint8Array(await res.arrayBuffer());
-    }
-    const path = where.startsWith('file://') ? new URL(where).pathname : where;
-    // A variable specifier keeps bundlers from pulling node:fs into browser builds.
-    const fsName = 'node:fs/promises';
-    const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
+  /** The format's source for this location (the file-system one only in Node, loaded on demand). */
+  source(): Promise<FileSource> {
+    this.fileSource ??= (async () => {
+      if (isRemoteLocation(this.location) || !isNode) return fetchSource(this.location, this.options);
+      const dir = /^file:\/\//i.test(this.location) ? decodeURIComponent(new URL(this.location).pathname) : this.location;
+      // A variable specifier keeps bundlers from pulling node:fs into browser builds.
+      const nodeEntry = '@tfjs-mbq/format/node';
+      const { fileSource } = (await import(/* @vite-ignore */ nodeEntry)) as typeof import('@tfjs-mbq/format/node');
+      return fileSource(dir);
+    })();
+    return this.fileSource;
+  }
+
+  async bytes(file: string, maxBytes = MAX_JSON_BYTES): Promise<Uint8Array> {
+    const source = await this.source();
     try {
-      return new Uint8Array(await fs.readFile(path));
+      return await source.read(file, maxBytes);
     } catch (e) {
-      throw new Error(`${path}: cannot read: ${(e as Error).message}`);
+      if (e instanceof SourceReadError) throw new Error(e.message);
+      throw new Error(`${joinLocation(this.location, file)}: cannot read: ${(e as Error).message}`);
     }
   }
 

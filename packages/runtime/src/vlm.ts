@@ -9,7 +9,7 @@ import { toPixelValues, type ImageInput } from './image.js';
 import { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 import { readGraphModel, toArtifacts, type GraphModelFiles } from './model_files.js';
 import { ModelSource, type FetchLike } from './sources.js';
-import type { PromptBuilder, TextTokenizer } from '@tfjs-mbq/format';
+import { checkMbqAgainstModel, processedImageShape, type PromptBuilder, type TextTokenizer } from '@tfjs-mbq/format';
 import { loadPromptBuilder } from './prompt.js';
 
 export interface LoadVlmOptions {
@@ -21,6 +21,12 @@ export interface LoadVlmOptions {
   backend?: BackendName | 'current';
   /** fetch() to read model files over HTTP (default: the global fetch). */
   fetch?: FetchLike;
+  /** Longest time one model file may take over HTTP, headers and body (default 120 s). */
+  timeoutMs?: number;
+  /** Aborts loading (every HTTP read of the model's files). */
+  signal?: AbortSignal;
+  /** Follow HTTP redirects to other origins (default false: files come from the model's origin). */
+  allowCrossOrigin?: boolean;
   /**
    * Key/value caching: `true` (default) decodes each new token in one step when the graph
    * allows it (else falls back to re-running the sequence, see `Vlm.decodingNote`); `false`
@@ -100,9 +106,10 @@ export class Vlm {
    * where the graph reads them (`who` names the caller in errors).
    */
   private checkedPrompt(question: string, who: string): number[] {
+    this.checkLive(who);
     if (typeof question !== 'string') throw new Error(`${who}: the question must be a string, got ${typeof question}`);
     const c = this.config;
-    const p = this.prompter.prompt(question, { height: c.imageSize[0], width: c.imageSize[1] }, who);
+    const p = this.prompter.prompt(question, processedImageShape(c.imageInput, c.imageSize), who);
     if (p.imageTokenOffset !== c.imageTokenOffset || p.imageTokenCount !== c.imageTokenCount) {
       throw new Error(`${who}: the prompt puts ${p.imageTokenCount} image tokens at ${p.imageTokenOffset}; mbq.json says ${c.imageTokenCount} at ${c.imageTokenOffset}`);
     }
@@ -156,6 +163,7 @@ export class Vlm {
 
   /** The graph's pixel_values of `image`; Hugging Face models need their image processor. */
   private pixelValues(image: ImageInput, who: string): tf.Tensor4D {
+    this.checkLive(who);
     if (this.config.tokenizer === 'hf') {
       // The image processor (resize, crop, normalize from mbq.json imageProcessor) is not wired in yet.
       throw new Error(`${who}: images for this Hugging Face model need its image processor, which the runtime does not run yet; pass the processor's pixel_values to generateFromPixels()`);
@@ -203,7 +211,21 @@ export class Vlm {
     return (await this.generate(image, question, options)).text;
   }
 
+  /** True once {@link dispose} ran: the weights are gone and every call refuses. */
+  get disposed(): boolean {
+    return this.isDisposed;
+  }
+
+  private isDisposed = false;
+
+  private checkLive(who: string): void {
+    if (this.isDisposed) throw new Error(`${who}: the model was disposed (Vlm.dispose() was called); load it again to use it`);
+  }
+
+  /** Frees the model's tensors; later calls say the model was disposed. Idempotent. */
   dispose(): void {
+    if (this.isDisposed) return;
+    this.isDisposed = true;
     this.model.dispose();
   }
 }
@@ -241,21 +263,24 @@ export async function loadVlm(location: string, options: LoadVlmOptions = {}): P
     backend = report.backend;
     backendDetail = report.detail;
   }
-  const source = new ModelSource(location, options.fetch);
+  const source = new ModelSource(location, { fetch: options.fetch, timeoutMs: options.timeoutMs, signal: options.signal, allowCrossOrigin: options.allowCrossOrigin });
   // Read in parallel, report failures in this order (model.json first) whatever finishes first.
   const [filesRead, mbqRead, hfConfigRead] = await Promise.allSettled([
     readGraphModel(source),
     source.json<unknown>('mbq.json'),
-    source.json<HfConfigJson>('config.json').catch(() => null),
+    source.json<HfConfigJson>('config.json'),
   ]);
   for (const r of [filesRead, mbqRead, hfConfigRead]) if (r.status === 'rejected') throw r.reason;
   const files = (filesRead as PromiseFulfilledResult<GraphModelFiles>).value;
   const mbqJson = (mbqRead as PromiseFulfilledResult<unknown>).value;
-  const hfConfig = (hfConfigRead as PromiseFulfilledResult<HfConfigJson | null>).value;
+  const hfConfig = (hfConfigRead as PromiseFulfilledResult<HfConfigJson>).value;
   const maxSeq = maxPositions(hfConfig);
   const config = parseMbqConfig(mbqJson, `${location}/mbq.json`);
   const prompter = await loadPromptBuilder(source, location, config, hfConfig, maxSeq ?? undefined);
   const tokenizer = prompter.tokenizer;
+  // Ids, image size and token count agree with config.json and the vocabulary, or loading stops here
+  // naming the file and field (not later, inside a tfjs op).
+  checkMbqAgainstModel(config, `${location}/mbq.json`, hfConfig, `${location}/config.json`, tokenizer.vocabSize, config.tokenizer === 'word-level');
   const prefill = await loadGraph(files, location);
   const logitsName = findLogitsOutput(prefill, `${location}/model.json`);
   if (options.kvCache === false) {

@@ -61,8 +61,8 @@ describe('loadVlm + answer (re-run decoding) on a tiny random VLM', () => {
     const bad = join(dir, 'bad');
     await writeTinyVlm(bad);
     await rm(join(bad, 'mbq.json'));
-    await expect(loadVlm(bad, { backend: 'cpu' })).rejects.toThrow(/bad\/mbq.json: cannot read/);
+    await expect(loadVlm(bad, { backend: 'cpu' })).rejects.toThrow(/bad\/mbq.json: file not found/);
     await writeFile(join(bad, 'mbq.json'), JSON.stringify({ ...MBQ_JSON, imageSize: [8] }));
-    await expect(loadVlm(bad, { backend: 'cpu' })).rejects.toThrow(/mbq.json: 'imageSize' must be \[H, W\]/);
+    await expect(loadVlm(bad, { backend: 'cpu' })).rejects.toThrow(/mbq.json: "imageSize" must be \[H, W\]/);
   });
 });

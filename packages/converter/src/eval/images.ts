@@ -1,26 +1,11 @@
-/** PNG -> float32 RGB pixels in [0, 1], HWC. */
+/** PNG/JPEG -> float32 RGB pixels in [0, 1], HWC, for a file an evaluation manifest names. */
 import { join } from 'node:path';
-import { Jimp } from 'jimp';
 import { readDataFile } from '@tfjs-mbq/format/node';
+import { decodeImage, imageToRgb } from '../io/image_file.js';
 
 export async function loadImagePixels(dataDir: string, file: string, size: [number, number]): Promise<Float32Array> {
-  const path = join(dataDir, file);
-  let image: Awaited<ReturnType<typeof Jimp.read>>;
-  // Read the bytes first (inside dataDir, a regular file, bounded): jimp reports a missing file as an unloadable "URL".
-  const bytes = await readDataFile(dataDir, file, 'image');
-  try {
-    image = await Jimp.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  } catch (e) {
-    throw new Error(`${path}: cannot read image (corrupt or not an image: ${(e as Error).message})`);
-  }
-  const [h, w] = size;
-  if (image.bitmap.width !== w || image.bitmap.height !== h) image.resize({ w, h });
-  const data = image.bitmap.data;
-  const out = new Float32Array(h * w * 3);
-  for (let p = 0; p < h * w; p++) {
-    out[p * 3] = data[p * 4]! / 255;
-    out[p * 3 + 1] = data[p * 4 + 1]! / 255;
-    out[p * 3 + 2] = data[p * 4 + 2]! / 255;
-  }
-  return out;
+  // Inside dataDir after resolving links, a regular file, bounded (format's reader).
+  const image = await decodeImage(await readDataFile(dataDir, file, 'image'));
+  if (typeof image === 'string') throw new Error(`${join(dataDir, file)}: cannot read image (${image})`);
+  return imageToRgb(image, size);
 }

@@ -81,7 +81,7 @@ async function loadFrom(root: string, source: FileSource, opts: LoadOptions): Pr
   }
   const mbqFile = sidecars.get('mbq.json');
   const mbq = mbqFile === undefined ? undefined : parseMbqJson(mbqFile.value, mbqFile.where);
-  if (mbq !== undefined && mbqFile !== undefined && config !== undefined) checkMbqAgainstModel(mbq, mbqFile.where, config.value, config.where);
+  if (mbq !== undefined && mbqFile !== undefined && config !== undefined) checkMbqAgainstModel(mbq, mbqFile.where, config.value, config.where, undefined, mbq.tokenizer !== 'hf');
   return {
     dir: root, modelJson, weights,
     config: (config?.value ?? {}) as Record<string, unknown>,

@@ -16,3 +16,4 @@ export {
 export { chwToHwc, preprocessImage, shortestEdgeSize, type PreprocessedImage } from './preprocess.js';
 export { fitInside } from './anyres.js';
 export { smartResize } from './qwen2_vl.js';
+export { graphPixelValues, parseImageInputLayout, processedImageShape, type ImageInputLayout } from './graph_input.js';

@@ -12,7 +12,12 @@ export type WeightTransform =
   /** torch Linear weight [N, K] -> tfjs MatMul weight [K, N]. */
   | { kind: 'transpose' }
   /** Conv2d weight [O, C, kh, kw] (stride = kernel) -> the patch-matmul weight [kh·kw·C, O], rows in (y, x, c) order. */
-  | { kind: 'conv_patch' };
+  | { kind: 'conv_patch' }
+  /**
+   * Conv3d weight [O, C, T, kh, kw] applied to a still image (T identical frames, as Qwen2-VL's
+   * processor repeats an image) -> [kh·kw·C, O] rows in (y, x, c) order, summed over the T frames.
+   */
+  | { kind: 'conv3d_still' };
 
 export interface WeightSpec {
   /** Graph Const name, e.g. `lm/layers.0/self_attn/q_proj/weight`. */
@@ -23,6 +28,8 @@ export interface WeightSpec {
   source: string;
   /** Its shape in the checkpoint (checked on import). */
   sourceShape: number[];
+  /** Only rows [begin, end) of the source's first axis (one part of a fused tensor such as a qkv projection). */
+  rows?: [number, number];
   transform: WeightTransform;
 }
 
@@ -40,14 +47,21 @@ export function checkSourceShape(ckpt: SafetensorsCheckpoint, spec: WeightSpec):
 
 /** The graph weight's values, read from the checkpoint and laid out (one tensor in memory, plus its output). */
 export async function loadWeight(ckpt: SafetensorsCheckpoint, spec: WeightSpec): Promise<Float32Array> {
-  const src = await ckpt.readFloat32(spec.source);
+  let src = await ckpt.readFloat32(spec.source);
+  const shape = spec.sourceShape.slice();
+  if (spec.rows) {
+    const [begin, end] = spec.rows;
+    const row = product(shape.slice(1));
+    src = src.subarray(begin * row, end * row);
+    shape[0] = end - begin;
+  }
   const t = spec.transform;
   if (t.kind === 'copy') {
     if (product(spec.shape) !== src.length) throw new Error(`weight ${spec.name}: ${src.length} values for shape [${spec.shape.join(', ')}]`);
     return src;
   }
   if (t.kind === 'transpose') {
-    const [n, k] = spec.sourceShape as [number, number];
+    const [n, k] = shape as [number, number];
     const out = new Float32Array(n * k);
     for (let r = 0; r < n; r++) {
       const row = r * k;
@@ -55,7 +69,24 @@ export async function loadWeight(ckpt: SafetensorsCheckpoint, spec: WeightSpec):
     }
     return out;
   }
-  const [o, ch, kh, kw] = spec.sourceShape as [number, number, number, number];
+  if (t.kind === 'conv3d_still') {
+    const [o, ch, frames, kh, kw] = shape as [number, number, number, number, number];
+    const out = new Float32Array(o * ch * kh * kw);
+    for (let oi = 0; oi < o; oi++) {
+      for (let c = 0; c < ch; c++) {
+        for (let y = 0; y < kh; y++) {
+          for (let x = 0; x < kw; x++) {
+            // Summed in float64, rounded once.
+            let sum = 0;
+            for (let f = 0; f < frames; f++) sum += src[(((oi * ch + c) * frames + f) * kh + y) * kw + x]!;
+            out[((y * kw + x) * ch + c) * o + oi] = sum;
+          }
+        }
+      }
+    }
+    return out;
+  }
+  const [o, ch, kh, kw] = shape as [number, number, number, number];
   const out = new Float32Array(o * ch * kh * kw);
   for (let oi = 0; oi < o; oi++) {
     for (let c = 0; c < ch; c++) {
@@ -65,4 +96,36 @@ export async function loadWeight(ckpt: SafetensorsCheckpoint, spec: WeightSpec):
     }
   }
   return out;
+}
+
+/** Collects WeightSpecs in graph order with the usual torch -> tfjs layouts. */
+export class WeightPlan {
+  readonly specs: WeightSpec[] = [];
+
+  /** Same values; `sourceShape` when the graph reshapes. */
+  copy(name: string, source: string, shape: number[], sourceShape = shape): void {
+    this.specs.push({ name, shape, source, sourceShape, transform: { kind: 'copy' } });
+  }
+
+  /** torch Linear `<source>.weight` [N, K] (+ `.bias` [N]) -> `<name>/weight` [K, N] (+ `<name>/bias`). */
+  linear(name: string, source: string, k: number, n: number, bias: boolean): void {
+    this.specs.push({ name: `${name}/weight`, shape: [k, n], source: `${source}.weight`, sourceShape: [n, k], transform: { kind: 'transpose' } });
+    if (bias) this.copy(`${name}/bias`, `${source}.bias`, [n]);
+  }
+
+  /** Outputs [begin, end) of a fused torch Linear with `total` outputs (e.g. the q part of a qkv projection). */
+  linearPart(name: string, source: string, k: number, total: number, begin: number, end: number, bias: boolean): void {
+    this.specs.push({ name: `${name}/weight`, shape: [k, end - begin], source: `${source}.weight`, sourceShape: [total, k], rows: [begin, end], transform: { kind: 'transpose' } });
+    if (bias) this.specs.push({ name: `${name}/bias`, shape: [end - begin], source: `${source}.bias`, sourceShape: [total], rows: [begin, end], transform: { kind: 'copy' } });
+  }
+
+  /** A norm's gamma (+ beta for LayerNorm). */
+  norm(name: string, source: string, n: number, bias: boolean): void {
+    this.copy(`${name}/weight`, `${source}.weight`, [n]);
+    if (bias) this.copy(`${name}/bias`, `${source}.bias`, [n]);
+  }
+
+  add(spec: WeightSpec): void {
+    this.specs.push(spec);
+  }
 }

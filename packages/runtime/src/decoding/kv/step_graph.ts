@@ -14,6 +14,7 @@
  * Sequence axes are found by running the graph at two lengths (see probe.ts), so nothing depends
  * on node names. The caller checks the step against a full run before trusting it.
  */
+import { MBQ_QUANTIZED_MATMUL_OP } from '@tfjs-mbq/format';
 import type { NodeDefJson } from '../../model_files.js';
 import type { ConstValues } from './const_values.js';
 import { nodeName, outputIndex, seqAxes, type ProbedNode } from './graph_info.js';
@@ -55,10 +56,10 @@ const BINARY = new Set(['Add', 'AddV2', 'BiasAdd', 'Sub', 'Mul', 'RealDiv', 'Div
   'Pow', 'SquaredDifference', 'Less', 'LessEqual', 'Greater', 'GreaterEqual', 'Equal', 'NotEqual', 'LogicalAnd', 'LogicalOr',
   'Select', 'SelectV2', 'AddN']);
 /** Ops whose first input is the activation and whose other inputs are weights: y rows = f(x rows). */
-const LINEAR = new Set(['MatMul', '_FusedMatMul', 'MbqQuantizedMatMul']);
+const LINEAR = new Set(['MatMul', '_FusedMatMul', MBQ_QUANTIZED_MATMUL_OP]);
 const REDUCE = new Set(['Mean', 'Sum', 'Max', 'Min', 'Prod']);
 /** Ops that scale with sequence length times weights: must not run over the full sequence in a step. */
-export const HEAVY_OPS = new Set(['MatMul', '_FusedMatMul', 'MbqQuantizedMatMul', 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3', 'Conv2D', 'Einsum']);
+export const HEAVY_OPS = new Set(['MatMul', '_FusedMatMul', MBQ_QUANTIZED_MATMUL_OP, 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3', 'Conv2D', 'Einsum']);
 
 function attrInt(node: NodeDefJson, key: string): number {
   const v = (node.attr?.[key] as { i?: string | number } | undefined)?.i;
