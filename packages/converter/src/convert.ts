@@ -1,6 +1,6 @@
 /**
  * The conversion pipeline: load -> analyse -> (rotate) -> sensitivity -> block-by-block scale search
- * on cached inputs -> fold scales -> quantize -> emit (ALGORITHM.md §3-§6). Stages hand plain data
+ * on cached inputs -> fold scales -> quantize -> emit (docs/algorithm.md §3-§6). Stages hand plain data
  * to each other; tensors live only inside a stage. Same inputs + seed -> byte-identical output.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -285,7 +285,7 @@ async function runPipeline(
       clock.lap('rotate');
     }
 
-    // Sensitivity (ALGORITHM.md §3): only MBQ weights its loss by modality.
+    // Sensitivity (docs/algorithm.md §3): only MBQ weights its loss by modality.
     let sensitivity: SensitivityResult | null = null;
     if (opts.method === 'mbq') {
       progress('sensitivity', 0, calib.samples.length);

@@ -50,7 +50,7 @@ test('MBQ W3 on webgpu: same alphas, scales within float rounding, same answers 
   expect(worst).toBeLessThan(SCALE_RTOL);
   console.log(`largest relative scale difference webgpu vs cpu: ${worst.toExponential(2)}`);
   // The modality ratios the search used (tf.grad on webgpu; clamped from below by their median,
-  // ALGORITHM.md §3.5) agree as closely. Raw ratios far below the median are float noise on
+  // docs/algorithm.md §3.5) agree as closely. Raw ratios far below the median are float noise on
   // near-zero vision gradients and are not compared.
   gpu.q.sensitivity!.blocks.forEach((b, i) => {
     const c = cpu.q.sensitivity!.blocks[i];

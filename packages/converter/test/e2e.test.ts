@@ -25,7 +25,7 @@ test('tfjs-mbq convert and inspect on the fixture', async () => {
   expect(res.quantization.wBits).toBe(3);
   expect(res.quantization.groupSize).toBe(128);
   expect(res.quantization.groups).toHaveLength(4 * 3);
-  // The fixture's LM weighs text errors more than vision errors (ALGORITHM.md §1).
+  // The fixture's LM weighs text errors more than vision errors (docs/algorithm.md §1).
   expect(res.quantization.sensitivity.blocks.every((b: { attn: { ratio: number } }) => b.attn.ratio < 1)).toBe(true);
   expect(res.quantization.evaluation.top1AgreementCaption).toBeGreaterThan(0.8);
   expect(readdirSync(out).sort()).toEqual(['config.json', 'group1-shard1of1.bin', 'mbq.json', 'model.json', 'quantization.json', 'report.html', 'tokenizer.json']);

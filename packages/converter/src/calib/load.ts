@@ -1,6 +1,6 @@
 /**
  * Calibration data: manifest.jsonl + PNGs -> token ids, pixels and the vision / caption masks
- * (docs/architecture.md, "Calibration / evaluation manifests"; ALGORITHM.md §2).
+ * (docs/architecture.md, "Calibration / evaluation manifests"; docs/algorithm.md §2).
  */
 import * as path from 'node:path';
 import { parseManifest, type ManifestItem, type MbqJson } from '@tfjs-mbq/format';

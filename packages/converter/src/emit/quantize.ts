@@ -20,7 +20,7 @@ export interface QuantizedLinear {
   dequant: Float32Array;
 }
 
-/** Weight-only: asymmetric group-wise (ALGORITHM.md §5), via @tfjs-mbq/ops quantizeGroupwise. */
+/** Weight-only: asymmetric group-wise (docs/algorithm.md §5), via @tfjs-mbq/ops quantizeGroupwise. */
 export async function quantizeAsymGroup(node: string, wNK: Float32Array, N: number, K: number, bits: number, groupSize: number): Promise<QuantizedLinear> {
   const q = tf.tidy(() => {
     const w = tf.tensor2d(wNK, [N, K]);
@@ -40,7 +40,7 @@ export async function quantizeAsymGroup(node: string, wNK: Float32Array, N: numb
 }
 
 /**
- * Weight-activation: symmetric per output channel (ALGORITHM.md §5), stored in the same format
+ * Weight-activation: symmetric per output channel (docs/algorithm.md §5), stored in the same format
  * with zero = 2^(bits-1) and one group per row (docs/architecture.md).
  */
 export async function quantizeSymChannel(node: string, wNK: Float32Array, N: number, K: number, bits: number, actBits: number): Promise<QuantizedLinear> {

@@ -19,7 +19,7 @@ export interface ConvertOptions {
   /** Default: the largest of 128/64/32 that divides every quantized K. */
   groupSize?: number;
   loss?: LossMode;
-  /** Candidate scales of the awq/mbq search (default `awq`: ALGORITHM.md §4.3). */
+  /** Candidate scales of the awq/mbq search (default `awq`: docs/algorithm.md §4.3). */
   scaleFamily?: ScaleFamily;
   distort?: boolean;
   rotate?: boolean;
@@ -31,7 +31,7 @@ export interface ConvertOptions {
   samples?: number;
   seed?: number;
   emit?: EmitMode;
-  /** Alpha grid points (ALGORITHM.md: 20). */
+  /** Alpha grid points (docs/algorithm.md: 20). */
   gridSize?: number;
   /**
    * An existing non-empty output directory is refused unless this is set; then only the files a
