@@ -13,7 +13,7 @@ import { initBackend } from '@tfjs-mbq/ops/backends';
 import { analyseGraph, type GraphAnalysis, type BlockInfo, type LinearInfo } from './graph/analysis.js';
 import { GraphExecutor, type NodeOverride } from './graph/executor.js';
 import { applyGroupScale, cloneGraph, linearWeightNK, type ModelState } from './graph/fold.js';
-import { loadTokenizer } from './calib/tokenizer.js';
+import { calibInputs } from './calib/inputs.js';
 import { loadCalibration, type CalibSet } from './calib/load.js';
 import { makeBatch, batchFeeds, gatherValid, type CalibBatch } from './calib/batch.js';
 import { searchGroupScale, quantizeWeight, weightQuantizer } from './search/index.js';
@@ -167,8 +167,8 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   const backend = opts.backend ?? (tf.engine().backendName ? 'current' : 'auto');
   if (backend !== 'current') await initBackend(backend);
   progress('load', 0, 1, opts.modelDir);
-  const model = await loadModelDir(opts.modelDir);
-  const modelFile = path.join(model.dir, 'model.json');
+  const model = await loadModelDir(opts.modelDir, { importedFrom: opts.importedFrom });
+  const modelFile = model.where('model.json');
   const analysis = analyseGraph(model.modelJson.modelTopology, model.weights);
   if (analysis.blocks.length === 0) {
     throw new ConversionError('GRAPH_ANALYSIS', `${modelFile}: no decoder blocks found (expected q/k/v linears reading one norm, an output projection, and a gate/up/down MLP)`, modelFile);
@@ -189,10 +189,8 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   clock.lap('load');
 
   progress('calibrate', 0, 1, opts.calibDir);
-  const tokenizer = loadTokenizer(model.tokenizer, path.join(model.dir, 'tokenizer.json'));
-  const maxSeq = maxSequence(model);
   const padId = padTokenId(model);
-  const calib = await loadCalibration(opts.calibDir, tokenizer, model.mbq, { samples: opts.samples, seed: opts.seed, maxSeq });
+  const calib = await loadCalibration(opts.calibDir, calibInputs(model), { samples: opts.samples, seed: opts.seed });
   const batch = makeBatch(calib.samples, model.mbq.imageSize, padId);
   progress('calibrate', 1, 1, `${calib.samples.length} of ${calib.available} samples`);
   clock.lap('calibrate');
@@ -242,12 +240,6 @@ async function workInputs(opts: ResolvedOptions, config: QuantConfig, model: Loa
 
 function padTokenId(model: LoadedModel): number {
   return typeof model.mbq.padTokenId === 'number' ? model.mbq.padTokenId : model.mbq.eosTokenId;
-}
-
-function maxSequence(model: LoadedModel): number | undefined {
-  const tc = (model.config.text_config ?? model.config) as Record<string, unknown>;
-  const v = tc.max_position_embeddings;
-  return typeof v === 'number' ? v : undefined;
 }
 
 async function runPipeline(
@@ -411,12 +403,12 @@ async function runPipeline(
     if (model.modelJson.signature) modelJson.signature = model.modelJson.signature;
     for (let i = 0; i < shards.length; i++) await out.writeFile(paths[i], shards[i]);
     await out.writeFile('model.json', JSON.stringify(modelJson));
-    // The sidecars as loadModelDir read (and checked) them, byte for byte.
+    // The sidecars as loadModelDir read (and checked) them, byte for byte: config.json, tokenizer.json,
+    // mbq.json, and a Hugging Face import's tokenizer, chat-template and processor files.
     for (const f of SIDECAR_FILES) {
-      const bytes = model.sidecarBytes.get(f);
-      if (bytes === undefined) throw new ConversionError('MODEL_JSON_READ', `${path.join(model.dir, f)}: missing`, path.join(model.dir, f));
-      await out.writeFile(f, bytes);
+      if (!model.sidecarBytes.has(f)) throw new ConversionError('MODEL_JSON_READ', `${model.where(f)}: missing`, model.where(f));
     }
+    for (const [f, bytes] of model.sidecarBytes) await out.writeFile(f, bytes);
     await out.writeFile('quantization.json', JSON.stringify(quantization, null, 2) + '\n');
     await out.writeFile('report.html', renderReport(quantization));
     progress('emit', 1, 1);

@@ -38,3 +38,28 @@ export interface FileSource {
 
 /** Largest JSON file a reader accepts (model.json, tokenizer.json, ...): far above real ones. */
 export const MAX_JSON_BYTES = 512 * 1024 * 1024;
+
+/**
+ * `source` read as it is but named otherwise in messages: `where(file)` labels each file (say, the
+ * checkpoint that a scratch import was made from), and its read errors carry that label instead of
+ * the path read.
+ */
+export function relabelledSource(source: FileSource, location: string, where: (file: string) => string): FileSource {
+  return {
+    location,
+    where,
+    async read(file: string, maxBytes: number): Promise<Uint8Array> {
+      try {
+        return await source.read(file, maxBytes);
+      } catch (e) {
+        if (!(e instanceof SourceReadError)) throw e;
+        const inner = source.where(file);
+        const label = where(file);
+        const message = e.message.startsWith(`${e.where}: `) ? `${label}: ${e.message.slice(e.where.length + 2)}` : e.message.split(inner).join(label);
+        const err = new SourceReadError(e.problem, label, message);
+        err.cause = e;
+        throw err;
+      }
+    },
+  };
+}

@@ -110,7 +110,8 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
         modelDir = join(scratch, 'model');
         await importCheckpoint({ hfDir: argv.modelDir, outDir: modelDir, onProgress: (e) => bars.update('import', e.done, e.total, e.name) });
       }
-      result = await convert({ ...options, modelDir, backend: 'current' });
+      // After an import, messages and quantization.json name the checkpoint, not the scratch copy.
+      result = await convert({ ...options, modelDir, backend: 'current', importedFrom: scratch ? argv.modelDir : undefined });
     } catch (e) {
       // Bad input is reported, not thrown: one line naming the file and the problem, exit code 1.
       if (!isConversionError(e) && !isImportError(e)) throw e;

@@ -1,20 +1,23 @@
 /**
- * Calibration data: manifest.jsonl + PNGs -> token ids, pixels and the vision / caption masks
- * (docs/architecture.md, "Calibration / evaluation manifests"; docs/algorithm.md §2).
+ * Calibration data: manifest.jsonl + images -> token ids, pixels and the vision / caption masks
+ * (docs/architecture.md, "Calibration / evaluation manifests"; docs/algorithm.md §2). A sequence is
+ * the model's prompt for the question (no text for a caption) about the image, built by the
+ * model's PromptBuilder, then the answer or caption, then EOS; the image goes through the model's
+ * image processor into the graph's pixel_values (format's graphImage).
  */
 import * as path from 'node:path';
-import { parseManifest, type ManifestItem, type MbqJson } from '@tfjs-mbq/format';
+import { graphImage, parseManifest, processedImageShape, type ManifestItem } from '@tfjs-mbq/format';
 import { readDataFile } from '@tfjs-mbq/format/node';
 import { ConversionError, fromFormatError } from '../io/errors.js';
-import { decodeImage, imageToRgb } from '../io/image_file.js';
-import type { Tokenizer } from './tokenizer.js';
+import { decodeImage } from '../io/image_file.js';
+import { promptCall, type CalibInputs } from './inputs.js';
 
 export interface CalibSample {
   /** Manifest line (1-based) and image file, for messages and reports. */
   line: number;
   image: string;
   inputIds: Int32Array;
-  /** [H, W, 3] in [0, 1]. */
+  /** The graph's pixel_values of the image, [H, W, 3] (mbq.json imageSize). */
   pixels: Float32Array;
   /** 1 where the position holds an image token. */
   visionMask: Uint8Array;
@@ -68,7 +71,7 @@ async function readManifest(root: string, file: string): Promise<ManifestEntry[]
     : { line: it.line, image: it.image, prompt: it.question, target: it.answer });
 }
 
-async function readImage(root: string, image: string, size: [number, number]): Promise<Float32Array> {
+async function readImage(root: string, image: string, inputs: CalibInputs): Promise<Float32Array> {
   const file = path.join(root, image);
   // Inside the calibration directory after resolving links, a regular file, bounded (format's reader).
   let bytes: Uint8Array;
@@ -79,18 +82,21 @@ async function readImage(root: string, image: string, size: [number, number]): P
   }
   const decoded = await decodeImage(bytes);
   if (typeof decoded === 'string') throw new ConversionError('CALIB_IMAGE', `${file}: cannot read calibration image (${decoded})`, file);
-  return imageToRgb(decoded, size);
+  try {
+    return graphImage(decoded.bitmap, inputs.imageProcessor, inputs.imageInput, inputs.mbq.imageSize).data;
+  } catch (e) {
+    const err = fromFormatError(e);
+    throw err instanceof ConversionError ? new ConversionError('CALIB_IMAGE', `${file}: ${err.message.replace(/^image: /, '')}`, file) : err;
+  }
 }
 
 export interface CalibOptions {
   /** How many samples to use (default: all). */
   samples?: number;
   seed?: number;
-  /** Longest sequence the model accepts (positions beyond are refused). */
-  maxSeq?: number;
 }
 
-export async function loadCalibration(dir: string, tokenizer: Tokenizer, mbq: MbqJson, opts: CalibOptions = {}): Promise<CalibSet> {
+export async function loadCalibration(dir: string, inputs: CalibInputs, opts: CalibOptions = {}): Promise<CalibSet> {
   const root = path.resolve(dir);
   const manifest = path.join(root, 'manifest.jsonl');
   const entries = await readManifest(root, manifest);
@@ -98,29 +104,33 @@ export async function loadCalibration(dir: string, tokenizer: Tokenizer, mbq: Mb
   if (opts.samples !== undefined && (!Number.isInteger(opts.samples) || opts.samples < 1)) {
     throw new ConversionError('OPTION', `--samples must be a positive integer, got ${opts.samples}`);
   }
-  if (mbq.imageTokenOffset !== 1) {
-    throw new ConversionError('MBQ_JSON', `mbq.json: imageTokenOffset ${mbq.imageTokenOffset} is not supported (the converter lays out [BOS, <image>...], offset 1)`);
-  }
+  const { prompter, mbq, maxSeq } = inputs;
+  // The graph reads the image tokens at a fixed range, so every prompt is built for the image shape
+  // of its fixed mode (graphImage makes every image give exactly that).
+  const shape = processedImageShape(inputs.imageInput, mbq.imageSize);
   const chosen = selectIndices(entries.length, opts.samples ?? entries.length, opts.seed ?? 0);
   const samples: CalibSample[] = [];
   for (const i of chosen) {
     const e = entries[i];
     const where = `${manifest}:${e.line}`;
-    const prompt = e.prompt ? tokenizer.encode(e.prompt, where) : [];
-    const target = tokenizer.encode(e.target, where);
+    const prompt = promptCall(() => prompter.prompt(e.prompt, shape, where), where, manifest);
+    if (prompt.imageTokenOffset !== mbq.imageTokenOffset || prompt.imageTokenCount !== mbq.imageTokenCount) {
+      throw new ConversionError('MBQ_JSON', `${where}: the prompt puts ${prompt.imageTokenCount} image tokens at ${prompt.imageTokenOffset}; mbq.json says ${mbq.imageTokenCount} at ${mbq.imageTokenOffset}`, manifest);
+    }
+    const target = promptCall(() => prompter.continuation(e.target, where), where, manifest);
     if (target.length === 0) throw new ConversionError('CALIB_MANIFEST', `${where}: empty answer/caption`, manifest);
-    const ids = [mbq.bosTokenId, ...new Array<number>(mbq.imageTokenCount).fill(mbq.imageTokenId), ...prompt, ...target, mbq.eosTokenId];
-    if (opts.maxSeq !== undefined && ids.length > opts.maxSeq) {
-      throw new ConversionError('CALIB_MANIFEST', `${where}: the sequence has ${ids.length} tokens, more than the model's ${opts.maxSeq}`, manifest);
+    const ids = [...prompt.ids, ...target, prompter.eosTokenId];
+    if (maxSeq !== undefined && ids.length > maxSeq) {
+      throw new ConversionError('CALIB_MANIFEST', `${where}: the sequence has ${ids.length} tokens, more than the model's ${maxSeq}`, manifest);
     }
     const visionMask = new Uint8Array(ids.length);
-    visionMask.fill(1, mbq.imageTokenOffset, mbq.imageTokenOffset + mbq.imageTokenCount);
+    visionMask.fill(1, prompt.imageTokenOffset, prompt.imageTokenOffset + prompt.imageTokenCount);
     const captionMask = new Uint8Array(ids.length);
-    const firstTarget = 1 + mbq.imageTokenCount + prompt.length;
+    const firstTarget = prompt.ids.length;
     captionMask.fill(1, firstTarget - 1, ids.length - 1);
     samples.push({
       line: e.line, image: e.image, inputIds: Int32Array.from(ids),
-      pixels: await readImage(root, e.image, mbq.imageSize), visionMask, captionMask,
+      pixels: await readImage(root, e.image, inputs), visionMask, captionMask,
     });
   }
   return { dir: root, imageSize: mbq.imageSize, samples, available: entries.length };

@@ -37,7 +37,7 @@ export interface EvaluationRecord {
 export interface QuantizationJson {
   format: 'tfjs-mbq-quantization';
   version: 1;
-  /** The input model directory, as given (tfjs-mbq bench uses it as the default baseline). */
+  /** The input model directory as given, or the Hugging Face checkpoint it was imported from (tfjs-mbq bench uses it as the default baseline when it holds a model.json). */
   source: string;
   method: string;
   wBits: number;
@@ -74,7 +74,7 @@ export function buildQuantizationJson(a: {
   return {
     format: 'tfjs-mbq-quantization',
     version: 1,
-    source: a.opts.modelDir,
+    source: a.opts.importedFrom ?? a.opts.modelDir,
     method: a.opts.method,
     wBits: a.opts.wBits,
     aBits: a.opts.aBits ?? null,

@@ -1,13 +1,14 @@
 /**
  * Loads a tfjs graph-model directory for conversion: model.json + weight shards, config.json,
- * tokenizer.json and mbq.json, all read and checked by @tfjs-mbq/format (the one reader).
- * Reads only; never writes into the directory.
+ * tokenizer.json and mbq.json, and for a Hugging Face import (mbq.json `tokenizer: "hf"`) the
+ * checkpoint's tokenizer, chat-template and processor files, all read and checked by
+ * @tfjs-mbq/format (the one reader). Reads only; never writes into the directory.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
-  checkMbqAgainstModel, decodeWeights, parseMbqJson, readModelJson, readOptionalJsonFile, readJsonFile, readWeightGroups,
-  type FileSource, type FormatErrorCode, type JsonFile, type MbqJson, type ModelJson,
+  checkMbqAgainstModel, decodeWeights, HF_SIDECAR_FILES, parseMbqJson, readHfModelFiles, readModelJson, readOptionalJsonFile, readJsonFile,
+  readWeightGroups, relabelledSource, type FileSource, type FormatErrorCode, type HfTextFiles, type JsonFile, type MbqJson, type ModelJson,
 } from '@tfjs-mbq/format';
 import { fileSource } from '@tfjs-mbq/format/node';
 import { ConversionError, fromFormatError } from './errors.js';
@@ -15,20 +16,29 @@ import type { WeightMap } from './weights.js';
 
 export type { MbqJson };
 
-/** The sidecar files a model directory holds next to model.json. */
+/** The sidecar files every model directory holds next to model.json (a Hugging Face import has more: HF_SIDECAR_FILES). */
 export const SIDECAR_FILES = ['config.json', 'tokenizer.json', 'mbq.json'] as const;
 export type SidecarFile = (typeof SIDECAR_FILES)[number];
 
 export interface LoadedModel {
   dir: string;
+  /** How messages name the model directory: `dir`, or for an on-the-fly import the checkpoint it came from. */
+  location: string;
+  /** How messages name a file of the model: its path, or for an on-the-fly import the checkpoint it came from. */
+  where(file: string): string;
   modelJson: ModelJson;
   weights: WeightMap;
   config: Record<string, unknown>;
   /** The parsed tokenizer.json, as it is (calib/ interprets it). */
   tokenizer: unknown;
   mbq: MbqJson & Record<string, unknown>;
-  /** The sidecars' bytes as read (the output copies them byte for byte); absent ones are missing. */
-  sidecarBytes: Map<SidecarFile, Uint8Array>;
+  /** A Hugging Face import's tokenizer, chat template and processor settings, as read (undefined for word-level models). */
+  hf?: HfTextFiles;
+  /**
+   * Every sidecar's bytes as read, SIDECAR_FILES first, then the Hugging Face files present (the
+   * output copies them byte for byte); absent ones are missing.
+   */
+  sidecarBytes: Map<string, Uint8Array>;
 }
 
 export interface LoadOptions {
@@ -36,6 +46,17 @@ export interface LoadOptions {
   checkFinite?: boolean;
   /** Also require config.json, tokenizer.json, mbq.json (default true). */
   requireSidecars?: boolean;
+  /**
+   * The Hugging Face checkpoint directory that `dir` was imported from just now (a scratch copy):
+   * messages name the checkpoint's own file for the files the import copies verbatim, and
+   * `<checkpoint> (imported <file>)` for the ones it made.
+   */
+  importedFrom?: string;
+}
+
+function importedWhere(checkpoint: string): (file: string) => string {
+  const copied = new Set<string>(HF_SIDECAR_FILES);
+  return (file) => (copied.has(file) ? path.join(checkpoint, file) : `${checkpoint} (imported ${file})`);
 }
 
 const SIDECAR_CODES: Record<SidecarFile, FormatErrorCode> = { 'config.json': 'CONFIG', 'tokenizer.json': 'TOKENIZER', 'mbq.json': 'MBQ_JSON' };
@@ -57,8 +78,9 @@ export async function loadModelDir(dir: string, opts: LoadOptions = {}): Promise
     if (e instanceof ConversionError) throw e;
     throw new ConversionError('MODEL_JSON_READ', `${root}: model directory not found`, root);
   }
+  const source = opts.importedFrom === undefined ? fileSource(root) : relabelledSource(fileSource(root), opts.importedFrom, importedWhere(opts.importedFrom));
   try {
-    return await loadFrom(root, fileSource(root), opts);
+    return await loadFrom(root, source, opts);
   } catch (e) {
     throw fromFormatError(e);
   }
@@ -82,11 +104,17 @@ async function loadFrom(root: string, source: FileSource, opts: LoadOptions): Pr
   const mbqFile = sidecars.get('mbq.json');
   const mbq = mbqFile === undefined ? undefined : parseMbqJson(mbqFile.value, mbqFile.where);
   if (mbq !== undefined && mbqFile !== undefined && config !== undefined) checkMbqAgainstModel(mbq, mbqFile.where, config.value, config.where, undefined, mbq.tokenizer !== 'hf');
+  const sidecarBytes = new Map<string, Uint8Array>([...sidecars].map(([k, v]) => [k, v.bytes]));
+  // A Hugging Face import's prompts and images need the checkpoint's own files (read once more by
+  // the format's reader, which also requires tokenizer_config.json).
+  const hf = mbq?.tokenizer === 'hf' && requireSidecars ? await readHfModelFiles(source) : undefined;
+  for (const [f, bytes] of hf?.bytes ?? []) if (!sidecarBytes.has(f)) sidecarBytes.set(f, bytes);
   return {
-    dir: root, modelJson, weights,
+    dir: root, location: source.location, where: (file) => source.where(file), modelJson, weights,
     config: (config?.value ?? {}) as Record<string, unknown>,
     tokenizer: sidecars.get('tokenizer.json')?.value,
     mbq: mbq as MbqJson & Record<string, unknown>,
-    sidecarBytes: new Map([...sidecars].map(([k, v]) => [k, v.bytes])),
+    hf: hf?.text,
+    sidecarBytes,
   };
 }

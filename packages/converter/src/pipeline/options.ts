@@ -56,6 +56,12 @@ export interface ConvertOptions {
    * (pipeline/work_dir.ts). Not part of the output.
    */
   workDir?: string;
+  /**
+   * The Hugging Face checkpoint directory that `modelDir` was imported from just before (the CLI's
+   * `convert <hfDir>` imports into a scratch directory): messages and quantization.json's `source`
+   * name it instead of the scratch copy.
+   */
+  importedFrom?: string;
 }
 
 export type Stage = 'load' | 'calibrate' | 'rotate' | 'sensitivity' | 'search' | 'quantize' | 'evaluate' | 'emit';
@@ -67,8 +73,9 @@ export interface ProgressEvent {
   detail?: string;
 }
 
-export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' | 'groupSize' | 'samples' | 'onProgress' | 'keepModel' | 'outputFs' | 'backend' | 'workDir'>> {
+export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' | 'groupSize' | 'samples' | 'onProgress' | 'keepModel' | 'outputFs' | 'backend' | 'workDir' | 'importedFrom'>> {
   backend?: BackendName | 'current';
+  importedFrom?: string;
   aBits?: number;
   workDir?: string;
   outputFs?: OutputFs;
@@ -134,7 +141,7 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
     modelDir: o.modelDir, calibDir: o.calibDir, outDir: o.outDir, method, wBits, aBits: o.aBits,
     groupSize: o.groupSize, loss, scaleFamily, distort: o.distort ?? false, rotate: o.rotate ?? false, samples: o.samples ?? DEFAULT_SAMPLES,
     seed, emit, gridSize, overwrite: o.overwrite ?? false, backend, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false, outputFs: o.outputFs,
-    workDir: o.workDir,
+    workDir: o.workDir, importedFrom: o.importedFrom,
   };
 }
 

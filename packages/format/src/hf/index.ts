@@ -6,6 +6,7 @@ export {
 } from './image_tokens.js';
 export { imageTokenRuleFromHf, imageProcessorConfig, SUPPORTED_MODEL_TYPES, type ProcessorFiles } from './processor_config.js';
 export { HfPrompt, hfPromptFromFiles, type HfPromptOptions, type HfTextFiles } from './prompt.js';
+export { HF_SIDECAR_FILES, readHfModelFiles, type HfModelFiles, type HfSidecarFile } from './model_files.js';
 export { pilResizeRgb, PIL_RESAMPLE_BY_NUMBER, type PilResample } from './pil_resample.js';
 export { toRgb, type RgbImage } from './rgb.js';
 export {
@@ -17,3 +18,4 @@ export { chwToHwc, preprocessImage, shortestEdgeSize, type PreprocessedImage } f
 export { fitInside } from './anyres.js';
 export { smartResize } from './qwen2_vl.js';
 export { graphPixelValues, parseImageInputLayout, processedImageShape, type ImageInputLayout } from './graph_input.js';
+export { graphImage, graphModeImageSize, type GraphImage } from './graph_image.js';
