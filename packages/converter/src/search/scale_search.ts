@@ -18,9 +18,21 @@ export function lossKindFor(config: QuantConfig): ScaleSearchLossKind {
   return 'uniform-mse';
 }
 
-/** s_x[c] = mean over all tokens of |X[:, c]| (AWQ's get_act_scale). */
-export function meanAbsPerChannel(x: tf.Tensor2D): Float32Array {
-  return tf.tidy(() => tf.mean(tf.abs(x), 0).dataSync() as Float32Array);
+/**
+ * s_x[c] = mean over all tokens of |X[:, c]| (AWQ's get_act_scale), summed in float64 on the host:
+ * a backend's float32 tf.mean (wasm: up to 20 ulp off) can move the losses by more than the margin
+ * between the best alphas, so every backend must start from the same statistic.
+ */
+export function meanAbsPerChannel(x: tf.Tensor2D): Float64Array {
+  const [rows, k] = x.shape;
+  const data = x.dataSync();
+  const sum = new Float64Array(k);
+  for (let r = 0; r < rows; r++) {
+    const base = r * k;
+    for (let c = 0; c < k; c++) sum[c] += Math.abs(data[base + c]);
+  }
+  for (let c = 0; c < k; c++) sum[c] /= rows;
+  return sum;
 }
 
 /**
@@ -28,7 +40,7 @@ export function meanAbsPerChannel(x: tf.Tensor2D): Float32Array {
  * Computed in float64 on the host (K values) so every backend gets identical scales, then
  * rounded to float32 once.
  */
-export function alphaScales(sx: Float32Array, alpha: number): Float32Array {
+export function alphaScales(sx: ArrayLike<number>, alpha: number): Float32Array {
   const s = new Float64Array(sx.length);
   let max = -Infinity;
   let min = Infinity;
