@@ -1,5 +1,5 @@
 /**
- * Issue 13 §3: the calibration masks are the reference's (ALGORITHM.md §2). On a hand-built
+ * Issue 13 §3: the calibration masks are the reference's (docs/algorithm.md §2). On a hand-built
  * manifest the caption mask marks the supervised tokens themselves (answer or caption tokens and
  * EOS, the reference's `labels != -100`), not the positions one earlier that predict them; the
  * sensitivity loss reads each one's logits one position earlier.
@@ -36,7 +36,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-describe('calibration masks (ALGORITHM.md §2)', () => {
+describe('calibration masks (docs/algorithm.md §2)', () => {
   it('mark the image tokens and the supervised tokens themselves, EOS included', async () => {
     const set = await loadCalibration(dir, TOKENIZER, MBQ);
     const [question, caption] = set.samples;

@@ -25,7 +25,7 @@ test('tfjs-mbq convert and inspect on the fixture', async () => {
   expect(res.quantization.wBits).toBe(3);
   expect(res.quantization.groupSize).toBe(128);
   expect(res.quantization.groups).toHaveLength(4 * 3);
-  // With the reference's caption positions (ALGORITHM.md §2) this fixture's vision positions are
+  // With the reference's caption positions (docs/algorithm.md §2) this fixture's vision positions are
   // the more sensitive ones in blocks 0-2 (docs/fixture.md); block 3's vision gradient is ~0.
   const ratios = res.quantization.sensitivity.blocks.map((b: { attn: { ratio: number } }) => b.attn.ratio);
   expect(ratios.slice(0, 3).every((r: number) => r > 1)).toBe(true);

@@ -1,14 +1,14 @@
 /** A loaded vision-language model that answers questions about images with greedy decoding. */
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphModel } from '@tensorflow/tfjs-converter';
-import { initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
+import { initBackend, type ActiveBackendName, type BackendName } from '@tfjs-mbq/ops/backends';
 import type { Decoder } from './decoding/decoder.js';
 import { RerunDecoder } from './decoding/rerun.js';
 import { withKvCache } from './decoding/kv/build.js';
 import { toPixelValues, type ImageInput } from './image.js';
 import { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 import { readGraphModel, toArtifacts, type GraphModelFiles } from './model_files.js';
-import { ModelSource, type FetchLike } from './sources.js';
+import { ModelSource, splitModelLocation, type FetchLike } from './sources.js';
 import { checkMbqAgainstModel, processedImageShape, type PromptBuilder, type TextTokenizer } from '@tfjs-mbq/format';
 import { loadPromptBuilder } from './prompt.js';
 
@@ -77,7 +77,7 @@ export class Vlm {
     /** Builds the prompt ids (chat template and image tokens for Hugging Face models). */
     readonly prompter: PromptBuilder,
     /** The tfjs backend the model runs on. */
-    readonly backend: string,
+    readonly backend: ActiveBackendName,
     /** Why that backend (e.g. the WebGPU adapter, or what `auto` skipped). */
     readonly backendDetail: string,
     private readonly makeDecoder: () => Decoder,
@@ -246,24 +246,33 @@ function findLogitsOutput(model: GraphModel, file: string): string {
   throw new Error(`${file}: no 'logits' output among [${outs.join(', ')}]`);
 }
 
+/** The backends the MBQ kernels run on: what `backend: 'current'` accepts from the app. */
+const ACTIVE_BACKENDS: readonly ActiveBackendName[] = ['webgpu', 'wasm', 'cpu', 'tensorflow'];
+
 /**
- * Loads a converted (or float) VLM from a directory (Node) or base URL holding `model.json`,
- * its weight shards, `mbq.json` and `tokenizer.json`, and initialises the backend.
+ * Loads a converted (or float) VLM and initialises the backend. `location` is a directory (Node)
+ * or base URL holding `model.json`, its weight shards, `mbq.json` and `tokenizer.json`, or the
+ * URL/path of the `model.json` itself (the other files are read next to it).
  */
 export async function loadVlm(location: string, options: LoadVlmOptions = {}): Promise<Vlm> {
   const backendName = options.backend ?? 'auto';
-  let backend: string;
+  let backend: ActiveBackendName;
   let backendDetail: string;
   if (backendName === 'current') {
     await tf.ready();
-    backend = tf.getBackend();
+    const current = tf.getBackend();
+    if (!(ACTIVE_BACKENDS as readonly string[]).includes(current)) {
+      throw new Error(`loadVlm: backend 'current' is the app's '${current}', but the MBQ kernels run on ${ACTIVE_BACKENDS.join(', ')}: set one of those, or pass backend: 'auto'`);
+    }
+    backend = current as ActiveBackendName;
     backendDetail = 'set by the app';
   } else {
     const report = await initBackend(backendName);
     backend = report.backend;
     backendDetail = report.detail;
   }
-  const source = new ModelSource(location, { fetch: options.fetch, timeoutMs: options.timeoutMs, signal: options.signal, allowCrossOrigin: options.allowCrossOrigin });
+  const { base, graphFile } = splitModelLocation(location);
+  const source = new ModelSource(base, { fetch: options.fetch, timeoutMs: options.timeoutMs, signal: options.signal, allowCrossOrigin: options.allowCrossOrigin });
   // Read in parallel, report failures in this order (model.json first) whatever finishes first.
   const [filesRead, mbqRead, hfConfigRead] = await Promise.allSettled([
     readGraphModel(source),
@@ -275,14 +284,14 @@ export async function loadVlm(location: string, options: LoadVlmOptions = {}): P
   const mbqJson = (mbqRead as PromiseFulfilledResult<unknown>).value;
   const hfConfig = (hfConfigRead as PromiseFulfilledResult<HfConfigJson>).value;
   const maxSeq = maxPositions(hfConfig);
-  const config = parseMbqConfig(mbqJson, `${location}/mbq.json`);
-  const prompter = await loadPromptBuilder(source, location, config, hfConfig, maxSeq ?? undefined);
+  const config = parseMbqConfig(mbqJson, `${base}/mbq.json`);
+  const prompter = await loadPromptBuilder(source, base, config, hfConfig, maxSeq ?? undefined);
   const tokenizer = prompter.tokenizer;
   // Ids, image size and token count agree with config.json and the vocabulary, or loading stops here
   // naming the file and field (not later, inside a tfjs op).
-  checkMbqAgainstModel(config, `${location}/mbq.json`, hfConfig, `${location}/config.json`, tokenizer.vocabSize, config.tokenizer === 'word-level');
-  const prefill = await loadGraph(files, location);
-  const logitsName = findLogitsOutput(prefill, `${location}/model.json`);
+  checkMbqAgainstModel(config, `${base}/mbq.json`, hfConfig, `${base}/config.json`, tokenizer.vocabSize, config.tokenizer === 'word-level');
+  const prefill = await loadGraph(files, `${base}/${graphFile}`);
+  const logitsName = findLogitsOutput(prefill, `${base}/${graphFile}`);
   if (options.kvCache === false) {
     return new Vlm(prefill, config, prompter, backend, backendDetail, () => new RerunDecoder(prefill, logitsName), 're-run', 'kvCache: false', maxSeq);
   }
@@ -293,12 +302,12 @@ export async function loadVlm(location: string, options: LoadVlmOptions = {}): P
   return new Vlm(model, config, prompter, backend, backendDetail, () => new RerunDecoder(model, logitsName), 're-run', note, maxSeq);
 }
 
-async function loadGraph(files: GraphModelFiles, location: string): Promise<GraphModel> {
+async function loadGraph(files: GraphModelFiles, where: string): Promise<GraphModel> {
   const model = new GraphModel(tf.io.fromMemory(toArtifacts(files)));
   await model.load();
   for (const input of ['pixel_values', 'input_ids']) {
     if (!model.inputNodes.includes(input)) {
-      throw new Error(`${location}/model.json: the graph has no '${input}' input (inputs: ${model.inputNodes.join(', ')})`);
+      throw new Error(`${where}: the graph has no '${input}' input (inputs: ${model.inputNodes.join(', ')})`);
     }
   }
   return model;

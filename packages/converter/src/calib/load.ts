@@ -1,6 +1,6 @@
 /**
  * Calibration data: manifest.jsonl + PNGs -> token ids, pixels and the vision / caption masks
- * (docs/architecture.md, "Calibration / evaluation manifests"; ALGORITHM.md §2).
+ * (docs/architecture.md, "Calibration / evaluation manifests"; docs/algorithm.md §2).
  */
 import * as path from 'node:path';
 import { parseManifest, type ManifestItem, type MbqJson } from '@tfjs-mbq/format';
@@ -20,7 +20,7 @@ export interface CalibSample {
   visionMask: Uint8Array;
   /**
    * 1 where the position holds a supervised token: an answer / caption token or the closing EOS
-   * (ALGORITHM.md §2: the reference's `labels != -100`). The logits one position earlier predict it.
+   * (docs/algorithm.md §2: the reference's `labels != -100`). The logits one position earlier predict it.
    */
   captionMask: Uint8Array;
 }

@@ -1,5 +1,5 @@
 /**
- * The loss the sensitivity pass differentiates (ALGORITHM.md §3.1): mean cross-entropy of the
+ * The loss the sensitivity pass differentiates (docs/algorithm.md §3.1): mean cross-entropy of the
  * next-token prediction of the caption tokens. captionMask[p] = 1 marks a supervised token
  * inputIds[p] (answer/caption or EOS, §2), which logits[p - 1] predict.
  */

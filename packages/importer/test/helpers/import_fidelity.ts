@@ -13,6 +13,7 @@ import type { GraphModel } from '@tensorflow/tfjs-converter';
 import { graphPixelValues, type PreprocessedImage } from '@tfjs-mbq/format';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { importCheckpoint, type ImportResult } from '@tfjs-mbq/importer';
+import { analyseGraph, loadModelDir } from '@tfjs-mbq/converter';
 import { greedy, loadPlain, maxDiff, readRecords, runLogits, type RecordCase } from './hf_records.js';
 
 export const BACKENDS = ['cpu', 'wasm'] as const;
@@ -54,6 +55,20 @@ export function describeImportFidelity(o: FidelityOptions): void {
       expect(c.input_ids.slice(c.image_token_offset, c.image_token_offset + c.image_token_count).every((id) => id === imported.mbq.imageTokenId)).toBe(true);
     }
     await o.checkImport(imported);
+  });
+
+  it('the converter\'s graph analysis finds every decoder block with its scale groups (no per-architecture code in the converter)', async () => {
+    const m = await loadModelDir(imported.outDir);
+    const a = analyseGraph(m.modelJson.modelTopology, m.weights);
+    const layers = (m.config.text_config as { num_hidden_layers: number }).num_hidden_layers;
+    expect(a.blocks.map((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down])).toEqual(Array.from({ length: layers }, (_, i) =>
+      ['q_proj', 'k_proj', 'v_proj', 'o_proj'].map((p) => `lm/layers.${i}/self_attn/${p}/MatMul`).concat(['gate_proj', 'up_proj', 'down_proj'].map((p) => `lm/layers.${i}/mlp/${p}/MatMul`))));
+    // GQA (4 heads, 2 KV heads): v and o differ in shape, so no attn-out group (ALGORITHM.md §4); q/k/v biases leave the norm folds.
+    for (const b of a.blocks) {
+      expect(b.groups.map((g) => [g.name, g.fold.kind])).toEqual([['attn-in', 'gamma'], ['mlp-in', 'gamma'], ['mlp-out', 'linear']]);
+    }
+    expect(a.otherLinears).toContain('lm/lm_head/MatMul');
+    expect(a.otherLinears.every((l) => l === 'lm/lm_head/MatMul' || !l.startsWith('lm/'))).toBe(true);
   });
 
   describe.each(BACKENDS)('on %s', (backend) => {
