@@ -21,7 +21,10 @@ export interface CalibSample {
   pixels: Float32Array;
   /** 1 where the position holds an image token. */
   visionMask: Uint8Array;
-  /** 1 where the next-token target is an answer / caption token or EOS. */
+  /**
+   * 1 where the position holds a supervised token: an answer / caption token or the closing EOS
+   * (docs/algorithm.md §2: the reference's `labels != -100`). The logits one position earlier predict it.
+   */
   captionMask: Uint8Array;
 }
 
@@ -126,8 +129,8 @@ export async function loadCalibration(dir: string, inputs: CalibInputs, opts: Ca
     const visionMask = new Uint8Array(ids.length);
     visionMask.fill(1, prompt.imageTokenOffset, prompt.imageTokenOffset + prompt.imageTokenCount);
     const captionMask = new Uint8Array(ids.length);
-    const firstTarget = prompt.ids.length;
-    captionMask.fill(1, firstTarget - 1, ids.length - 1);
+    // The supervised tokens themselves: the answer or caption and the closing EOS (docs/algorithm.md §2).
+    captionMask.fill(1, prompt.ids.length, ids.length);
     samples.push({
       line: e.line, image: e.image, inputIds: Int32Array.from(ids),
       pixels: await readImage(root, e.image, inputs), visionMask, captionMask,
