@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../../cli/test/helpers/run_cli.js';
 import { writeSyntheticModel } from './helpers/synthetic.js';
-import { loadCalibration, loadModelDir, loadTokenizer } from '@tfjs-mbq/converter';
+import { calibInputs, loadCalibration, loadModelDir } from '@tfjs-mbq/converter';
 
 const CALIB = join(process.cwd(), 'fixtures/shapes-vqa/calib');
 let base: string;
@@ -169,17 +169,17 @@ test('an existing non-empty output directory is refused without --overwrite and 
 
 test('a calibration manifest with a UTF-8 byte order mark and CRLF line ends loads like the plain one', async () => {
   const m = await loadModelDir(base);
-  const tok = loadTokenizer(m.tokenizer, join(base, 'tokenizer.json'));
+  const tok = calibInputs(m);
   const dir = mkdtempSync(join(tmpdir(), 'mbq-bom-'));
   const lines = readFileSync(join(CALIB, 'manifest.jsonl'), 'utf8').split('\n').filter((l) => l.trim() !== '').slice(0, 3);
   for (const f of ['000.png', '001.png', '002.png']) cpSync(join(CALIB, f), join(dir, f));
   writeFileSync(join(dir, 'manifest.jsonl'), `${lines.join('\n')}\n`);
-  const plain = await loadCalibration(dir, tok, m.mbq);
+  const plain = await loadCalibration(dir, tok);
   writeFileSync(join(dir, 'manifest.jsonl'), `\uFEFF${lines.join('\r\n')}\r\n`);
-  const bom = await loadCalibration(dir, tok, m.mbq);
+  const bom = await loadCalibration(dir, tok);
   expect(bom.samples).toHaveLength(3);
   expect(bom.samples.map((x) => Array.from(x.inputIds))).toEqual(plain.samples.map((x) => Array.from(x.inputIds)));
   // A BOM anywhere else is still an error that names the line.
   writeFileSync(join(dir, 'manifest.jsonl'), `${lines[0]}\n\uFEFF${lines[1]}\n`);
-  await expect(loadCalibration(dir, tok, m.mbq)).rejects.toThrow(/manifest.jsonl:2: malformed JSON/);
+  await expect(loadCalibration(dir, tok)).rejects.toThrow(/manifest.jsonl:2: malformed JSON/);
 });

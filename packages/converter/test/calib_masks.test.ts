@@ -10,17 +10,17 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Jimp } from 'jimp';
 import { initBackend } from '@tfjs-mbq/ops/backends';
-import { loadCalibration, loadTokenizer, type MbqJson } from '@tfjs-mbq/converter';
+import { loadCalibration, wordLevelCalibInputs, type MbqJson } from '@tfjs-mbq/converter';
 import { captionCrossEntropy } from '../src/sensitivity/index.js';
 
 // <pad> 0, <bos> 1, <eos> 2, <image> 3, then the words.
 const WORDS = ['what', 'color', '?', 'red', 'a', 'circle', '.'];
-const TOKENIZER = loadTokenizer({
+const MBQ: MbqJson = { imageTokenCount: 2, imageTokenOffset: 1, imageTokenId: 3, bosTokenId: 1, eosTokenId: 2, imageSize: [4, 4] };
+const INPUTS = wordLevelCalibInputs({
   model: { type: 'WordLevel', vocab: Object.fromEntries([['<pad>', 0], ['<bos>', 1], ['<eos>', 2], ['<image>', 3], ...WORDS.map((w, i) => [w, 4 + i])]), unk_token: '<unk>' },
   normalizer: { type: 'Lowercase' },
   pre_tokenizer: { type: 'Whitespace' },
-}, 'tokenizer.json');
-const MBQ: MbqJson = { imageTokenCount: 2, imageTokenOffset: 1, imageTokenId: 3, bosTokenId: 1, eosTokenId: 2, imageSize: [4, 4] };
+}, 'tokenizer.json', MBQ);
 
 let dir: string;
 beforeAll(async () => {
@@ -38,7 +38,7 @@ afterAll(async () => {
 
 describe('calibration masks (docs/algorithm.md §2)', () => {
   it('mark the image tokens and the supervised tokens themselves, EOS included', async () => {
-    const set = await loadCalibration(dir, TOKENIZER, MBQ);
+    const set = await loadCalibration(dir, INPUTS);
     const [question, caption] = set.samples;
     //                                        bos img img what color ?  red eos
     expect(Array.from(question!.inputIds)).toEqual([1, 3, 3, 4, 5, 6, 7, 2]);
@@ -51,7 +51,7 @@ describe('calibration masks (docs/algorithm.md §2)', () => {
   });
 
   it('the sensitivity loss takes the caption tokens from the logits one position earlier', async () => {
-    const [question] = (await loadCalibration(dir, TOKENIZER, MBQ)).samples;
+    const [question] = (await loadCalibration(dir, INPUTS)).samples;
     const ids = Array.from(question!.inputIds);
     const vocab = 11;
     const logits = Array.from({ length: ids.length }, (_, p) => Array.from({ length: vocab }, (_, v) => Math.sin(3 * p + v)));

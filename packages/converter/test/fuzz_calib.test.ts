@@ -9,7 +9,7 @@
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { Jimp } from 'jimp';
-import { loadCalibration, loadTokenizer, ConversionError, type MbqJson } from '@tfjs-mbq/converter';
+import { loadCalibration, wordLevelCalibInputs, ConversionError, type MbqJson } from '@tfjs-mbq/converter';
 import {
   applyEdit, damage, expectSuccessOrTypedError, fuzzParams, jsonEdit, removeCase, snapshot, textDamage, writeCase,
   type FileSet, type Json, type JsonEdit, type TextDamage,
@@ -31,7 +31,8 @@ const TOKENIZER_JSON = {
   normalizer: { type: 'Lowercase' },
   pre_tokenizer: { type: 'Whitespace' },
 };
-const tokenizer = loadTokenizer(TOKENIZER_JSON, 'tokenizer.json');
+const inputs = wordLevelCalibInputs(TOKENIZER_JSON, 'tokenizer.json', MBQ, MAX_SEQ);
+const vocabSize = inputs.prompter.tokenizer.vocabSize;
 
 let base: FileSet;
 let png: Buffer;
@@ -148,7 +149,7 @@ function applyMutation(m: CalibMutation): { files: FileSet; samples?: number; se
 test('the undamaged calibration set loads', async () => {
   const { parent, dir } = await writeCase('calib', base);
   try {
-    const set = await loadCalibration(dir, tokenizer, MBQ, { maxSeq: MAX_SEQ });
+    const set = await loadCalibration(dir, inputs);
     expect(set.samples.length).toBe(LINES.length);
     expect(set.samples[1].pixels.length).toBe(SIZE * SIZE * 3); // 001.png is 20x20: resized
   } finally {
@@ -165,7 +166,7 @@ test('fuzz: damaged calibration sets load well-formed samples or fail with a Con
       const before = await snapshot(parent);
       const what = JSON.stringify(m).slice(0, 300);
       const r = await expectSuccessOrTypedError(
-        () => loadCalibration(dir, tokenizer, MBQ, { maxSeq: MAX_SEQ, samples, seed }), parent, what, { allowOption: m.kind === 'samples' });
+        () => loadCalibration(dir, inputs, { samples, seed }), parent, what, { allowOption: m.kind === 'samples' });
       if (r.ok) {
         expect(r.value.samples.length).toBeGreaterThan(0);
         for (const s of r.value.samples) {
@@ -174,7 +175,7 @@ test('fuzz: damaged calibration sets load well-formed samples or fail with a Con
           expect(s.captionMask.length).toBe(s.inputIds.length);
           expect(s.pixels.length).toBe(SIZE * SIZE * 3);
           expect(s.pixels.every((v) => v >= 0 && v <= 1)).toBe(true);
-          expect(Array.from(s.inputIds).every((id) => id >= 0 && id < tokenizer.vocabSize)).toBe(true);
+          expect(Array.from(s.inputIds).every((id) => id >= 0 && id < vocabSize)).toBe(true);
         }
       }
       const outcome = r.ok ? 'loaded' : r.error.code;
@@ -193,8 +194,8 @@ test('regression guard: an image path escaping the calibration directory is refu
   const lines = [JSON.stringify({ image: '../outside.png', caption: 'red' })];
   const { parent, dir } = await writeCase('calib', new Map([['manifest.jsonl', Buffer.from(lines.join('\n'))]]), new Map([['outside.png', png]]));
   try {
-    await expect(loadCalibration(dir, tokenizer, MBQ)).rejects.toMatchObject({ code: 'CALIB_MANIFEST' });
-    await expect(loadCalibration(dir, tokenizer, MBQ)).rejects.toBeInstanceOf(ConversionError);
+    await expect(loadCalibration(dir, inputs)).rejects.toMatchObject({ code: 'CALIB_MANIFEST' });
+    await expect(loadCalibration(dir, inputs)).rejects.toBeInstanceOf(ConversionError);
   } finally {
     await removeCase(parent);
   }

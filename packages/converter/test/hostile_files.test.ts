@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCalibration, loadImagePixels, loadTokenizer, loadModelDir, readManifest, ConversionError, type LoadedModel } from '@tfjs-mbq/converter';
+import { loadCalibration, loadImagePixels, calibInputs, loadModelDir, readManifest, ConversionError, type LoadedModel } from '@tfjs-mbq/converter';
 import { pngDeclaring, jpegDeclaring } from '../../format/test/helpers/crafted_images.js';
 
 const ROOT = process.cwd();
@@ -49,7 +49,7 @@ async function failure(f: () => Promise<unknown>): Promise<{ message: string; ms
   return { message: (error as Error).message, ms: Date.now() - t0, rssMiB: (process.memoryUsage().rss - rss) / 2 ** 20, error };
 }
 
-const calib = (dir: string) => loadCalibration(dir, loadTokenizer(model.tokenizer, join(FIXTURE, 'tokenizer.json')), model.mbq);
+const calib = (dir: string) => loadCalibration(dir, calibInputs(model));
 const evalImage = (dir: string, name: string) => loadImagePixels(dir, name, [64, 64]);
 
 interface FileCase {

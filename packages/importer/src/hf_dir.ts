@@ -5,14 +5,12 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { HF_SIDECAR_FILES } from '@tfjs-mbq/format';
 import { ImportError, type ImportErrorCode } from './errors.js';
 import { INDEX_FILE, SINGLE_FILE } from './safetensors/index.js';
 
-/** Files copied verbatim into the imported model directory when present. */
-export const HF_SIDECAR_FILES = [
-  'config.json', 'generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json',
-  'chat_template.jinja', 'chat_template.json', 'processor_config.json', 'preprocessor_config.json',
-] as const;
+/** Files copied verbatim into the imported model directory when present (the format's list: conversions copy the same). */
+export { HF_SIDECAR_FILES };
 
 export interface HfDirFiles {
   dir: string;

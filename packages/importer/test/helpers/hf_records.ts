@@ -7,6 +7,8 @@ import { SafetensorsFile } from '@tfjs-mbq/importer';
 
 export interface RecordCase {
   index: number;
+  /** The PNG, repository-relative (fixtures/shapes-vqa/eval). */
+  image: string;
   question: string;
   input_ids: number[];
   image_token_offset: number;
