@@ -17,6 +17,7 @@ const config: Config = {
     '^@tfjs-mbq/ops/backends$': '<rootDir>/packages/ops/src/backends/index.ts',
     '^@tfjs-mbq/converter$': '<rootDir>/packages/converter/src/index.ts',
     '^@tfjs-mbq/runtime$': '<rootDir>/packages/runtime/src/index.ts',
+    '^@tfjs-mbq/eval$': '<rootDir>/packages/eval/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

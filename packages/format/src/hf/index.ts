@@ -13,6 +13,7 @@ export {
   type AnyresImageProcessorConfig, type ImageProcessorConfig, type Qwen2VlImageProcessorConfig, type Rgb3,
   type SingleImageProcessorConfig,
 } from './image_processor_config.js';
-export { chwToHwc, preprocessImage, shortestEdgeSize, type PreprocessedImage } from './preprocess.js';
+export { chwToHwc, preprocessImage, promptImageShape, shortestEdgeSize, type PreprocessedImage } from './preprocess.js';
+export { parseStoredImageProcessor, MAX_PROCESSOR_SIDE } from './stored_image_processor.js';
 export { fitInside } from './anyres.js';
 export { smartResize } from './qwen2_vl.js';
