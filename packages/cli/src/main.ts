@@ -1,13 +1,31 @@
+import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
-import type { Argv } from 'yargs';
+import type { Argv, CommandModule } from 'yargs';
 import { commands } from './commands/index.js';
+import { checkArguments, suggestOptions, UsageError } from './ui/arguments.js';
+import { printable } from './ui/terminal_text.js';
 
 /** Thrown from yargs' fail handler once the error is printed, to stop the command from running. */
 const reported = new Error('tfjs-mbq: reported');
 
+/** This package's version (not that of the app it is installed in, which yargs would find from the cwd). */
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Option names of each command (for "did you mean" suggestions), read from its builder. */
+function optionNames(command: CommandModule<object, never>): string[] {
+  const y = yargs([]);
+  if (typeof command.builder === 'function') command.builder(y as never);
+  // getOptions() is public yargs API that @types/yargs does not declare.
+  return Object.keys((y as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key);
+}
+
 /** Runs the CLI on the given arguments and resolves to the exit code. Errors are printed, not thrown. */
 export async function main(argv: string[]): Promise<number> {
   let exitCode = 0;
+  const usageError = (message: string): void => {
+    exitCode = 2;
+    process.stderr.write(`tfjs-mbq: ${printable(message)}\nRun tfjs-mbq --help for usage.\n`);
+  };
   let cli: Argv = yargs(argv)
     .scriptName('tfjs-mbq')
     .usage('$0 <command> [options]\n\nModality-Balanced Quantization (MBQ) of vision-language models for TensorFlow.js.')
@@ -16,12 +34,19 @@ export async function main(argv: string[]): Promise<number> {
     .recommendCommands()
     .help()
     .alias('h', 'help')
-    .version()
+    .version(VERSION)
     .wrap(Math.min(110, process.stdout.columns || 100))
+    // Runs after yargs' own checks and before any command: nothing has started yet.
+    .middleware((args) => checkArguments(args, argv))
     .fail((msg, err) => {
-      exitCode = err ? 1 : 2;
-      process.stderr.write(`tfjs-mbq: ${err ? err.message : msg}\n`);
-      if (!err) process.stderr.write('Run tfjs-mbq --help for usage.\n');
+      // yargs' own errors (YError: a missing value, a coerce failure) are usage errors too.
+      if (!err || err.name === 'YError') {
+        const command = commands.find((c) => String(c.command).split(' ')[0] === argv[0]);
+        usageError(`${err ? err.message : msg}${suggestOptions(err ? err.message : msg, command ? optionNames(command) : [])}`);
+      } else {
+        exitCode = 1;
+        process.stderr.write(`tfjs-mbq: ${printable(err.message)}\n`);
+      }
       // Without a throw yargs goes on to run the command: a mistyped option would convert anyway.
       throw reported;
     });
@@ -31,7 +56,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     await cli.parseAsync();
   } catch (e) {
-    if (e !== reported) throw e;
+    if (e instanceof UsageError) usageError(e.message);
+    else if (e !== reported) throw e;
   }
   return exitCode || (process.exitCode as number | undefined) || 0;
 }

@@ -62,6 +62,14 @@ test('imports float32 and float16 (the exact half rounding), shards of the reque
   }
 });
 
+test('imports Qwen2-VL for the resized image size --image-size names', async () => {
+  const dir = scratch();
+  const r = await runCli(['import', join(HF, 'qwen2-vl-tiny'), '--out', join(dir, 'q'), '--image-size', '84x84', '--no-progress']);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/imported Qwen2VLForConditionalGeneration: .* 9 image tokens at offset 17/);
+  expect(JSON.parse(readFileSync(join(dir, 'q', 'mbq.json'), 'utf8'))).toMatchObject({ imageSize: [84, 84], imageInput: { kind: 'qwen2-vl', gridThw: [1, 6, 6] } });
+});
+
 describe('bad input: exit 1, one line naming the file, nothing written', () => {
   function copyOf(name: string): string {
     const d = join(scratch(), name);
@@ -70,7 +78,14 @@ describe('bad input: exit 1, one line naming the file, nothing written', () => {
     return d;
   }
   const cases: Array<[string, () => string, (hf: string) => RegExp]> = [
-    ['an architecture that is not supported', () => join(HF, 'qwen2-vl-tiny'), (hf) => new RegExp(`${hf}/config.json: architecture Qwen2VLForConditionalGeneration is not supported \\(supported: LlavaForConditionalGeneration\\)`)],
+    ['an architecture that is not supported', () => {
+      const d = copyOf('qwen2-vl-tiny');
+      const c = JSON.parse(readFileSync(join(d, 'config.json'), 'utf8')) as { architectures: string[] };
+      c.architectures = ['MllamaForConditionalGeneration'];
+      writeFileSync(join(d, 'config.json'), JSON.stringify(c));
+      return d;
+    }, (hf) => new RegExp(`${hf}/config.json: architecture MllamaForConditionalGeneration is not supported \\(supported: LlavaForConditionalGeneration, LlavaOnevisionForConditionalGeneration, Qwen2VLForConditionalGeneration\\)`)],
+    ['a Qwen2-VL image size that is not a multiple of patch x merge', () => join(HF, 'qwen2-vl-tiny'), () => /--image-size 80x80 must be multiples of 28/],
     ['a missing tokenizer.json', () => { const d = copyOf('llava-1.5-tiny'); rmSync(join(d, 'tokenizer.json')); return d; }, (hf) => new RegExp(`${hf}/tokenizer.json: cannot read \\(file not found\\)`)],
     ['a truncated safetensors shard', () => { const d = copyOf('llava-1.5-tiny-tf4'); const f = join(d, 'model-00002-of-00002.safetensors'); truncateSync(f, 100_000); return d; }, (hf) => new RegExp(`${hf}/model-00002-of-00002.safetensors: .*truncated`)],
     ['a tensor shape that disagrees with config.json', () => {
@@ -92,7 +107,7 @@ describe('bad input: exit 1, one line naming the file, nothing written', () => {
   it.each(cases)('%s', async (_, make, message) => {
     const hf = make();
     const out = join(scratch(), 'out');
-    const r = await runCli(['import', hf, '--out', out, '--no-progress']);
+    const r = await runCli(['import', hf, '--out', out, '--no-progress', ...(hf.endsWith('qwen2-vl-tiny') ? ['--image-size', '80x80'] : [])]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(message(hf));

@@ -1,6 +1,6 @@
 /**
  * The conversion pipeline: load -> analyse -> (rotate) -> sensitivity -> block-by-block scale search
- * on cached inputs -> fold scales -> quantize -> emit (ALGORITHM.md §3-§6). Stages hand plain data
+ * on cached inputs -> fold scales -> quantize -> emit (docs/algorithm.md §3-§6). Stages hand plain data
  * to each other; tensors live only inside a stage. Same inputs + seed -> byte-identical output.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { loadModelDir, SIDECAR_FILES, type LoadedModel } from './io/load.js';
 import { ConversionError } from './io/errors.js';
-import { AtomicOutputDir, checkOutputPath, guardSignals } from './io/atomic.js';
+import { AtomicOutputDir, checkOutputDir, checkOutputPath, guardSignals } from './io/atomic.js';
+import { initBackend } from '@tfjs-mbq/ops/backends';
 import { analyseGraph, type GraphAnalysis, type BlockInfo, type LinearInfo } from './graph/analysis.js';
 import { GraphExecutor, type NodeOverride } from './graph/executor.js';
 import { applyGroupScale, cloneGraph, linearWeightNK, type ModelState } from './graph/fold.js';
@@ -32,6 +33,8 @@ export type { ConvertOptions, ProgressEvent, Stage } from './pipeline/options.js
 
 export interface ConvertResult {
   outDir: string;
+  /** The tfjs backend the conversion ran on. */
+  backend: string;
   quantization: QuantizationJson;
   /** Wall time per stage, ms (not written to disk: output stays deterministic). */
   timings: Partial<Record<Stage, number>>;
@@ -123,8 +126,20 @@ function captionLoss(logits: tf.Tensor, batch: CalibBatch): number {
   });
 }
 
-export async function convert(options: ConvertOptions): Promise<ConvertResult> {
+/**
+ * Everything that can be refused without loading anything: the options and their combinations,
+ * the output path (not in the input) and directory (empty or new, or `overwrite`). convert()
+ * runs it first; the CLI runs it before it starts a backend.
+ */
+export async function checkConvertOptions(options: ConvertOptions): Promise<ResolvedOptions> {
   const opts = resolveOptions(options);
+  checkOutputPath(opts.modelDir, opts.outDir);
+  await checkOutputDir(opts.outDir, { overwrite: opts.overwrite, fs: opts.outputFs });
+  return opts;
+}
+
+export async function convert(options: ConvertOptions): Promise<ConvertResult> {
+  const opts = await checkConvertOptions(options);
   // With handleSignals, SIGINT/SIGTERM at any stage remove the partial output and say so.
   const releaseSignals = opts.handleSignals ? guardSignals(opts.outDir) : undefined;
   try {
@@ -137,7 +152,9 @@ export async function convert(options: ConvertOptions): Promise<ConvertResult> {
 async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   const clock = new Clock();
   const progress = (stage: Stage, done: number, total: number, detail?: string): void => opts.onProgress?.({ stage, done, total, detail });
-  checkOutputPath(opts.modelDir, opts.outDir);
+  // A library must not switch the backend an app chose: without `backend`, an app's stays.
+  const backend = opts.backend ?? (tf.engine().backendName ? 'current' : 'auto');
+  if (backend !== 'current') await initBackend(backend);
   progress('load', 0, 1, opts.modelDir);
   const model = await loadModelDir(opts.modelDir);
   const modelFile = path.join(model.dir, 'model.json');
@@ -169,7 +186,7 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   progress('calibrate', 1, 1, `${calib.samples.length} of ${calib.available} samples`);
   clock.lap('calibrate');
 
-  const out = await AtomicOutputDir.create(opts.outDir, { fs: opts.outputFs });
+  const out = await AtomicOutputDir.create(opts.outDir, { fs: opts.outputFs, overwrite: opts.overwrite });
   try {
     const state: ModelState = { graph: cloneGraph(model.modelJson.modelTopology), weights: new Map(model.weights) };
     const result = await runPipeline(opts, config, groupSize, model, analysis, io, state, calib, batch, clock, progress, out);
@@ -226,7 +243,7 @@ async function runPipeline(
       clock.lap('rotate');
     }
 
-    // Sensitivity (ALGORITHM.md §3): only MBQ weights its loss by modality.
+    // Sensitivity (docs/algorithm.md §3): only MBQ weights its loss by modality.
     let sensitivity: SensitivityResult | null = null;
     if (opts.method === 'mbq') {
       progress('sensitivity', 0, calib.samples.length);
@@ -342,7 +359,7 @@ async function runPipeline(
     progress('emit', 1, 1);
     clock.lap('emit');
     return {
-      outDir: out.outDir, quantization, timings: clock.timings,
+      outDir: out.outDir, backend: tf.getBackend(), quantization, timings: clock.timings,
       model: opts.keepModel ? { state, analysis, quantized, io } : undefined,
     };
   } finally {

@@ -2,7 +2,8 @@ export * from './graph/types.js';
 export * from './graph/builder.js';
 export { ConversionError, isConversionError, type ConversionErrorCode } from './io/errors.js';
 export { loadModelDir, type LoadedModel, type MbqJson, type LoadOptions } from './io/load.js';
-export { AtomicOutputDir, checkOutputPath } from './io/atomic.js';
+export { AtomicOutputDir, checkOutputDir, checkOutputPath, type OutputDirOptions } from './io/atomic.js';
+export { decodeImage, readImageFile, imageToRgb, type DecodedImage } from './io/image_file.js';
 export { modelArtifacts, dirHandler } from './io/artifacts.js';
 export type { WeightArray, WeightMap, WeightData } from './io/weights.js';
 export { GraphExecutor, type ExecuteOptions, type NodeOverride } from './graph/executor.js';
@@ -10,7 +11,7 @@ export { analyseGraph, type GraphAnalysis, type BlockInfo, type GroupInfo, type 
 export * from './search/index.js';
 export * from './sensitivity/index.js';
 export * from './rotate/index.js';
-export { convert, quantizedOverrides, type ConvertResult, type ConvertOptions, type ProgressEvent, type Stage } from './convert.js';
+export { convert, checkConvertOptions, quantizedOverrides, type ConvertResult, type ConvertOptions, type ProgressEvent, type Stage } from './convert.js';
 export { loadCalibration, selectIndices, type CalibSample, type CalibSet } from './calib/load.js';
 export { loadTokenizer, type Tokenizer } from './calib/tokenizer.js';
 export type { QuantizationJson, GroupRecord } from './emit/quantization_json.js';

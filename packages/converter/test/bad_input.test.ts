@@ -96,14 +96,14 @@ const cases: Case[] = [
   { name: 'calibration image path escaping the calibration directory', setup: (_m, c) => writeFileSync(join(c, 'manifest.jsonl'), '{"image":"../outside.png","caption":"a red circle"}\n'), expect: /image path "..\/outside.png" climbs out with '..'/, file: (_m, c) => join(c, 'manifest.jsonl') },
   { name: 'malformed calibration manifest line', setup: (_m, c) => writeFileSync(join(c, 'manifest.jsonl'), '{"image":"000.png","caption":"a red circle"}\n{"image": \n'), expect: /manifest.jsonl:2: malformed JSON/, file: (_m, c) => join(c, 'manifest.jsonl') },
   { name: 'activation bits with a float graph (would silently drop activation quantization)', setup: () => ['--w-bits', '4', '--a-bits', '8', '--emit', 'float'], expect: /--emit float with --a-bits 8: .*cannot quantize activations/, file: () => '--a-bits' },
-  { name: 'activation bits the quantized op does not support', setup: () => ['--w-bits', '4', '--a-bits', '4'], expect: /--a-bits 4: the MbqQuantizedMatMul op supports 8-bit activations only/, file: () => '--a-bits' },
+  { name: 'activation bits the quantized op does not support', setup: () => ['--w-bits', '4', '--a-bits', '4'], expect: /--a-bits 4 with --w-bits 4: the MbqQuantizedMatMul op cannot run them \(actBits must be 0 \(float\) or 8/, file: () => '--a-bits' },
   { name: 'weight bits below range', setup: () => ['--w-bits', '1'], expect: /--w-bits must be an integer from 2 to 8, got 1/, file: () => '--w-bits' },
   { name: 'group size that does not divide K', setup: () => ['--group-size', '48'], expect: /--group-size 48 does not divide K = 64/, file: () => 'layers.0' },
   { name: 'scale family on a method without a search', setup: () => ['--method', 'rtn', '--scale-family', 'smoothquant'], expect: /--scale-family smoothquant chooses the candidates of the awq\/mbq alpha search; --method rtn does not search/, file: () => '--scale-family' },
   { name: 'bits out of range', setup: () => ['--w-bits', '9'], expect: /--w-bits must be an integer from 2 to 8, got 9/, file: () => '--w-bits' },
   { name: 'empty calibration set', setup: (_m, c) => writeFileSync(join(c, 'manifest.jsonl'), '\n'), expect: /calibration set is empty/, file: (_m, c) => join(c, 'manifest.jsonl') },
   {
-    name: 'corrupt calibration image', expect: /cannot read calibration image \(corrupt or not an image/, file: (_m, c) => join(c, 'bad.png'),
+    name: 'corrupt calibration image', expect: /cannot read calibration image \(not a PNG or JPEG image\)/, file: (_m, c) => join(c, 'bad.png'),
     setup: (_m, c) => { writeFileSync(join(c, 'bad.png'), Buffer.from('not a png at all')); writeFileSync(join(c, 'manifest.jsonl'), '{"image":"bad.png","caption":"a red circle"}\n'); },
   },
   {
@@ -155,13 +155,13 @@ test('an unwritable output location fails with a write error and leaves nothing'
   expect(readdirSync(parent)).toEqual(['file']);
 });
 
-test('an existing non-empty output directory that is not a previous conversion is refused and left as it was', async () => {
+test('an existing non-empty output directory is refused without --overwrite and left as it was', async () => {
   const model = copyModel();
   const out = mkdtempSync(join(tmpdir(), 'mbq-existing-'));
   writeFileSync(join(out, 'notes.txt'), 'keep me');
   const { code, stderr } = await runCli(['convert', model, '--calib', CALIB, '--out', out, '--samples', '2', '--backend', 'cpu', '--no-progress']);
   expect(code).not.toBe(0);
-  expect(stderr).toContain(`output path ${out} exists, is not empty and is not a previous conversion`);
+  expect(stderr).toContain(`output path ${out} is not empty (notes.txt); choose an empty or new directory, or give --overwrite`);
   expect(readdirSync(out)).toEqual(['notes.txt']);
 });
 

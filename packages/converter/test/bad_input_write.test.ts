@@ -5,7 +5,7 @@
  * file and the problem, leaves no output and no temporary sibling, and leaves the input as it was.
  */
 import { createHash } from 'node:crypto';
-import { promises as fs, mkdtempSync, readdirSync, readFileSync, existsSync, rmSync, statSync } from 'node:fs';
+import { promises as fs, mkdtempSync, readdirSync, readFileSync, existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@tfjs-mbq/ops/backends';
@@ -40,7 +40,7 @@ function errno(code: string, syscall: string, file: string): NodeJS.ErrnoExcepti
 }
 
 /** node:fs with `op` failing with `code` from its `nth` call on (1-based; with `once`, only that call); counts the calls. */
-function failing(op: 'writeFile' | 'mkdtemp' | 'rename', code: string, nth = 1, once = false): OutputFs & { calls: number } {
+function failing(op: 'writeFile' | 'mkdir' | 'rename', code: string, nth = 1, once = false): OutputFs & { calls: number } {
   const f = { ...fs, calls: 0 } as OutputFs & { calls: number };
   const real = fs[op] as (...a: unknown[]) => Promise<unknown>;
   (f as unknown as Record<string, unknown>)[op] = async (...args: unknown[]) => {
@@ -57,7 +57,7 @@ function outPath(): { parent: string; out: string } {
   return { parent, out: join(parent, 'q') };
 }
 
-const opts = (out: string, outputFs?: OutputFs): ConvertOptions => ({ modelDir: model, calibDir: CALIB, outDir: out, samples: 2, seed: 1, gridSize: 2, method: 'rtn', wBits: 4, outputFs });
+const opts = (out: string, outputFs?: OutputFs): ConvertOptions => ({ modelDir: model, calibDir: CALIB, outDir: out, samples: 2, seed: 1, gridSize: 2, method: 'rtn', wBits: 4, outputFs, backend: 'current' });
 
 async function expectWriteError(run: Promise<unknown>, message: RegExp): Promise<ConversionError> {
   const err = await run.then(() => null, (e: unknown) => e);
@@ -87,7 +87,8 @@ test.each([
 test('a read-only file system: "read-only file system", names the location, leaves nothing', async () => {
   const before = hashDir(model);
   const { parent, out } = outPath();
-  const e = await expectWriteError(convert(opts(out, failing('mkdtemp', 'EROFS'))), /: cannot write output \(read-only file system\)$/);
+  // Call 1 makes sure the (existing) parent exists, call 2 makes the temporary directory.
+  const e = await expectWriteError(convert(opts(out, failing('mkdir', 'EROFS', 2))), /: cannot write output \(read-only file system\)$/);
   expect(e.file).toBe(parent);
   expect(readdirSync(parent)).toEqual([]);
   expect(hashDir(model)).toBe(before);
@@ -99,17 +100,20 @@ test('a location without write permission: "permission denied", leaves nothing',
   expect(readdirSync(parent)).toEqual([]);
 });
 
-test('a failed final rename keeps the previous conversion in place and removes the new one', async () => {
+test('a failed rename while swapping into an existing output puts back every file it had replaced', async () => {
   const { parent, out } = outPath();
   await convert(opts(out));
+  const ours = readdirSync(out).sort(); // moved aside one by one, then the new ones moved in
+  const files = ours.length;
+  writeFileSync(join(out, 'notes.txt'), 'keep me');
   const previous = hashDir(out);
-  // Call 1 moves the previous conversion aside, call 2 (moving the new one in) fails.
-  await expectWriteError(convert({ ...opts(out, failing('rename', 'EIO', 2, true)), seed: 2 }), new RegExp(`^${out}: cannot write output`));
+  // The second move-in (after all moves aside) fails: the first is undone and the old files go back.
+  await expectWriteError(convert({ ...opts(out, failing('rename', 'EIO', files + 2, true)), seed: 2, overwrite: true }), new RegExp(`^${out}: cannot write output`));
   expect(readdirSync(parent)).toEqual(['q']);
   expect(hashDir(out)).toBe(previous);
-  // If putting it back fails as well, the error says where the previous conversion is.
-  const e = await expectWriteError(convert({ ...opts(out, failing('rename', 'EIO', 2)), seed: 2 }), /the previous conversion is kept at .*\.q\.tmp-\w+\.old/);
-  const kept = /kept at (\S+?\.old)/.exec(e.message)![1];
-  expect(readdirSync(parent)).toEqual([kept.slice(parent.length + 1)]);
-  expect(hashDir(kept)).toBe(previous);
+  // If putting them back fails as well, the error says where the replaced files are.
+  const e = await expectWriteError(convert({ ...opts(out, failing('rename', 'EIO', files + 2)), seed: 2, overwrite: true }), /could not all be put back and are kept in .*\.tfjs-mbq\.tmp-\w+\.replaced$/);
+  const kept = /kept in (\S+\.replaced)$/.exec(e.message)![1];
+  expect(readdirSync(kept).sort()).toEqual(ours);
+  expect(readFileSync(join(out, 'notes.txt'), 'utf8')).toBe('keep me');
 }, 60_000);

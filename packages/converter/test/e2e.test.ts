@@ -4,7 +4,7 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { convert } from '@tfjs-mbq/converter';
@@ -25,7 +25,7 @@ test('tfjs-mbq convert and inspect on the fixture', async () => {
   expect(res.quantization.wBits).toBe(3);
   expect(res.quantization.groupSize).toBe(128);
   expect(res.quantization.groups).toHaveLength(4 * 3);
-  // The fixture's LM weighs text errors more than vision errors (ALGORITHM.md §1).
+  // The fixture's LM weighs text errors more than vision errors (docs/algorithm.md §1).
   expect(res.quantization.sensitivity.blocks.every((b: { attn: { ratio: number } }) => b.attn.ratio < 1)).toBe(true);
   expect(res.quantization.evaluation.top1AgreementCaption).toBeGreaterThan(0.8);
   expect(readdirSync(out).sort()).toEqual(['config.json', 'group1-shard1of1.bin', 'mbq.json', 'model.json', 'quantization.json', 'report.html', 'tokenizer.json']);
@@ -61,7 +61,8 @@ test('SIGINT during a conversion removes the temporary output and says so', asyn
   const child = spawn(process.execPath, [bin, 'convert', FIXTURE, '--calib', CALIB, '--out', join(parent, 'q'), '--samples', '16', '--backend', 'wasm'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr += String(d); });
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // The exit status a shell reports: the signal re-raised after cleanup ends the process (128 + 2).
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + osConstants.signals[signal] : null))));
   // Interrupt once the temporary sibling exists (the search is running).
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline && !readdirSync(parent).some((f) => f.startsWith('.q.tmp-'))) await new Promise((r) => setTimeout(r, 100));

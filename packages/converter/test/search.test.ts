@@ -73,7 +73,7 @@ function makeToy(opts: {
   };
 }
 
-/** The float64 loss of one candidate scale, straight from ALGORITHM.md. */
+/** The float64 loss of one candidate scale, straight from docs/algorithm.md. */
 function referenceLoss(toy: Toy, s: ArrayLike<number>, config: QuantConfig): number {
   const { t, k, ns, x } = toy;
   const c = ns.reduce((a, b) => a + b, 0);

@@ -7,7 +7,7 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-describe('search losses (ALGORITHM.md §4.4)', () => {
+describe('search losses (docs/algorithm.md §4.4)', () => {
   // D = O' - O per row: r0 vision, r1 neither (ignored by MBQ), r2 caption, r3 vision.
   const d = [1, -2, 0.5, 0, 3, 1, -1, -1];
   const rand = mulberry32(99);

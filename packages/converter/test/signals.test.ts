@@ -4,10 +4,10 @@
  * built by `npm test` / `tsc -b` before jest). The child signals itself at the first progress
  * event of a chosen stage, so the interruption lands at a known point rather than after a delay.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { initBackend } from '@tfjs-mbq/ops/backends';
@@ -37,16 +37,21 @@ function hashDir(dir: string): string {
 
 /** The child: converts with handleSignals (as the CLI does) and sends itself `signal` at `stage`. */
 const CHILD = `
-const [modelDir, calibDir, outDir, stage, signal] = process.argv.slice(1);
+const [modelDir, calibDir, outDir, stage, signal, overwrite] = process.argv.slice(1);
 const { convert } = await import(${JSON.stringify(pathToFileURL(CONVERTER).href)});
 const { initBackend } = await import(${JSON.stringify(pathToFileURL(BACKENDS).href)});
 await initBackend('cpu');
 let sent = false;
-await convert({ modelDir, calibDir, outDir, samples: 2, seed: 1, gridSize: 2, handleSignals: true, onProgress: (e) => {
+await convert({ modelDir, calibDir, outDir, samples: 2, seed: 1, gridSize: 2, handleSignals: true, overwrite: overwrite === 'overwrite', onProgress: (e) => {
   if (!sent && e.stage === stage) { sent = true; process.stdout.write('signal at ' + stage + '\\n'); process.kill(process.pid, signal); }
 } });
 process.stdout.write('finished\\n');
 `;
+
+/** The exit status a shell reports: the code, or 128 + the number of the signal that ended the process. */
+function status(r: { code: number | null; signal: string | null }): number | null {
+  return r.code ?? (r.signal ? 128 + osConstants.signals[r.signal as NodeJS.Signals] : null);
+}
 
 function run(cmd: string[], onStart?: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, cmd, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -78,7 +83,7 @@ test.each([
   const r = await run(['--input-type=module', '-e', CHILD, model, CALIB, out, stage, signal]);
   expect(r.stdout).toContain(`signal at ${stage}`);
   expect(r.stdout).not.toContain('finished');
-  expect(r.code).toBe(exitCode);
+  expect(status(r)).toBe(exitCode);
   expect(r.stderr).toContain(`interrupted by ${signal}; removed the partial output ${join(parent, '.q.tmp-')}`);
   expect(r.stderr).toContain(`nothing was written to ${out}`);
   expect(readdirSync(parent)).toEqual([]);
@@ -89,7 +94,7 @@ test('SIGINT before the output exists (while loading) still says what it left: n
   const parent = outParent();
   const out = join(parent, 'q');
   const r = await run(['--input-type=module', '-e', CHILD, model, CALIB, out, 'load', 'SIGINT']);
-  expect(r.code).toBe(130);
+  expect(status(r)).toBe(130);
   expect(r.stderr).toContain(`interrupted by SIGINT; no partial output of ${out} was on disk, nothing left behind`);
   expect(readdirSync(parent)).toEqual([]);
 }, 120_000);
@@ -98,11 +103,11 @@ test('an interrupted re-conversion leaves the previous conversion as it was', as
   await initBackend('cpu');
   const parent = outParent();
   const out = join(parent, 'q');
-  await convert({ modelDir: model, calibDir: CALIB, outDir: out, samples: 2, seed: 1, gridSize: 2 });
+  await convert({ modelDir: model, calibDir: CALIB, outDir: out, samples: 2, seed: 1, gridSize: 2, backend: 'current' });
   const previous = hashDir(out);
   for (const stage of ['search', 'emit']) {
-    const r = await run(['--input-type=module', '-e', CHILD, model, CALIB, out, stage, 'SIGTERM']);
-    expect(r.code).toBe(143);
+    const r = await run(['--input-type=module', '-e', CHILD, model, CALIB, out, stage, 'SIGTERM', 'overwrite']);
+    expect(status(r)).toBe(143);
     expect(readdirSync(parent)).toEqual(['q']);
     expect(hashDir(out)).toBe(previous);
   }
@@ -118,6 +123,44 @@ test('the CLI: SIGTERM during a conversion exits 143, removes the temporary outp
     child.on('close', () => clearInterval(poll));
   });
   expect(r.stderr).toMatch(/interrupted by SIGTERM; removed the partial output .*\.q\.tmp-/);
-  expect(r.code).toBe(143);
+  expect(status(r)).toBe(143);
   expect(readdirSync(parent)).toEqual([]);
 }, 120_000);
+
+/**
+ * Issue 15 §3: a signal ends the process in bounded time whatever it waits on. The child's output
+ * writes block in reads of FIFOs nobody writes to (as a FIFO shard or image did), filling the
+ * libuv thread pool, where process.exit() used to wait forever after cleaning up.
+ */
+const BLOCKED_CHILD = `
+const [modelDir, calibDir, outDir, fifo] = process.argv.slice(1);
+const fs = await import('node:fs');
+const { convert } = await import(${JSON.stringify(pathToFileURL(CONVERTER).href)});
+const { initBackend } = await import(${JSON.stringify(pathToFileURL(BACKENDS).href)});
+await initBackend('cpu');
+const outputFs = { ...fs.promises, writeFile: async () => {
+  process.stdout.write('blocked\\n');
+  await Promise.all([1, 2, 3, 4, 5].map(() => fs.promises.readFile(fifo)));
+} };
+await convert({ modelDir, calibDir, outDir, samples: 2, seed: 1, gridSize: 2, method: 'rtn', wBits: 4, handleSignals: true, outputFs });
+process.stdout.write('finished\\n');
+`;
+
+test.each(['SIGTERM', 'SIGINT'])('%s ends a conversion blocked in a FIFO read within seconds, after cleaning up', async (signal) => {
+  const parent = outParent();
+  const fifo = join(parent, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  const out = join(parent, 'q');
+  let sentAt = 0;
+  const r = await run(['--input-type=module', '-e', BLOCKED_CHILD, model, CALIB, out, fifo], (child) => {
+    child.stdout!.on('data', (d) => {
+      if (!sentAt && String(d).includes('blocked')) { sentAt = Date.now(); setTimeout(() => child.kill(signal as NodeJS.Signals), 200); }
+    });
+    setTimeout(() => child.kill('SIGKILL'), 60_000); // the test's own bound: a hang fails below, it does not stall the suite
+  });
+  expect(sentAt).toBeGreaterThan(0);
+  expect(Date.now() - sentAt).toBeLessThan(5_000);
+  expect(r.signal).toBe(signal); // ended by the signal itself, not by the SIGKILL bound
+  expect(r.stderr).toContain(`interrupted by ${signal}; removed the partial output ${join(parent, '.q.tmp-')}`);
+  expect(readdirSync(parent)).toEqual(['fifo']);
+}, 90_000);

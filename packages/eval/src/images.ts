@@ -1,21 +1,17 @@
 /** The images an evaluation manifest names: decoded to RGBA once, kept for the questions that follow. */
 import { join } from 'node:path';
-import { Jimp } from 'jimp';
-import { readDataFile } from '@tfjs-mbq/format/node';
+import { decodeImage } from '@tfjs-mbq/converter';
 import { tinyVlmImageProcessor } from '@tfjs-mbq/format';
+import { readDataFile } from '@tfjs-mbq/format/node';
 import { modelImage, type RgbaImage } from '@tfjs-mbq/runtime';
 
-/** A PNG or JPEG inside `dataDir` (a regular file, bounded: the format's reader) as RGBA bytes. */
+/**
+ * A PNG or JPEG inside `dataDir` as RGBA bytes: a regular file of bounded size (format's reader),
+ * its header within IMAGE_LIMITS before decoding (the converter's decodeImage).
+ */
 export async function loadImage(dataDir: string, file: string): Promise<RgbaImage> {
-  const path = join(dataDir, file);
-  // Read the bytes first: jimp reports a missing file as an unloadable "URL".
-  const bytes = await readDataFile(dataDir, file, 'image');
-  let image: Awaited<ReturnType<typeof Jimp.read>>;
-  try {
-    image = await Jimp.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  } catch (e) {
-    throw new Error(`${path}: cannot read image (corrupt or not an image: ${(e as Error).message})`);
-  }
+  const image = await decodeImage(await readDataFile(dataDir, file, 'image'));
+  if (typeof image === 'string') throw new Error(`${join(dataDir, file)}: cannot read image (${image})`);
   return { data: new Uint8Array(image.bitmap.data), width: image.bitmap.width, height: image.bitmap.height };
 }
 
@@ -39,5 +35,5 @@ export class ImageCache {
 
 /** pixel_values `[H, W, 3]` of a manifest's image through the fixture's image processor (resize to `size`, RGB / 255). */
 export async function loadImagePixels(dataDir: string, file: string, size: [number, number]): Promise<Float32Array> {
-  return modelImage(await loadImage(dataDir, file), tinyVlmImageProcessor(size), size, join(dataDir, file)).pixels;
+  return modelImage(await loadImage(dataDir, file), tinyVlmImageProcessor(size), { kind: 'image' }, size, join(dataDir, file)).pixels;
 }

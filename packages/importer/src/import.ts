@@ -6,18 +6,19 @@
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicOutputDir, GraphBuilder, checkOutputPath, isConversionError, type ModelJson, type WeightEntryJson } from '@tfjs-mbq/converter';
-import type { ImageProcessorConfig, MbqJson } from '@tfjs-mbq/format';
+import { processedImageShape, type ImageInputLayout, type ImageProcessorConfig, type MbqJson } from '@tfjs-mbq/format';
 import { planArchitecture, type ArchitecturePlan } from './arch/index.js';
 import { loadWeight, type WeightSpec } from './arch/plan.js';
 import { ImportError } from './errors.js';
 import { GraphOps } from './graph/graph_ops.js';
 import { readHfDir } from './hf_dir.js';
-import { importedImageProcessor } from './image_processor.js';
+import { readImageProcessor } from './image_processor.js';
 import { promptLayout, type PromptLayout } from './prompt_layout.js';
 import { SafetensorsCheckpoint } from './safetensors/index.js';
 import { ShardWriter, encodeHalf, shardNames, storedBytes, type StoredDtype } from './write/weights_file.js';
 
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
+const LARGE_TENSOR_BYTES = 32 * 1024 * 1024;
 
 export interface ImportOptions {
   hfDir: string;
@@ -25,6 +26,8 @@ export interface ImportOptions {
   /** Storage of the checkpoint's weights (tables and scalars the graph adds stay float32). */
   dtype?: StoredDtype;
   shardBytes?: number;
+  /** Qwen2-VL: the resized image size [H, W] the graph is built for (default: the processor's size for a 448x448 image). */
+  imageSize?: [number, number];
   /** Called after each weight is written. */
   onProgress?: (e: { done: number; total: number; name: string }) => void;
   handleSignals?: boolean;
@@ -34,6 +37,7 @@ export interface ImportOptions {
 export interface ImportedMbqJson extends MbqJson {
   tokenizer: 'hf';
   imageProcessor: ImageProcessorConfig;
+  imageInput: ImageInputLayout;
   source: { architecture: string; dtype: StoredDtype };
 }
 
@@ -88,7 +92,7 @@ function mbqJsonOf(plan: ArchitecturePlan, layout: PromptLayout, processor: Imag
   const mbq: ImportedMbqJson = {
     imageTokenCount: layout.imageTokenCount, imageTokenOffset: layout.imageTokenOffset, imageTokenId: layout.imageTokenId,
     bosTokenId: bos, eosTokenId: layout.eosTokenId, imageSize: plan.imageSize,
-    tokenizer: 'hf', imageProcessor: processor, source: { architecture: plan.architecture, dtype },
+    tokenizer: 'hf', imageProcessor: processor, imageInput: plan.imageInput, source: { architecture: plan.architecture, dtype },
   };
   const pad = layout.padTokenId ?? plan.padTokenId;
   if (pad !== undefined) mbq.padTokenId = pad;
@@ -125,6 +129,9 @@ async function writeWeights(out: AtomicOutputDir, b: GraphBuilder, specs: Readon
       entries.push({ name, shape: s.shape.slice(), dtype: 'float32' });
       await writer.append(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
     }
+    // Large tensors come and go one after another; where the embedder exposes V8's gc (node
+    // --expose-gc), collect the last one before the next is allocated: peak memory stays one tensor.
+    if (values.byteLength >= LARGE_TENSOR_BYTES) (globalThis as { gc?: () => void }).gc?.();
     onProgress?.({ done: ++done, total: specs.size, name });
   }
   const bytes = await writer.close();
@@ -148,9 +155,11 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
   const ckpt = await SafetensorsCheckpoint.open(opts.hfDir);
   let out: AtomicOutputDir | undefined;
   try {
-    const plan = planArchitecture(files.config, configFile, ckpt);
-    const processor = importedImageProcessor(files, plan.imageSize);
-    const layout = promptLayout(files, plan.imageSize);
+    const { config: processor, file } = readImageProcessor(files);
+    const plan = planArchitecture(files.config, configFile, ckpt, { processor, imageSize: opts.imageSize });
+    const problem = plan.imageProcessorProblem(processor);
+    if (problem) throw new ImportError('PROCESSOR', `${file}: ${problem}`, file);
+    const layout = promptLayout(files, processedImageShape(plan.imageInput, plan.imageSize));
     const mbq = mbqJsonOf(plan, layout, processor, dtype, opts.hfDir);
     const { b, specs } = buildGraph(plan, mbq.imageTokenOffset);
     try {

@@ -4,7 +4,7 @@
  * put them in one contiguous run at the same offset whatever the question, as the graph
  * replaces a fixed range of positions.
  */
-import { hfPromptFromFiles } from '@tfjs-mbq/format';
+import { hfPromptFromFiles, type ProcessedImageShape } from '@tfjs-mbq/format';
 import { ImportError } from './errors.js';
 import type { HfDirFiles } from './hf_dir.js';
 
@@ -20,10 +20,10 @@ export interface PromptLayout {
 /** Two questions of different lengths: the offset must not move. */
 const PROBES = ['a', 'what color is the object at the top left ?'];
 
-export function promptLayout(files: HfDirFiles, imageSize: [number, number]): PromptLayout {
+export function promptLayout(files: HfDirFiles, image: ProcessedImageShape): PromptLayout {
   try {
     const builder = hfPromptFromFiles(files, { location: files.dir });
-    const layouts = PROBES.map((q) => builder.prompt(q, { height: imageSize[0], width: imageSize[1] }));
+    const layouts = PROBES.map((q) => builder.prompt(q, image));
     const [a, b] = layouts as [typeof layouts[0], typeof layouts[0]];
     if (a.imageTokenOffset !== b.imageTokenOffset || a.imageTokenCount !== b.imageTokenCount) {
       throw new Error(`the chat template puts the image tokens at offset ${a.imageTokenOffset} for one question and ${b.imageTokenOffset} for another; the graph needs a fixed offset`);

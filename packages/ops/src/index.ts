@@ -3,6 +3,7 @@ import { registerMbqOps } from './register.js';
 registerMbqOps();
 
 export { registerMbqOps } from './register.js';
+export { TFJS_PEER_RANGE, WEBGPU_OLDEST_TFJS } from './peer_versions.js';
 export { CACHE_UNPACKED_WEIGHTS } from './kernels/wasm/unpacked_weight_cache.js';
 export * from './packing.js';
 export * from './kernel_names.js';
@@ -19,5 +20,6 @@ export { uniformReconstructionLoss } from './ops/uniform_reconstruction_loss.js'
 export { hadamardTransform, hadamardMatrix, hadamardPlan, paleyI, paleyII } from './ops/hadamard_transform.js';
 export type { HadamardPlan, HadamardTransformOptions } from './ops/hadamard_transform.js';
 export { quantizedMatMul } from './ops/quantized_matmul.js';
+export { quantizedMatMulBitsError } from './kernels/quantized_matmul_common.js';
 export type { QuantizedMatMulOptions } from './ops/quantized_matmul.js';
 export { mulberry32 } from './util/prng.js';

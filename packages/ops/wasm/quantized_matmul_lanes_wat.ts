@@ -164,50 +164,61 @@ export function laneKernel(e: Emitter, bits: number, mTile: number, mode: QmmMod
   e.emit(`)`);
 }
 
+export function prepLanesName(bits: number, mode: QmmMode): string { return `prep_lanes_${mode}_b${bits}`; }
+
 /**
- * prep_lanes_f32 / prep_lanes_a8: xs in the chunk-lane order with the 2^-s factors; Σx (f32) or
- * Σqx (i32) per (m, group, lane) as 4 values; a8 also the token scales sx (as prep_i8).
- * Needs K and groupSize multiples of the chunk.
+ * prep_lanes_<mode>_b<bits>: xs in the chunk-lane order with the 2^-s factors (slot j of a chunk
+ * = x[chunk + i·P + j] for lanes i, one gather per slot); Σx (f32) or Σqx (i32) per
+ * (m, group, lane); a8 also the token scales sx, quantizing exactly as prep_i8 (f32x4.div and
+ * f32x4.nearest round like their scalar forms). Needs K and groupSize multiples of the chunk.
  */
-export function prepLanes(e: Emitter, mode: QmmMode): void {
-  const name = `prep_lanes_${mode}`;
-  e.emit(`(func $${name} (export "${name}") (param $x i32) (param $M i32) (param $K i32) (param $bits i32) (param $g i32) (param $xs i32) (param $xsl i32) (param $sx i32)`,
-    `(local $m i32) (local $k i32) (local $s i32) (local $P i32) (local $lgP i32) (local $C i32) (local $kc i32) (local $i i32) (local $j i32) (local $at i32) (local $q i32)`,
-    `(local $f f32) (local $v f32) (local $amax f32) (local $scale f32)`);
-  // P = 32 / bits when bits divides 32, else 32; C = 4P.
-  e.emit(`i32.const 32`, `local.get $bits`, `i32.div_u`, `i32.const 32`, `i32.const 32`, `local.get $bits`, `i32.rem_u`, `i32.eqz`, `select`, `local.tee $P`,
-    `i32.ctz`, `local.set $lgP`, `local.get $P`, `i32.const 2`, `i32.shl`, `local.set $C`);
+export function prepLanes(e: Emitter, bits: number, mode: QmmMode): void {
+  const P = laneCodes(bits);
+  const C = 4 * P;
+  const name = prepLanesName(bits, mode);
+  e.emit(`(func $${name} (export "${name}") (param $x i32) (param $M i32) (param $K i32) (param $g i32) (param $xs i32) (param $xsl i32) (param $sx i32)`,
+    `(local $m i32) (local $k i32) (local $kEnd i32) (local $src i32) (local $dst i32) (local $sl i32)`,
+    `(local $amax v128) (local $scale v128) (local $v v128) (local $q v128) (local $sum v128)`);
+  e.emit(`local.get $xs`, `local.set $dst`, `local.get $xsl`, `local.set $sl`, `i32.const 0`, `local.set $m`);
   e.emit(`(loop $m_loop`);
+  e.emit(`local.get $x`, `local.get $m`, `local.get $K`, `i32.mul`, `i32.const 2`, `i32.shl`, `i32.add`, `local.set $src`);
   if (mode === 'a8') {
-    e.emit(`f32.const 0`, `local.set $amax`, `i32.const 0`, `local.set $k`);
-    e.emit(`(loop $amax_loop`,
-      `local.get $amax`, `local.get $x`, `local.get $m`, `local.get $K`, `i32.mul`, `local.get $k`, `i32.add`, `i32.const 2`, `i32.shl`, `i32.add`, `f32.load align=4`, `f32.abs`, `f32.max`, `local.set $amax`,
-      `local.get $k`, `i32.const 1`, `i32.add`, `local.tee $k`, `local.get $K`, `i32.lt_u`, `br_if $amax_loop`, `)`);
-    e.emit(`local.get $amax`, `f32.const 1e-5`, `f32.max`, `f32.const 127`, `f32.div`, `local.set $scale`);
-    e.emit(`local.get $sx`, `local.get $m`, `i32.const 2`, `i32.shl`, `i32.add`, `local.get $scale`, `f32.store align=4`);
+    // amax over the token (K is a multiple of 16 here), then scale = max(amax, 1e-5) / 127.
+    e.emit(`v128.const i32x4 0 0 0 0`, `local.set $amax`, `i32.const 0`, `local.set $k`);
+    e.emit(`(loop $amax_loop`, `local.get $amax`, `local.get $src`, `local.get $k`, `i32.const 2`, `i32.shl`, `i32.add`, `v128.load align=4`, `f32x4.abs`, `f32x4.max`, `local.set $amax`,
+      `local.get $k`, `i32.const 4`, `i32.add`, `local.tee $k`, `local.get $K`, `i32.lt_u`, `br_if $amax_loop`, `)`);
+    e.emit(`local.get $amax`, `f32x4.extract_lane 0`, `local.get $amax`, `f32x4.extract_lane 1`, `f32.max`,
+      `local.get $amax`, `f32x4.extract_lane 2`, `local.get $amax`, `f32x4.extract_lane 3`, `f32.max`, `f32.max`,
+      `f32.const 1e-5`, `f32.max`, `f32.const 127`, `f32.div`, `f32x4.splat`, `local.set $scale`);
+    e.emit(`local.get $sx`, `local.get $m`, `i32.const 2`, `i32.shl`, `i32.add`, `local.get $scale`, `f32x4.extract_lane 0`, `f32.store align=4`);
   }
   e.emit(`i32.const 0`, `local.set $k`);
-  e.emit(`(loop $k_loop`);
-  // Σ slots of a new group start at zero.
-  e.emit(`local.get $xsl`, `local.get $m`, `local.get $K`, `i32.mul`, `local.get $k`, `i32.add`, `local.get $g`, `i32.div_u`, `i32.const 4`, `i32.shl`, `i32.add`, `local.set $at`);
-  e.emit(`(if (i32.eqz (i32.rem_u (local.get $k) (local.get $g))) (then local.get $at v128.const i32x4 0 0 0 0 v128.store align=4))`);
-  e.emit(`local.get $k`, `local.get $C`, `i32.const 1`, `i32.sub`, `i32.and`, `local.tee $kc`, `local.get $lgP`, `i32.shr_u`, `local.set $i`,
-    `local.get $kc`, `local.get $P`, `i32.const 1`, `i32.sub`, `i32.and`, `local.set $j`);
-  e.emit(`local.get $j`, `local.get $bits`, `i32.mul`, `i32.const 31`, `i32.and`, `local.set $s`,
-    `i32.const 127`, `local.get $s`, `i32.sub`, `i32.const 23`, `i32.shl`, `i32.const 0x3f800000`,
-    `local.get $s`, `local.get $bits`, `i32.add`, `i32.const 31`, `i32.le_u`, `select`, `f32.reinterpret_i32`, `local.set $f`);
-  e.emit(`local.get $x`, `local.get $m`, `local.get $K`, `i32.mul`, `local.get $k`, `i32.add`, `i32.const 2`, `i32.shl`, `i32.add`, `f32.load align=4`, `local.set $v`);
-  if (mode === 'a8') {
-    e.emit(`local.get $v`, `local.get $scale`, `f32.div`, `f32.nearest`, `f32.const -128`, `f32.max`, `f32.const 127`, `f32.min`, `i32.trunc_sat_f32_s`, `local.tee $q`, `f32.convert_i32_s`, `local.set $v`);
+  e.emit(`(loop $group_loop`, `v128.const i32x4 0 0 0 0`, `local.set $sum`, `local.get $k`, `local.get $g`, `i32.add`, `local.set $kEnd`);
+  e.emit(`(loop $chunk_loop`);
+  for (let j = 0; j < P; j++) {
+    const s = (j * bits) & 31;
+    const f = s + bits <= 31 ? 2 ** -s : 1;
+    for (let i = 0; i < 4; i++) {
+      e.emit(`local.get $src`);
+      if (i === 0) e.emit(`v128.load32_zero offset=${4 * j} align=4`);
+      else e.emit(`local.get $v`, `v128.load32_lane offset=${4 * (i * P + j)} align=4 ${i}`);
+      e.emit(`local.set $v`);
+    }
+    if (mode === 'a8') {
+      e.emit(`local.get $v`, `local.get $scale`, `f32x4.div`, `f32x4.nearest`, `v128.const f32x4 -128 -128 -128 -128`, `f32x4.max`,
+        `v128.const f32x4 127 127 127 127`, `f32x4.min`, `i32x4.trunc_sat_f32x4_s`, `local.tee $q`,
+        `local.get $sum`, `i32x4.add`, `local.set $sum`, `local.get $q`, `f32x4.convert_i32x4_s`, `local.set $v`);
+    } else {
+      e.emit(`local.get $sum`, `local.get $v`, `f32x4.add`, `local.set $sum`);
+    }
+    e.emit(`local.get $dst`, `local.get $v`);
+    if (f !== 1) e.emit(`v128.const f32x4 ${f} ${f} ${f} ${f}`, `f32x4.mul`);
+    e.emit(`v128.store offset=${16 * j} align=4`);
   }
-  // xs[m, chunk + 4j + i] = v · f
-  e.emit(`local.get $xs`, `local.get $m`, `local.get $K`, `i32.mul`, `local.get $k`, `local.get $kc`, `i32.sub`, `i32.add`,
-    `local.get $j`, `i32.const 2`, `i32.shl`, `i32.add`, `local.get $i`, `i32.add`, `i32.const 2`, `i32.shl`, `i32.add`,
-    `local.get $v`, `local.get $f`, `f32.mul`, `f32.store align=4`);
-  e.emit(`local.get $at`, `local.get $i`, `i32.const 2`, `i32.shl`, `i32.add`, `local.tee $at`);
-  if (mode === 'a8') e.emit(`local.get $at`, `i32.load align=4`, `local.get $q`, `i32.add`, `i32.store align=4`);
-  else e.emit(`local.get $at`, `f32.load align=4`, `local.get $v`, `f32.add`, `f32.store align=4`);
-  e.emit(`local.get $k`, `i32.const 1`, `i32.add`, `local.tee $k`, `local.get $K`, `i32.lt_u`, `br_if $k_loop`, `)`);
+  e.emit(`local.get $src`, `i32.const ${4 * C}`, `i32.add`, `local.set $src`, `local.get $dst`, `i32.const ${4 * C}`, `i32.add`, `local.set $dst`);
+  e.emit(`local.get $k`, `i32.const ${C}`, `i32.add`, `local.tee $k`, `local.get $kEnd`, `i32.lt_u`, `br_if $chunk_loop`, `)`);
+  e.emit(`local.get $sl`, `local.get $sum`, `v128.store align=4`, `local.get $sl`, `i32.const 16`, `i32.add`, `local.set $sl`);
+  e.emit(`local.get $k`, `local.get $K`, `i32.lt_u`, `br_if $group_loop`, `)`);
   e.emit(`local.get $m`, `i32.const 1`, `i32.add`, `local.tee $m`, `local.get $M`, `i32.lt_u`, `br_if $m_loop`, `)`);
   e.emit(`)`);
 }

@@ -36,9 +36,9 @@
  */
 
 import { Emitter, range, type QmmMode } from './wat_emitter.js';
-import { laneChunkCodes, laneKernel, laneKernelName, prepLanes } from './quantized_matmul_lanes_wat.js';
+import { laneChunkCodes, laneKernel, laneKernelName, prepLanes, prepLanesName } from './quantized_matmul_lanes_wat.js';
 
-export { laneChunkCodes, laneKernelName };
+export { laneChunkCodes, laneKernelName, prepLanesName };
 export type { QmmMode };
 
 /** Bit widths with a kernel. */
@@ -302,8 +302,8 @@ export function quantizedMatMulWat(): string {
   prepI8(e);
   for (const bits of QMM_BITS) for (const mTile of QMM_M_TILES) kernel(e, bits, mTile, 'f32');
   for (const mTile of QMM_M_TILES) kernel(e, 4, mTile, 'a8');
-  prepLanes(e, 'f32');
-  prepLanes(e, 'a8');
+  for (const bits of QMM_BITS) prepLanes(e, bits, 'f32');
+  prepLanes(e, 4, 'a8');
   for (const bits of QMM_BITS) for (const mTile of LANE_M_TILES) laneKernel(e, bits, mTile, 'f32');
   for (const mTile of LANE_M_TILES) laneKernel(e, 4, mTile, 'a8');
   e.emit(`)`);

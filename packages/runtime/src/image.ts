@@ -3,6 +3,7 @@
  * everywhere, and image, canvas, video and ImageBitmap elements in a browser. They become the
  * graph's pixel_values through the model's image processor (model_image.ts).
  */
+import { imageSizeError } from '@tfjs-mbq/format';
 
 /** Row-major RGBA bytes, 4 per pixel: the layout of ImageData and of jimp's `bitmap`. */
 export interface RgbaImage {
@@ -26,11 +27,15 @@ function isRgba(x: unknown): x is RgbaImage {
     (o.data instanceof Uint8Array || o.data instanceof Uint8ClampedArray);
 }
 
+/** Refuses an image over IMAGE_LIMITS of @tfjs-mbq/format before it is preprocessed. */
+function checkSize(width: number, height: number): void {
+  const why = imageSizeError(width, height);
+  if (why) throw new Error(`image: ${why}`);
+}
+
 function checkRgba(img: RgbaImage): RgbaImage {
   const { width, height, data } = img;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-    throw new Error(`image: invalid size ${width}x${height}`);
-  }
+  checkSize(width, height);
   if (data.length !== width * height * 4) {
     throw new Error(`image: ${data.length} bytes for ${width}x${height} RGBA (expected ${width * height * 4})`);
   }
@@ -49,6 +54,7 @@ function browserImageSize(image: BrowserImage): [number, number] {
 function browserRgba(image: BrowserImage): RgbaImage {
   const [width, height] = browserImageSize(image);
   if (!(width > 0 && height > 0)) throw new Error(`image: the image element has no pixels yet (${width}x${height}; wait for it to load)`);
+  checkSize(width, height);
   let ctx: CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D | null;
   if (typeof OffscreenCanvas !== 'undefined') {
     ctx = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });

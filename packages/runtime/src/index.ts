@@ -18,6 +18,7 @@ export { ModelInputs, loadModelInputs } from './model_inputs.js';
 export { WordLevelTokenizer, HfTokenizer, type TextTokenizer, type PromptBuilder } from '@tfjs-mbq/format';
 export { rgbaOf, type ImageInput, type RgbaImage, type HasBitmap, type BrowserImage } from './image.js';
 export { modelImage, toPixelValues, type ModelImage } from './model_image.js';
+export { IMAGE_LIMITS, checkImageHeader, type ImageHeader } from '@tfjs-mbq/format';
 export { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 export type { FetchLike } from './sources.js';
 export { initBackend, type BackendName, type BackendReport } from '@tfjs-mbq/ops/backends';

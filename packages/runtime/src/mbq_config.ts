@@ -1,11 +1,16 @@
-/** `mbq.json` as the runtime uses it: the format's schema plus the prompt kind, its layout rule and the image processor. */
-import { parseMbqJson, parseStoredImageProcessor, tinyVlmImageProcessor, type ImageProcessorConfig, type MbqJson } from '@tfjs-mbq/format';
+/** `mbq.json` as the runtime uses it: the format's schema plus the prompt kind, its layout rule, the image processor and the graph's pixel layout. */
+import {
+  parseImageInputLayout, parseMbqJson, parseStoredImageProcessor, tinyVlmImageProcessor,
+  type ImageInputLayout, type ImageProcessorConfig, type MbqJson,
+} from '@tfjs-mbq/format';
 
 export interface MbqConfig extends MbqJson {
   /** `word-level` (the project's own tokenizer.json; the default) or `hf` (Hugging Face tokenizer + chat template). */
   tokenizer: 'word-level' | 'hf';
-  /** How an image becomes pixel_values: mbq.json `imageProcessor`; absent for the project's own models (resize to imageSize, 1/255). */
+  /** How an image becomes what the processor returns: mbq.json `imageProcessor`; absent for the project's own models (resize to imageSize, 1/255). */
   imageProcessor: ImageProcessorConfig;
+  /** How pixel_values is laid out (imported Hugging Face models; absent: the image itself). */
+  imageInput: ImageInputLayout;
 }
 
 function tokenizerKind(v: unknown, file: string): MbqConfig['tokenizer'] {
@@ -29,6 +34,7 @@ export function parseMbqConfig(json: unknown, file = 'mbq.json'): MbqConfig {
     ...(m.padTokenId !== undefined ? { padTokenId: m.padTokenId } : {}),
     tokenizer,
     imageProcessor: imageProcessor(m, tokenizer, file),
+    imageInput: parseImageInputLayout(m.imageInput, m.imageSize, file),
   };
   // Hugging Face prompts put the image where the chat template does; the word-level layout is fixed.
   if (config.tokenizer === 'word-level' && config.imageTokenOffset !== 1) {

@@ -1,11 +1,15 @@
 /**
  * One preprocessing path for every model: the image's RGBA bytes through the model's image
  * processor (`preprocessImage` of @tfjs-mbq/format, as transformers' processor computes it; the
- * fixture's processor is a resize and 1/255), then laid out as the graph's pixel_values, with
- * what the prompt's image-token rule needs to know of the processed image.
+ * fixture's processor is a resize and 1/255), laid out as the graph's pixel_values (mbq.json
+ * `imageInput`: the image, OneVision's stacked views, Qwen2-VL's resized image), with what the
+ * prompt's image-token rule needs to know of the processed image.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { chwToHwc, preprocessImage, promptImageShape, tinyVlmImageProcessor, type ImageProcessorConfig, type ProcessedImageShape } from '@tfjs-mbq/format';
+import {
+  graphPixelValues, preprocessImage, promptImageShape, tinyVlmImageProcessor,
+  type ImageInputLayout, type ImageProcessorConfig, type ProcessedImageShape,
+} from '@tfjs-mbq/format';
 import { rgbaOf, type ImageInput } from './image.js';
 
 export interface ModelImage {
@@ -16,18 +20,24 @@ export interface ModelImage {
   processed: ProcessedImageShape;
 }
 
-/** pixel_values `[1, H, W, 3]` of `image` for a graph that takes `graphSize` (`who` names the caller in errors). */
-export function modelImage(image: ImageInput, processor: ImageProcessorConfig, graphSize: readonly [number, number], who: string): ModelImage {
-  if (processor.kind !== 'single') {
-    throw new Error(`${who}: a ${processor.kind} image processor (mbq.json imageProcessor) is not fed to graphs yet; the runtime runs single-view image models (LLaVA-1.5, the fixture)`);
-  }
+/**
+ * pixel_values `[1, H, W, 3]` of `image` for a graph with this input layout that takes `graphSize`
+ * (`who` names the caller in errors).
+ */
+export function modelImage(image: ImageInput, processor: ImageProcessorConfig, layout: ImageInputLayout, graphSize: readonly [number, number], who: string): ModelImage {
   const rgba = rgbaOf(image);
   const pre = preprocessImage(rgba, processor);
-  const [, , h, w] = pre.shape as [number, number, number, number];
+  let graph: ReturnType<typeof graphPixelValues>;
+  try {
+    graph = graphPixelValues(pre, layout, processor.kind === 'qwen2-vl' ? processor : undefined);
+  } catch (e) {
+    throw new Error(`${who}: a ${rgba.width}x${rgba.height} image: ${(e as Error).message.replace(/^graphPixelValues: /, '')}`);
+  }
+  const [, h, w] = graph.shape;
   if (h !== graphSize[0] || w !== graphSize[1]) {
     throw new Error(`${who}: the image processor made ${h}x${w} pixel_values from a ${rgba.width}x${rgba.height} image; the model takes ${graphSize[0]}x${graphSize[1]}`);
   }
-  return { pixels: chwToHwc(pre.pixelValues, h, w), shape: [1, h, w, 3], processed: promptImageShape(pre, processor) };
+  return { pixels: graph.data, shape: graph.shape, processed: promptImageShape(pre, processor) };
 }
 
 /**
@@ -35,6 +45,6 @@ export function modelImage(image: ImageInput, processor: ImageProcessorConfig, g
  * (Pillow-exact bilinear resize to `size` when the image has another size, RGB / 255, alpha dropped).
  */
 export function toPixelValues(image: ImageInput, size: readonly [number, number]): tf.Tensor4D {
-  const m = modelImage(image, tinyVlmImageProcessor([size[0], size[1]]), size, 'image');
+  const m = modelImage(image, tinyVlmImageProcessor([size[0], size[1]]), { kind: 'image' }, size, 'image');
   return tf.tensor4d(m.pixels, m.shape);
 }

@@ -4,7 +4,7 @@
  * positions config.json allows. `Vlm` answers through it, and so does evaluation with any engine,
  * so both build the same pixel_values and prompt ids.
  */
-import { checkMbqAgainstModel, type ProcessedImageShape, type PromptBuilder, type TextTokenizer } from '@tfjs-mbq/format';
+import { checkMbqAgainstModel, processedImageShape, type ProcessedImageShape, type PromptBuilder, type TextTokenizer } from '@tfjs-mbq/format';
 import type { ImageInput } from './image.js';
 import { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 import { modelImage, type ModelImage } from './model_image.js';
@@ -26,12 +26,12 @@ export class ModelInputs {
 
   /** pixel_values of `image` through the model's image processor, and what the prompt needs of it. */
   image(image: ImageInput, who: string): ModelImage {
-    return modelImage(image, this.config.imageProcessor, this.config.imageSize, who);
+    return modelImage(image, this.config.imageProcessor, this.config.imageInput, this.config.imageSize, who);
   }
 
-  /** The processed-image shape of an image already at the graph's size (pixel_values given by the caller). */
+  /** What the prompt reads of an image processed into the graph's layout (pixel_values the caller made). */
   graphSizedImage(): ProcessedImageShape {
-    return { height: this.config.imageSize[0], width: this.config.imageSize[1] };
+    return processedImageShape(this.config.imageInput, this.config.imageSize);
   }
 
   /**

@@ -1,7 +1,7 @@
 /** A loaded vision-language model that answers questions about images with greedy decoding. */
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphModel } from '@tensorflow/tfjs-converter';
-import { initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
+import { initBackend, type ActiveBackendName, type BackendName } from '@tfjs-mbq/ops/backends';
 import type { Decoder } from './decoding/decoder.js';
 import { RerunDecoder } from './decoding/rerun.js';
 import { withKvCache } from './decoding/kv/build.js';
@@ -10,7 +10,7 @@ import type { ImageInput } from './image.js';
 import type { MbqConfig } from './mbq_config.js';
 import { readGraphModel, toArtifacts, type GraphModelFiles } from './model_files.js';
 import { readModelInputs, type ModelInputs } from './model_inputs.js';
-import { ModelSource, type FetchLike } from './sources.js';
+import { ModelSource, splitModelLocation, type FetchLike } from './sources.js';
 import { runGraph } from './decoding/run_graph.js';
 
 export interface LoadVlmOptions {
@@ -88,7 +88,7 @@ export class Vlm {
     /** The graph output holding the logits `[1, S, vocab]`. */
     private readonly logitsName: string,
     /** The tfjs backend the model runs on. */
-    readonly backend: string,
+    readonly backend: ActiveBackendName,
     /** Why that backend (e.g. the WebGPU adapter, or what `auto` skipped). */
     readonly backendDetail: string,
     private readonly makeDecoder: () => Decoder,
@@ -306,31 +306,40 @@ function findLogitsOutput(model: GraphModel, file: string): string {
   throw new Error(`${file}: no 'logits' output among [${outs.join(', ')}]`);
 }
 
+/** The backends the MBQ kernels run on: what `backend: 'current'` accepts from the app. */
+const ACTIVE_BACKENDS: readonly ActiveBackendName[] = ['webgpu', 'wasm', 'cpu', 'tensorflow'];
+
 /**
- * Loads a converted (or float) VLM from a directory (Node) or base URL holding `model.json`,
- * its weight shards, `mbq.json` and `tokenizer.json`, and initialises the backend.
+ * Loads a converted (or float) VLM and initialises the backend. `location` is a directory (Node)
+ * or base URL holding `model.json`, its weight shards, `mbq.json` and `tokenizer.json`, or the
+ * URL/path of the `model.json` itself (the other files are read next to it).
  */
 export async function loadVlm(location: string, options: LoadVlmOptions = {}): Promise<Vlm> {
   const backendName = options.backend ?? 'auto';
-  let backend: string;
+  let backend: ActiveBackendName;
   let backendDetail: string;
   if (backendName === 'current') {
     await tf.ready();
-    backend = tf.getBackend();
+    const current = tf.getBackend();
+    if (!(ACTIVE_BACKENDS as readonly string[]).includes(current)) {
+      throw new Error(`loadVlm: backend 'current' is the app's '${current}', but the MBQ kernels run on ${ACTIVE_BACKENDS.join(', ')}: set one of those, or pass backend: 'auto'`);
+    }
+    backend = current as ActiveBackendName;
     backendDetail = 'set by the app';
   } else {
     const report = await initBackend(backendName);
     backend = report.backend;
     backendDetail = report.detail;
   }
-  const source = new ModelSource(location, { fetch: options.fetch, timeoutMs: options.timeoutMs, signal: options.signal, allowCrossOrigin: options.allowCrossOrigin });
+  const { base, graphFile } = splitModelLocation(location);
+  const source = new ModelSource(base, { fetch: options.fetch, timeoutMs: options.timeoutMs, signal: options.signal, allowCrossOrigin: options.allowCrossOrigin });
   // Read in parallel, report failures in this order (model.json first) whatever finishes first.
   const [filesRead, inputsRead] = await Promise.allSettled([readGraphModel(source), readModelInputs(source)]);
   for (const r of [filesRead, inputsRead]) if (r.status === 'rejected') throw r.reason;
   const files = (filesRead as PromiseFulfilledResult<GraphModelFiles>).value;
   const inputs = (inputsRead as PromiseFulfilledResult<ModelInputs>).value;
-  const prefill = await loadGraph(files, location);
-  const logitsName = findLogitsOutput(prefill, `${location}/model.json`);
+  const prefill = await loadGraph(files, `${base}/${graphFile}`);
+  const logitsName = findLogitsOutput(prefill, `${base}/${graphFile}`);
   if (options.kvCache === false) {
     return new Vlm(prefill, inputs, logitsName, backend, backendDetail, () => new RerunDecoder(prefill, logitsName), 're-run', 'kvCache: false');
   }
@@ -341,12 +350,12 @@ export async function loadVlm(location: string, options: LoadVlmOptions = {}): P
   return new Vlm(model, inputs, logitsName, backend, backendDetail, () => new RerunDecoder(model, logitsName), 're-run', note);
 }
 
-async function loadGraph(files: GraphModelFiles, location: string): Promise<GraphModel> {
+async function loadGraph(files: GraphModelFiles, where: string): Promise<GraphModel> {
   const model = new GraphModel(tf.io.fromMemory(toArtifacts(files)));
   await model.load();
   for (const input of ['pixel_values', 'input_ids']) {
     if (!model.inputNodes.includes(input)) {
-      throw new Error(`${location}/model.json: the graph has no '${input}' input (inputs: ${model.inputNodes.join(', ')})`);
+      throw new Error(`${where}: the graph has no '${input}' input (inputs: ${model.inputNodes.join(', ')})`);
     }
   }
   return model;

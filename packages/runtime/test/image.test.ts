@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@tfjs-mbq/ops/backends';
-import { toPixelValues } from '@tfjs-mbq/runtime';
+import { IMAGE_LIMITS, toPixelValues } from '@tfjs-mbq/runtime';
 import { testImage } from './helpers/tiny_vlm.js';
 
 describe('toPixelValues', () => {
@@ -13,6 +13,20 @@ describe('toPixelValues', () => {
     const got = await x.data();
     for (let p = 0; p < 25; p++) for (let c = 0; c < 3; c++) expect(got[p * 3 + c]).toBeCloseTo(img.data[p * 4 + c]! / 255, 6);
     x.dispose();
+  });
+
+  // Issue 15 §4: a declared size over IMAGE_LIMITS is refused before any pixel becomes a float
+  // (the data here is 4 bytes, so only the size check stands between it and a 4.8 GB tensor).
+  it.each([
+    ['20000x20000', 20000, 20000],
+    ['one side over the limit', IMAGE_LIMITS.maxSide + 1, 1],
+    ['over the pixel count', 4097, 4096],
+  ])('refuses an image of %s from its size alone', (_name, width, height) => {
+    const before = tf.memory().numTensors;
+    expect(() => toPixelValues({ data: new Uint8Array(4), width, height }, [64, 64]))
+      .toThrow(`image: the image is ${width}x${height} pixels, over the limit of 8192 on a side and 16777216 pixels in all`);
+    expect(() => toPixelValues({ bitmap: { data: new Uint8Array(4), width, height } }, [64, 64])).toThrow(/over the limit/);
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('accepts a jimp-like {bitmap} and resizes as Pillow\'s bilinear filter does (the fixture\'s image processor)', async () => {

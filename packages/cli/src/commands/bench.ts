@@ -8,11 +8,12 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import * as tf from '@tensorflow/tfjs-core';
-import { Jimp } from 'jimp';
+import { readImageFile } from '@tfjs-mbq/converter';
 import { loadVlm, type RgbaImage, type Vlm } from '@tfjs-mbq/runtime';
 import { CACHE_UNPACKED_WEIGHTS } from '@tfjs-mbq/ops';
 import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
 import { table } from '../ui/progress.js';
+import { printable, printableLines, terminalJson } from '../ui/terminal_text.js';
 
 interface BenchArgs {
   modelDir: string;
@@ -98,12 +99,12 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
   handler: async (args: ArgumentsCamelCase<BenchArgs>) => {
     try {
       const report = await bench(args);
-      process.stdout.write(args.json ? JSON.stringify(report, null, 2) + '\n' : formatBenchReport(report) + '\n');
+      process.stdout.write(args.json ? terminalJson(report, 2) + '\n' : printableLines(formatBenchReport(report)) + '\n');
       if (report.tensors.leaked !== 0) process.stderr.write(`tfjs-mbq bench: warning: ${report.tensors.leaked} tensors left after disposing the models\n`);
     } catch (e) {
       if (!(e instanceof Error)) throw e;
       // Bad input (and model files the runtime rejects) are reported as one line naming the file.
-      process.stderr.write(`tfjs-mbq bench: ${e.message}\n`);
+      process.stderr.write(`tfjs-mbq bench: ${printable(e.message)}\n`);
       process.exitCode = 1;
     }
   },
@@ -115,7 +116,7 @@ export async function bench(args: BenchArgs): Promise<BenchReport> {
   }
   const modelDir = await checkModelDir(args.modelDir);
   const { dir: baselineDir, from: baselineFrom, note } = await resolveBaseline(args.baseline, modelDir);
-  if (note) process.stderr.write(`tfjs-mbq bench: ${note}\n`);
+  if (note) process.stderr.write(`tfjs-mbq bench: ${printable(note)}\n`);
   const { imagePath, question } = await resolveInput(args.image, args.question);
   const image = await readImage(imagePath);
   const dirs = baselineDir ? [modelDir, baselineDir] : [modelDir];
@@ -272,19 +273,9 @@ async function resolveInput(image: string | undefined, question: string | undefi
 }
 
 async function readImage(file: string): Promise<RgbaImage> {
-  let bytes: Buffer;
-  try {
-    bytes = await fs.readFile(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new BenchInputError(`${file}: cannot read image (${code === 'ENOENT' ? 'file not found' : code ?? (e as Error).message})`);
-  }
-  try {
-    const img = await Jimp.read(bytes);
-    return { data: img.bitmap.data, width: img.bitmap.width, height: img.bitmap.height };
-  } catch (e) {
-    throw new BenchInputError(`${file}: cannot read image (corrupt or not an image: ${(e as Error).message})`);
-  }
+  const img = await readImageFile(file);
+  if (typeof img === 'string') throw new BenchInputError(`${file}: cannot read image (${img})`);
+  return { data: img.bitmap.data, width: img.bitmap.width, height: img.bitmap.height };
 }
 
 /** Bytes of the weight shards model.json lists (what a user downloads besides the JSON files). */

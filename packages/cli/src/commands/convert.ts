@@ -2,17 +2,19 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { convert, isConversionError, type QuantizationJson } from '@tfjs-mbq/converter';
+import { checkConvertOptions, convert, isConversionError, type ConvertOptions, type QuantizationJson } from '@tfjs-mbq/converter';
 import { importCheckpoint, isHfCheckpointDir, isImportError } from '@tfjs-mbq/importer';
 import { initBackend, BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
 import { progressBars, table } from '../ui/progress.js';
+import { printable, printableLines, terminalJson } from '../ui/terminal_text.js';
 
 interface ConvertArgs {
   modelDir: string;
   calib: string;
   out: string;
+  overwrite: boolean;
   method: 'rtn' | 'awq' | 'mbq' | 'smoothquant';
-  wBits: number;
+  wBits?: number;
   aBits?: number;
   groupSize?: number;
   loss: 'mae' | 'mse';
@@ -58,9 +60,11 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
   builder: (y: Argv) => y
     .positional('modelDir', { type: 'string', demandOption: true, describe: 'tfjs graph model directory (model.json, config.json, tokenizer.json, mbq.json), or a Hugging Face checkpoint directory (imported first, as `tfjs-mbq import` does)' })
     .option('calib', { type: 'string', demandOption: true, describe: 'calibration directory (manifest.jsonl + images)' })
-    .option('out', { type: 'string', demandOption: true, describe: 'output directory (written atomically; never inside the input)' })
+    .option('out', { type: 'string', demandOption: true, describe: 'output directory (written atomically; never inside the input; an existing non-empty one needs --overwrite)' })
+    .option('overwrite', { type: 'boolean', default: false, describe: 'write into an existing non-empty --out: replace the files a conversion writes there, keep every other file' })
     .option('method', { choices: ['rtn', 'awq', 'mbq', 'smoothquant'] as const, default: 'mbq' as const, describe: 'quantization method' })
-    .option('w-bits', { type: 'number', default: 3, describe: 'weight bits (2..8)' })
+    // No yargs default: the converter's (3) applies, and its messages can tell a default from a choice.
+    .option('w-bits', { type: 'number', describe: 'weight bits (2..8) [default: 3]' })
     .option('a-bits', { type: 'number', describe: 'activation bits: weight-activation quantization (e.g. --w-bits 4 --a-bits 8)' })
     .option('group-size', { type: 'number', describe: 'weights per (scale, zero) group along K [default: largest of 128/64/32 dividing every K]' })
     .option('loss', { choices: ['mae', 'mse'] as const, default: 'mae' as const, describe: 'MBQ reconstruction loss' })
@@ -80,14 +84,22 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/float --emit float --json', 'plain float graph, machine-readable result') as unknown as Argv<ConvertArgs>,
   handler: async (argv: ArgumentsCamelCase<ConvertArgs>) => {
     const bars = progressBars(process.stderr, argv.progress);
-    const backend = await initBackend(argv.backend);
-    if (argv.progress) process.stderr.write(`backend: ${backend.backend} (${backend.detail})\n`);
     const t0 = Date.now();
     // A Hugging Face checkpoint is imported (float32) into a scratch directory beside the output, then converted.
     let modelDir = argv.modelDir;
     let scratch: string | undefined;
     let result: Awaited<ReturnType<typeof convert>>;
     try {
+      const options: ConvertOptions = {
+        modelDir, calibDir: argv.calib, outDir: argv.out, overwrite: argv.overwrite, method: argv.method, wBits: argv.wBits,
+        aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, scaleFamily: argv.scaleFamily, distort: argv.distort, rotate: argv.rotate,
+        samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true,
+        onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
+      };
+      // Options, their combinations and the output directory are checked before a backend starts.
+      await checkConvertOptions(options);
+      const backend = await initBackend(argv.backend);
+      if (argv.progress) process.stderr.write(`backend: ${backend.backend} (${backend.detail})\n`);
       if (await isHfCheckpointDir(argv.modelDir)) {
         const out = resolve(argv.out);
         await mkdir(dirname(out), { recursive: true });
@@ -95,17 +107,12 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
         modelDir = join(scratch, 'model');
         await importCheckpoint({ hfDir: argv.modelDir, outDir: modelDir, onProgress: (e) => bars.update('import', e.done, e.total, e.name) });
       }
-      result = await convert({
-      modelDir, calibDir: argv.calib, outDir: argv.out, method: argv.method, wBits: argv.wBits,
-      aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, scaleFamily: argv.scaleFamily, distort: argv.distort, rotate: argv.rotate,
-      samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true,
-      onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
-      });
+      result = await convert({ ...options, modelDir, backend: 'current' });
     } catch (e) {
       // Bad input is reported, not thrown: one line naming the file and the problem, exit code 1.
       if (!isConversionError(e) && !isImportError(e)) throw e;
       bars.end();
-      process.stderr.write(`\ntfjs-mbq convert: ${e.message}\n`);
+      process.stderr.write(`\ntfjs-mbq convert: ${printable(e.message)}\n`);
       process.exitCode = 1;
       return;
     } finally {
@@ -113,9 +120,9 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     }
     bars.end();
     if (argv.json) {
-      process.stdout.write(JSON.stringify({ outDir: result.outDir, seconds: (Date.now() - t0) / 1000, quantization: result.quantization }) + '\n');
+      process.stdout.write(terminalJson({ outDir: result.outDir, seconds: (Date.now() - t0) / 1000, quantization: result.quantization }) + '\n');
     } else {
-      process.stdout.write(`${summary(result.quantization)}\n\nwrote ${result.outDir} in ${((Date.now() - t0) / 1000).toFixed(1)}s (model.json, quantization.json, report.html)\n`);
+      process.stdout.write(`${printableLines(summary(result.quantization))}\n\nwrote ${printable(result.outDir)} in ${((Date.now() - t0) / 1000).toFixed(1)}s (model.json, quantization.json, report.html)\n`);
     }
   },
 };

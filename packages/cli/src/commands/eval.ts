@@ -3,6 +3,7 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import '@tfjs-mbq/ops';
 import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
 import { ENGINE_NAMES, evaluate, formatEvalReport, loadEvalEngine, type EngineName } from '@tfjs-mbq/eval';
+import { printableLines, terminalJson } from '../ui/terminal_text.js';
 
 interface EvalArgs {
   modelDir: string;
@@ -34,8 +35,8 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     const engine = await loadEvalEngine(args.modelDir, args.engine);
     try {
       const report = await evaluate(engine, args.data, { limit: args.limit, batchSize: args.batch });
-      if (args.json) process.stdout.write(JSON.stringify({ model: args.modelDir, data: args.data, backend: backend.backend, engine: args.engine, ...report }, null, 2) + '\n');
-      else process.stdout.write(`${args.modelDir} on ${args.data} (backend ${backend.backend}, engine ${args.engine})\n${formatEvalReport(report)}\n`);
+      if (args.json) process.stdout.write(terminalJson({ model: args.modelDir, data: args.data, backend: backend.backend, engine: args.engine, ...report }, 2) + '\n');
+      else process.stdout.write(printableLines(`${args.modelDir} on ${args.data} (backend ${backend.backend}, engine ${args.engine})\n${formatEvalReport(report)}`) + '\n');
     } finally {
       engine.dispose();
     }

@@ -8,7 +8,16 @@ interface ImportArgs {
   out: string;
   dtype: 'float32' | 'float16';
   weightShardSizeBytes: number;
+  imageSize?: string;
   progress: boolean;
+}
+
+/** `--image-size HxW` -> [H, W]; undefined when absent. */
+function parseImageSize(v: string | undefined): [number, number] | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+)x(\d+)$/.exec(v);
+  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new Error(`--image-size must be HxW with positive integers (e.g. 448x448), got ${JSON.stringify(v)}`);
+  return [Number(m[1]), Number(m[2])];
 }
 
 export const importCommand: CommandModule<object, ImportArgs> = {
@@ -19,14 +28,23 @@ export const importCommand: CommandModule<object, ImportArgs> = {
     .option('out', { type: 'string', demandOption: true, describe: 'output directory (written atomically; never inside the input; an existing non-empty one is refused)' })
     .option('dtype', { choices: ['float32', 'float16'] as const, default: 'float32' as const, describe: 'storage of the weights (float16: half the size, decoded to float32 on load; the converter reads float32)' })
     .option('weight-shard-size-bytes', { type: 'number', default: DEFAULT_SHARD_BYTES, describe: 'largest weight shard file' })
+    .option('image-size', { type: 'string', describe: 'Qwen2-VL: the resized image HxW the graph is built for (a smart_resize output; default: the processor\'s size for a 448x448 image)' })
     .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr (--no-progress to silence)' })
     .example('$0 import fixtures/hf/llava-1.5-tiny --out out/llava-tiny', 'import a LLaVA-1.5 checkpoint') as unknown as Argv<ImportArgs>,
   handler: async (argv: ArgumentsCamelCase<ImportArgs>) => {
     const bars = progressBars(process.stderr, argv.progress);
     const t0 = Date.now();
+    let imageSize: [number, number] | undefined;
+    try {
+      imageSize = parseImageSize(argv.imageSize);
+    } catch (e) {
+      process.stderr.write(`tfjs-mbq import: ${(e as Error).message}\n`);
+      process.exitCode = 1;
+      return;
+    }
     try {
       const r = await importCheckpoint({
-        hfDir: argv.hfDir, outDir: argv.out, dtype: argv.dtype, shardBytes: argv.weightShardSizeBytes, handleSignals: true,
+        hfDir: argv.hfDir, outDir: argv.out, dtype: argv.dtype, shardBytes: argv.weightShardSizeBytes, handleSignals: true, imageSize,
         onProgress: (e) => bars.update('import', e.done, e.total, e.name),
       });
       bars.end();

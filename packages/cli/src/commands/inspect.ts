@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadModelDir, analyseGraph, isConversionError, type QuantizationJson } from '@tfjs-mbq/converter';
 import { table } from '../ui/progress.js';
+import { printable, terminalJson } from '../ui/terminal_text.js';
 
 interface InspectArgs { modelDir: string; json: boolean }
 
@@ -20,18 +21,26 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
       await inspect(argv);
     } catch (e) {
       if (!isConversionError(e)) throw e;
-      process.stderr.write(`tfjs-mbq inspect: ${e.message}\n`);
+      process.stderr.write(`tfjs-mbq inspect: ${printable(e.message)}\n`);
       process.exitCode = 1;
     }
   },
 };
+
+/** The fields inspect prints, with their types: a quantization.json is a file we did not necessarily write. */
+function isQuantizationSummary(q: unknown): q is QuantizationJson {
+  const o = q as QuantizationJson | null;
+  return typeof o?.method === 'string' && typeof o.wBits === 'number' && typeof o.calibration?.samples === 'number' &&
+    typeof o.evaluation?.captionLossFloat === 'number' && typeof o.evaluation?.captionLossQuantized === 'number';
+}
 
 async function inspect(argv: InspectArgs): Promise<void> {
   {
     const model = await loadModelDir(argv.modelDir, { requireSidecars: false });
     let quant: QuantizationJson | undefined;
     try {
-      quant = JSON.parse(await fs.readFile(path.join(model.dir, 'quantization.json'), 'utf8')) as QuantizationJson;
+      const parsed = JSON.parse(await fs.readFile(path.join(model.dir, 'quantization.json'), 'utf8')) as unknown;
+      if (isQuantizationSummary(parsed)) quant = parsed;
     } catch { /* not a converted model */ }
     const customOps = model.modelJson.modelTopology.node.filter((n) => n.op === 'MbqQuantizedMatMul');
     const analysis = analyseGraph(model.modelJson.modelTopology, model.weights);
@@ -55,20 +64,22 @@ async function inspect(argv: InspectArgs): Promise<void> {
       ops: analysis.opCounts,
       quantization: quant ? { method: quant.method, wBits: quant.wBits, aBits: quant.aBits, groupSize: quant.groupSize, scaleFamily: quant.scaleFamily ?? 'awq', samples: quant.calibration.samples, evaluation: quant.evaluation } : null,
     };
-    if (argv.json) { process.stdout.write(JSON.stringify(info, null, 2) + '\n'); return; }
+    if (argv.json) { process.stdout.write(terminalJson(info, 2) + '\n'); return; }
+    // Every string below comes from the model's files: P() escapes its control characters.
+    const P = printable;
     const out: string[] = [];
-    out.push(`${info.dir}: ${info.nodes} nodes, ${info.weights} weights (${info.parameters} values), ${info.linears} linears with constant weights`);
+    out.push(`${P(info.dir)}: ${info.nodes} nodes, ${info.weights} weights (${info.parameters} values), ${info.linears} linears with constant weights`);
     if (customOps.length) out.push(`${customOps.length} MbqQuantizedMatMul nodes (needs import '@tfjs-mbq/ops')`);
     out.push('', `decoder blocks: ${analysis.blocks.length}`);
     out.push(table(['block', 'group', 'linears', 'fold into', 'output compared'], analysis.blocks.flatMap((b) => b.groups.map((g) => [
-      b.index, g.name, g.linears.map((id) => analysis.linears.get(id)!.label.split('.').pop()).join(', '),
-      g.fold.kind === 'gamma' ? `gamma ${g.fold.gammaConst}` : g.fold.kind === 'linear' ? `rows of ${analysis.linears.get(g.fold.linear)!.label}` : `inserted Mul on ${g.fold.tensor}`,
-      analysis.linears.get(g.outputLinear)!.label,
+      b.index, g.name, g.linears.map((id) => P(analysis.linears.get(id)!.label.split('.').pop()!)).join(', '),
+      P(g.fold.kind === 'gamma' ? `gamma ${g.fold.gammaConst}` : g.fold.kind === 'linear' ? `rows of ${analysis.linears.get(g.fold.linear)!.label}` : `inserted Mul on ${g.fold.tensor}`),
+      P(analysis.linears.get(g.outputLinear)!.label),
     ]))));
-    out.push('', `kept float: ${info.otherLinears.length} linears (${info.otherLinears.slice(0, 6).join(', ')}${info.otherLinears.length > 6 ? ', ...' : ''})`);
-    out.push('', `ops: ${Object.entries(info.ops).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    out.push('', `kept float: ${info.otherLinears.length} linears (${info.otherLinears.slice(0, 6).map(P).join(', ')}${info.otherLinears.length > 6 ? ', ...' : ''})`);
+    out.push('', `ops: ${Object.entries(info.ops).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${P(k)} ${v}`).join(', ')}`);
     if (quant) {
-      out.push('', `quantization: ${quant.method} W${quant.wBits}${quant.aBits ? `A${quant.aBits}` : ` group ${quant.groupSize}`}${quant.scaleFamily && quant.scaleFamily !== 'awq' ? `, ${quant.scaleFamily}-family scales` : ''}, ${quant.calibration.samples} calibration samples; ` +
+      out.push('', P(`quantization: ${quant.method} W${quant.wBits}${quant.aBits ? `A${quant.aBits}` : ` group ${quant.groupSize}`}${quant.scaleFamily && quant.scaleFamily !== 'awq' ? `, ${quant.scaleFamily}-family scales` : ''}, ${quant.calibration.samples} calibration samples; `) +
         `caption loss ${quant.evaluation.captionLossFloat.toFixed(4)} (float) -> ${quant.evaluation.captionLossQuantized.toFixed(4)} (quantized)`);
     }
     process.stdout.write(out.join('\n') + '\n');

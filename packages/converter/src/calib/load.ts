@@ -1,12 +1,12 @@
 /**
  * Calibration data: manifest.jsonl + PNGs -> token ids, pixels and the vision / caption masks
- * (docs/architecture.md, "Calibration / evaluation manifests"; ALGORITHM.md §2).
+ * (docs/architecture.md, "Calibration / evaluation manifests"; docs/algorithm.md §2).
  */
 import * as path from 'node:path';
-import { Jimp } from 'jimp';
 import { parseManifest, type ManifestItem, type MbqJson } from '@tfjs-mbq/format';
 import { readDataFile } from '@tfjs-mbq/format/node';
 import { ConversionError, fromFormatError } from '../io/errors.js';
+import { decodeImage, imageToRgb } from '../io/image_file.js';
 import type { Tokenizer } from './tokenizer.js';
 
 export interface CalibSample {
@@ -70,29 +70,16 @@ async function readManifest(root: string, file: string): Promise<ManifestEntry[]
 
 async function readImage(root: string, image: string, size: [number, number]): Promise<Float32Array> {
   const file = path.join(root, image);
-  // Read the bytes first (inside the calibration directory, a regular file, bounded): jimp reports a missing file as an unloadable "URL".
+  // Inside the calibration directory after resolving links, a regular file, bounded (format's reader).
   let bytes: Uint8Array;
   try {
     bytes = await readDataFile(root, image, 'calibration image');
   } catch (e) {
     throw fromFormatError(e, 'CALIB_MANIFEST', 'CALIB_IMAGE');
   }
-  let img: Awaited<ReturnType<typeof Jimp.read>>;
-  try {
-    img = await Jimp.read(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  } catch (e) {
-    throw new ConversionError('CALIB_IMAGE', `${file}: cannot read calibration image (corrupt or not an image: ${(e as Error).message})`, file);
-  }
-  const [h, w] = size;
-  if (img.bitmap.width !== w || img.bitmap.height !== h) img.resize({ w, h });
-  const data = img.bitmap.data;
-  const out = new Float32Array(h * w * 3);
-  for (let p = 0; p < h * w; p++) {
-    out[p * 3] = data[p * 4] / 255;
-    out[p * 3 + 1] = data[p * 4 + 1] / 255;
-    out[p * 3 + 2] = data[p * 4 + 2] / 255;
-  }
-  return out;
+  const decoded = await decodeImage(bytes);
+  if (typeof decoded === 'string') throw new ConversionError('CALIB_IMAGE', `${file}: cannot read calibration image (${decoded})`, file);
+  return imageToRgb(decoded, size);
 }
 
 export interface CalibOptions {

@@ -20,7 +20,7 @@ export interface QuantizedLinear {
   dequant: Float32Array;
 }
 
-/** Weight-only: asymmetric group-wise (ALGORITHM.md §5), via @tfjs-mbq/ops quantizeGroupwise. */
+/** Weight-only: asymmetric group-wise (docs/algorithm.md §5), via @tfjs-mbq/ops quantizeGroupwise. */
 export function quantizeAsymGroup(node: string, wNK: Float32Array, N: number, K: number, bits: number, groupSize: number): QuantizedLinear {
   return tf.tidy(() => {
     const w = tf.tensor2d(wNK, [N, K]);
@@ -37,7 +37,7 @@ export function quantizeAsymGroup(node: string, wNK: Float32Array, N: number, K:
 }
 
 /**
- * Weight-activation: symmetric per output channel (ALGORITHM.md §5), stored in the same format
+ * Weight-activation: symmetric per output channel (docs/algorithm.md §5), stored in the same format
  * with zero = 2^(bits-1) and one group per row (docs/architecture.md).
  */
 export function quantizeSymChannel(node: string, wNK: Float32Array, N: number, K: number, bits: number, actBits: number): QuantizedLinear {

@@ -1,8 +1,11 @@
 /**
- * Atomic output: everything is written into a temporary sibling directory that is renamed onto
- * the output path only when complete. An interrupted conversion removes the temporary directory.
+ * Atomic output: everything is written into a temporary directory that is moved into place only
+ * when complete. A new output directory is the temporary one renamed; an existing one (refused
+ * unless `overwrite`) keeps every file the conversion does not write, and only our files are
+ * swapped in, each by a rename. An interrupted or failed conversion leaves the output as it was.
  */
 import { promises as nodeFs, rmSync, renameSync, realpathSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { ConversionError } from './errors.js';
 
@@ -44,6 +47,7 @@ function writeError(e: unknown, target: string): ConversionError {
     : err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied (read-only location?)'
     : err.code === 'EROFS' ? 'read-only file system'
     : err.code === 'EDQUOT' ? 'disk quota exceeded'
+    : err.code === 'ENOTDIR' ? 'not a directory'
     : err.message;
   return new ConversionError('WRITE', `${target}: cannot write output (${why})`, target);
 }
@@ -52,7 +56,10 @@ function writeError(e: unknown, target: string): ConversionError {
  * The file operations the output directory uses. Tests pass a wrapper that fails some of them
  * (ENOSPC, EROFS) to check what a full or read-only location does; the default is node:fs.
  */
-export type OutputFs = Pick<typeof nodeFs, 'mkdir' | 'mkdtemp' | 'stat' | 'readdir' | 'writeFile' | 'access' | 'rename' | 'rm'>;
+export type OutputFs = Pick<typeof nodeFs, 'mkdir' | 'stat' | 'readdir' | 'readFile' | 'writeFile' | 'rename' | 'rm'>;
+
+/** Weight shards as tfjs (and our emitter) name them; only such names are removed as a previous conversion's shards. */
+const SHARD_NAME = /^group\d+-shard\d+of\d+\.bin$/;
 
 /** Temporary directories not yet committed or removed. */
 const live = new Set<AtomicOutputDir>();
@@ -62,23 +69,26 @@ const guarded: string[] = [];
 function onSignal(signal: NodeJS.Signals): void {
   const said = new Set<string>();
   for (const d of live) {
-    try { rmSync(d.tempDir, { recursive: true, force: true }); } catch { /* best effort on the way out */ }
-    // Interrupted between moving a previous conversion aside and moving the new one in: put it back.
-    if (d.previous) try { renameSync(d.previous, d.outDir); } catch { /* best effort on the way out */ }
-    process.stderr.write(`\ntfjs-mbq: interrupted by ${signal}; removed the partial output ${d.tempDir}, nothing was written to ${d.outDir}\n`);
+    const restored = d.rollbackSync();
+    process.stderr.write(`\ntfjs-mbq: interrupted by ${signal}; removed the partial output ${d.tempDir}, ${restored ? `put back the files it had replaced in ${d.outDir}` : `nothing was written to ${d.outDir}`}\n`);
     said.add(d.outDir);
   }
   live.clear();
   for (const out of new Set(guarded)) {
     if (!said.has(out)) process.stderr.write(`\ntfjs-mbq: interrupted by ${signal}; no partial output of ${out} was on disk, nothing left behind\n`);
   }
-  process.exit(signal === 'SIGINT' ? 130 : 143);
+  // process.exit() waits for the libuv thread pool, where a read of a FIFO or a stalled network
+  // file system never returns: end the way the signal would have ended us, at once.
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  process.kill(process.pid, signal);
 }
 
 /**
  * From now until the returned release is called, SIGINT and SIGTERM remove the partial output of
- * the conversion into `outDir`, say so on stderr and exit (130 / 143). With no conversion guarded
- * the handlers are removed again, so a library user keeps the default behaviour.
+ * the conversion into `outDir`, say so on stderr and end the process by the signal (exit status
+ * 130 / 143 in a shell). With no conversion guarded the handlers are removed again, so a library
+ * user keeps the default behaviour.
  */
 export function guardSignals(outDir: string): () => void {
   const out = path.resolve(outDir);
@@ -99,18 +109,91 @@ export function guardSignals(outDir: string): () => void {
   };
 }
 
+/** A directory made with mode 0777, so the user's umask decides (mkdtemp makes 0700). */
+async function makeTempDir(fs: OutputFs, where: string, prefix: string): Promise<string> {
+  for (;;) {
+    const dir = path.join(where, `${prefix}${randomBytes(6).toString('hex')}`);
+    try {
+      await fs.mkdir(dir, { mode: 0o777 });
+      return dir;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError(e, where);
+    }
+  }
+}
+
+/**
+ * Refuses an output path that is not a directory, or a non-empty directory without `overwrite`;
+ * resolves to whether it exists. Cheap: the converter calls it before any work starts.
+ */
+export async function checkOutputDir(outDir: string, opts: Pick<OutputDirOptions, 'overwrite' | 'fs'> = {}): Promise<boolean> {
+  const fs = opts.fs ?? nodeFs;
+  const out = path.resolve(outDir);
+  try {
+    const st = await fs.stat(out);
+    if (!st.isDirectory()) throw new ConversionError('OUTPUT_PATH', `output path ${out} exists and is not a directory`, out);
+    const entries = await fs.readdir(out);
+    if (entries.length > 0 && !opts.overwrite) {
+      const shown = entries.sort().slice(0, 3).join(', ') + (entries.length > 3 ? ', ...' : '');
+      throw new ConversionError('OUTPUT_PATH', `output path ${out} is not empty (${shown}); choose an empty or new directory, or give --overwrite to replace the files a conversion writes there (other files are kept)`, out);
+    }
+    return true;
+  } catch (e) {
+    if (e instanceof ConversionError) throw e;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw writeError(e, await fileOnPath(fs, out));
+    throw writeError(e, out);
+  }
+}
+
+/** The nearest existing ancestor of `p` (on ENOTDIR: the file standing where a directory should be). */
+async function fileOnPath(fs: OutputFs, p: string): Promise<string> {
+  for (let dir = path.dirname(p); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    try {
+      await fs.stat(dir);
+      return dir;
+    } catch { /* not there either: go up */ }
+  }
+  return p;
+}
+
+export interface OutputDirOptions {
+  /** Guard this output against SIGINT/SIGTERM until commit or abort (see guardSignals). */
+  handleSignals?: boolean;
+  /**
+   * Write into an existing non-empty directory: the files this conversion writes (and the shards
+   * of a previous conversion there) are replaced; every other file is kept. Without it such a
+   * directory is refused.
+   */
+  overwrite?: boolean;
+  fs?: OutputFs;
+}
+
 export class AtomicOutputDir {
-  /** Where a previous conversion at `outDir` sits while the new one is moved in (commit). */
-  previous: string | undefined;
+  /** Names written so far (top-level files of the output). */
+  private readonly written: string[] = [];
+  /** During a commit into an existing directory: names moved aside into `backupDir`, and names moved in. */
+  private movedAside: string[] = [];
+  private movedIn: string[] = [];
   private releaseSignals: (() => void) | undefined;
 
-  private constructor(readonly outDir: string, readonly tempDir: string, private readonly fs: OutputFs) {}
+  private constructor(
+    readonly outDir: string,
+    readonly tempDir: string,
+    /** true: `outDir` existed, files are swapped in one by one; false: `tempDir` is renamed to `outDir`. */
+    private readonly intoExisting: boolean,
+    private readonly fs: OutputFs,
+  ) {}
+
+  /** Where the files being replaced wait during a commit into an existing directory (next to tempDir). */
+  private get backupDir(): string { return `${this.tempDir}.replaced`; }
 
   /**
-   * Creates the temporary sibling directory (the parent of `outDir` must exist or is created).
-   * `handleSignals`: guard this output against SIGINT/SIGTERM until commit or abort (see guardSignals).
+   * Creates the temporary directory: a sibling of a new `outDir` (its parent is created if
+   * missing), or a hidden directory inside an existing one (same file system, so renames work
+   * even when `outDir` is a mount point). An existing non-empty `outDir` needs `overwrite`.
    */
-  static async create(outDir: string, opts: { handleSignals?: boolean; fs?: OutputFs } = {}): Promise<AtomicOutputDir> {
+  static async create(outDir: string, opts: OutputDirOptions = {}): Promise<AtomicOutputDir> {
     const fs = opts.fs ?? nodeFs;
     const out = path.resolve(outDir);
     const parent = path.dirname(out);
@@ -119,71 +202,105 @@ export class AtomicOutputDir {
     } catch (e) {
       throw writeError(e, parent);
     }
-    try {
-      const st = await fs.stat(out);
-      if (!st.isDirectory()) throw new ConversionError('OUTPUT_PATH', `output path ${out} exists and is not a directory`, out);
-      const entries = await fs.readdir(out);
-      if (entries.length > 0 && !entries.includes('quantization.json')) {
-        throw new ConversionError('OUTPUT_PATH', `output path ${out} exists, is not empty and is not a previous conversion; refusing to replace it`, out);
-      }
-    } catch (e) {
-      if (e instanceof ConversionError) throw e;
-    }
-    let temp: string;
-    try {
-      temp = await fs.mkdtemp(path.join(parent, `.${path.basename(out)}.tmp-`));
-    } catch (e) {
-      throw writeError(e, parent);
-    }
-    const dir = new AtomicOutputDir(out, temp, fs);
+    const exists = await checkOutputDir(out, opts);
+    const temp = exists
+      ? await makeTempDir(fs, out, '.tfjs-mbq.tmp-')
+      : await makeTempDir(fs, parent, `.${path.basename(out)}.tmp-`);
+    const dir = new AtomicOutputDir(out, temp, exists, fs);
     live.add(dir);
     if (opts.handleSignals) dir.releaseSignals = guardSignals(out);
     return dir;
   }
 
   async writeFile(rel: string, data: string | Uint8Array): Promise<void> {
+    if (rel.includes('/') || rel.includes(path.sep) || rel.startsWith('.')) throw new Error(`AtomicOutputDir: "${rel}" is not a plain file name`);
     const target = path.join(this.tempDir, rel);
     try {
       await this.fs.writeFile(target, data);
     } catch (e) {
       throw writeError(e, path.join(this.outDir, rel));
     }
+    if (!this.written.includes(rel)) this.written.push(rel);
   }
 
-  /** Moves the finished directory into place, replacing a previous conversion if there is one. */
+  /** Moves the finished output into place; on failure the output directory is left as it was. */
   async commit(): Promise<void> {
     try {
-      try {
-        await this.fs.access(this.outDir);
-        const old = `${this.tempDir}.old`;
-        await this.fs.rename(this.outDir, old);
-        this.previous = old;
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      }
-      await this.fs.rename(this.tempDir, this.outDir);
+      if (this.intoExisting) await this.swapIn();
+      else await this.fs.rename(this.tempDir, this.outDir);
     } catch (e) {
-      let stranded: string | undefined;
-      if (this.previous) {
-        const old = this.previous;
-        await this.fs.rename(old, this.outDir).catch(() => { stranded = old; });
-      }
-      this.previous = undefined;
+      const allBack = await this.rollback();
       await this.abort();
       const err = writeError(e, this.outDir);
-      if (stranded) err.message += `; the previous conversion is kept at ${stranded} (it could not be moved back)`;
+      if (!allBack) err.message += `; the files it had replaced could not all be put back and are kept in ${this.backupDir}`;
       throw err;
     }
-    const old = this.previous;
-    this.previous = undefined;
     live.delete(this);
     this.releaseSignals?.();
-    if (old) await this.fs.rm(old, { recursive: true, force: true });
+    if (this.intoExisting) {
+      await this.fs.rm(this.tempDir, { recursive: true, force: true });
+      await this.fs.rm(this.backupDir, { recursive: true, force: true });
+    }
   }
 
   async abort(): Promise<void> {
     live.delete(this);
     this.releaseSignals?.();
     await this.fs.rm(this.tempDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  /**
+   * Shards listed by the model.json being replaced, when a conversion wrote it (it carries the
+   * converter's `userDefinedMetadata.mbq`): they would be left unreferenced. Other files stay.
+   */
+  private async previousShards(): Promise<string[]> {
+    let json: { userDefinedMetadata?: { mbq?: unknown }; weightsManifest?: Array<{ paths?: unknown }> };
+    try {
+      json = JSON.parse(String(await this.fs.readFile(path.join(this.outDir, 'model.json'), 'utf8'))) as typeof json;
+    } catch {
+      return [];
+    }
+    if (typeof json?.userDefinedMetadata?.mbq !== 'object' || !Array.isArray(json.weightsManifest)) return [];
+    return json.weightsManifest.flatMap((g) => (Array.isArray(g?.paths) ? g.paths : []))
+      .filter((p): p is string => typeof p === 'string' && SHARD_NAME.test(p));
+  }
+
+  private async swapIn(): Promise<void> {
+    const replaced = [...new Set([...this.written, ...(this.written.includes('model.json') ? await this.previousShards() : [])])];
+    await this.fs.mkdir(this.backupDir);
+    for (const name of replaced) {
+      try {
+        await this.fs.rename(path.join(this.outDir, name), path.join(this.backupDir, name));
+        this.movedAside.push(name);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      }
+    }
+    for (const name of this.written) {
+      await this.fs.rename(path.join(this.tempDir, name), path.join(this.outDir, name));
+      this.movedIn.push(name);
+    }
+  }
+
+  /** Undoes a partial swap; false if some replaced file could not be put back (it stays in backupDir). */
+  private async rollback(): Promise<boolean> {
+    let allBack = true;
+    for (const name of this.movedIn.splice(0)) await this.fs.rm(path.join(this.outDir, name), { force: true }).catch(() => { allBack = false; });
+    for (const name of this.movedAside.splice(0)) {
+      await this.fs.rename(path.join(this.backupDir, name), path.join(this.outDir, name)).catch(() => { allBack = false; });
+    }
+    if (allBack && this.intoExisting) await this.fs.rm(this.backupDir, { recursive: true, force: true }).catch(() => undefined);
+    return allBack;
+  }
+
+  /** The signal path of rollback + abort (synchronous: the process ends right after). Returns whether files were put back. */
+  rollbackSync(): boolean {
+    const restored = this.movedAside.length > 0 || this.movedIn.length > 0;
+    for (const name of this.movedIn.splice(0)) try { rmSync(path.join(this.outDir, name), { force: true }); } catch { /* best effort on the way out */ }
+    let allBack = true;
+    for (const name of this.movedAside.splice(0)) try { renameSync(path.join(this.backupDir, name), path.join(this.outDir, name)); } catch { allBack = false; }
+    try { rmSync(this.tempDir, { recursive: true, force: true }); } catch { /* best effort on the way out */ }
+    if (allBack && this.intoExisting) try { rmSync(this.backupDir, { recursive: true, force: true }); } catch { /* best effort on the way out */ }
+    return restored;
   }
 }

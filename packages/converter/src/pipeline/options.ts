@@ -4,6 +4,9 @@ import type { QuantMethod, LossMode, ScaleFamily } from '../search/types.js';
 import type { EmitMode } from '../emit/graph_model.js';
 import { ConversionError } from '../io/errors.js';
 import type { OutputFs } from '../io/atomic.js';
+import { quantizedMatMulBitsError } from '@tfjs-mbq/ops';
+import { quantizedMatMulAttrsProblem } from '@tfjs-mbq/format';
+import { BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
 
 export interface ConvertOptions {
   modelDir: string;
@@ -16,7 +19,7 @@ export interface ConvertOptions {
   /** Default: the largest of 128/64/32 that divides every quantized K. */
   groupSize?: number;
   loss?: LossMode;
-  /** Candidate scales of the awq/mbq search (default `awq`: ALGORITHM.md §4.3). */
+  /** Candidate scales of the awq/mbq search (default `awq`: docs/algorithm.md §4.3). */
   scaleFamily?: ScaleFamily;
   distort?: boolean;
   rotate?: boolean;
@@ -28,8 +31,18 @@ export interface ConvertOptions {
   samples?: number;
   seed?: number;
   emit?: EmitMode;
-  /** Alpha grid points (ALGORITHM.md: 20). */
+  /** Alpha grid points (docs/algorithm.md: 20). */
   gridSize?: number;
+  /**
+   * An existing non-empty output directory is refused unless this is set; then only the files a
+   * conversion writes (and the shards of a previous conversion there) are replaced, others kept.
+   */
+  overwrite?: boolean;
+  /**
+   * tfjs backend to initialise first (`initBackend` of `@tfjs-mbq/ops/backends`); `current` keeps
+   * the one already set. Default: `current` when the app has set a backend, else `auto`.
+   */
+  backend?: BackendName | 'current';
   /** Remove the temporary output on SIGINT/SIGTERM (the CLI turns this on). */
   handleSignals?: boolean;
   onProgress?: (event: ProgressEvent) => void;
@@ -48,7 +61,8 @@ export interface ProgressEvent {
   detail?: string;
 }
 
-export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' | 'groupSize' | 'samples' | 'onProgress' | 'keepModel' | 'outputFs'>> {
+export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' | 'groupSize' | 'samples' | 'onProgress' | 'keepModel' | 'outputFs' | 'backend'>> {
+  backend?: BackendName | 'current';
   aBits?: number;
   outputFs?: OutputFs;
   groupSize?: number;
@@ -60,6 +74,7 @@ export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' |
 export const DEFAULT_SAMPLES = 32;
 
 const METHODS: readonly QuantMethod[] = ['rtn', 'awq', 'mbq', 'smoothquant'];
+const BACKENDS: readonly (BackendName | 'current')[] = [...BACKEND_NAMES, 'current'];
 
 function bad(msg: string): never {
   throw new ConversionError('OPTION', msg);
@@ -77,6 +92,9 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
     bad('--method smoothquant is weight-activation quantization; give --a-bits (e.g. --w-bits 4 --a-bits 8)');
   }
   if (o.groupSize !== undefined && (!Number.isInteger(o.groupSize) || o.groupSize < 1)) bad(`--group-size must be a positive integer, got ${String(o.groupSize)}`);
+  if (o.groupSize !== undefined && o.aBits !== undefined) {
+    bad(`--group-size ${o.groupSize} with --a-bits ${o.aBits}: weight-activation quantization has one weight scale per output channel, not groups; leave out --group-size`);
+  }
   const loss = o.loss ?? 'mae';
   if (loss !== 'mae' && loss !== 'mse') bad(`--loss must be mae or mse, got "${String(loss)}"`);
   const scaleFamily = o.scaleFamily ?? 'awq';
@@ -93,18 +111,22 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
     // A float graph has plain MatMuls: the activation quantization would be silently dropped.
     bad(`--emit float with --a-bits ${String(o.aBits)}: a float graph holds plain MatMul nodes with dequantized weights and cannot quantize activations, so the W${wBits}A${String(o.aBits)} model would run with float activations; use --emit quantized (MbqQuantizedMatMul, --a-bits 8) or leave out --a-bits`);
   }
-  if (emit === 'quantized' && o.aBits !== undefined && o.aBits !== 8) {
-    bad(`--a-bits ${o.aBits}: the MbqQuantizedMatMul op supports 8-bit activations only; use --a-bits 8`);
+  if (emit === 'quantized' && o.aBits !== undefined) {
+    // The node's attribute rules (format) and the kernels' bit pairs (ops), checked before any work.
+    const why = quantizedMatMulAttrsProblem({ bits: wBits, groupSize: 1, inFeatures: 1, actBits: o.aBits }) ?? quantizedMatMulBitsError(wBits, o.aBits);
+    if (why) bad(`--a-bits ${o.aBits} with --w-bits ${wBits}${o.wBits === undefined ? ' (the default)' : ''}: the MbqQuantizedMatMul op cannot run them (${why}); use --w-bits 4 --a-bits 8`);
   }
   const gridSize = o.gridSize ?? 20;
   if (!Number.isInteger(gridSize) || gridSize < 1) bad(`gridSize must be a positive integer, got ${String(gridSize)}`);
   if (!o.modelDir) bad('a model directory is required');
   if (!o.calibDir) bad('--calib <dir> is required');
   if (!o.outDir) bad('--out <dir> is required');
+  const backend = o.backend;
+  if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) bad(`--backend must be one of ${BACKENDS.join(', ')}, got "${String(backend)}"`);
   return {
     modelDir: o.modelDir, calibDir: o.calibDir, outDir: o.outDir, method, wBits, aBits: o.aBits,
     groupSize: o.groupSize, loss, scaleFamily, distort: o.distort ?? false, rotate: o.rotate ?? false, samples: o.samples ?? DEFAULT_SAMPLES,
-    seed, emit, gridSize, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false, outputFs: o.outputFs,
+    seed, emit, gridSize, overwrite: o.overwrite ?? false, backend, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false, outputFs: o.outputFs,
   };
 }
 

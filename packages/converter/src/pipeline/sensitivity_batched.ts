@@ -1,5 +1,5 @@
 /**
- * Modality sensitivity (ALGORITHM.md §3) over padded chunks of samples: one backward pass per chunk
+ * Modality sensitivity (docs/algorithm.md §3) over padded chunks of samples: one backward pass per chunk
  * instead of one per sample. Samples in a causal batch are independent, so the gradient of the sum
  * of per-sample losses with respect to a probe's row b is exactly sample b's own gradient; the
  * averaging and median clamp are those of sensitivity/measureSensitivity (checked in the tests).

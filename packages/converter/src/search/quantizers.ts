@@ -1,6 +1,6 @@
 /**
  * The one place where search/, sensitivity/ and rotate/ reach the quantization numerics
- * (ALGORITHM.md §4.4, §5). Everything here delegates to @tfjs-mbq/ops so that the converter,
+ * (docs/algorithm.md §4.4, §5). Everything here delegates to @tfjs-mbq/ops so that the converter,
  * the kernels and the tests agree bit for bit; nothing is re-implemented on this side.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -25,7 +25,7 @@ export function fakeQuantActivationPerToken(x: tf.Tensor2D, bits: number): tf.Te
   return quantizeActivationPerToken(x, { bits }) as tf.Tensor2D;
 }
 
-/** MBQ's modality-weighted reconstruction loss (ALGORITHM.md §4.4). */
+/** MBQ's modality-weighted reconstruction loss (docs/algorithm.md §4.4). */
 export function modalityWeightedLoss(
   reference: tf.Tensor2D, output: tf.Tensor2D, visionMask: tf.Tensor1D, captionMask: tf.Tensor1D,
   ratio: number, mode: LossMode,

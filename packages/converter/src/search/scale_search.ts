@@ -1,5 +1,5 @@
 /**
- * Per-group channel-scale search (ALGORITHM.md §4.3-4.4, §6), the way llm-awq's auto_scale.py
+ * Per-group channel-scale search (docs/algorithm.md §4.3-4.4, §6), the way llm-awq's auto_scale.py
  * reads: activation statistic -> alpha grid -> candidate Q(W*s)/s -> loss on the compared module
  * -> keep the smallest. Methods: rtn (s = 1), awq (uniform loss), mbq (modality-weighted loss),
  * smoothquant (fixed alpha = 0.5, no search).
@@ -104,7 +104,7 @@ function groupWeights(group: ScaleGroup): tf.Tensor2D[] {
   return group.linears.map((id) => group.weights.get(id) as tf.Tensor2D);
 }
 
-/** The awq family (ALGORITHM.md §4.3): alpha -> normalised mean|X|^alpha. */
+/** The awq family (docs/algorithm.md §4.3): alpha -> normalised mean|X|^alpha. */
 function awqCandidates(group: ScaleGroup): (alpha: number) => Float32Array {
   const sx = meanAbsPerChannel(group.input);
   return (alpha) => alphaScales(sx, alpha);

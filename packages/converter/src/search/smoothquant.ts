@@ -1,5 +1,5 @@
 /**
- * SmoothQuant's equalisation scale (ALGORITHM.md §6 baseline), as smoothquant's smooth_ln_fcs
+ * SmoothQuant's equalisation scale (docs/algorithm.md §6 baseline), as smoothquant's smooth_ln_fcs
  * computes it:
  *   s[c] = max(max_t |X[t, c]|, 1e-5)^alpha / max(max over all scaled linears' rows |W[:, c]|, 1e-5)^(1 - alpha),
  * clamped to >= 1e-5. No normalisation. The baseline uses alpha = 0.5 with no search; the

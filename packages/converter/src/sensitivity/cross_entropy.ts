@@ -1,5 +1,5 @@
 /**
- * The loss the sensitivity pass differentiates (ALGORITHM.md §3.1): mean cross-entropy of the
+ * The loss the sensitivity pass differentiates (docs/algorithm.md §3.1): mean cross-entropy of the
  * next-token prediction over the caption positions. logits[p] predicts inputIds[p + 1], and
  * captionMask[p] = 1 marks the positions whose next token is supervised (answer/caption or EOS).
  */

@@ -1,5 +1,5 @@
 /**
- * Modality sensitivity (ALGORITHM.md §3): for each calibration sample, the gradient of the mean
+ * Modality sensitivity (docs/algorithm.md §3): for each calibration sample, the gradient of the mean
  * caption cross-entropy with respect to zero additive probes on every block's o_proj and down_proj
  * outputs; g_vis / g_txt = mean |grad| over vision / caption positions and channels, averaged over
  * samples; ratio = g_vis / g_txt, clamped from below by the (lower) median across blocks.
@@ -177,7 +177,7 @@ export function measureSensitivity(
 }
 
 /**
- * The clamped ratio r that weighs a group's search (ALGORITHM.md §3.5): the attention ratio for
+ * The clamped ratio r that weighs a group's search (docs/algorithm.md §3.5): the attention ratio for
  * attn-in/attn-out (q/k/v and o), the MLP ratio for mlp-in/mlp-out (gate/up and down).
  */
 export function groupRatio(result: SensitivityResult, block: number, group: ScaleGroupName): number {

@@ -14,6 +14,7 @@ export {
   type SingleImageProcessorConfig,
 } from './image_processor_config.js';
 export { chwToHwc, preprocessImage, promptImageShape, shortestEdgeSize, type PreprocessedImage } from './preprocess.js';
-export { parseStoredImageProcessor, MAX_PROCESSOR_SIDE } from './stored_image_processor.js';
+export { parseStoredImageProcessor } from './stored_image_processor.js';
 export { fitInside } from './anyres.js';
 export { smartResize } from './qwen2_vl.js';
+export { graphPixelValues, parseImageInputLayout, processedImageShape, type ImageInputLayout } from './graph_input.js';

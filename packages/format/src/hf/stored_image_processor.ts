@@ -4,11 +4,12 @@
  * a description it cannot follow.
  */
 import { FormatError } from '../errors.js';
+import { IMAGE_LIMITS } from '../image_header.js';
 import type { ImageProcessorConfig, Rgb3 } from './image_processor_config.js';
 import { PIL_RESAMPLE_BY_NUMBER, type PilResample } from './pil_resample.js';
 
-/** Largest side a stored processor may resize or crop to (an 8K image; larger is refused, not allocated). */
-export const MAX_PROCESSOR_SIDE = 8192;
+/** Largest side a stored processor may resize or crop to: the largest image the toolkit reads. */
+const MAX_SIDE = IMAGE_LIMITS.maxSide;
 
 type Json = Record<string, unknown>;
 const RESAMPLES = new Set<string>(Object.values(PIL_RESAMPLE_BY_NUMBER));
@@ -22,7 +23,7 @@ class StoredReader {
     return v as Json;
   }
   side(v: unknown, key: string): number {
-    if (!Number.isSafeInteger(v) || (v as number) < 1 || (v as number) > MAX_PROCESSOR_SIDE) this.fail(`"${key}" must be an integer in 1..${MAX_PROCESSOR_SIDE}, got ${JSON.stringify(v)}`);
+    if (!Number.isSafeInteger(v) || (v as number) < 1 || (v as number) > MAX_SIDE) this.fail(`"${key}" must be an integer in 1..${MAX_SIDE}, got ${JSON.stringify(v)}`);
     return v as number;
   }
   int(key: string): number {
@@ -85,7 +86,7 @@ export function parseStoredImageProcessor(raw: unknown, where: string, file: str
     case 'qwen2-vl': {
       const minPixels = r.int('minPixels');
       const maxPixels = r.int('maxPixels');
-      if (maxPixels < minPixels || maxPixels > MAX_PROCESSOR_SIDE * MAX_PROCESSOR_SIDE) r.fail(`"maxPixels" must lie in minPixels..${MAX_PROCESSOR_SIDE ** 2}, got ${maxPixels}`);
+      if (maxPixels < minPixels || maxPixels > IMAGE_LIMITS.maxPixels) r.fail(`"maxPixels" must lie in minPixels..${IMAGE_LIMITS.maxPixels}, got ${maxPixels}`);
       return {
         kind, ...common(r), minPixels, maxPixels,
         patchSize: r.int('patchSize'), temporalPatchSize: r.int('temporalPatchSize'), mergeSize: r.int('mergeSize'),

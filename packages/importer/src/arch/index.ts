@@ -2,19 +2,31 @@
  * The architectures the importer knows, keyed by config.json `architectures[0]`. Each module keeps
  * all of its architecture's knowledge; the writer and the converter need nothing per architecture.
  */
+import type { ImageInputLayout, ImageProcessorConfig } from '@tfjs-mbq/format';
 import { ImportError } from '../errors.js';
 import type { Ops } from '../graph/ops.js';
 import type { SafetensorsCheckpoint } from '../safetensors/index.js';
 import { isRecord } from './config_fields.js';
 import { LLAVA_ARCHITECTURE, llavaForward, llavaLayout, llavaUnusedTensor, llavaWeights, parseLlavaConfig } from './llava.js';
+import {
+  LLAVA_ONEVISION_ARCHITECTURE, llavaOnevisionForward, llavaOnevisionImageInput, llavaOnevisionLayout, llavaOnevisionProcessorProblem,
+  llavaOnevisionUnusedTensor, llavaOnevisionWeights, parseLlavaOnevisionConfig,
+} from './llava_onevision.js';
+import {
+  QWEN2_VL_ARCHITECTURE, parseQwen2VlConfig, qwen2VlForward, qwen2VlImageInput, qwen2VlLayout, qwen2VlProcessorProblem, qwen2VlUnusedTensor, qwen2VlWeights,
+} from './qwen2_vl.js';
 import { checkSourceShape, type WeightSpec } from './plan.js';
 
 /** One checkpoint, planned: its weights and the graph that reads them. */
 export interface ArchitecturePlan {
   architecture: string;
   weights: WeightSpec[];
-  /** `pixel_values` is [1, H, W, 3] with these H, W. */
+  /** `pixel_values` is [B, H, W, 3] with these H, W. */
   imageSize: [number, number];
+  /** How `pixel_values` is made from the image processor's output. */
+  imageInput: ImageInputLayout;
+  /** Why the checkpoint's image processor cannot feed this graph, or undefined when it can. */
+  imageProcessorProblem(p: ImageProcessorConfig): string | undefined;
   imageTokenId: number;
   imageTokenCount: number;
   /** The longest sequence the graph's position tables cover. */
@@ -27,18 +39,34 @@ export interface ArchitecturePlan {
   forward<T>(o: Ops<T>, pixels: T, ids: T, imageTokenOffset: number): T;
 }
 
+/** What the plan may depend on besides config.json and the checkpoint. */
+export interface PlanInputs {
+  /** The checkpoint's image processor (fixes sizes the graph is built for). */
+  processor: ImageProcessorConfig;
+  /** Qwen2-VL: the resized image [H, W] the graph takes (see qwen2_vl.ts); refused by fixed-size towers. */
+  imageSize?: [number, number];
+}
+
 interface Architecture {
-  plan(config: Record<string, unknown>, configFile: string, ckpt: SafetensorsCheckpoint): ArchitecturePlan;
+  plan(config: Record<string, unknown>, configFile: string, ckpt: SafetensorsCheckpoint, inputs: PlanInputs): ArchitecturePlan;
+}
+
+/** Towers with one input size take no image-size option. */
+function noImageSize(inputs: PlanInputs, architecture: string): void {
+  if (inputs.imageSize) throw new ImportError('OPTION', `--image-size applies to ${QWEN2_VL_ARCHITECTURE} only; ${architecture} has a fixed input size`);
 }
 
 const llava: Architecture = {
-  plan(config, file, ckpt) {
+  plan(config, file, ckpt, inputs) {
+    noImageSize(inputs, LLAVA_ARCHITECTURE);
     const c = parseLlavaConfig(config, file);
     const layout = llavaLayout(ckpt, c.text.tieWordEmbeddings);
     const weights = llavaWeights(c, layout);
     checkCheckpoint(ckpt, weights, (name) => llavaUnusedTensor(c, layout, name));
     return {
       architecture: LLAVA_ARCHITECTURE, weights, imageSize: [c.vision.imageSize, c.vision.imageSize], imageTokenId: c.imageTokenId,
+      imageInput: { kind: 'image' },
+      imageProcessorProblem: (p) => singleImageProblem(p, c.vision.imageSize),
       imageTokenCount: c.imageTokenCount, maxSeq: c.text.maxSeq, vocab: c.text.vocab,
       bosTokenId: c.text.bosTokenId, eosTokenId: c.text.eosTokenId, padTokenId: c.text.padTokenId,
       forward: (o, pixels, ids, offset) => llavaForward(o, c, pixels, ids, offset),
@@ -46,7 +74,56 @@ const llava: Architecture = {
   },
 };
 
-const ARCHITECTURES: Readonly<Record<string, Architecture>> = { [LLAVA_ARCHITECTURE]: llava };
+/** A `single` processor (CLIP, SigLIP) must make exactly the vision tower's square input. */
+export function singleImageProblem(p: ImageProcessorConfig, side: number): string | undefined {
+  if (p.kind !== 'single') return `a ${p.kind} image processor does not feed a fixed-size vision tower`;
+  const final = p.centerCrop ?? (p.resize && 'height' in p.resize ? p.resize : null);
+  if (!final || final.height !== side || final.width !== side) {
+    return `the processor makes ${final ? `${final.height}x${final.width}` : 'variable-size'} images but the vision tower takes ${side}x${side}`;
+  }
+  return undefined;
+}
+
+const llavaOnevision: Architecture = {
+  plan(config, file, ckpt, inputs) {
+    noImageSize(inputs, LLAVA_ONEVISION_ARCHITECTURE);
+    const c = parseLlavaOnevisionConfig(config, file);
+    const layout = llavaOnevisionLayout(ckpt, c.text.tieWordEmbeddings);
+    const weights = llavaOnevisionWeights(c, layout);
+    checkCheckpoint(ckpt, weights, (name) => llavaOnevisionUnusedTensor(c, layout, name));
+    const input = llavaOnevisionImageInput(c);
+    const S = c.vision.imageSize;
+    return {
+      architecture: LLAVA_ONEVISION_ARCHITECTURE, weights, imageSize: [input.kind === 'views' ? input.views * S : S, S], imageTokenId: c.imageTokenId,
+      imageInput: input,
+      imageProcessorProblem: (p) => llavaOnevisionProcessorProblem(c, p),
+      imageTokenCount: c.imageTokenCount, maxSeq: c.text.maxSeq, vocab: c.text.vocab,
+      bosTokenId: c.text.bosTokenId, eosTokenId: c.text.eosTokenId, padTokenId: c.text.padTokenId,
+      forward: (o, pixels, ids, offset) => llavaOnevisionForward(o, c, pixels, ids, offset),
+    };
+  },
+};
+
+const qwen2Vl: Architecture = {
+  plan(config, file, ckpt, inputs) {
+    const c = parseQwen2VlConfig(config, file, inputs.processor, inputs.imageSize);
+    const layout = qwen2VlLayout(ckpt, c.text.tieWordEmbeddings);
+    const weights = qwen2VlWeights(c, layout);
+    checkCheckpoint(ckpt, weights, qwen2VlUnusedTensor);
+    return {
+      architecture: QWEN2_VL_ARCHITECTURE, weights, imageSize: c.imageSize, imageTokenId: c.imageTokenId,
+      imageInput: qwen2VlImageInput(c),
+      imageProcessorProblem: (p) => qwen2VlProcessorProblem(c, p),
+      imageTokenCount: c.imageTokenCount, maxSeq: c.text.maxSeq, vocab: c.text.vocab,
+      bosTokenId: c.text.bosTokenId, eosTokenId: c.text.eosTokenId, padTokenId: c.text.padTokenId,
+      forward: (o, pixels, ids, offset) => qwen2VlForward(o, c, pixels, ids, offset),
+    };
+  },
+};
+
+const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
+  [LLAVA_ARCHITECTURE]: llava, [LLAVA_ONEVISION_ARCHITECTURE]: llavaOnevision, [QWEN2_VL_ARCHITECTURE]: qwen2Vl,
+};
 export const SUPPORTED_ARCHITECTURES: readonly string[] = Object.keys(ARCHITECTURES);
 
 /** Every source tensor present with the shape the config implies; no tensor the architecture does not know. */
@@ -65,7 +142,7 @@ function checkCheckpoint(ckpt: SafetensorsCheckpoint, weights: readonly WeightSp
 }
 
 /** The architecture named in config.json, planned against the checkpoint; anything else is refused. */
-export function planArchitecture(config: unknown, configFile: string, ckpt: SafetensorsCheckpoint): ArchitecturePlan {
+export function planArchitecture(config: unknown, configFile: string, ckpt: SafetensorsCheckpoint, inputs: PlanInputs): ArchitecturePlan {
   if (!isRecord(config)) throw new ImportError('CONFIG', `${configFile}: expected a JSON object`, configFile);
   const archs = config.architectures;
   if (!Array.isArray(archs) || archs.length !== 1 || typeof archs[0] !== 'string') {
@@ -73,5 +150,5 @@ export function planArchitecture(config: unknown, configFile: string, ckpt: Safe
   }
   const arch = ARCHITECTURES[archs[0]];
   if (!arch) throw new ImportError('ARCHITECTURE', `${configFile}: architecture ${archs[0]} is not supported (supported: ${SUPPORTED_ARCHITECTURES.join(', ')})`, configFile);
-  return arch.plan(config, configFile, ckpt);
+  return arch.plan(config, configFile, ckpt, inputs);
 }

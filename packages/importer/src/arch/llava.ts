@@ -11,10 +11,13 @@
  */
 import { ImportError } from '../errors.js';
 import type { Ops } from '../graph/ops.js';
-import { activation, decoderStack, encoderAttention, layerNorm, linear, mergeImage, ropeInputs, type Activation, type DecoderConfig, type RopeConfig } from '../graph/layers.js';
+import { activation, layerNorm, linear, ropeInputs, type Activation } from '../graph/layers.js';
 import type { SafetensorsCheckpoint } from '../safetensors/index.js';
 import { ConfigFields, isRecord } from './config_fields.js';
-import type { WeightSpec } from './plan.js';
+import { findPrefix, isLayerInRange, type PartCandidates } from './layout.js';
+import { WeightPlan, type WeightSpec } from './plan.js';
+import { ACTIVATIONS_READ, decoderForward, decoderTextConfig, decoderWeights, type TextConfig, type TextFamily } from './text_config.js';
+import { patchify, vitLayer, vitLayerWeights } from './vit.js';
 
 export const LLAVA_ARCHITECTURE = 'LlavaForConditionalGeneration';
 
@@ -30,17 +33,7 @@ export interface ClipVisionConfig {
   eps: number;
 }
 
-export interface LlamaTextConfig extends DecoderConfig {
-  vocab: number;
-  hidden: number;
-  mlp: number;
-  maxSeq: number;
-  rope: RopeConfig;
-  tieWordEmbeddings: boolean;
-  bosTokenId?: number;
-  eosTokenId?: number;
-  padTokenId?: number;
-}
+export type LlamaTextConfig = TextConfig;
 
 export interface LlavaConfig {
   vision: ClipVisionConfig;
@@ -57,7 +50,7 @@ export interface LlavaConfig {
   imageTokenCount: number;
 }
 
-const ACTS: readonly Activation[] = ['gelu', 'gelu_pytorch_tanh', 'quick_gelu', 'silu'];
+const ACTS = ACTIVATIONS_READ;
 
 /** transformers' LlavaConfig when vision_config is absent: the CLIP ViT-L/14-336 of LLaVA-1.5. */
 const LLAVA_DEFAULT_VISION = { hidden_size: 1024, intermediate_size: 4096, patch_size: 14, image_size: 336, num_hidden_layers: 24, num_attention_heads: 16 };
@@ -79,53 +72,30 @@ function clipVision(v: ConfigFields): ClipVisionConfig {
   return c;
 }
 
-/** rope_parameters (transformers 5) or rope_theta + rope_scaling (transformers 4); default and linear types. */
-function ropeOf(t: ConfigFields, headDim: number, maxSeq: number): RopeConfig {
-  const params = t.record('rope_parameters') ?? t.record('rope_scaling');
-  const theta = params?.has('rope_theta') ? params.num('rope_theta') : t.num('rope_theta', 10000);
-  const type = params ? (params.has('rope_type') ? params.obj.rope_type : params.obj.type ?? 'default') : 'default';
-  if (type === 'default') return { headDim, theta, maxSeq, angles: 'float32' };
-  if (type === 'linear') return { headDim, theta, maxSeq, angles: 'float32', positionDivisor: params!.num('factor') };
-  throw new ImportError('CONFIG', `${t.file}: ${t.where}.rope type ${JSON.stringify(type)} is not supported (default, linear)`, t.file);
-}
+/** LlamaConfig's defaults. */
+const LLAMA: TextFamily = {
+  architecture: LLAVA_ARCHITECTURE, modelTypes: ['llama'], qkvBias: 'attention_bias',
+  defaults: { vocab: 32000, hidden: 4096, mlp: 11008, layers: 32, heads: 32, maxSeq: 2048, theta: 10000 },
+};
 
-function llamaText(t: ConfigFields, topTie: boolean | undefined): LlamaTextConfig {
-  const modelType = t.has('model_type') ? t.obj.model_type : 'llama';
-  if (modelType !== 'llama') {
-    throw new ImportError('ARCHITECTURE', `${t.file}: text_config.model_type ${JSON.stringify(modelType)} is not supported for ${LLAVA_ARCHITECTURE} (supported: llama)`, t.file);
+/**
+ * `vision_feature_layer` (an index or a list) as indices into the tower's hidden states, 0 being
+ * the embeddings and `layers` the last encoder layer's output.
+ */
+export function parseFeatureLayers(raw: unknown, layers: number, file: string): number[] {
+  const list = Array.isArray(raw) ? raw : [raw];
+  if (list.length === 0 || !list.every((l) => typeof l === 'number' && Number.isInteger(l) && l >= -(layers + 1) && l <= layers)) {
+    throw new ImportError('CONFIG', `${file}: vision_feature_layer ${JSON.stringify(raw)} must be an integer (or a list) in [-${layers + 1}, ${layers}]`, file);
   }
-  // LlamaConfig defaults.
-  const hidden = t.int('hidden_size', 4096);
-  const heads = t.int('num_attention_heads', 32);
-  const kvHeads = t.int('num_key_value_heads', heads);
-  const headDim = t.int('head_dim', Math.floor(hidden / heads));
-  const maxSeq = t.int('max_position_embeddings', 2048);
-  if (heads % kvHeads !== 0) throw new ImportError('CONFIG', `${t.file}: text_config.num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`, t.file);
-  if (headDim % 2 !== 0) throw new ImportError('CONFIG', `${t.file}: text_config head_dim ${headDim} is odd (RoPE rotates pairs)`, t.file);
-  if (t.oneOf('hidden_act', ACTS, 'silu') !== 'silu') throw new ImportError('CONFIG', `${t.file}: text_config.hidden_act must be silu (LLaMA's gated MLP)`, t.file);
-  for (const k of ['attention_bias', 'mlp_bias']) {
-    if (t.bool(k, false)) throw new ImportError('CONFIG', `${t.file}: text_config.${k} true is not supported for a LLaMA decoder`, t.file);
-  }
-  const optionalId = (k: string): number | undefined => (typeof t.obj[k] === 'number' ? t.int(k, undefined, 0) : undefined);
-  return {
-    vocab: t.int('vocab_size', 32000), hidden, mlp: t.int('intermediate_size', 11008), layers: t.int('num_hidden_layers', 32),
-    heads, kvHeads, headDim, eps: t.num('rms_norm_eps', 1e-6), maxSeq, rope: ropeOf(t, headDim, maxSeq),
-    tieWordEmbeddings: t.has('tie_word_embeddings') ? t.bool('tie_word_embeddings', false) : topTie ?? false,
-    bosTokenId: optionalId('bos_token_id'), eosTokenId: optionalId('eos_token_id'), padTokenId: optionalId('pad_token_id'),
-  };
+  return (list as number[]).map((l) => (l < 0 ? layers + 1 + l : l));
 }
 
 export function parseLlavaConfig(config: unknown, file: string): LlavaConfig {
   if (!isRecord(config)) throw new ImportError('CONFIG', `${file}: expected a JSON object`, file);
   const top = new ConfigFields(config, file, '');
   const vision = clipVision(top.record('vision_config') ?? new ConfigFields({ ...LLAVA_DEFAULT_VISION }, file, 'vision_config'));
-  const text = llamaText(top.record('text_config') ?? new ConfigFields({}, file, 'text_config'), top.has('tie_word_embeddings') ? top.bool('tie_word_embeddings', false) : undefined);
-  const raw = config.vision_feature_layer ?? -2;
-  const list = Array.isArray(raw) ? raw : [raw];
-  if (list.length === 0 || !list.every((l) => typeof l === 'number' && Number.isInteger(l) && l >= -(vision.layers + 1) && l <= vision.layers)) {
-    throw new ImportError('CONFIG', `${file}: vision_feature_layer ${JSON.stringify(raw)} must be an integer (or a list) in [-${vision.layers + 1}, ${vision.layers}]`, file);
-  }
-  const featureLayers = (list as number[]).map((l) => (l < 0 ? vision.layers + 1 + l : l));
+  const text = decoderTextConfig(top.record('text_config') ?? new ConfigFields({}, file, 'text_config'), LLAMA, top.has('tie_word_embeddings') ? top.bool('tie_word_embeddings', false) : undefined);
+  const featureLayers = parseFeatureLayers(config.vision_feature_layer ?? -2, vision.layers, file);
   const selectStrategy = top.oneOf('vision_feature_select_strategy', ['default', 'full'] as const, 'default');
   const patches = (vision.imageSize / vision.patchSize) ** 2;
   const imageTokenCount = selectStrategy === 'default' ? patches : patches + 1;
@@ -154,7 +124,7 @@ export interface LlavaLayout {
  * memory and maps the old names onto them (LlavaModel._checkpoint_conversion_mapping); 5.17's
  * save_pretrained writes `language_model.model.*` with `vision_tower.*` (no inner `vision_model.`).
  */
-const CANDIDATES: { [K in keyof LlavaLayout]: { probe: string; prefixes: string[] } } = {
+const CANDIDATES: { [K in keyof LlavaLayout]: PartCandidates } = {
   vision: { probe: 'embeddings.patch_embedding.weight', prefixes: ['vision_tower.vision_model.', 'vision_tower.', 'model.vision_tower.vision_model.', 'model.vision_tower.'] },
   text: { probe: 'embed_tokens.weight', prefixes: ['language_model.model.', 'model.language_model.'] },
   lmHead: { probe: 'weight', prefixes: ['language_model.lm_head.', 'lm_head.'] },
@@ -162,91 +132,42 @@ const CANDIDATES: { [K in keyof LlavaLayout]: { probe: string; prefixes: string[
 };
 
 export function llavaLayout(ckpt: SafetensorsCheckpoint, tied: boolean): LlavaLayout {
-  const find = (part: keyof LlavaLayout): string => {
-    const { probe, prefixes } = CANDIDATES[part];
-    const hits = prefixes.filter((p) => ckpt.has(p + probe));
-    if (hits.length === 1) return hits[0]!;
-    if (hits.length === 0 && part === 'lmHead' && tied) return '';
-    const what = hits.length === 0 ? 'none of' : 'more than one of';
-    throw new ImportError('TENSOR_NAME', `${ckpt.source}: ${what} ${prefixes.map((p) => `'${p}${probe}'`).join(', ')} found: not a LLaVA checkpoint layout transformers loads`, ckpt.source);
-  };
+  const find = (part: keyof LlavaLayout): string => findPrefix(ckpt, 'LLaVA', CANDIDATES[part], part === 'lmHead' && tied);
   return { vision: find('vision'), text: find('text'), lmHead: find('lmHead'), projector: find('projector') };
 }
 
 /** Every graph weight with its checkpoint source, in graph order. */
 export function llavaWeights(c: LlavaConfig, l: LlavaLayout): WeightSpec[] {
-  const specs: WeightSpec[] = [];
+  const w = new WeightPlan();
   const v = c.vision;
-  const t = c.text;
-  const copy = (name: string, source: string, shape: number[], sourceShape = shape): void => {
-    specs.push({ name, shape, source, sourceShape, transform: { kind: 'copy' } });
-  };
-  const lin = (name: string, source: string, k: number, n: number, bias: boolean): void => {
-    specs.push({ name: `${name}/weight`, shape: [k, n], source: `${source}.weight`, sourceShape: [n, k], transform: { kind: 'transpose' } });
-    if (bias) copy(`${name}/bias`, `${source}.bias`, [n]);
-  };
-  const norm = (name: string, source: string, n: number, bias: boolean): void => {
-    copy(`${name}/weight`, `${source}.weight`, [n]);
-    if (bias) copy(`${name}/bias`, `${source}.bias`, [n]);
-  };
   const patches = (v.imageSize / v.patchSize) ** 2;
   const vp = l.vision;
-  specs.push({
+  w.add({
     name: 'vision/embeddings/patch_embedding/weight', shape: [v.patchSize * v.patchSize * v.channels, v.hidden],
     source: `${vp}embeddings.patch_embedding.weight`, sourceShape: [v.hidden, v.channels, v.patchSize, v.patchSize], transform: { kind: 'conv_patch' },
   });
-  copy('vision/embeddings/class_embedding/weight', `${vp}embeddings.class_embedding`, [1, 1, v.hidden], [v.hidden]);
-  copy('vision/embeddings/position_embedding/weight', `${vp}embeddings.position_embedding.weight`, [patches + 1, v.hidden]);
-  norm('vision/pre_layrnorm', `${vp}pre_layrnorm`, v.hidden, true);
-  for (let i = 0; i < c.visionLayersUsed; i++) {
-    const p = `vision/layers.${i}`;
-    const s = `${vp}encoder.layers.${i}`;
-    norm(`${p}/layer_norm1`, `${s}.layer_norm1`, v.hidden, true);
-    for (const proj of ['q_proj', 'k_proj', 'v_proj', 'out_proj']) lin(`${p}/self_attn/${proj}`, `${s}.self_attn.${proj}`, v.hidden, v.hidden, true);
-    norm(`${p}/layer_norm2`, `${s}.layer_norm2`, v.hidden, true);
-    lin(`${p}/mlp/fc1`, `${s}.mlp.fc1`, v.hidden, v.mlp, true);
-    lin(`${p}/mlp/fc2`, `${s}.mlp.fc2`, v.mlp, v.hidden, true);
-  }
-  lin('projector/linear_1', `${l.projector}linear_1`, v.hidden * c.featureLayers.length, t.hidden, c.projectorBias);
-  lin('projector/linear_2', `${l.projector}linear_2`, t.hidden, t.hidden, c.projectorBias);
-  const tp = l.text;
-  const kv = t.kvHeads * t.headDim;
-  copy('lm/embed_tokens/weight', `${tp}embed_tokens.weight`, [t.vocab, t.hidden]);
-  for (let i = 0; i < t.layers; i++) {
-    const p = `lm/layers.${i}`;
-    const s = `${tp}layers.${i}`;
-    norm(`${p}/input_layernorm`, `${s}.input_layernorm`, t.hidden, false);
-    lin(`${p}/self_attn/q_proj`, `${s}.self_attn.q_proj`, t.hidden, t.heads * t.headDim, false);
-    lin(`${p}/self_attn/k_proj`, `${s}.self_attn.k_proj`, t.hidden, kv, false);
-    lin(`${p}/self_attn/v_proj`, `${s}.self_attn.v_proj`, t.hidden, kv, false);
-    lin(`${p}/self_attn/o_proj`, `${s}.self_attn.o_proj`, t.heads * t.headDim, t.hidden, false);
-    norm(`${p}/post_attention_layernorm`, `${s}.post_attention_layernorm`, t.hidden, false);
-    lin(`${p}/mlp/gate_proj`, `${s}.mlp.gate_proj`, t.hidden, t.mlp, false);
-    lin(`${p}/mlp/up_proj`, `${s}.mlp.up_proj`, t.hidden, t.mlp, false);
-    lin(`${p}/mlp/down_proj`, `${s}.mlp.down_proj`, t.mlp, t.hidden, false);
-  }
-  norm('lm/norm', `${tp}norm`, t.hidden, false);
-  // Tied (or absent under tie_word_embeddings): lm_head is the embedding table, transposed.
-  lin('lm/lm_head', l.lmHead === '' ? `${tp}embed_tokens` : `${l.lmHead.slice(0, -1)}`, t.hidden, t.vocab, false);
-  return specs;
+  w.copy('vision/embeddings/class_embedding/weight', `${vp}embeddings.class_embedding`, [1, 1, v.hidden], [v.hidden]);
+  w.copy('vision/embeddings/position_embedding/weight', `${vp}embeddings.position_embedding.weight`, [patches + 1, v.hidden]);
+  w.norm('vision/pre_layrnorm', `${vp}pre_layrnorm`, v.hidden, true);
+  for (let i = 0; i < c.visionLayersUsed; i++) vitLayerWeights(w, v, vp, i);
+  w.linear('projector/linear_1', `${l.projector}linear_1`, v.hidden * c.featureLayers.length, c.text.hidden, c.projectorBias);
+  w.linear('projector/linear_2', `${l.projector}linear_2`, c.text.hidden, c.text.hidden, c.projectorBias);
+  decoderWeights(w, c.text, l.text, l.lmHead);
+  return w.specs;
 }
 
 /** Checkpoint tensors LLaVA holds but its forward never reads (unused vision layers, CLIP's post_layernorm, buffers). */
 export function llavaUnusedTensor(c: LlavaConfig, l: LlavaLayout, name: string): boolean {
   if (name.startsWith(`${l.vision}post_layernorm.`) || name === `${l.vision}embeddings.position_ids` || name.endsWith('.rotary_emb.inv_freq')) return true;
-  const m = name.startsWith(`${l.vision}encoder.layers.`) ? /^(\d+)\./.exec(name.slice(`${l.vision}encoder.layers.`.length)) : null;
-  return m !== null && Number(m[1]) >= c.visionLayersUsed && Number(m[1]) < c.vision.layers;
+  return isLayerInRange(name, `${l.vision}encoder.layers.`, c.visionLayersUsed, c.vision.layers);
 }
 
 /** CLIP vision tower up to the feature layers, feature selection and projector: pixels [B, H, W, 3] -> [B, imageTokens, textHidden]. */
 function imageFeatures<T>(o: Ops<T>, c: LlavaConfig, pixels: T): T {
   const v = c.vision;
   const grid = v.imageSize / v.patchSize;
-  const ps = v.patchSize;
-  // Conv2d with stride = kernel as a matmul over non-overlapping patches (rows in (y, x, c) order).
-  let x = o.reshape('vision/embeddings/patchify/Reshape', pixels, [-1, grid, ps, grid, ps, v.channels]);
-  x = o.transpose('vision/embeddings/patchify/Transpose', x, [0, 1, 3, 2, 4, 5]);
-  x = o.reshape('vision/embeddings/patchify/Reshape_1', x, [-1, grid * grid, ps * ps * v.channels]);
+  // Conv2d with stride = kernel as a matmul over non-overlapping patches.
+  let x = patchify(o, 'vision/embeddings/patchify', pixels, grid, grid, v.patchSize, v.channels);
   x = linear(o, 'vision/embeddings/patch_embedding', x, false);
   // The class embedding as a row of the batch: 0 · (first patch) + class_embedding keeps the batch dimension.
   const first = o.slice('vision/embeddings/class/first_patch', x, 3, 1, 0, 1);
@@ -257,10 +178,7 @@ function imageFeatures<T>(o: Ops<T>, c: LlavaConfig, pixels: T): T {
   x = layerNorm(o, 'vision/pre_layrnorm', x, v.eps);
   const states: T[] = [x];
   for (let i = 0; i < c.visionLayersUsed; i++) {
-    const p = `vision/layers.${i}`;
-    x = o.add(`${p}/residual_attn`, x, encoderAttention(o, `${p}/self_attn`, layerNorm(o, `${p}/layer_norm1`, x, v.eps), v.heads, v.hidden / v.heads));
-    const h = layerNorm(o, `${p}/layer_norm2`, x, v.eps);
-    x = o.add(`${p}/residual_mlp`, x, linear(o, `${p}/mlp/fc2`, activation(o, v.act, `${p}/mlp/act`, linear(o, `${p}/mlp/fc1`, h, true)), true));
+    x = vitLayer(o, v, i, x);
     states.push(x);
   }
   const selected = c.featureLayers.map((l, j) => (c.selectStrategy === 'default' ? o.slice(`vision/select/drop_cls.${j}`, states[l]!, 3, 1, 1, null) : states[l]!));
@@ -270,9 +188,5 @@ function imageFeatures<T>(o: Ops<T>, c: LlavaConfig, pixels: T): T {
 
 /** pixels [B, H, W, 3] (the image processor's output, NHWC), ids [B, S] with the image tokens at [offset, offset + count) -> logits [B, S, vocab]. */
 export function llavaForward<T>(o: Ops<T>, c: LlavaConfig, pixels: T, ids: T, imageTokenOffset: number): T {
-  const vision = imageFeatures(o, c, pixels);
-  const emb = o.embed('lm/embed_tokens/Gather', o.param('lm/embed_tokens/weight'), ids);
-  const h = mergeImage(o, emb, vision, imageTokenOffset, c.imageTokenCount);
-  const normed = decoderStack(o, c.text, h, ropeInputs(o, c.text.rope, ids));
-  return o.output('logits', o.matMul('lm/lm_head/MatMul', normed, o.param('lm/lm_head/weight')));
+  return decoderForward(o, c.text, ids, imageFeatures(o, c, pixels), imageTokenOffset, c.imageTokenCount, ropeInputs(o, c.text.rope, ids));
 }

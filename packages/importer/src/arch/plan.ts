@@ -12,7 +12,12 @@ export type WeightTransform =
   /** torch Linear weight [N, K] -> tfjs MatMul weight [K, N]. */
   | { kind: 'transpose' }
   /** Conv2d weight [O, C, kh, kw] (stride = kernel) -> the patch-matmul weight [kh·kw·C, O], rows in (y, x, c) order. */
-  | { kind: 'conv_patch' };
+  | { kind: 'conv_patch' }
+  /**
+   * Conv3d weight [O, C, T, kh, kw] applied to a still image (T identical frames, as Qwen2-VL's
+   * processor repeats an image) -> [kh·kw·C, O] rows in (y, x, c) order, summed over the T frames.
+   */
+  | { kind: 'conv3d_still' };
 
 export interface WeightSpec {
   /** Graph Const name, e.g. `lm/layers.0/self_attn/q_proj/weight`. */
@@ -23,6 +28,8 @@ export interface WeightSpec {
   source: string;
   /** Its shape in the checkpoint (checked on import). */
   sourceShape: number[];
+  /** Only rows [begin, end) of the source's first axis (one part of a fused tensor such as a qkv projection). */
+  rows?: [number, number];
   transform: WeightTransform;
 }
 
@@ -38,31 +45,102 @@ export function checkSourceShape(ckpt: SafetensorsCheckpoint, spec: WeightSpec):
   }
 }
 
-/** The graph weight's values, read from the checkpoint and laid out (one tensor in memory, plus its output). */
+/**
+ * The graph weight's values, read from the checkpoint and laid out. Every layout scatters from
+ * chunked reads into its output, so memory holds the output plus one read chunk, not the source too.
+ */
 export async function loadWeight(ckpt: SafetensorsCheckpoint, spec: WeightSpec): Promise<Float32Array> {
-  const src = await ckpt.readFloat32(spec.source);
   const t = spec.transform;
-  if (t.kind === 'copy') {
+  const shape = spec.sourceShape.slice();
+  // Elements [lo, hi) of the source: all of it, or the rows of one part of a fused tensor.
+  let lo = 0;
+  let hi = product(shape);
+  if (spec.rows) {
+    const row = product(shape.slice(1));
+    [lo, hi] = [spec.rows[0] * row, spec.rows[1] * row];
+    shape[0] = spec.rows[1] - spec.rows[0];
+  }
+  if (t.kind === 'copy' && !spec.rows) {
+    const src = await ckpt.readFloat32(spec.source);
     if (product(spec.shape) !== src.length) throw new Error(`weight ${spec.name}: ${src.length} values for shape [${spec.shape.join(', ')}]`);
     return src;
   }
-  if (t.kind === 'transpose') {
-    const [n, k] = spec.sourceShape as [number, number];
-    const out = new Float32Array(n * k);
-    for (let r = 0; r < n; r++) {
-      const row = r * k;
-      for (let c = 0; c < k; c++) out[c * n + r] = src[row + c]!;
-    }
+  const scatter = (place: (e: number, v: number) => void): Promise<void> => ckpt.forEachFloat32Chunk(spec.source, (values, first) => {
+    const a = Math.max(lo, first);
+    const b = Math.min(hi, first + values.length);
+    for (let e = a; e < b; e++) place(e - lo, values[e - first]!);
+  });
+  if (t.kind === 'copy') {
+    const out = new Float32Array(hi - lo);
+    if (product(spec.shape) !== out.length) throw new Error(`weight ${spec.name}: ${out.length} values for shape [${spec.shape.join(', ')}]`);
+    await scatter((e, v) => { out[e] = v; });
     return out;
   }
-  const [o, ch, kh, kw] = spec.sourceShape as [number, number, number, number];
-  const out = new Float32Array(o * ch * kh * kw);
-  for (let oi = 0; oi < o; oi++) {
-    for (let c = 0; c < ch; c++) {
-      for (let y = 0; y < kh; y++) {
-        for (let x = 0; x < kw; x++) out[((y * kw + x) * ch + c) * o + oi] = src[((oi * ch + c) * kh + y) * kw + x]!;
-      }
-    }
+  if (t.kind === 'transpose') {
+    // [N, K] row-major -> [K, N]: element (r, c) goes to c·N + r.
+    const [n, k] = shape as [number, number];
+    const out = new Float32Array(n * k);
+    await scatter((e, v) => {
+      const r = Math.floor(e / k);
+      out[(e - r * k) * n + r] = v;
+    });
+    return out;
   }
+  if (t.kind === 'conv3d_still') {
+    // [O, C, T, kh, kw] -> [(y·kw + x)·C + c, O], summed over the T frames in float64, rounded once.
+    const [o, ch, frames, kh, kw] = shape as [number, number, number, number, number];
+    const sum = new Float64Array(o * ch * kh * kw);
+    await scatter((e, v) => {
+      const x = e % kw; e = (e - x) / kw;
+      const y = e % kh; e = (e - y) / kh;
+      e = (e - (e % frames)) / frames;
+      const c = e % ch;
+      const oi = (e - c) / ch;
+      sum[((y * kw + x) * ch + c) * o + oi]! += v;
+    });
+    return Float32Array.from(sum);
+  }
+  // Conv2d [O, C, kh, kw] -> [(y·kw + x)·C + c, O].
+  const [o, ch, kh, kw] = shape as [number, number, number, number];
+  const out = new Float32Array(o * ch * kh * kw);
+  await scatter((e, v) => {
+    const x = e % kw; e = (e - x) / kw;
+    const y = e % kh; e = (e - y) / kh;
+    const c = e % ch;
+    const oi = (e - c) / ch;
+    out[((y * kw + x) * ch + c) * o + oi] = v;
+  });
   return out;
+}
+
+/** Collects WeightSpecs in graph order with the usual torch -> tfjs layouts. */
+export class WeightPlan {
+  readonly specs: WeightSpec[] = [];
+
+  /** Same values; `sourceShape` when the graph reshapes. */
+  copy(name: string, source: string, shape: number[], sourceShape = shape): void {
+    this.specs.push({ name, shape, source, sourceShape, transform: { kind: 'copy' } });
+  }
+
+  /** torch Linear `<source>.weight` [N, K] (+ `.bias` [N]) -> `<name>/weight` [K, N] (+ `<name>/bias`). */
+  linear(name: string, source: string, k: number, n: number, bias: boolean): void {
+    this.specs.push({ name: `${name}/weight`, shape: [k, n], source: `${source}.weight`, sourceShape: [n, k], transform: { kind: 'transpose' } });
+    if (bias) this.copy(`${name}/bias`, `${source}.bias`, [n]);
+  }
+
+  /** Outputs [begin, end) of a fused torch Linear with `total` outputs (e.g. the q part of a qkv projection). */
+  linearPart(name: string, source: string, k: number, total: number, begin: number, end: number, bias: boolean): void {
+    this.specs.push({ name: `${name}/weight`, shape: [k, end - begin], source: `${source}.weight`, sourceShape: [total, k], rows: [begin, end], transform: { kind: 'transpose' } });
+    if (bias) this.specs.push({ name: `${name}/bias`, shape: [end - begin], source: `${source}.bias`, sourceShape: [total], rows: [begin, end], transform: { kind: 'copy' } });
+  }
+
+  /** A norm's gamma (+ beta for LayerNorm). */
+  norm(name: string, source: string, n: number, bias: boolean): void {
+    this.copy(`${name}/weight`, `${source}.weight`, [n]);
+    if (bias) this.copy(`${name}/bias`, `${source}.bias`, [n]);
+  }
+
+  add(spec: WeightSpec): void {
+    this.specs.push(spec);
+  }
 }

@@ -66,8 +66,17 @@ export function activation<T>(o: Ops<T>, act: Activation, prefix: string, x: T):
   }
 }
 
-/** Bidirectional multi-head self-attention with q/k/v/out biases (ViT / CLIP), x [B, S, heads·headDim]. */
-export function encoderAttention<T>(o: Ops<T>, p: string, x: T, heads: number, headDim: number, outName = 'out_proj'): T {
+/** RoPE cos/sin rows that broadcast against one head's [B, S, headDim] slice (rotate-half layout). */
+export interface RopeCosSin<T> {
+  cos: T;
+  sin: T;
+}
+
+/**
+ * Bidirectional multi-head self-attention with q/k/v/out biases (ViT / CLIP / SigLIP), x [B, S, heads·headDim];
+ * `rope` rotates q and k per head (Qwen2-VL's 2-D vision RoPE).
+ */
+export function encoderAttention<T>(o: Ops<T>, p: string, x: T, heads: number, headDim: number, outName = 'out_proj', rope?: RopeCosSin<T>): T {
   const d = headDim;
   const q = linear(o, `${p}/q_proj`, x, true);
   const k = linear(o, `${p}/k_proj`, x, true);
@@ -76,8 +85,12 @@ export function encoderAttention<T>(o: Ops<T>, p: string, x: T, heads: number, h
   const outs: T[] = [];
   for (let h = 0; h < heads; h++) {
     const hp = `${p}/head.${h}`;
-    const qh = o.slice(`${hp}/q`, q, 3, 2, h * d, (h + 1) * d);
-    const kh = o.slice(`${hp}/k`, k, 3, 2, h * d, (h + 1) * d);
+    let qh = o.slice(`${hp}/q`, q, 3, 2, h * d, (h + 1) * d);
+    let kh = o.slice(`${hp}/k`, k, 3, 2, h * d, (h + 1) * d);
+    if (rope) {
+      qh = applyRope(o, `${hp}/rope_q`, qh, d, rope);
+      kh = applyRope(o, `${hp}/rope_k`, kh, d, rope);
+    }
     const vh = o.slice(`${hp}/v`, v, 3, 2, h * d, (h + 1) * d);
     const scores = o.mul(`${hp}/scale`, o.batchMatMul(`${hp}/scores`, qh, kh, true), scale);
     outs.push(o.batchMatMul(`${hp}/context`, o.softmax(`${hp}/Softmax`, scores), vh, false));
@@ -99,14 +112,26 @@ export interface RopeConfig {
   angles: 'float32' | 'float64';
 }
 
+/** transformers' `inv_freq = 1 / theta ** (arange(0, d, 2).float() / d)`: d / 2 frequencies, float32-rounded unless `angles` is float64. */
+export function inverseFrequencies(d: number, theta: number, angles: RopeConfig['angles']): number[] {
+  const round = angles === 'float32' ? Math.fround : (v: number): number => v;
+  return Array.from({ length: d / 2 }, (_, j) => round(1 / round(Math.pow(theta, round((2 * j) / d)))));
+}
+
+/** The additive causal mask [s, s]: 0 on and below the diagonal, -1e9 above. */
+export function causalMask(s: number): Float32Array {
+  const mask = new Float32Array(s * s);
+  for (let i = 0; i < s; i++) for (let j = i + 1; j < s; j++) mask[i * s + j] = -1e9;
+  return mask;
+}
+
 /** RoPE cos/sin tables [maxSeq, headDim] (rotate-half layout, as LLaMA) and the additive causal mask [maxSeq, maxSeq]. */
 export function ropeTables(r: RopeConfig): { cos: Float32Array; sin: Float32Array; mask: Float32Array } {
   const d = r.headDim;
   const s = r.maxSeq;
   const round = r.angles === 'float32' ? Math.fround : (v: number): number => v;
   const divisor = r.positionDivisor ?? 1;
-  // transformers: inv_freq = 1 / theta ** (arange(0, d, 2).float() / d); freqs = (inv_freq @ positions.float()).
-  const invFreq = Array.from({ length: d / 2 }, (_, j) => round(1 / round(Math.pow(r.theta, round((2 * j) / d)))));
+  const invFreq = inverseFrequencies(d, r.theta, r.angles);
   const cos = new Float32Array(s * d);
   const sin = new Float32Array(s * d);
   for (let p = 0; p < s; p++) {
@@ -117,34 +142,48 @@ export function ropeTables(r: RopeConfig): { cos: Float32Array; sin: Float32Arra
       sin[p * d + j] = sin[p * d + j + d / 2] = Math.sin(angle);
     }
   }
-  const mask = new Float32Array(s * s);
-  for (let i = 0; i < s; i++) for (let j = i + 1; j < s; j++) mask[i * s + j] = -1e9;
-  return { cos, sin, mask };
+  return { cos, sin, mask: causalMask(s) };
 }
 
-export interface RopeInputs<T> {
-  cos: T;
-  sin: T;
+export interface RopeInputs<T> extends RopeCosSin<T> {
   mask: T;
+}
+
+/** Tables indexed by sequence position: cos/sin [maxSeq, headDim] and the additive causal mask [maxSeq, maxSeq]. */
+export interface PositionTables {
+  cos: Float32Array;
+  sin: Float32Array;
+  mask: Float32Array;
+  maxSeq: number;
+  headDim: number;
 }
 
 /** The rows of the RoPE tables and causal mask for positions 0..S-1 of `ids` [B, S]. */
 export function ropeInputs<T>(o: Ops<T>, r: RopeConfig, ids: T): RopeInputs<T> {
-  const tables = ropeTables(r);
+  return positionInputs(o, { ...ropeTables(r), maxSeq: r.maxSeq, headDim: r.headDim }, ids);
+}
+
+/**
+ * Rows 0..S-1 of per-position tables, S the length of `ids` [B, S]. The tables are indexed by the
+ * token's index in the sequence, so a model whose rotary positions are not the indices (Qwen2-VL's
+ * multimodal RoPE) stores its own positions in the rows, and the KV-cache step reads row S-1 as
+ * for any other model.
+ */
+export function positionInputs<T>(o: Ops<T>, t: PositionTables, ids: T): RopeInputs<T> {
   const pos = o.positions('lm/rope/positions', ids);
   return {
-    cos: o.gather('lm/rope/cos', o.constant('lm/rope/cos_table', tables.cos, [r.maxSeq, r.headDim]), pos, 0),
-    sin: o.gather('lm/rope/sin', o.constant('lm/rope/sin_table', tables.sin, [r.maxSeq, r.headDim]), pos, 0),
+    cos: o.gather('lm/rope/cos', o.constant('lm/rope/cos_table', t.cos, [t.maxSeq, t.headDim]), pos, 0),
+    sin: o.gather('lm/rope/sin', o.constant('lm/rope/sin_table', t.sin, [t.maxSeq, t.headDim]), pos, 0),
     mask: o.gather(
       'lm/causal_mask/cols',
-      o.gather('lm/causal_mask/rows', o.constant('lm/causal_mask/table', tables.mask, [r.maxSeq, r.maxSeq]), pos, 0),
+      o.gather('lm/causal_mask/rows', o.constant('lm/causal_mask/table', t.mask, [t.maxSeq, t.maxSeq]), pos, 0),
       pos,
       1,
     ),
   };
 }
 
-function applyRope<T>(o: Ops<T>, name: string, x: T, d: number, r: RopeInputs<T>): T {
+function applyRope<T>(o: Ops<T>, name: string, x: T, d: number, r: RopeCosSin<T>): T {
   const x1 = o.slice(`${name}/x1`, x, 3, 2, 0, d / 2);
   const x2 = o.slice(`${name}/x2`, x, 3, 2, d / 2, d);
   const rotated = o.concat(`${name}/rotate_half`, [o.neg(`${name}/Neg`, x2), x1], 2);
@@ -158,15 +197,18 @@ export interface DecoderConfig {
   headDim: number;
   /** RMSNorm epsilon. */
   eps: number;
+  /** q/k/v projections carry biases (Qwen2), added after each MatMul as `<proj>/BiasAdd`. */
+  qkvBias?: boolean;
 }
 
-/** Causal grouped-query attention with RoPE (LLaMA), no biases; per-head slices so the KV planner and the converter follow it. */
+/** Causal grouped-query attention with RoPE (LLaMA; Qwen2 with q/k/v biases); per-head slices so the KV planner and the converter follow it. */
 export function decoderAttention<T>(o: Ops<T>, c: DecoderConfig, p: string, x: T, r: RopeInputs<T>): T {
   const d = c.headDim;
   const group = c.heads / c.kvHeads;
-  const q = o.matMul(`${p}/q_proj/MatMul`, x, o.param(`${p}/q_proj/weight`));
-  const k = o.matMul(`${p}/k_proj/MatMul`, x, o.param(`${p}/k_proj/weight`));
-  const v = o.matMul(`${p}/v_proj/MatMul`, x, o.param(`${p}/v_proj/weight`));
+  const bias = c.qkvBias ?? false;
+  const q = linear(o, `${p}/q_proj`, x, bias);
+  const k = linear(o, `${p}/k_proj`, x, bias);
+  const v = linear(o, `${p}/v_proj`, x, bias);
   const scale = scalar(o, `${p}/scale`, 1 / Math.sqrt(d));
   const keys: T[] = [];
   const values: T[] = [];

@@ -14,6 +14,8 @@ export interface RecordCase {
   greedy_token_ids: number[];
   pixel_values_shape: number[];
   logits_shape: number[];
+  /** Qwen2-VL: the processor's image_grid_thw. */
+  image_grid_thw?: number[][];
 }
 
 export interface CaseTensors {

@@ -22,6 +22,15 @@ export interface QmmDims {
 
 const OP = 'quantizedMatMul';
 
+/**
+ * Why the kernels cannot run `bits`-bit weights with `actBits`-bit activations, or null: beyond the
+ * attributes a node may hold (format's quantizedMatMulAttrsProblem), int8 activations run with
+ * 4-bit weights only (W4A8). The converter checks its options with it.
+ */
+export function quantizedMatMulBitsError(bits: number, actBits: number): string | null {
+  return actBits === 8 && bits !== 4 ? `actBits=8 (W4A8) needs bits=4, got bits=${bits}` : null;
+}
+
 /** Validates shapes and attributes; throws an error naming the op and the problem. */
 export function checkQuantizedMatMul(
   xShape: readonly number[], packedShape: readonly number[], scalesShape: readonly number[],
@@ -30,7 +39,8 @@ export function checkQuantizedMatMul(
   const { bits, groupSize, inFeatures: K, actBits } = attrs;
   const problem = quantizedMatMulAttrsProblem(attrs);
   if (problem !== undefined) throw new Error(`${OP}: ${problem}`);
-  if (actBits === 8 && bits !== 4) throw new Error(`${OP}: actBits=8 (W4A8) needs bits=4, got bits=${bits}`);
+  const pairing = quantizedMatMulBitsError(bits, actBits);
+  if (pairing) throw new Error(`${OP}: ${pairing}`);
   if (xShape.length < 1) throw new Error(`${OP}: x must have rank >= 1, got a scalar`);
   if (xShape[xShape.length - 1] !== K) {
     throw new Error(`${OP}: the last dimension of x (${xShape[xShape.length - 1]}) must equal inFeatures=${K}`);
@@ -62,7 +72,7 @@ export function roundHalfEven(v: number): number {
 }
 
 /**
- * Per-token symmetric int8 quantization of x [M, K] (ALGORITHM.md §5), in float32:
+ * Per-token symmetric int8 quantization of x [M, K] (docs/algorithm.md §5), in float32:
  * scale = max(absmax, 1e-5) / 127, q = clamp(round(x / scale), -128, 127).
  */
 export function quantizeActivationsInt8(x: ArrayLike<number>, M: number, K: number): { q: Int8Array; scale: Float32Array } {

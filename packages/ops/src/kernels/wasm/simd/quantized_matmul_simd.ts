@@ -23,7 +23,7 @@ interface EmscriptenWasm {
 type Kernel = (xs: number, xsum: number, packed: number, scales: number, zeros: number, y: number,
   m0: number, N: number, K: number, g: number, words: number, sx: number, fast: number) => void;
 
-type Prep = (x: number, M: number, K: number, bits: number, g: number, xs: number, xsum: number, sx: number) => void;
+type PrepLanes = (x: number, M: number, K: number, g: number, xs: number, xsum: number, sx: number) => void;
 
 export interface SimdExports {
   prep_f32(x: number, M: number, K: number, bits: number, g: number, xs: number, xsum: number): void;
@@ -147,7 +147,7 @@ export function runSimdQuantizedMatMul(k: SimdKernel, c: SimdCall): void {
     const mode = actBits === 8 ? 'a8' : 'f32';
     const chunk = laneChunkCodes(bits);
     const lanes = K % chunk === 0 && g % chunk === 0;
-    if (lanes) (k.exports[`prep_lanes_${mode}`] as Prep)(c.x, M, K, bits, g, xs, xsum, sx);
+    if (lanes) (k.exports[`prep_lanes_${mode}_b${bits}`] as PrepLanes)(c.x, M, K, g, xs, xsum, sx);
     else if (mode === 'a8') k.exports.prep_i8(c.x, M, K, bits, g, xs, xsum, sx);
     else k.exports.prep_f32(c.x, M, K, bits, g, xs, xsum);
     const fast = g % 32 === 0 || G === 1 ? 1 : 0;

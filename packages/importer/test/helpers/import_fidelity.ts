@@ -1,0 +1,97 @@
+/**
+ * The fidelity suite of an imported fixtures/hf checkpoint: imported with `importCheckpoint`, run
+ * with plain tfjs on transformers' recorded pixel_values (laid out by the format package's
+ * graphPixelValues, as mbq.json's imageInput says) and input_ids, on cpu and wasm: logits within
+ * `tolerance` of the largest |logit| of transformers' float32 eager logits, and the 16 greedy tokens
+ * of transformers' generate().
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import type { GraphModel } from '@tensorflow/tfjs-converter';
+import { graphPixelValues, type PreprocessedImage } from '@tfjs-mbq/format';
+import { initBackend } from '@tfjs-mbq/ops/backends';
+import { importCheckpoint, type ImportResult } from '@tfjs-mbq/importer';
+import { analyseGraph, loadModelDir } from '@tfjs-mbq/converter';
+import { greedy, loadPlain, maxDiff, readRecords, runLogits, type RecordCase } from './hf_records.js';
+
+export const BACKENDS = ['cpu', 'wasm'] as const;
+
+/** The graph's pixel_values for a recorded case. */
+export function recordedGraphPixels(r: ImportResult, c: RecordCase, pixelValues: Float32Array): Float32Array {
+  const g = c.image_grid_thw?.[0];
+  const pre: PreprocessedImage = { pixelValues, shape: c.pixel_values_shape, imageGridThw: g ? [g[0]!, g[1]!, g[2]!] : undefined };
+  const p = r.mbq.imageProcessor;
+  const { data, shape } = graphPixelValues(pre, r.mbq.imageInput, p.kind === 'qwen2-vl' ? p : undefined);
+  expect(shape.slice(1, 3)).toEqual(r.mbq.imageSize);
+  return data;
+}
+
+export interface FidelityOptions {
+  checkpoint: string;
+  /** importCheckpoint's imageSize (Qwen2-VL: the recorded resized size). */
+  imageSize?: [number, number];
+  tolerance: number;
+  /** Extra checks on the import result (mbq.json). */
+  checkImport: (r: ImportResult) => void | Promise<void>;
+}
+
+export function describeImportFidelity(o: FidelityOptions): void {
+  const hfDir = join('fixtures/hf', o.checkpoint);
+  let tmp: string;
+  let imported: ImportResult;
+  beforeAll(async () => {
+    tmp = mkdtempSync(join(tmpdir(), `${o.checkpoint}-`));
+    imported = await importCheckpoint({ hfDir, outDir: join(tmp, o.checkpoint), imageSize: o.imageSize });
+  });
+  afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('writes mbq.json with the processor\'s image token run of every recorded case', async () => {
+    const { cases } = await readRecords(hfDir);
+    for (const c of cases) {
+      expect(imported.mbq.imageTokenOffset).toBe(c.image_token_offset);
+      expect(imported.mbq.imageTokenCount).toBe(c.image_token_count);
+      expect(c.input_ids.slice(c.image_token_offset, c.image_token_offset + c.image_token_count).every((id) => id === imported.mbq.imageTokenId)).toBe(true);
+    }
+    await o.checkImport(imported);
+  });
+
+  it('the converter\'s graph analysis finds every decoder block with its scale groups (no per-architecture code in the converter)', async () => {
+    const m = await loadModelDir(imported.outDir);
+    const a = analyseGraph(m.modelJson.modelTopology, m.weights);
+    const layers = (m.config.text_config as { num_hidden_layers: number }).num_hidden_layers;
+    expect(a.blocks.map((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down])).toEqual(Array.from({ length: layers }, (_, i) =>
+      ['q_proj', 'k_proj', 'v_proj', 'o_proj'].map((p) => `lm/layers.${i}/self_attn/${p}/MatMul`).concat(['gate_proj', 'up_proj', 'down_proj'].map((p) => `lm/layers.${i}/mlp/${p}/MatMul`))));
+    // GQA (4 heads, 2 KV heads): v and o differ in shape, so no attn-out group (ALGORITHM.md §4); q/k/v biases leave the norm folds.
+    for (const b of a.blocks) {
+      expect(b.groups.map((g) => [g.name, g.fold.kind])).toEqual([['attn-in', 'gamma'], ['mlp-in', 'gamma'], ['mlp-out', 'linear']]);
+    }
+    expect(a.otherLinears).toContain('lm/lm_head/MatMul');
+    expect(a.otherLinears.every((l) => l === 'lm/lm_head/MatMul' || !l.startsWith('lm/'))).toBe(true);
+  });
+
+  describe.each(BACKENDS)('on %s', (backend) => {
+    beforeAll(async () => { await initBackend(backend); });
+
+    it(`logits within ${o.tolerance} of the largest |logit| and the 16 greedy tokens of transformers (cpu: greedy on the first case)`, async () => {
+      const model: GraphModel = await loadPlain(imported.outDir);
+      const { cases, tensors } = await readRecords(hfDir);
+      const size = imported.mbq.imageSize;
+      for (const c of cases) {
+        const t = await tensors(c.index);
+        const pixels = recordedGraphPixels(imported, c, t.pixelValues);
+        const logits = await runLogits(model, pixels, size, c.input_ids);
+        expect(logits.length).toBe(t.logits.length);
+        const { diff, scale } = maxDiff(logits, t.logits);
+        process.stdout.write(`${o.checkpoint} ${backend} case ${c.index}: max |logit diff| ${diff.toExponential(2)} (max |logit| ${scale.toFixed(3)}, ratio ${(diff / scale).toExponential(2)})\n`);
+        expect(diff).toBeLessThanOrEqual(o.tolerance * scale);
+        if (backend === 'wasm' || c.index === 0) {
+          expect(await greedy(model, pixels, size, c.input_ids, c.greedy_token_ids.length, c.logits_shape[2]!, [imported.mbq.eosTokenId])).toEqual(c.greedy_token_ids);
+        }
+      }
+      model.dispose();
+      expect(tf.memory().numTensors).toBeLessThan(50);
+    });
+  });
+}
