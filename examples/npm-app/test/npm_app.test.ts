@@ -109,8 +109,9 @@ describe.each([TFJS_OLDEST, NEWEST])('an app on tfjs %s, installed from the pack
     await app.installApp(dir, {
       tarballs,
       ours: ['@tfjs-mbq/runtime', '@tfjs-mbq/converter'],
-      // @types/node: the converter is a Node package and its typings use Node's types.
-      dependencies: { ...Object.fromEntries(TFJS_PACKAGES.map((p) => [p, version])), jimp: '^1.6.0', '@types/node': '^20.0.0' },
+      // @types/node: the converter is a Node package and its typings use Node's types; @types/pngjs:
+      // its typings include jimp's, which import pngjs.
+      dependencies: { ...Object.fromEntries(TFJS_PACKAGES.map((p) => [p, version])), jimp: '^1.6.0', '@types/node': '^20.0.0', '@types/pngjs': '^6.0.0' },
     });
     await copyFile(join(APP_SRC, 'check.mjs'), join(dir, 'check.mjs'));
     const run = await nodeIn(dir, ['check.mjs', modelDir, FIXTURE_MODEL, FIXTURE_CALIB, IMAGE, QUESTION, dir]);
@@ -176,18 +177,22 @@ describe(`the newest app (tfjs ${NEWEST})`, () => {
     }
   });
 
+  const resolutions = {
+    node16: { module: 'node16', moduleResolution: 'node16' },
+    bundler: { module: 'esnext', moduleResolution: 'bundler' },
+    node10: { module: 'commonjs', moduleResolution: 'node10' },
+  } as const;
   it.each([
-    ['node16', { module: 'node16', moduleResolution: 'node16' }],
-    ['bundler', { module: 'esnext', moduleResolution: 'bundler' }],
-    ['node10', { module: 'commonjs', moduleResolution: 'node10' }],
-  ])('TypeScript moduleResolution %s type-checks an app using the packages (strict, with lib checks)', async (name, options) => {
-    await copyFile(join(APP_SRC, 'app_types.ts'), join(dir(), 'app_types.ts'));
-    const tsconfig = join(dir(), `tsconfig.${name}.json`);
+    ['app_types.ts', 'node16'], ['app_types.ts', 'bundler'], ['app_types.ts', 'node10'],
+    ['app_types_converter.ts', 'node16'], ['app_types_converter.ts', 'bundler'],
+  ] as const)('TypeScript type-checks %s under moduleResolution %s (strict, with lib checks)', async (file, resolution) => {
+    await copyFile(join(APP_SRC, file), join(dir(), file));
+    const tsconfig = join(dir(), `tsconfig.${file}.${resolution}.json`);
     await writeFile(tsconfig, JSON.stringify({
-      compilerOptions: { ...options, target: 'es2022', lib: ['es2022', 'dom'], strict: true, noEmit: true, skipLibCheck: false,
+      compilerOptions: { ...resolutions[resolution], target: 'es2022', lib: ['es2022', 'dom'], strict: true, noEmit: true, skipLibCheck: false,
         // Named: tfjs-core's typings use the global `Long` of @types/long without referencing it.
         types: ['node', 'long'] },
-      files: ['app_types.ts'],
+      files: [file],
     }));
     const run = await nodeIn(dir(), [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', tsconfig]);
     expect(run.stdout + run.stderr).toBe('');

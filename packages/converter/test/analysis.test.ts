@@ -90,7 +90,7 @@ test('batched sensitivity equals measureSensitivity run sample by sample', async
     { name: b.o, block: b.index, site: 'attn' as const, channels: 64 },
     { name: b.down, block: b.index, site: 'mlp' as const, channels: 64 },
   ]);
-  const ref = measureSensitivity(samples, (i, probes) => {
+  const ref = await measureSensitivity(samples, (i, probes) => {
     const s = samples[i];
     const feeds = { input_ids: tf.tensor2d(s.inputIds, [1, s.inputIds.length], 'int32'), pixel_values: tf.tensor4d(s.pixels, [1, H, W, 3]) };
     const add = new Map([...probes].map(([k, v]) => [k, tf.expandDims(v, 0)]));

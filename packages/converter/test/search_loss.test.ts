@@ -43,12 +43,12 @@ describe('search losses (docs/algorithm.md §4.4)', () => {
     const [v, c] = tf.tidy(() => {
       const r = tf.tensor2d(refData, [4, 2]);
       const o = tf.add(r, tf.tensor2d(d, [4, 2])) as tf.Tensor2D;
-      return modalityMse(r, o, tf.tensor1d(vision), tf.tensor1d(caption));
+      return modalityMse(r, o, tf.tensor1d(vision), tf.tensor1d(caption)).arraySync();
     });
     expect(v).toBeCloseTo(1.75, 6);
     expect(c).toBeCloseTo(5, 6);
     // An empty set reports 0, not NaN.
-    expect(tf.tidy(() => modalityMse(tf.ones([2, 2]) as tf.Tensor2D, tf.zeros([2, 2]) as tf.Tensor2D, tf.zeros([2]) as tf.Tensor1D, tf.ones([2]) as tf.Tensor1D))).toEqual([0, 1]);
+    expect(tf.tidy(() => modalityMse(tf.ones([2, 2]) as tf.Tensor2D, tf.zeros([2, 2]) as tf.Tensor2D, tf.zeros([2]) as tf.Tensor1D, tf.ones([2]) as tf.Tensor1D).arraySync())).toEqual([0, 1]);
   });
 
   it('mse with every position caption and none vision equals the awq loss', () => {

@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Bundles bench/peak_rss.ts (workspace packages from source) and runs it: peak RSS of an import.
+# Builds the workspace (tsc -b), bundles bench/peak_rss.ts against the built packages and runs it
+# under node --expose-gc: peak RSS of an import (docs/memory.md).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 dir=node_modules/.cache/mbq-importer-bench
 mkdir -p "$dir"
-node_modules/.bin/esbuild packages/importer/bench/peak_rss.ts --bundle --platform=node --format=esm --target=node20 --packages=external --log-level=warning \
-  --alias:@tfjs-mbq/importer=./packages/importer/src/index.ts --alias:@tfjs-mbq/converter=./packages/converter/src/index.ts \
-  --alias:@tfjs-mbq/format=./packages/format/src/index.ts --alias:@tfjs-mbq/ops/backends=./packages/ops/src/backends/index.ts \
-  --alias:@tfjs-mbq/ops=./packages/ops/src/index.ts --outfile="$dir/peak_rss.mjs"
+npx tsc -b
+node_modules/.bin/esbuild packages/importer/bench/peak_rss.ts --bundle --platform=node --format=esm --target=node20 --packages=external --log-level=warning --outfile="$dir/peak_rss.mjs"
 exec node ${NODE_GC:---expose-gc} "$dir/peak_rss.mjs" "$@"

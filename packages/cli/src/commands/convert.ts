@@ -27,6 +27,7 @@ interface ConvertArgs {
   emit: 'quantized' | 'float';
   json: boolean;
   progress: boolean;
+  workDir?: string;
 }
 
 function fmt(v: number): string {
@@ -75,13 +76,15 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     .option('seed', { type: 'number', default: 0, describe: 'seed of the sample selection (and rotation signs)' })
     .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName, describe: 'tfjs backend' })
     .option('emit', { choices: ['quantized', 'float'] as const, default: 'quantized' as const, describe: 'quantized: MbqQuantizedMatMul nodes with packed weights (needs @tfjs-mbq/ops); float: plain graph, dequantized weights' })
+    .option('work-dir', { type: 'string', describe: 'keep the sensitivity and each finished block\'s search results here; run the same command again to continue after the last finished block (same output as an uninterrupted run)' })
     .option('json', { type: 'boolean', default: false, describe: 'print quantization.json to stdout instead of the summary' })
     .option('progress', { type: 'boolean', default: true, describe: 'progress bars on stderr (--no-progress to silence)' })
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/tiny-vlm-mbq-w3', 'MBQ, 3-bit weights (the defaults)')
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/awq-w4 --method awq --w-bits 4', 'AWQ baseline, 4-bit weights')
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/w4a8 --w-bits 4 --a-bits 8', 'MBQ weight-activation W4A8')
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/w4a8-sq --w-bits 4 --a-bits 8 --scale-family smoothquant', 'MBQ W4A8 searching alpha of SmoothQuant-style scales')
-    .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/float --emit float --json', 'plain float graph, machine-readable result') as unknown as Argv<ConvertArgs>,
+    .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/float --emit float --json', 'plain float graph, machine-readable result')
+    .example('$0 convert big-vlm --calib calib --out out/big-w3 --backend webgpu --work-dir work/big-w3', 'resumable: interrupted, the same command continues after the last finished block') as unknown as Argv<ConvertArgs>,
   handler: async (argv: ArgumentsCamelCase<ConvertArgs>) => {
     const bars = progressBars(process.stderr, argv.progress);
     const t0 = Date.now();
@@ -93,7 +96,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       const options: ConvertOptions = {
         modelDir, calibDir: argv.calib, outDir: argv.out, overwrite: argv.overwrite, method: argv.method, wBits: argv.wBits,
         aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, scaleFamily: argv.scaleFamily, distort: argv.distort, rotate: argv.rotate,
-        samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true,
+        samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true, workDir: argv.workDir,
         onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
       };
       // Options, their combinations and the output directory are checked before a backend starts.

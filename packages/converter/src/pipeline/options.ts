@@ -50,6 +50,12 @@ export interface ConvertOptions {
   keepModel?: boolean;
   /** File operations of the output directory (default node:fs; tests inject ENOSPC / EROFS). */
   outputFs?: OutputFs;
+  /**
+   * Keep the sensitivity and each block's search results here as they finish; a conversion started
+   * again with the same work directory and inputs continues after the last finished block
+   * (pipeline/work_dir.ts). Not part of the output.
+   */
+  workDir?: string;
 }
 
 export type Stage = 'load' | 'calibrate' | 'rotate' | 'sensitivity' | 'search' | 'quantize' | 'evaluate' | 'emit';
@@ -61,9 +67,10 @@ export interface ProgressEvent {
   detail?: string;
 }
 
-export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' | 'groupSize' | 'samples' | 'onProgress' | 'keepModel' | 'outputFs' | 'backend'>> {
+export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' | 'groupSize' | 'samples' | 'onProgress' | 'keepModel' | 'outputFs' | 'backend' | 'workDir'>> {
   backend?: BackendName | 'current';
   aBits?: number;
+  workDir?: string;
   outputFs?: OutputFs;
   groupSize?: number;
   samples?: number;
@@ -127,6 +134,7 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
     modelDir: o.modelDir, calibDir: o.calibDir, outDir: o.outDir, method, wBits, aBits: o.aBits,
     groupSize: o.groupSize, loss, scaleFamily, distort: o.distort ?? false, rotate: o.rotate ?? false, samples: o.samples ?? DEFAULT_SAMPLES,
     seed, emit, gridSize, overwrite: o.overwrite ?? false, backend, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false, outputFs: o.outputFs,
+    workDir: o.workDir,
   };
 }
 

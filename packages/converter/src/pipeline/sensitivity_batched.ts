@@ -46,7 +46,7 @@ export async function batchedSensitivity(
     const part = samples.slice(start, start + chunk);
     const batch = makeBatch(part, imageSize, padId);
     const S = batch.seqLen;
-    const sums = tf.tidy(() => {
+    const sumsTensor = tf.tidy(() => {
       const feeds = batchFeeds(batch);
       const pre = exec.execute({ [io.inputIds]: feeds.input_ids, [io.pixelValues]: feeds.pixel_values }, [first.input, ...sideNames]);
       const blockFeeds = new Map<string, tf.Tensor>([[first.input, pre[0]], ...sideNames.map((n, j) => [n, pre[j + 1]] as [string, tf.Tensor])]);
@@ -63,8 +63,10 @@ export async function batchedSensitivity(
       return tf.stack(grads.map((g) => {
         const a = tf.abs(g);
         return tf.stack([tf.sum(tf.mul(a, vm), [1, 2]), tf.sum(tf.mul(a, tm), [1, 2])], 1);
-      })).dataSync(); // [sites, B, 2]
+      })); // [sites, B, 2]
     });
+    const sums = await sumsTensor.data();
+    sumsTensor.dispose();
     part.forEach((s, b) => {
       let nv = 0; let nt = 0;
       for (let p = 0; p < s.inputIds.length; p++) { if (s.visionMask[p]) nv++; if (s.captionMask[p]) nt++; }
