@@ -114,9 +114,10 @@ async function captionLoss(logits: tf.Tensor, batch: CalibBatch): Promise<number
     let t = 0;
     batch.lengths.forEach((len, b) => {
       for (let p = 0; p < len; p++, t++) {
-        if (batch.captionMask[t] && p + 1 < len) {
-          rows.push(b * batch.seqLen + p);
-          targets.push(batch.inputIds[b * batch.seqLen + p + 1]);
+        // A caption token at p is predicted by the logits at p - 1.
+        if (batch.captionMask[t] && p > 0) {
+          rows.push(b * batch.seqLen + p - 1);
+          targets.push(batch.inputIds[b * batch.seqLen + p]);
         }
       }
     });
@@ -473,7 +474,10 @@ async function top1Agreement(q: tf.Tensor, f: tf.Tensor, batch: CalibBatch): Pro
   return readScalar(tf.tidy(() => {
     const V = f.shape[2]!;
     const rows: number[] = [];
-    for (let t = 0; t < batch.validRows.length; t++) if (batch.captionMask[t]) rows.push(batch.validRows[t]);
+    // The prediction of the caption token at row r is made at row r - 1 (same sample: r is not its first row).
+    for (let t = 1; t < batch.validRows.length; t++) {
+      if (batch.captionMask[t] && batch.validRows[t - 1] === batch.validRows[t] - 1) rows.push(batch.validRows[t] - 1);
+    }
     const idx = tf.tensor1d(rows, 'int32');
     const a = tf.argMax(tf.gather(tf.reshape(q, [-1, V]), idx), 1);
     const b = tf.argMax(tf.gather(tf.reshape(f, [-1, V]), idx), 1);

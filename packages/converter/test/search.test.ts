@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import {
-  applyLinearOverride, alphaGrid, quantizeWeight, searchGroupScale, smoothQuantScales, weightQuantizer,
+  applyLinearOverride, alphaGrid, meanAbsPerChannel, quantizeWeight, searchGroupScale, smoothQuantScales, weightQuantizer,
 } from '../src/search/index.js';
 import type { LinearOverride, QuantConfig, ScaleGroup, TokenWeighting } from '../src/search/index.js';
 import {
@@ -363,5 +363,31 @@ describe.each(['wasm', 'webgpu'] as const)('searchGroupScale on the %s backend',
       }
       toy.dispose();
     }
+  });
+});
+
+describe('meanAbsPerChannel (s_x of docs/algorithm.md §4.3)', () => {
+  it('is the float64 mean of |X| over tokens, bit-identical on cpu and wasm', async () => {
+    expect(() => meanAbsPerChannel(new Float32Array(10), 4)).toThrow(/10 values are not rows of 4 channels/);
+    // 3000 tokens, magnitudes over 6 decades: a float32 reduction is off in the last bits here.
+    const rand = mulberry32(13);
+    const rows = 3000, k = 48;
+    const x = Float32Array.from({ length: rows * k }, (_, i) => (rand() - 0.4) * 10 ** ((i % k) % 7 - 3) * (1 + 1000 * Number(i % 977 === 0)));
+    const expected = new Float64Array(k);
+    for (let c = 0; c < k; c++) {
+      let s = 0;
+      for (let r = 0; r < rows; r++) s += Math.abs(x[r * k + c]);
+      expected[c] = s / rows;
+    }
+    const got: Record<string, Float64Array> = {};
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await initBackend(backend);
+      const t = tf.tensor2d(x, [rows, k]);
+      got[backend] = meanAbsPerChannel(await t.data(), k);
+      t.dispose();
+    }
+    await initBackend('cpu');
+    expect(Array.from(got.wasm!)).toEqual(Array.from(got.cpu!));
+    for (let c = 0; c < k; c++) expect(Math.abs(got.cpu![c]! - expected[c]!)).toBeLessThanOrEqual(1e-14 * expected[c]!);
   });
 });

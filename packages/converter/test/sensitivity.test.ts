@@ -27,7 +27,7 @@ describe('median clamp', () => {
 });
 
 describe('captionCrossEntropy', () => {
-  it('is the mean next-token cross-entropy over caption positions, by hand', () => {
+  it('is the mean cross-entropy of the caption tokens, each read from the logits one position earlier, by hand', () => {
     const logits = [
       [1, 2, 0, -1],
       [0.5, 0.5, 3, 0],
@@ -35,7 +35,7 @@ describe('captionCrossEntropy', () => {
       [0, 0, 0, 0],
     ];
     const ids = [3, 1, 2, 0];
-    const mask = [0, 1, 1, 0]; // position 1 predicts ids[2] = 2, position 2 predicts ids[3] = 0
+    const mask = [0, 0, 1, 1]; // caption tokens ids[2] = 2 (predicted at position 1) and ids[3] = 0 (at position 2)
     const ce = (row: number[], t: number): number => {
       const lse = Math.log(row.reduce((a, v) => a + Math.exp(v), 0));
       return lse - row[t];
@@ -44,10 +44,10 @@ describe('captionCrossEntropy', () => {
     const value = tf.tidy(() => captionCrossEntropy(tf.tensor3d([logits]), ids, mask).dataSync()[0]);
     expectClose(value, expected, 1e-6);
   });
-  it('rejects a caption mark on the last position and out-of-vocabulary targets', () => {
+  it('rejects a caption mark on position 0 and out-of-vocabulary targets', () => {
     const l = tf.zeros([3, 4]);
-    expect(() => captionCrossEntropy(l, [0, 1, 2], [0, 0, 1])).toThrow(/last position 2/);
-    expect(() => captionCrossEntropy(l, [0, 9, 2], [1, 0, 0])).toThrow(/token id 9 at position 1/);
+    expect(() => captionCrossEntropy(l, [0, 1, 2], [1, 0, 0])).toThrow(/marks position 0/);
+    expect(() => captionCrossEntropy(l, [0, 9, 2], [0, 1, 0])).toThrow(/token id 9 at position 1/);
     expect(() => captionCrossEntropy(l, [0, 1, 2], [0, 0, 0])).toThrow(/marks no position/);
     l.dispose();
   });
@@ -146,7 +146,7 @@ describe('measureSensitivity', () => {
     const hm = new Float64Array(seq * c);
     for (let p = 0; p < seq; p++) for (let q = 0; q < seq; q++) for (let k = 0; k < c; k++) hm[p * c + k] += mData[p * seq + q] * hData[q * c + k];
     const g = new Float64Array(seq * vocab);
-    const caption = [4, 5];
+    const caption = [3, 4]; // the positions predicting the caption tokens 4 and 5 (captionMask)
     for (const p of caption) {
       const row = Array.from({ length: vocab }, (_, v) => { let a = 0; for (let k = 0; k < c; k++) a += hm[p * c + k] * wData[k * vocab + v]; return a; });
       const mx = Math.max(...row);

@@ -17,7 +17,7 @@ interface ConvertArgs {
   wBits?: number;
   aBits?: number;
   groupSize?: number;
-  loss: 'mae' | 'mse';
+  loss?: 'mae' | 'mse';
   scaleFamily: 'awq' | 'smoothquant';
   distort: boolean;
   rotate: boolean;
@@ -68,7 +68,8 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     .option('w-bits', { type: 'number', describe: 'weight bits (2..8) [default: 3]' })
     .option('a-bits', { type: 'number', describe: 'activation bits: weight-activation quantization (e.g. --w-bits 4 --a-bits 8)' })
     .option('group-size', { type: 'number', describe: 'weights per (scale, zero) group along K [default: largest of 128/64/32 dividing every K]' })
-    .option('loss', { choices: ['mae', 'mse'] as const, default: 'mae' as const, describe: 'MBQ reconstruction loss' })
+    // No yargs default: --loss given with another method than mbq is refused, the default is not.
+    .option('loss', { choices: ['mae', 'mse'] as const, describe: "MBQ's modality-weighted reconstruction loss, --method mbq only (awq always uses the uniform MSE) [default: mae]" })
     .option('scale-family', { choices: ['awq', 'smoothquant'] as const, default: 'awq' as const, describe: 'candidate scales of the awq/mbq alpha search: awq = mean|X|^alpha (the reference); smoothquant = max|X|^alpha / max|W|^(1-alpha) (the SmoothQuant formula, alpha searched)' })
     .option('distort', { type: 'boolean', default: false, describe: 'feed each block the output of the already-quantized previous block' })
     .option('rotate', { type: 'boolean', default: false, describe: 'Hadamard-rotate the residual stream and down_proj input before the search' })

@@ -104,6 +104,9 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
   }
   const loss = o.loss ?? 'mae';
   if (loss !== 'mae' && loss !== 'mse') bad(`--loss must be mae or mse, got "${String(loss)}"`);
+  if (o.loss !== undefined && method !== 'mbq') {
+    bad(`--loss ${o.loss} chooses MBQ's modality-weighted reconstruction loss; --method ${method} ${method === 'awq' ? 'always uses the uniform MSE' : 'does not use it'}; leave out --loss or use --method mbq`);
+  }
   const scaleFamily = o.scaleFamily ?? 'awq';
   if (scaleFamily !== 'awq' && scaleFamily !== 'smoothquant') bad(`--scale-family must be awq or smoothquant, got "${String(scaleFamily)}"`);
   if (scaleFamily !== 'awq' && method !== 'awq' && method !== 'mbq') {

@@ -12,16 +12,16 @@ import { makeBatch, batchFeeds } from '../calib/batch.js';
 import { clampByMedian, ensureGradients, type SensitivityResult, type SiteSensitivity } from '../sensitivity/index.js';
 import type { ModelIo } from './model_io.js';
 
-/** Sum over samples of each sample's mean next-token cross-entropy on its caption positions. */
+/** Sum over samples of each sample's mean next-token cross-entropy of its caption tokens (read one position earlier). */
 function summedCaptionLoss(logits: tf.Tensor, samples: readonly CalibSample[], seqLen: number): tf.Scalar {
   const V = logits.shape[logits.rank - 1];
   // Dense target weights [B*S, V] instead of a gather: wasm has no kernel for gather's gradient.
   const target = new Float32Array(samples.length * seqLen * V);
   samples.forEach((s, b) => {
     let count = 0;
-    for (let p = 0; p < s.inputIds.length - 1; p++) if (s.captionMask[p]) count++;
-    for (let p = 0; p < s.inputIds.length - 1; p++) {
-      if (s.captionMask[p]) target[(b * seqLen + p) * V + s.inputIds[p + 1]] = 1 / count;
+    for (let p = 1; p < s.inputIds.length; p++) if (s.captionMask[p]) count++;
+    for (let p = 1; p < s.inputIds.length; p++) {
+      if (s.captionMask[p]) target[(b * seqLen + p - 1) * V + s.inputIds[p]] = 1 / count;
     }
   });
   const logp = tf.logSoftmax(tf.reshape(logits, [-1, V]));

@@ -21,9 +21,22 @@ export function lossKindFor(config: QuantConfig): ScaleSearchLossKind {
   return 'uniform-mse';
 }
 
-/** s_x[c] = mean over all tokens of |X[:, c]| (AWQ's get_act_scale), as a device tensor [K]. */
-export function meanAbsPerChannel(x: tf.Tensor2D): tf.Tensor1D {
-  return tf.tidy(() => tf.mean(tf.abs(x), 0) as tf.Tensor1D);
+/**
+ * s_x[c] = mean over all tokens of |X[:, c]| (AWQ's get_act_scale), summed in float64 on the host
+ * from X's values ([rows, k] row-major): a backend's float32 tf.mean (wasm: up to 20 ulp off) can
+ * move the losses by more than the margin between the best alphas, so every backend must start
+ * from the same statistic.
+ */
+export function meanAbsPerChannel(values: ArrayLike<number>, k: number): Float64Array {
+  const rows = values.length / k;
+  if (!Number.isInteger(rows) || rows < 1) throw new Error(`meanAbsPerChannel: ${values.length} values are not rows of ${k} channels`);
+  const sum = new Float64Array(k);
+  for (let r = 0; r < rows; r++) {
+    const base = r * k;
+    for (let c = 0; c < k; c++) sum[c] += Math.abs(values[base + c]);
+  }
+  for (let c = 0; c < k; c++) sum[c] /= rows;
+  return sum;
 }
 
 /**
@@ -31,7 +44,7 @@ export function meanAbsPerChannel(x: tf.Tensor2D): tf.Tensor1D {
  * Computed in float64 on the host (K values) so every backend gets identical scales, then
  * rounded to float32 once.
  */
-export function alphaScales(sx: Float32Array, alpha: number): Float32Array {
+export function alphaScales(sx: ArrayLike<number>, alpha: number): Float32Array {
   const s = new Float64Array(sx.length);
   let max = -Infinity;
   let min = Infinity;
@@ -105,33 +118,34 @@ function groupWeights(group: ScaleGroup): tf.Tensor2D[] {
 
 /** What a group's candidates are built from (only the parts its method and family need). */
 interface GroupStatistics {
-  /** mean |X| per channel (awq family). */
-  meanAbs?: Float32Array;
+  /** mean |X| per channel (awq family), float64 from the host. */
+  meanAbs?: Float64Array;
   /** max |X| and max |W| per channel (smoothquant method and family). */
   maxima?: ChannelMaxima;
   /** Positions MBQ's loss counts (vision + caption). */
   weightedTokens?: number;
 }
 
-/** Computes the statistics on the device and reads them in one transfer. */
+/** Computes the statistics on the device and reads them (and X for mean|X|) together. */
 async function readStatistics(group: ScaleGroup, weighting: TokenWeighting, config: QuantConfig): Promise<GroupStatistics> {
   const k = group.input.shape[1];
   const family = config.scaleFamily ?? 'awq';
   const wantMeanAbs = (config.method === 'awq' || config.method === 'mbq') && family === 'awq';
   const wantMaxima = config.method === 'smoothquant' || ((config.method === 'awq' || config.method === 'mbq') && family === 'smoothquant');
   const wantCount = config.method === 'mbq';
-  if (!wantMeanAbs && !wantMaxima && !wantCount) return {};
+  // mean|X| is taken on the host in float64 (meanAbsPerChannel): X itself is read, alongside the rest.
+  const input = wantMeanAbs ? group.input.data() : undefined;
+  if (!wantMaxima && !wantCount) return { meanAbs: input ? meanAbsPerChannel(await input, k) : undefined };
   const packed = tf.tidy(() => tf.concat([
-    ...(wantMeanAbs ? [meanAbsPerChannel(group.input)] : []),
     ...(wantMaxima ? [tf.reshape(channelMaximaTensor(group.input, groupWeights(group)), [-1])] : []),
     ...(wantCount ? [tf.reshape(tf.sum(tf.add(tf.cast(weighting.visionMask, 'float32'), tf.cast(weighting.captionMask, 'float32'))), [1])] : []),
   ]));
-  const values = await packed.data() as Float32Array;
+  const [values, x] = await Promise.all([packed.data() as Promise<Float32Array>, input]);
   packed.dispose();
   let at = 0;
   const take = (n: number): Float32Array => values.slice(at, (at += n));
   return {
-    meanAbs: wantMeanAbs ? take(k) : undefined,
+    meanAbs: x ? meanAbsPerChannel(x, k) : undefined,
     maxima: wantMaxima ? channelMaximaFrom(take(2 * k), k) : undefined,
     weightedTokens: wantCount ? take(1)[0] : undefined,
   };
