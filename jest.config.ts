@@ -15,8 +15,11 @@ const config: Config = {
     '^@tfjs-mbq/importer$': '<rootDir>/packages/importer/src/index.ts',
     '^@tfjs-mbq/ops$': '<rootDir>/packages/ops/src/index.ts',
     '^@tfjs-mbq/ops/backends$': '<rootDir>/packages/ops/src/backends/index.ts',
+    // @tfjs-mbq/ops's package.json "imports": the Node side under jest.
+    '^#navigator-gpu$': '<rootDir>/packages/ops/src/backends/navigator_gpu_node.ts',
     '^@tfjs-mbq/converter$': '<rootDir>/packages/converter/src/index.ts',
     '^@tfjs-mbq/runtime$': '<rootDir>/packages/runtime/src/index.ts',
+    '^@tfjs-mbq/eval$': '<rootDir>/packages/eval/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },
   transform: {

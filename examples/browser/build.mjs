@@ -1,19 +1,26 @@
 // Bundles the page with esbuild into examples/browser/dist (index.html, main.js, style.css, wasm/).
 //   node examples/browser/build.mjs [--out <dir>]
-import { copyFile, mkdir, readdir } from 'node:fs/promises';
+// A plain browser build, no aliases or externals: the packages resolve as an app's would (here the
+// workspace's built packages; in the page test, the packed tarballs installed into a temp app).
+import { copyFile, cp, mkdir, readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../..');
 
-/** Builds the page into `outDir`; workspace packages are bundled from their TypeScript sources. */
-export async function buildPage(outDir = join(here, 'dist')) {
+/**
+ * Builds the page into `outDir`. With `appDir` (a directory whose node_modules holds the
+ * packages, e.g. installed from `npm pack` tarballs) the page's sources are copied there and
+ * bundled against those packages instead of the workspace's.
+ */
+export async function buildPage(outDir = join(here, 'dist'), { appDir } = {}) {
   await mkdir(join(outDir, 'wasm'), { recursive: true });
+  const srcDir = appDir ? join(appDir, 'src') : join(here, 'src');
+  if (appDir) await cp(join(here, 'src'), srcDir, { recursive: true });
   await esbuild.build({
-    entryPoints: [join(here, 'src/main.ts')],
+    entryPoints: [join(srcDir, 'main.ts')],
     outfile: join(outDir, 'main.js'),
     bundle: true,
     format: 'esm',
@@ -22,19 +29,12 @@ export async function buildPage(outDir = join(here, 'dist')) {
     minify: true,
     sourcemap: true,
     logLevel: 'warning',
-    alias: {
-      '@tfjs-mbq/runtime': join(root, 'packages/runtime/src/index.ts'),
-      '@tfjs-mbq/format': join(root, 'packages/format/src/index.ts'),
-      '@tfjs-mbq/ops/backends': join(root, 'packages/ops/src/backends/index.ts'),
-      '@tfjs-mbq/ops': join(root, 'packages/ops/src/index.ts'),
-    },
-    // Node-only code paths, loaded lazily and never reached in a browser.
-    external: ['webgpu', 'node:*', '@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu'],
   });
   for (const f of ['index.html', 'style.css']) await copyFile(join(here, f), join(outDir, f));
-  const wasmDir = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json'));
-  for (const f of await readdir(join(wasmDir, 'dist'))) {
-    if (f.endsWith('.wasm')) await copyFile(join(wasmDir, 'dist', f), join(outDir, 'wasm', f));
+  const wasmPkg = createRequire(join(srcDir, 'main.ts')).resolve('@tensorflow/tfjs-backend-wasm/package.json');
+  const wasmDir = join(dirname(wasmPkg), 'dist');
+  for (const f of await readdir(wasmDir)) {
+    if (f.endsWith('.wasm')) await copyFile(join(wasmDir, f), join(outDir, 'wasm', f));
   }
   return outDir;
 }

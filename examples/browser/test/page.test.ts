@@ -1,5 +1,7 @@
 /**
- * End to end: builds the page with esbuild, serves it and a converted fixture model on 127.0.0.1,
+ * End to end: builds the page with esbuild from the published packages (every workspace package
+ * packed with `npm pack`, installed from the tarballs into an app outside the repository, so a
+ * browser build of what users install is what runs here), serves it and a converted fixture model on 127.0.0.1,
  * and drives it in headless Debian chromium (playwright-core, executablePath /usr/bin/chromium, no
  * browser download). Picks a shapes-vqa PNG, asks its question, and checks the answer against the
  * runtime in Node; asserts which backend ran. The model is fixtures/tiny-vlm converted by the
@@ -39,9 +41,19 @@ describeBrowser('examples/browser in headless chromium', () => {
     dir = await mkdtemp(join(tmpdir(), 'mbq-browser-'));
     await convertFixture(join(dir, 'model'), { wBits: 4 });
     await copyFile(join(EVAL, item.image), join(dir, 'scene.png'));
-    const { buildPage } = (await import(resolve(here, '../build.mjs'))) as { buildPage: (out: string) => Promise<string> };
+    const { buildPage } = (await import(resolve(here, '../build.mjs'))) as { buildPage: (out: string, o: { appDir: string }) => Promise<string> };
+    const { packWorkspaces, installApp } = (await import(resolve(here, '../../npm-app/install.mjs'))) as {
+      packWorkspaces: (dest: string) => Promise<Record<string, string>>;
+      installApp: (dir: string, o: { tarballs: Record<string, string>; ours: string[]; dependencies: Record<string, string> }) => Promise<string>;
+    };
+    const pagePackage = JSON.parse(readFileSync(resolve(here, '../package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const appDir = await installApp(join(dir, 'app'), {
+      tarballs: await packWorkspaces(join(dir, 'pack')),
+      ours: Object.keys(pagePackage.dependencies).filter((n) => n.startsWith('@tfjs-mbq/')),
+      dependencies: Object.fromEntries(Object.entries(pagePackage.dependencies).filter(([n]) => !n.startsWith('@tfjs-mbq/'))),
+    });
     const { startServer } = (await import(resolve(here, '../serve.mjs'))) as { startServer: (o: { dist: string; modelDir: string }) => Promise<Served> };
-    await buildPage(join(dir, 'dist'));
+    await buildPage(join(dir, 'dist'), { appDir });
     server = await startServer({ dist: join(dir, 'dist'), modelDir: join(dir, 'model') });
     context = await chromium.launchPersistentContext(join(dir, 'profile'), {
       executablePath: CHROMIUM,
@@ -52,9 +64,9 @@ describeBrowser('examples/browser in headless chromium', () => {
     page = context.pages()[0] ?? (await context.newPage());
     page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
     page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
-    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()}`));
+    page.on('requestfailed', (r) => problems.push(`request failed: ${r.url()} (${r.failure()?.errorText ?? '?'})`));
     page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
-  }, 240_000);
+  }, 400_000);
 
   afterAll(async () => {
     await context?.close();

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
-import type { Argv, CommandModule } from 'yargs';
+import type { Argv, CommandModule, MiddlewareFunction } from 'yargs';
 import { commands } from './commands/index.js';
 import { checkArguments, suggestOptions, UsageError } from './ui/arguments.js';
 import { printable } from './ui/terminal_text.js';
@@ -11,12 +11,16 @@ const reported = new Error('tfjs-mbq: reported');
 /** This package's version (not that of the app it is installed in, which yargs would find from the cwd). */
 const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
+/** yargs' getOptions(): public API that @types/yargs does not declare. */
+function yargsOptions(y: unknown): { key: Record<string, unknown>; array: string[] } {
+  return (y as { getOptions(): { key: Record<string, unknown>; array: string[] } }).getOptions();
+}
+
 /** Option names of each command (for "did you mean" suggestions), read from its builder. */
 function optionNames(command: CommandModule<object, never>): string[] {
   const y = yargs([]);
   if (typeof command.builder === 'function') command.builder(y as never);
-  // getOptions() is public yargs API that @types/yargs does not declare.
-  return Object.keys((y as unknown as { getOptions(): { key: Record<string, unknown> } }).getOptions().key);
+  return Object.keys(yargsOptions(y).key);
 }
 
 /** Runs the CLI on the given arguments and resolves to the exit code. Errors are printed, not thrown. */
@@ -37,7 +41,8 @@ export async function main(argv: string[]): Promise<number> {
     .version(VERSION)
     .wrap(Math.min(110, process.stdout.columns || 100))
     // Runs after yargs' own checks and before any command: nothing has started yet.
-    .middleware((args) => checkArguments(args, argv))
+    // yargs passes its instance as the second argument (not in @types/yargs): the declared array options.
+    .middleware(((args: Record<string, unknown>, y: unknown) => checkArguments(args, argv, yargsOptions(y).array)) as unknown as MiddlewareFunction)
     .fail((msg, err) => {
       // yargs' own errors (YError: a missing value, a coerce failure) are usage errors too.
       if (!err || err.name === 'YError') {

@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './helpers/run_cli.js';
+import { checkArguments, UsageError } from '../src/ui/arguments.js';
 
 const ROOT = process.cwd();
 const FIXTURE = join(ROOT, 'fixtures/tiny-vlm');
@@ -84,4 +85,9 @@ test('the bin npm links is a committed file, so a fresh `npm ci` links it before
   expect(pkg.files).toContain('bin');
   const tracked = execFileSync('git', ['ls-files', '-s', 'packages/cli/bin/tfjs-mbq.js'], { cwd: ROOT, encoding: 'utf8' });
   expect(tracked).toMatch(/^100755 /); // executable in git, so the link runs
+});
+
+test('checkArguments: an option declared as an array may repeat; a scalar may not', () => {
+  expect(() => checkArguments({ include: ['a', 'b'] }, ['--include', 'a', '--include', 'b'], ['include'])).not.toThrow();
+  expect(() => checkArguments({ out: ['a', 'b'] }, ['--out', 'a', '--out', 'b'], ['include'])).toThrow(new UsageError('--out given 2 times (a, b); give it once'));
 });

@@ -1,6 +1,6 @@
 /**
  * The conversion pipeline: load -> analyse -> (rotate) -> sensitivity -> block-by-block scale search
- * on cached inputs -> fold scales -> quantize -> emit (ALGORITHM.md §3-§6). Stages hand plain data
+ * on cached inputs -> fold scales -> quantize -> emit (docs/algorithm.md §3-§6). Stages hand plain data
  * to each other; tensors live only inside a stage. Same inputs + seed -> byte-identical output.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -28,6 +28,7 @@ import { batchedSensitivity } from './pipeline/sensitivity_batched.js';
 import { findModelIo, type ModelIo } from './pipeline/model_io.js';
 import { resolveOptions, chooseGroupSize, type ConvertOptions, type ResolvedOptions, type Stage } from './pipeline/options.js';
 import { applyRotation, type RotationRecord } from './rotate_apply/apply.js';
+import { WorkDir, sha256, type WorkInputs } from './pipeline/work_dir.js';
 
 export type { ConvertOptions, ProgressEvent, Stage } from './pipeline/options.js';
 
@@ -105,25 +106,35 @@ class Clock {
 }
 
 /** Mean caption cross-entropy over all samples (token-weighted) of a logits batch [B, S, V]. */
-function captionLoss(logits: tf.Tensor, batch: CalibBatch): number {
-  return tf.tidy(() => {
+async function captionLoss(logits: tf.Tensor, batch: CalibBatch): Promise<number> {
+  return readScalar(tf.tidy(() => {
     const V = logits.shape[2]!;
     const rows: number[] = [];
     const targets: number[] = [];
     let t = 0;
     batch.lengths.forEach((len, b) => {
       for (let p = 0; p < len; p++, t++) {
-        if (batch.captionMask[t] && p + 1 < len) {
-          rows.push(b * batch.seqLen + p);
-          targets.push(batch.inputIds[b * batch.seqLen + p + 1]);
+        // A caption token at p is predicted by the logits at p - 1.
+        if (batch.captionMask[t] && p > 0) {
+          rows.push(b * batch.seqLen + p - 1);
+          targets.push(batch.inputIds[b * batch.seqLen + p]);
         }
       }
     });
     const l = tf.gather(tf.reshape(logits, [-1, V]), tf.tensor1d(rows, 'int32'));
     const logp = tf.logSoftmax(l);
     const picked = tf.sum(tf.mul(logp, tf.oneHot(tf.tensor1d(targets, 'int32'), V)), 1);
-    return -tf.mean(picked).dataSync()[0];
-  });
+    return tf.neg(tf.mean(picked));
+  }));
+}
+
+/** Reads a scalar from the device (asynchronously: tfjs-webgpu cannot read synchronously in Node) and frees it. */
+async function readScalar(t: tf.Tensor): Promise<number> {
+  try {
+    return (await t.data())[0];
+  } finally {
+    t.dispose();
+  }
 }
 
 /**
@@ -135,6 +146,7 @@ export async function checkConvertOptions(options: ConvertOptions): Promise<Reso
   const opts = resolveOptions(options);
   checkOutputPath(opts.modelDir, opts.outDir);
   await checkOutputDir(opts.outDir, { overwrite: opts.overwrite, fs: opts.outputFs });
+  if (opts.workDir) checkWorkDir(opts.workDir, opts.modelDir, opts.outDir);
   return opts;
 }
 
@@ -186,16 +198,47 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   progress('calibrate', 1, 1, `${calib.samples.length} of ${calib.available} samples`);
   clock.lap('calibrate');
 
+  const work = opts.workDir ? await WorkDir.open(opts.workDir, await workInputs(opts, config, model, batch)) : undefined;
   const out = await AtomicOutputDir.create(opts.outDir, { fs: opts.outputFs, overwrite: opts.overwrite });
   try {
     const state: ModelState = { graph: cloneGraph(model.modelJson.modelTopology), weights: new Map(model.weights) };
-    const result = await runPipeline(opts, config, groupSize, model, analysis, io, state, calib, batch, clock, progress, out);
+    const result = await runPipeline(opts, config, groupSize, model, analysis, io, state, calib, batch, clock, progress, out, work);
     await out.commit();
     return result;
   } catch (e) {
     await out.abort();
     throw e;
   }
+}
+
+/** The work directory outlives the output and never touches the input: it must be inside neither. */
+function checkWorkDir(workDir: string, modelDir: string, outDir: string): void {
+  for (const [what, dir] of [['input', modelDir], ['output', outDir]] as const) {
+    const rel = path.relative(path.resolve(dir), path.resolve(workDir));
+    if (rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel))) {
+      throw new ConversionError('OPTION', `--work-dir ${workDir} is inside the ${what} directory ${dir}; choose a path outside it`, workDir);
+    }
+  }
+}
+
+/** Everything the saved search results of a work directory depend on. */
+async function workInputs(opts: ResolvedOptions, config: QuantConfig, model: LoadedModel, batch: CalibBatch): Promise<WorkInputs> {
+  const modelFile = path.join(model.dir, 'model.json');
+  const shards = [];
+  for (const p of model.modelJson.weightsManifest.flatMap((g) => g.paths)) {
+    const st = await fs.stat(path.join(model.dir, p));
+    shards.push({ path: p, bytes: st.size, mtimeMs: st.mtimeMs });
+  }
+  return {
+    backend: tf.getBackend(),
+    options: {
+      method: config.method, wBits: config.wBits, aBits: config.aBits ?? null, groupSize: config.groupSize, loss: config.loss,
+      scaleFamily: config.scaleFamily ?? 'awq', distort: config.distort, rotate: opts.rotate, gridSize: config.gridSize,
+      samples: batch.batch, seed: opts.seed,
+    },
+    model: { modelJsonSha256: sha256(await fs.readFile(modelFile)), shards },
+    calibrationSha256: sha256(batch.inputIds, batch.pixels, batch.visionMask, batch.captionMask),
+  };
 }
 
 function padTokenId(model: LoadedModel): number {
@@ -211,7 +254,7 @@ function maxSequence(model: LoadedModel): number | undefined {
 async function runPipeline(
   opts: ResolvedOptions, config: QuantConfig, groupSize: number, model: LoadedModel, analysis: GraphAnalysis, io: ModelIo,
   state: ModelState, calib: CalibSet, batch: CalibBatch, clock: Clock,
-  progress: (stage: Stage, done: number, total: number, detail?: string) => void, out: AtomicOutputDir,
+  progress: (stage: Stage, done: number, total: number, detail?: string) => void, out: AtomicOutputDir, work: WorkDir | undefined,
 ): Promise<ConvertResult> {
   let exec = new GraphExecutor(state.graph, state.weights);
   const padId = padTokenId(model);
@@ -227,15 +270,15 @@ async function runPipeline(
     // Float logits before anything changes: the reference for the fold check and the evaluation.
     // Full-model passes stream the weights (one block's at a time as tensors), issue 6 §5.
     const floatLogits = keep(exec.execute(feeds, [io.logits], { streamConsts: true })[0]);
-    const floatLoss = captionLoss(floatLogits, batch);
+    const floatLoss = await captionLoss(floatLogits, batch);
 
     let rotation: RotationRecord | null = null;
     if (opts.rotate) {
       progress('rotate', 0, 1);
-      rotation = applyRotation(state, analysis, opts.seed);
+      rotation = await applyRotation(state, analysis, opts.seed);
       exec = new GraphExecutor(state.graph, state.weights);
       const rotated = exec.execute(feeds, [io.logits], { streamConsts: true })[0];
-      const err = relativeError(rotated, floatLogits);
+      const err = await relativeError(rotated, floatLogits);
       rotated.dispose();
       if (err > 1e-4) throw new ConversionError('GRAPH_ANALYSIS', `rotation changed the float model's logits by ${err.toExponential(2)} (relative); refusing to continue`);
       rotation.logitsRelativeError = err;
@@ -243,11 +286,17 @@ async function runPipeline(
       clock.lap('rotate');
     }
 
-    // Sensitivity (ALGORITHM.md §3): only MBQ weights its loss by modality.
+    // Sensitivity (docs/algorithm.md §3): only MBQ weights its loss by modality.
     let sensitivity: SensitivityResult | null = null;
     if (opts.method === 'mbq') {
       progress('sensitivity', 0, calib.samples.length);
-      sensitivity = await batchedSensitivity(exec, analysis, io, calib.samples, calib.imageSize, padId, 16, (d, t) => progress('sensitivity', d, t));
+      sensitivity = await work?.sensitivity() ?? null;
+      if (sensitivity) {
+        progress('sensitivity', calib.samples.length, calib.samples.length, 'from the work directory');
+      } else {
+        sensitivity = await batchedSensitivity(exec, analysis, io, calib.samples, calib.imageSize, padId, 16, (d, t) => progress('sensitivity', d, t));
+        await work?.saveSensitivity(sensitivity);
+      }
       clock.lap('sensitivity');
     }
 
@@ -265,21 +314,36 @@ async function runPipeline(
     let doneGroups = 0;
     progress('search', 0, totalGroups);
     for (const block of analysis.blocks) {
+      // A block finished by an earlier run of this work directory: its saved scales are applied
+      // exactly as a search would have applied them, without searching.
+      const saved = await work?.block(block.index);
       const blockFeeds = new Map<string, tf.Tensor>([[block.input, x], ...side]);
-      const outputs = [...new Set(block.groups.flatMap((g) => [g.input, g.outputLinear]))];
+      const outputs = saved ? [] : [...new Set(block.groups.flatMap((g) => [g.input, g.outputLinear]))];
       const cached = exec.execute(blockFeeds, [block.output, ...outputs]).map(keep);
       const floatOut = cached[0];
       const at = new Map(outputs.map((n, i) => [n, cached[i + 1]]));
-      for (const group of block.groups) {
-        const ratio = sensitivity ? (group.name.startsWith('attn') ? sensitivity.clampedAttn : sensitivity.clampedMlp)[block.index] : 1;
-        const res = searchOnCache(exec, analysis, state, group, at, side, validRows, { visionMask, captionMask, ratio }, config);
-        const changed = applyGroupScale(state, analysis, group, res.scales);
+      const blockRecords: GroupRecord[] = [];
+      for (const [g, group] of block.groups.entries()) {
+        let record: GroupRecord;
+        if (saved) {
+          record = saved[g];
+          if (record?.block !== block.index || record.group !== group.name || record.scales.length !== analysis.linears.get(group.linears[0])!.K) {
+            throw new ConversionError('OPTION', `--work-dir ${opts.workDir}: the saved results of block ${block.index} do not match this model's group ${group.name}; use a new work directory`);
+          }
+        } else {
+          const ratio = sensitivity ? (group.name.startsWith('attn') ? sensitivity.clampedAttn : sensitivity.clampedMlp)[block.index] : 1;
+          const res = await searchOnCache(exec, analysis, state, group, at, side, validRows, { visionMask, captionMask, ratio }, config);
+          record = groupRecord(block, group.name, group.linears.map((id) => analysis.linears.get(id)!.label), group.fold.kind, ratio, res);
+        }
+        const changed = applyGroupScale(state, analysis, group, Float32Array.from(record.scales));
         exec.invalidate(changed);
         if (group.fold.kind === 'insert') exec.refresh();
-        records.push(groupRecord(block, group.name, group.linears.map((id) => analysis.linears.get(id)!.label), group.fold.kind, ratio, res));
-        progress('search', ++doneGroups, totalGroups, `block ${block.index} ${group.name}`);
+        blockRecords.push(record);
+        progress('search', ++doneGroups, totalGroups, `block ${block.index} ${group.name}${saved ? ' (from the work directory)' : ''}`);
         await new Promise((r) => setImmediate(r)); // let SIGINT/SIGTERM handlers run
       }
+      if (!saved) await work?.saveBlock(block.index, blockRecords);
+      records.push(...blockRecords);
       tf.dispose([...at.values()]);
       let next = floatOut;
       if (opts.distort) {
@@ -307,7 +371,7 @@ async function runPipeline(
 
     // Folding must not change the float model.
     const folded = exec.execute(feeds, [io.logits], { streamConsts: true })[0];
-    const foldError = relativeError(folded, floatLogits);
+    const foldError = await relativeError(folded, floatLogits);
     folded.dispose();
     if (foldError > 1e-3) {
       throw new ConversionError('GRAPH_ANALYSIS', `folding the channel scales changed the float logits by ${foldError.toExponential(2)} (relative); the graph's structure was not what the analysis assumed`);
@@ -316,20 +380,20 @@ async function runPipeline(
     // Final quantization of every decoder linear.
     const quantized = new Map<string, QuantizedLinear>();
     const ids = analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]);
-    ids.forEach((id, i) => {
+    for (const [i, id] of ids.entries()) {
       const l = analysis.linears.get(id)!;
       const w = linearWeightNK(state.weights, l);
       quantized.set(id, opts.aBits !== undefined
-        ? quantizeSymChannel(id, w, l.N, l.K, opts.wBits, opts.aBits)
-        : quantizeAsymGroup(id, w, l.N, l.K, opts.wBits, groupSize));
+        ? await quantizeSymChannel(id, w, l.N, l.K, opts.wBits, opts.aBits)
+        : await quantizeAsymGroup(id, w, l.N, l.K, opts.wBits, groupSize));
       progress('quantize', i + 1, ids.length);
-    });
+    }
     clock.lap('quantize');
 
     progress('evaluate', 0, 1);
     const qLogits = keep(exec.execute(feeds, [io.logits], { nodeOverrides: quantizedOverrides(analysis, quantized), streamConsts: true })[0]);
-    const quantLoss = captionLoss(qLogits, batch);
-    const agreement = top1Agreement(qLogits, floatLogits, batch);
+    const quantLoss = await captionLoss(qLogits, batch);
+    const agreement = await top1Agreement(qLogits, floatLogits, batch);
     qLogits.dispose();
     floatLogits.dispose();
     progress('evaluate', 1, 1);
@@ -368,11 +432,11 @@ async function runPipeline(
   }
 }
 
-function searchOnCache(
+async function searchOnCache(
   exec: GraphExecutor, analysis: GraphAnalysis, state: ModelState, group: BlockInfo['groups'][number],
   at: ReadonlyMap<string, tf.Tensor>, side: ReadonlyMap<string, tf.Tensor>, validRows: tf.Tensor1D,
   weighting: { visionMask: tf.Tensor1D; captionMask: tf.Tensor1D; ratio: number }, config: QuantConfig,
-): ScaleSearchResult {
+): Promise<ScaleSearchResult> {
   const input3d = at.get(group.input)!;
   const weights = new Map(group.linears.map((id) => {
     const l = analysis.linears.get(id)!;
@@ -389,30 +453,36 @@ function searchOnCache(
         return gatherValid(o, validRows);
       }),
     };
-    return searchGroupScale(sg, weighting, config);
+    return await searchGroupScale(sg, weighting, config);
   } finally {
     tf.dispose([...weights.values(), input, reference]);
   }
 }
 
-function relativeError(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => {
-    const num = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
-    const den = Math.max(tf.max(tf.abs(b)).dataSync()[0], 1e-12);
-    return num / den;
-  });
+/** max |a - b| / max |b|, both maxima read in one transfer. */
+async function relativeError(a: tf.Tensor, b: tf.Tensor): Promise<number> {
+  const t = tf.tidy(() => tf.stack([tf.max(tf.abs(tf.sub(a, b))), tf.max(tf.abs(b))]));
+  try {
+    const [num, den] = await t.data();
+    return num / Math.max(den, 1e-12);
+  } finally {
+    t.dispose();
+  }
 }
 
-function top1Agreement(q: tf.Tensor, f: tf.Tensor, batch: CalibBatch): number {
-  return tf.tidy(() => {
+async function top1Agreement(q: tf.Tensor, f: tf.Tensor, batch: CalibBatch): Promise<number> {
+  return readScalar(tf.tidy(() => {
     const V = f.shape[2]!;
     const rows: number[] = [];
-    for (let t = 0; t < batch.validRows.length; t++) if (batch.captionMask[t]) rows.push(batch.validRows[t]);
+    // The prediction of the caption token at row r is made at row r - 1 (same sample: r is not its first row).
+    for (let t = 1; t < batch.validRows.length; t++) {
+      if (batch.captionMask[t] && batch.validRows[t - 1] === batch.validRows[t] - 1) rows.push(batch.validRows[t] - 1);
+    }
     const idx = tf.tensor1d(rows, 'int32');
     const a = tf.argMax(tf.gather(tf.reshape(q, [-1, V]), idx), 1);
     const b = tf.argMax(tf.gather(tf.reshape(f, [-1, V]), idx), 1);
-    return tf.mean(tf.cast(tf.equal(a, b), 'float32')).dataSync()[0];
-  });
+    return tf.mean(tf.cast(tf.equal(a, b), 'float32'));
+  }));
 }
 
 function groupRecord(block: BlockInfo, name: GroupRecord['group'], labels: string[], fold: string, ratio: number, r: ScaleSearchResult): GroupRecord {

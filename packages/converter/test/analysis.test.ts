@@ -82,7 +82,7 @@ test('batched sensitivity equals measureSensitivity run sample by sample', async
     const len = 1 + model.mbq.imageTokenCount + extra;
     const ids = Int32Array.from({ length: len }, (_, p) => (p === 0 ? model.mbq.bosTokenId : p <= model.mbq.imageTokenCount ? model.mbq.imageTokenId : 5 + ((p * 7 + i) % 30)));
     const visionMask = new Uint8Array(len).fill(1, 1, 1 + model.mbq.imageTokenCount);
-    const captionMask = new Uint8Array(len).fill(1, len - 4, len - 1);
+    const captionMask = new Uint8Array(len).fill(1, len - 3, len);
     return { line: i + 1, image: `${i}.png`, inputIds: ids, pixels: rand(H * W * 3, 70 + i).map((v) => v + 0.5), visionMask, captionMask };
   });
   const batched = await batchedSensitivity(exec, analysis, { inputIds: 'input_ids', pixelValues: 'pixel_values', logits: 'logits' }, samples, [H, W], 0, 2);
@@ -90,7 +90,7 @@ test('batched sensitivity equals measureSensitivity run sample by sample', async
     { name: b.o, block: b.index, site: 'attn' as const, channels: 64 },
     { name: b.down, block: b.index, site: 'mlp' as const, channels: 64 },
   ]);
-  const ref = measureSensitivity(samples, (i, probes) => {
+  const ref = await measureSensitivity(samples, (i, probes) => {
     const s = samples[i];
     const feeds = { input_ids: tf.tensor2d(s.inputIds, [1, s.inputIds.length], 'int32'), pixel_values: tf.tensor4d(s.pixels, [1, H, W, 3]) };
     const add = new Map([...probes].map(([k, v]) => [k, tf.expandDims(v, 0)]));

@@ -100,6 +100,8 @@ const cases: Case[] = [
   { name: 'weight bits below range', setup: () => ['--w-bits', '1'], expect: /--w-bits must be an integer from 2 to 8, got 1/, file: () => '--w-bits' },
   { name: 'group size that does not divide K', setup: () => ['--group-size', '48'], expect: /--group-size 48 does not divide K = 64/, file: () => 'layers.0' },
   { name: 'scale family on a method without a search', setup: () => ['--method', 'rtn', '--scale-family', 'smoothquant'], expect: /--scale-family smoothquant chooses the candidates of the awq\/mbq alpha search; --method rtn does not search/, file: () => '--scale-family' },
+  { name: 'loss with awq (always the uniform MSE)', setup: () => ['--method', 'awq', '--loss', 'mse'], expect: /--loss mse chooses MBQ's modality-weighted reconstruction loss; --method awq always uses the uniform MSE/, file: () => '--loss' },
+  { name: 'loss with rtn', setup: () => ['--method', 'rtn', '--loss', 'mae'], expect: /--loss mae chooses MBQ's .*; --method rtn does not use it/, file: () => '--loss' },
   { name: 'bits out of range', setup: () => ['--w-bits', '9'], expect: /--w-bits must be an integer from 2 to 8, got 9/, file: () => '--w-bits' },
   { name: 'empty calibration set', setup: (_m, c) => writeFileSync(join(c, 'manifest.jsonl'), '\n'), expect: /calibration set is empty/, file: (_m, c) => join(c, 'manifest.jsonl') },
   {

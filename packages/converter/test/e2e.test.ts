@@ -25,8 +25,11 @@ test('tfjs-mbq convert and inspect on the fixture', async () => {
   expect(res.quantization.wBits).toBe(3);
   expect(res.quantization.groupSize).toBe(128);
   expect(res.quantization.groups).toHaveLength(4 * 3);
-  // The fixture's LM weighs text errors more than vision errors (ALGORITHM.md §1).
-  expect(res.quantization.sensitivity.blocks.every((b: { attn: { ratio: number } }) => b.attn.ratio < 1)).toBe(true);
+  // With the reference's caption positions (docs/algorithm.md §2) this fixture's vision positions are
+  // the more sensitive ones in blocks 0-2 (docs/fixture.md); block 3's vision gradient is ~0.
+  const ratios = res.quantization.sensitivity.blocks.map((b: { attn: { ratio: number } }) => b.attn.ratio);
+  expect(ratios.slice(0, 3).every((r: number) => r > 1)).toBe(true);
+  expect(ratios[3]).toBeLessThan(0.01);
   expect(res.quantization.evaluation.top1AgreementCaption).toBeGreaterThan(0.8);
   expect(readdirSync(out).sort()).toEqual(['config.json', 'group1-shard1of1.bin', 'mbq.json', 'model.json', 'quantization.json', 'report.html', 'tokenizer.json']);
   expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('<svg');

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@tfjs-mbq/ops/backends';
-import { convert, ConversionError, type ConvertOptions } from '@tfjs-mbq/converter';
+import { AtomicOutputDir, convert, ConversionError, type ConvertOptions } from '@tfjs-mbq/converter';
 import { writeSyntheticModel } from './helpers/synthetic.js';
 
 const CALIB = join(process.cwd(), 'fixtures/shapes-vqa/calib');
@@ -122,3 +122,16 @@ test.each([['022', 0o022], ['027', 0o027]])('output directories and files follow
   expect(statSync(join(parent, 'a', 'q')).mode & 0o777).toBe(0o777 & ~umask);
   expect(statSync(join(parent, 'a', 'q', 'model.json')).mode & 0o777).toBe(0o666 & ~umask);
 }, 60_000);
+
+test('AtomicOutputDir: files a writer puts into tempDir itself (as the importer does) are moved in too, into an existing directory', async () => {
+  for (const existing of [['notes.txt'], []]) {
+    const out = scratch();
+    for (const f of existing) writeFileSync(join(out, f), 'keep me');
+    const dir = await AtomicOutputDir.create(out, { overwrite: true });
+    await dir.writeFile('model.json', '{}');
+    writeFileSync(join(dir.tempDir, 'group1-shard1of1.bin'), 'shard');
+    await dir.commit();
+    expect(readdirSync(out).sort()).toEqual(['group1-shard1of1.bin', 'model.json', ...existing].sort());
+    expect(readFileSync(join(out, 'group1-shard1of1.bin'), 'utf8')).toBe('shard');
+  }
+});

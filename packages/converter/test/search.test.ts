@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import {
-  applyLinearOverride, alphaGrid, quantizeWeight, searchGroupScale, smoothQuantScales, weightQuantizer,
+  applyLinearOverride, alphaGrid, meanAbsPerChannel, quantizeWeight, searchGroupScale, smoothQuantScales, weightQuantizer,
 } from '../src/search/index.js';
 import type { LinearOverride, QuantConfig, ScaleGroup, TokenWeighting } from '../src/search/index.js';
 import {
@@ -73,7 +73,7 @@ function makeToy(opts: {
   };
 }
 
-/** The float64 loss of one candidate scale, straight from ALGORITHM.md. */
+/** The float64 loss of one candidate scale, straight from docs/algorithm.md. */
 function referenceLoss(toy: Toy, s: ArrayLike<number>, config: QuantConfig): number {
   const { t, k, ns, x } = toy;
   const c = ns.reduce((a, b) => a + b, 0);
@@ -166,10 +166,10 @@ describe('searchGroupScale', () => {
     expect(g[1]).toBe(0.05);
   });
 
-  it('rtn keeps s = 1, searches nothing, and reports the s = 1 loss', () => {
+  it('rtn keeps s = 1, searches nothing, and reports the s = 1 loss', async () => {
     const toy = makeToy({ seed: 11, t: 24, k: 16, ns: [8], ratio: 0.3, outlier: 2 });
     const config: QuantConfig = { ...base, method: 'rtn' };
-    const r = searchGroupScale(toy.group, toy.weighting, config);
+    const r = await searchGroupScale(toy.group, toy.weighting, config);
     expect(Array.from(r.scales)).toEqual(new Array(16).fill(1));
     expect(r.alpha).toBe(0);
     expect(r.lossCurve).toEqual([]);
@@ -181,10 +181,10 @@ describe('searchGroupScale', () => {
   });
 
   for (const method of ['awq', 'mbq'] as const) {
-    it(`${method} picks the true best alpha when one input channel is an outlier`, () => {
+    it(`${method} picks the true best alpha when one input channel is an outlier`, async () => {
       const toy = makeToy({ seed: 7, t: 48, k: 24, ns: [10, 6], ratio: 0.2, outlier: 5, outlierGain: 25 });
       const config: QuantConfig = { ...base, method };
-      const r = searchGroupScale(toy.group, toy.weighting, config);
+      const r = await searchGroupScale(toy.group, toy.weighting, config);
       expect(r.lossCurve.length).toBe(20);
       expect(toy.calls.length).toBe(20);
       const sx = meanAbs(toy.x, toy.t, toy.k);
@@ -206,44 +206,44 @@ describe('searchGroupScale', () => {
     });
   }
 
-  it('mbq with mse on all-caption tokens equals awq: same loss curve, same alpha', () => {
+  it('mbq with mse on all-caption tokens equals awq: same loss curve, same alpha', async () => {
     const all = { vision: () => false, caption: () => true };
     const toy = makeToy({ seed: 3, t: 40, k: 16, ns: [12], ratio: 0.1, outlier: 9, ...all });
-    const mbq = searchGroupScale(toy.group, toy.weighting, { ...base, method: 'mbq', loss: 'mse' });
-    const awq = searchGroupScale(toy.group, toy.weighting, { ...base, method: 'awq' });
+    const mbq = await searchGroupScale(toy.group, toy.weighting, { ...base, method: 'mbq', loss: 'mse' });
+    const awq = await searchGroupScale(toy.group, toy.weighting, { ...base, method: 'awq' });
     mbq.lossCurve.forEach((v, i) => expectClose(v, awq.lossCurve[i], 1e-5));
     expect(mbq.alpha).toBe(awq.alpha);
     expect(Array.from(mbq.scales)).toEqual(Array.from(awq.scales));
     toy.dispose();
   });
 
-  it('mbq follows the caption tokens when the outlier lives on vision tokens and the ratio is small', () => {
+  it('mbq follows the caption tokens when the outlier lives on vision tokens and the ratio is small', async () => {
     // Channel 4 is huge on vision tokens only; the caption tokens do not care about it.
     const opts = { seed: 21, t: 64, k: 16, ns: [12], outlier: 4, outlierGain: 40, outlierOn: (p: number) => p < 32 };
     const low = makeToy({ ...opts, ratio: 0.01 });
-    const r = searchGroupScale(low.group, low.weighting, { ...base, method: 'mbq' });
+    const r = await searchGroupScale(low.group, low.weighting, { ...base, method: 'mbq' });
     const sx = meanAbs(low.x, low.t, low.k);
     const refCurve = alphaGrid(20).map((a) => referenceLoss(low, alphaScalesRef(sx, a), { ...base, method: 'mbq' }));
     expect(Math.round(r.alpha * 20)).toBe(refCurve.indexOf(Math.min(...refCurve)));
     // AWQ weighs every token alike, so the vision outlier pulls it to a larger alpha.
-    const awq = searchGroupScale(low.group, low.weighting, { ...base, method: 'awq' });
+    const awq = await searchGroupScale(low.group, low.weighting, { ...base, method: 'awq' });
     expect(awq.alpha).toBeGreaterThan(r.alpha);
     low.dispose();
   });
 
-  it('smoothquant uses alpha 0.5 and s = max|X|^a / max|W|^(1-a), by hand', () => {
+  it('smoothquant uses alpha 0.5 and s = max|X|^a / max|W|^(1-a), by hand', async () => {
     const x = tf.tensor2d([1, -4, -2, 1, 0.5, 2], [3, 2]);
     const w1 = tf.tensor2d([0.5, -1, 2, 0.25], [2, 2]);
     const w2 = tf.tensor2d([-3, 0.5], [1, 2]);
     // max|X| = [2, 4]; max|W| over both weights = [3, 1] -> s = [sqrt(2/3), 2].
-    const s = smoothQuantScales(x, [w1, w2], 0.5);
+    const s = await smoothQuantScales(x, [w1, w2], 0.5);
     expectClose(s[0], Math.sqrt(2 / 3), 1e-6);
     expectClose(s[1], 2, 1e-6);
     tf.dispose([x, w1, w2]);
 
     const toy = makeToy({ seed: 5, t: 32, k: 16, ns: [8, 8], ratio: 0.5, outlier: 1 });
     const config: QuantConfig = { ...base, method: 'smoothquant', wBits: 4, aBits: 8 };
-    const r = searchGroupScale(toy.group, toy.weighting, config);
+    const r = await searchGroupScale(toy.group, toy.weighting, config);
     expect(r.alpha).toBe(0.5);
     expect(r.lossCurve).toEqual([]);
     const { ax, aw } = channelMaximaRef(toy);
@@ -254,10 +254,10 @@ describe('searchGroupScale', () => {
     toy.dispose();
   });
 
-  it('W4A8 mbq: W per-channel symmetric of W*s, input divided by s and quantized per token', () => {
+  it('W4A8 mbq: W per-channel symmetric of W*s, input divided by s and quantized per token', async () => {
     const toy = makeToy({ seed: 13, t: 40, k: 32, ns: [16], ratio: 0.3, outlier: 7, outlierGain: 30 });
     const config: QuantConfig = { ...base, method: 'mbq', wBits: 4, aBits: 8, groupSize: 128 };
-    const r = searchGroupScale(toy.group, toy.weighting, config);
+    const r = await searchGroupScale(toy.group, toy.weighting, config);
     expect(toy.calls.length).toBe(20);
     // Every candidate asks the forward for 8-bit per-token activations after dividing by s.
     for (const call of toy.calls) {
@@ -273,12 +273,12 @@ describe('searchGroupScale', () => {
     toy.dispose();
   });
 
-  it('scaleFamily smoothquant: the MBQ grid runs over max|X|^a / max|W|^(1-a) and never loses to SmoothQuant alpha 0.5', () => {
+  it('scaleFamily smoothquant: the MBQ grid runs over max|X|^a / max|W|^(1-a) and never loses to SmoothQuant alpha 0.5', async () => {
     const seed = (Date.now() % 100000) + 1; // fresh inputs each run
     console.log(`scaleFamily smoothquant test: toy seed ${seed}`);
     const toy = makeToy({ seed, t: 48, k: 32, ns: [16, 8], ratio: 0.3, outlier: 5, outlierGain: 40 });
     const config: QuantConfig = { ...base, method: 'mbq', wBits: 4, aBits: 8, groupSize: 128, scaleFamily: 'smoothquant' };
-    const r = searchGroupScale(toy.group, toy.weighting, config);
+    const r = await searchGroupScale(toy.group, toy.weighting, config);
     expect(toy.calls.length).toBe(21); // s = 1, then the 20 grid points
     // Float64 reference of the family: per-channel maxima of X and of every scaled W.
     const { ax, aw } = channelMaximaRef(toy);
@@ -288,19 +288,19 @@ describe('searchGroupScale', () => {
     Array.from(r.scales).forEach((v, i) => expectClose(v, family(r.alpha)[i], 1e-5));
     expectClose(r.lossBefore, referenceLoss(toy, new Float64Array(toy.k).fill(1), config), 2e-3);
     // alpha 0.5 is on the grid, so the search is at least as good as the SmoothQuant baseline's scale.
-    const sq = searchGroupScale(toy.group, toy.weighting, { ...config, method: 'smoothquant', scaleFamily: undefined });
+    const sq = await searchGroupScale(toy.group, toy.weighting, { ...config, method: 'smoothquant', scaleFamily: undefined });
     const sqUnderMbqLoss = referenceLoss(toy, Array.from(sq.scales), config);
     expect(r.lossAfter).toBeLessThanOrEqual(sqUnderMbqLoss * (1 + 2e-3));
     expect(r.modalityMse?.before).toEqual(sq.modalityMse?.before);
     // awq with aBits: the same W4A8 candidates under the uniform loss (the weighting ablation).
     const awqConfig: QuantConfig = { ...config, method: 'awq' };
-    const awq = searchGroupScale(toy.group, toy.weighting, awqConfig);
+    const awq = await searchGroupScale(toy.group, toy.weighting, awqConfig);
     expect(awq.lossKind).toBe('uniform-mse');
     alphaGrid(20).map((a) => referenceLoss(toy, family(a), awqConfig)).forEach((v, i) => expectClose(awq.lossCurve[i], v, 2e-3));
     toy.dispose();
   });
 
-  it('releases every tensor it makes, for every method', () => {
+  it('releases every tensor it makes, for every method', async () => {
     const toy = makeToy({ seed: 17, t: 24, k: 16, ns: [8, 4], ratio: 0.4, outlier: 0 });
     const before = tf.memory().numTensors;
     for (const config of [
@@ -308,53 +308,86 @@ describe('searchGroupScale', () => {
       { ...base, method: 'mbq', wBits: 4, aBits: 8 }, { ...base, method: 'smoothquant', wBits: 4, aBits: 8 },
       { ...base, method: 'mbq', wBits: 4, aBits: 8, scaleFamily: 'smoothquant' }, { ...base, method: 'awq', scaleFamily: 'smoothquant' },
     ] as QuantConfig[]) {
-      searchGroupScale(toy.group, toy.weighting, config);
+      await searchGroupScale(toy.group, toy.weighting, config);
       expect(tf.memory().numTensors).toBe(before);
     }
-    expect(() => searchGroupScale(toy.group, toy.weighting, { ...base, groupSize: 5 })).toThrow(/group size 5 does not divide K = 16/);
+    await expect(searchGroupScale(toy.group, toy.weighting, { ...base, groupSize: 5 })).rejects.toThrow(/group size 5 does not divide K = 16/);
     expect(tf.memory().numTensors).toBe(before);
     toy.dispose();
   });
 
-  it('is deterministic: same inputs, byte-identical result', () => {
+  it('is deterministic: same inputs, byte-identical result', async () => {
     const a = makeToy({ seed: 29, t: 32, k: 16, ns: [8], ratio: 0.25, outlier: 3 });
     const b = makeToy({ seed: 29, t: 32, k: 16, ns: [8], ratio: 0.25, outlier: 3 });
-    const ra = searchGroupScale(a.group, a.weighting, base);
-    const rb = searchGroupScale(b.group, b.weighting, base);
+    const ra = await searchGroupScale(a.group, a.weighting, base);
+    const rb = await searchGroupScale(b.group, b.weighting, base);
     expect(Buffer.from(ra.scales.buffer)).toEqual(Buffer.from(rb.scales.buffer));
     expect(ra.lossCurve).toEqual(rb.lossCurve);
     a.dispose();
     b.dispose();
   });
 
-  it('rejects inputs it cannot search, naming the group', () => {
+  it('rejects inputs it cannot search, naming the group', async () => {
     const toy = makeToy({ seed: 31, t: 16, k: 16, ns: [8], ratio: 0.5, vision: () => false, caption: () => false });
-    expect(() => searchGroupScale(toy.group, toy.weighting, base)).toThrow(/searchGroupScale\(attn-in\): MBQ loss needs caption or vision positions/);
-    expect(() => searchGroupScale(toy.group, { ...toy.weighting, ratio: NaN }, base)).toThrow(/modality ratio/);
+    await expect(searchGroupScale(toy.group, toy.weighting, base)).rejects.toThrow(/searchGroupScale\(attn-in\): MBQ loss needs caption or vision positions/);
+    await expect(searchGroupScale(toy.group, { ...toy.weighting, ratio: NaN }, base)).rejects.toThrow(/modality ratio/);
     const bad = { ...toy.group, weights: new Map([['lin0', tf.zeros([8, 12]) as tf.Tensor2D]]) };
-    expect(() => searchGroupScale(bad, toy.weighting, base)).toThrow(/weight of 'lin0' is \[8,12\]/);
+    await expect(searchGroupScale(bad, toy.weighting, base)).rejects.toThrow(/weight of 'lin0' is \[8,12\]/);
     tf.dispose([...bad.weights.values()]);
     toy.dispose();
   });
 });
 
-describe('searchGroupScale on the wasm backend', () => {
+// webgpu: lavapipe in CI (never skipped); reads are asynchronous there, which tfjs-webgpu requires in Node.
+describe.each(['wasm', 'webgpu'] as const)('searchGroupScale on the %s backend', (backend) => {
   afterAll(async () => {
     await initBackend('cpu');
   });
   it('finds the same alpha and loss curve as the float64 reference', async () => {
-    await initBackend('wasm');
-    expect(tf.getBackend()).toBe('wasm');
-    for (const config of [{ ...base, method: 'mbq' }, { ...base, method: 'mbq', wBits: 4, aBits: 8 }] as QuantConfig[]) {
+    await initBackend(backend);
+    expect(tf.getBackend()).toBe(backend);
+    for (const config of [{ ...base, method: 'mbq' }, { ...base, method: 'mbq', wBits: 4, aBits: 8 }, { ...base, method: 'smoothquant', wBits: 4, aBits: 8 }] as QuantConfig[]) {
       const toy = makeToy({ seed: 41, t: 40, k: 24, ns: [12], ratio: 0.2, outlier: 2, outlierGain: 25 });
       const before = tf.memory().numTensors;
-      const r = searchGroupScale(toy.group, toy.weighting, config);
+      const r = await searchGroupScale(toy.group, toy.weighting, config);
       expect(tf.memory().numTensors).toBe(before);
-      const sx = meanAbs(toy.x, toy.t, toy.k);
-      const refCurve = alphaGrid(20).map((a) => referenceLoss(toy, alphaScalesRef(sx, a), config));
-      refCurve.forEach((v, i) => expectClose(r.lossCurve[i], v, 2e-3));
-      expectClose(refCurve[Math.round(r.alpha * 20)], Math.min(...refCurve), 2e-3);
+      if (config.method === 'smoothquant') {
+        const { ax, aw } = channelMaximaRef(toy);
+        Array.from(r.scales).forEach((v, c) => expectClose(v, Math.sqrt(ax[c]) / Math.sqrt(aw[c]), 1e-5));
+        expectClose(r.lossAfter, referenceLoss(toy, Array.from(r.scales), config), 2e-3);
+      } else {
+        const sx = meanAbs(toy.x, toy.t, toy.k);
+        const refCurve = alphaGrid(20).map((a) => referenceLoss(toy, alphaScalesRef(sx, a), config));
+        refCurve.forEach((v, i) => expectClose(r.lossCurve[i], v, 2e-3));
+        expectClose(refCurve[Math.round(r.alpha * 20)], Math.min(...refCurve), 2e-3);
+      }
       toy.dispose();
     }
+  });
+});
+
+describe('meanAbsPerChannel (s_x of docs/algorithm.md §4.3)', () => {
+  it('is the float64 mean of |X| over tokens, bit-identical on cpu and wasm', async () => {
+    expect(() => meanAbsPerChannel(new Float32Array(10), 4)).toThrow(/10 values are not rows of 4 channels/);
+    // 3000 tokens, magnitudes over 6 decades: a float32 reduction is off in the last bits here.
+    const rand = mulberry32(13);
+    const rows = 3000, k = 48;
+    const x = Float32Array.from({ length: rows * k }, (_, i) => (rand() - 0.4) * 10 ** ((i % k) % 7 - 3) * (1 + 1000 * Number(i % 977 === 0)));
+    const expected = new Float64Array(k);
+    for (let c = 0; c < k; c++) {
+      let s = 0;
+      for (let r = 0; r < rows; r++) s += Math.abs(x[r * k + c]);
+      expected[c] = s / rows;
+    }
+    const got: Record<string, Float64Array> = {};
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await initBackend(backend);
+      const t = tf.tensor2d(x, [rows, k]);
+      got[backend] = meanAbsPerChannel(await t.data(), k);
+      t.dispose();
+    }
+    await initBackend('cpu');
+    expect(Array.from(got.wasm!)).toEqual(Array.from(got.cpu!));
+    for (let c = 0; c < k; c++) expect(Math.abs(got.cpu![c]! - expected[c]!)).toBeLessThanOrEqual(1e-14 * expected[c]!);
   });
 });

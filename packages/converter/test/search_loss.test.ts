@@ -7,7 +7,7 @@ beforeAll(async () => {
   await initBackend('cpu');
 });
 
-describe('search losses (ALGORITHM.md §4.4)', () => {
+describe('search losses (docs/algorithm.md §4.4)', () => {
   // D = O' - O per row: r0 vision, r1 neither (ignored by MBQ), r2 caption, r3 vision.
   const d = [1, -2, 0.5, 0, 3, 1, -1, -1];
   const rand = mulberry32(99);
@@ -43,12 +43,12 @@ describe('search losses (ALGORITHM.md §4.4)', () => {
     const [v, c] = tf.tidy(() => {
       const r = tf.tensor2d(refData, [4, 2]);
       const o = tf.add(r, tf.tensor2d(d, [4, 2])) as tf.Tensor2D;
-      return modalityMse(r, o, tf.tensor1d(vision), tf.tensor1d(caption));
+      return modalityMse(r, o, tf.tensor1d(vision), tf.tensor1d(caption)).arraySync();
     });
     expect(v).toBeCloseTo(1.75, 6);
     expect(c).toBeCloseTo(5, 6);
     // An empty set reports 0, not NaN.
-    expect(tf.tidy(() => modalityMse(tf.ones([2, 2]) as tf.Tensor2D, tf.zeros([2, 2]) as tf.Tensor2D, tf.zeros([2]) as tf.Tensor1D, tf.ones([2]) as tf.Tensor1D))).toEqual([0, 1]);
+    expect(tf.tidy(() => modalityMse(tf.ones([2, 2]) as tf.Tensor2D, tf.zeros([2, 2]) as tf.Tensor2D, tf.zeros([2]) as tf.Tensor1D, tf.ones([2]) as tf.Tensor1D).arraySync())).toEqual([0, 1]);
   });
 
   it('mse with every position caption and none vision equals the awq loss', () => {

@@ -1,5 +1,5 @@
 /**
- * Float64 reference numerics for the search tests, written from ALGORITHM.md §4-§6 directly
+ * Float64 reference numerics for the search tests, written from docs/algorithm.md §4-§6 directly
  * (plain loops, no tfjs), plus a seeded PRNG. Matrices are row-major Float64Arrays.
  */
 export { mulberry32 } from '@tfjs-mbq/ops';

@@ -27,7 +27,7 @@ describe('median clamp', () => {
 });
 
 describe('captionCrossEntropy', () => {
-  it('is the mean next-token cross-entropy over caption positions, by hand', () => {
+  it('is the mean cross-entropy of the caption tokens, each read from the logits one position earlier, by hand', () => {
     const logits = [
       [1, 2, 0, -1],
       [0.5, 0.5, 3, 0],
@@ -35,7 +35,7 @@ describe('captionCrossEntropy', () => {
       [0, 0, 0, 0],
     ];
     const ids = [3, 1, 2, 0];
-    const mask = [0, 1, 1, 0]; // position 1 predicts ids[2] = 2, position 2 predicts ids[3] = 0
+    const mask = [0, 0, 1, 1]; // caption tokens ids[2] = 2 (predicted at position 1) and ids[3] = 0 (at position 2)
     const ce = (row: number[], t: number): number => {
       const lse = Math.log(row.reduce((a, v) => a + Math.exp(v), 0));
       return lse - row[t];
@@ -44,10 +44,10 @@ describe('captionCrossEntropy', () => {
     const value = tf.tidy(() => captionCrossEntropy(tf.tensor3d([logits]), ids, mask).dataSync()[0]);
     expectClose(value, expected, 1e-6);
   });
-  it('rejects a caption mark on the last position and out-of-vocabulary targets', () => {
+  it('rejects a caption mark on position 0 and out-of-vocabulary targets', () => {
     const l = tf.zeros([3, 4]);
-    expect(() => captionCrossEntropy(l, [0, 1, 2], [0, 0, 1])).toThrow(/last position 2/);
-    expect(() => captionCrossEntropy(l, [0, 9, 2], [1, 0, 0])).toThrow(/token id 9 at position 1/);
+    expect(() => captionCrossEntropy(l, [0, 1, 2], [1, 0, 0])).toThrow(/marks position 0/);
+    expect(() => captionCrossEntropy(l, [0, 9, 2], [0, 1, 0])).toThrow(/token id 9 at position 1/);
     expect(() => captionCrossEntropy(l, [0, 1, 2], [0, 0, 0])).toThrow(/marks no position/);
     l.dispose();
   });
@@ -62,7 +62,7 @@ function specs(blocks: number, channels: number): ProbeSpec[] {
 }
 
 describe('measureSensitivity', () => {
-  it('loss linear in the probes: the gradient is the coefficient, ratios follow exactly', () => {
+  it('loss linear in the probes: the gradient is the coefficient, ratios follow exactly', async () => {
     // loss = Σ_j Σ A_j ⊙ probe_j with A_j = a_j on vision rows, b_j on caption rows, 7 elsewhere.
     const seq = 6, c = 3, blocks = 4;
     const samples: SensitivitySample[] = [
@@ -88,7 +88,7 @@ describe('measureSensitivity', () => {
     };
     const before = tf.memory().numTensors;
     const seen: number[] = [];
-    const r = measureSensitivity(samples, loss, ps, { onSample: (done) => seen.push(done) });
+    const r = await measureSensitivity(samples, loss, ps, { onSample: (done) => seen.push(done) });
     expect(tf.memory().numTensors).toBe(before);
     expect(seen).toEqual([1, 2]);
     expect(r.blocks.map((b) => b.block)).toEqual([0, 1, 2, 3]);
@@ -119,7 +119,7 @@ describe('measureSensitivity', () => {
     expect(r.samples).toBe(2);
   });
 
-  it('caption cross-entropy through a toy model: matches the analytic gradient', () => {
+  it('caption cross-entropy through a toy model: matches the analytic gradient', async () => {
     // logits = M (H + P_attn,b + P_mlp,b ...) Wout, M a causal averaging matrix mixing positions,
     // so dCE/dP = Mᵀ G Woutᵀ with G[p] = (softmax(logits[p]) - onehot(ids[p+1])) / n_c on caption rows.
     const rand = mulberry32(2024);
@@ -140,13 +140,13 @@ describe('measureSensitivity', () => {
       const logits = tf.matMul(tf.matMul(tf.tensor2d(Float32Array.from(mData), [seq, seq]), h as tf.Tensor2D), tf.tensor2d(wData, [c, vocab]));
       return captionCrossEntropy(logits, ids, sample.captionMask);
     };
-    const r = measureSensitivity([sample], loss, ps);
+    const r = await measureSensitivity([sample], loss, ps);
 
     // float64 analytic gradient.
     const hm = new Float64Array(seq * c);
     for (let p = 0; p < seq; p++) for (let q = 0; q < seq; q++) for (let k = 0; k < c; k++) hm[p * c + k] += mData[p * seq + q] * hData[q * c + k];
     const g = new Float64Array(seq * vocab);
-    const caption = [4, 5];
+    const caption = [3, 4]; // the positions predicting the caption tokens 4 and 5 (captionMask)
     for (const p of caption) {
       const row = Array.from({ length: vocab }, (_, v) => { let a = 0; for (let k = 0; k < c; k++) a += hm[p * c + k] * wData[k * vocab + v]; return a; });
       const mx = Math.max(...row);
@@ -173,15 +173,15 @@ describe('measureSensitivity', () => {
     }
   });
 
-  it('is deterministic and rejects bad probes with clear errors', () => {
+  it('is deterministic and rejects bad probes with clear errors', async () => {
     const ps = specs(2, 2);
     const samples: SensitivitySample[] = [{ visionMask: [1, 1, 0], captionMask: [0, 0, 1] }];
     const loss = (_i: number, probes: Map<string, tf.Tensor2D>): tf.Scalar =>
       tf.addN(ps.map((s, j) => tf.sum(tf.mul(tf.square(tf.add(probes.get(s.name) as tf.Tensor2D, 0.3 * (j + 1))), tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]))))) as tf.Scalar;
-    expect(measureSensitivity(samples, loss, ps)).toEqual(measureSensitivity(samples, loss, ps));
+    expect(await measureSensitivity(samples, loss, ps)).toEqual(await measureSensitivity(samples, loss, ps));
     const unused = (_i: number, probes: Map<string, tf.Tensor2D>): tf.Scalar => tf.sum(probes.get('b0.attn') as tf.Tensor2D) as tf.Scalar;
-    expect(() => measureSensitivity(samples, unused, ps)).toThrow(/measureSensitivity: gradient for sample 0 failed/);
-    expect(() => measureSensitivity(samples, loss, ps.slice(0, 3))).toThrow(/block 1 needs both an 'attn' and an 'mlp' probe/);
-    expect(() => measureSensitivity([{ visionMask: [1, 0], captionMask: [0, 0] }], loss, ps)).toThrow(/sample 0 has no caption position/);
+    await expect(measureSensitivity(samples, unused, ps)).rejects.toThrow(/measureSensitivity: gradient for sample 0 failed/);
+    await expect(measureSensitivity(samples, loss, ps.slice(0, 3))).rejects.toThrow(/block 1 needs both an 'attn' and an 'mlp' probe/);
+    await expect(measureSensitivity([{ visionMask: [1, 0], captionMask: [0, 0] }], loss, ps)).rejects.toThrow(/sample 0 has no caption position/);
   });
 });

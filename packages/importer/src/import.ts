@@ -18,6 +18,7 @@ import { SafetensorsCheckpoint } from './safetensors/index.js';
 import { ShardWriter, encodeHalf, shardNames, storedBytes, type StoredDtype } from './write/weights_file.js';
 
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
+const LARGE_TENSOR_BYTES = 32 * 1024 * 1024;
 
 export interface ImportOptions {
   hfDir: string;
@@ -128,6 +129,9 @@ async function writeWeights(out: AtomicOutputDir, b: GraphBuilder, specs: Readon
       entries.push({ name, shape: s.shape.slice(), dtype: 'float32' });
       await writer.append(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
     }
+    // Large tensors come and go one after another; where the embedder exposes V8's gc (node
+    // --expose-gc), collect the last one before the next is allocated: peak memory stays one tensor.
+    if (values.byteLength >= LARGE_TENSOR_BYTES) (globalThis as { gc?: () => void }).gc?.();
     onProgress?.({ done: ++done, total: specs.size, name });
   }
   const bytes = await writer.close();

@@ -8,3 +8,4 @@ export { importCheckpoint, DEFAULT_SHARD_BYTES, type ImportOptions, type ImportR
 export { isHfCheckpointDir, readHfDir, HF_SIDECAR_FILES, type HfDirFiles } from './hf_dir.js';
 export { planArchitecture, SUPPORTED_ARCHITECTURES, type ArchitecturePlan, type PlanInputs } from './arch/index.js';
 export { floatToHalfBits } from './write/half.js';
+export { loadWeight, type WeightSpec, type WeightTransform } from './arch/plan.js';

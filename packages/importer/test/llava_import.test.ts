@@ -50,7 +50,7 @@ describe.each(CHECKPOINTS)('%s', (name) => {
     const a = analyseGraph(m.modelJson.modelTopology, m.weights);
     expect(a.blocks.map((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down])).toEqual([0, 1].map((i) =>
       ['q_proj', 'k_proj', 'v_proj', 'o_proj'].map((p) => `lm/layers.${i}/self_attn/${p}/MatMul`).concat(['gate_proj', 'up_proj', 'down_proj'].map((p) => `lm/layers.${i}/mlp/${p}/MatMul`))));
-    // GQA (4 heads, 2 KV heads): v and o differ in shape, so no attn-out group (ALGORITHM.md §4).
+    // GQA (4 heads, 2 KV heads): v and o differ in shape, so no attn-out group (docs/algorithm.md §4).
     for (const b of a.blocks) {
       expect(b.groups.map((g) => [g.name, g.fold.kind])).toEqual([['attn-in', 'gamma'], ['mlp-in', 'gamma'], ['mlp-out', 'linear']]);
     }

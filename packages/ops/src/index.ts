@@ -3,6 +3,7 @@ import { registerMbqOps } from './register.js';
 registerMbqOps();
 
 export { registerMbqOps } from './register.js';
+export { TFJS_PEER_RANGE, WEBGPU_OLDEST_TFJS } from './peer_versions.js';
 export { CACHE_UNPACKED_WEIGHTS } from './kernels/wasm/unpacked_weight_cache.js';
 export * from './packing.js';
 export * from './kernel_names.js';

@@ -5,7 +5,7 @@
 import type { TensorInfo } from '@tensorflow/tfjs-core';
 import { MBQ_QUANTIZED_MATMUL_OP } from '@tfjs-mbq/format';
 
-/** Quantizer layouts of ALGORITHM.md §5. */
+/** Quantizer layouts of docs/algorithm.md §5. */
 export type PseudoQuantizeMode = 'asym-group' | 'sym-channel' | 'sym-token' | 'sym-tensor';
 export const PSEUDO_QUANTIZE_MODES: readonly PseudoQuantizeMode[] = ['asym-group', 'sym-channel', 'sym-token', 'sym-tensor'];
 
@@ -46,7 +46,7 @@ export interface MbqQuantizeActivationPerTokenAttrs {
   bits: number;
 }
 
-/** MBQ loss of ALGORITHM.md §4.4 -> float32 scalar. Masks have one entry per token (leading dims of reference). */
+/** MBQ loss of docs/algorithm.md §4.4 -> float32 scalar. Masks have one entry per token (leading dims of reference). */
 export const MbqReconstructionLoss = 'MbqReconstructionLoss';
 export type MbqReconstructionLossInputs = { reference: TensorInfo; output: TensorInfo; visionMask: TensorInfo; captionMask: TensorInfo };
 export interface MbqReconstructionLossAttrs {

@@ -1,5 +1,7 @@
 /** registerMbqOps(): registers every kernel of this package for cpu, wasm and webgpu (idempotent). */
 import * as tf from '@tensorflow/tfjs-core';
+import { version_converter } from '@tensorflow/tfjs-converter';
+import { checkTfjsVersion } from './peer_versions.js';
 import { dequantizeGroupwiseCpuConfig } from './kernels/cpu/dequantize_groupwise.js';
 import { hadamardTransformCpuConfig } from './kernels/cpu/hadamard_transform.js';
 import { mbqReconstructionLossCpuConfig } from './kernels/cpu/mbq_reconstruction_loss.js';
@@ -28,8 +30,13 @@ const KERNEL_CONFIGS: readonly tf.KernelConfig[] = [
   ...WEBGPU_KERNEL_CONFIGS,
 ];
 
-/** Registers the kernels (keyed by backend name, so backends may be loaded before or after). */
+/**
+ * Registers the kernels (keyed by backend name, so backends may be loaded before or after).
+ * Throws one line naming the app's tfjs version when it is outside the supported range.
+ */
 export function registerMbqOps(): void {
+  checkTfjsVersion('@tensorflow/tfjs-core', tf.version_core);
+  checkTfjsVersion('@tensorflow/tfjs-converter', version_converter);
   for (const config of KERNEL_CONFIGS) {
     if (!tf.getKernel(config.kernelName, config.backendName)) tf.registerKernel(config);
   }

@@ -4,7 +4,7 @@ import { BACKENDS, freshSeed, makeRng, randomData, useBackend } from './ops_test
 
 const seed = freshSeed();
 
-/** ALGORITHM.md §4.4 in float64, written out term by term. */
+/** docs/algorithm.md §4.4 in float64, written out term by term. */
 function referenceLoss(ref: ArrayLike<number>, out: ArrayLike<number>, vis: ArrayLike<number>, cap: ArrayLike<number>, C: number, r: number, mode: 'mae' | 'mse' | 'uniform'): number {
   const T = ref.length / C;
   let sumCap = 0, sumVis = 0, sumAll = 0, nt = 0, nv = 0;

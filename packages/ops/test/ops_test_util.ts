@@ -67,7 +67,7 @@ function nearHalf(v: number, eps = 1e-5): boolean {
 
 export interface GroupRef { scale: number; zero: number; codes: number[]; deq: number[]; ambiguous: boolean[]; groupAmbiguous: boolean }
 
-/** ALGORITHM.md §5 in float64 for one group (asym or sym). */
+/** docs/algorithm.md §5 in float64 for one group (asym or sym). */
 export function referenceGroup(x: ArrayLike<number>, bits: number, scheme: 'asym' | 'sym'): GroupRef {
   const xs = Array.from(x);
   const mn = Math.min(...xs), mx = Math.max(...xs);

@@ -7,7 +7,7 @@
  * (no data segments, no stack, no allocator: AssemblyScript's runtime wants all three), and the
  * inner loops are a handful of chosen SIMD instructions per four multiply-adds, which text states
  * exactly. The text is generated here, not typed by hand, because every bit width 2..8 gets its
- * own fully unrolled 32-code block (the shifts and masks are constants) and M tiles of 1, 2, 4.
+ * own fully unrolled blocks of codes (the shifts and masks are constants) and M tiles.
  *
  * Layout the kernels work in:
  * - Four output rows at a time, one per v128 lane ("rows in lanes"): word t of rows n..n+3 is

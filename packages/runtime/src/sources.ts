@@ -12,6 +12,16 @@ const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 /** Options of how a model's files are read over HTTP (ignored for local directories). */
 export type SourceOptions = FetchSourceOptions;
 
+/**
+ * A location ending in `model.json` (as tfjs users write it for `tf.loadGraphModel`) is that
+ * file's directory; any other location is the directory (or base URL) itself.
+ */
+export function splitModelLocation(location: string): { base: string; graphFile: 'model.json' } {
+  const m = /^(?:(.*?)[/\\]+)?model\.json$/.exec(location);
+  if (!m) return { base: location, graphFile: 'model.json' };
+  return { base: m[1] || '.', graphFile: 'model.json' };
+}
+
 export class ModelSource {
   private fileSource: Promise<FileSource> | undefined;
 

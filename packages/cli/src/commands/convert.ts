@@ -17,7 +17,7 @@ interface ConvertArgs {
   wBits?: number;
   aBits?: number;
   groupSize?: number;
-  loss: 'mae' | 'mse';
+  loss?: 'mae' | 'mse';
   scaleFamily: 'awq' | 'smoothquant';
   distort: boolean;
   rotate: boolean;
@@ -27,6 +27,7 @@ interface ConvertArgs {
   emit: 'quantized' | 'float';
   json: boolean;
   progress: boolean;
+  workDir?: string;
 }
 
 function fmt(v: number): string {
@@ -67,7 +68,8 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     .option('w-bits', { type: 'number', describe: 'weight bits (2..8) [default: 3]' })
     .option('a-bits', { type: 'number', describe: 'activation bits: weight-activation quantization (e.g. --w-bits 4 --a-bits 8)' })
     .option('group-size', { type: 'number', describe: 'weights per (scale, zero) group along K [default: largest of 128/64/32 dividing every K]' })
-    .option('loss', { choices: ['mae', 'mse'] as const, default: 'mae' as const, describe: 'MBQ reconstruction loss' })
+    // No yargs default: --loss given with another method than mbq is refused, the default is not.
+    .option('loss', { choices: ['mae', 'mse'] as const, describe: "MBQ's modality-weighted reconstruction loss, --method mbq only (awq always uses the uniform MSE) [default: mae]" })
     .option('scale-family', { choices: ['awq', 'smoothquant'] as const, default: 'awq' as const, describe: 'candidate scales of the awq/mbq alpha search: awq = mean|X|^alpha (the reference); smoothquant = max|X|^alpha / max|W|^(1-alpha) (the SmoothQuant formula, alpha searched)' })
     .option('distort', { type: 'boolean', default: false, describe: 'feed each block the output of the already-quantized previous block' })
     .option('rotate', { type: 'boolean', default: false, describe: 'Hadamard-rotate the residual stream and down_proj input before the search' })
@@ -75,13 +77,15 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     .option('seed', { type: 'number', default: 0, describe: 'seed of the sample selection (and rotation signs)' })
     .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName, describe: 'tfjs backend' })
     .option('emit', { choices: ['quantized', 'float'] as const, default: 'quantized' as const, describe: 'quantized: MbqQuantizedMatMul nodes with packed weights (needs @tfjs-mbq/ops); float: plain graph, dequantized weights' })
+    .option('work-dir', { type: 'string', describe: 'keep the sensitivity and each finished block\'s search results here; run the same command again to continue after the last finished block (same output as an uninterrupted run)' })
     .option('json', { type: 'boolean', default: false, describe: 'print quantization.json to stdout instead of the summary' })
     .option('progress', { type: 'boolean', default: true, describe: 'progress bars on stderr (--no-progress to silence)' })
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/tiny-vlm-mbq-w3', 'MBQ, 3-bit weights (the defaults)')
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/awq-w4 --method awq --w-bits 4', 'AWQ baseline, 4-bit weights')
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/w4a8 --w-bits 4 --a-bits 8', 'MBQ weight-activation W4A8')
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/w4a8-sq --w-bits 4 --a-bits 8 --scale-family smoothquant', 'MBQ W4A8 searching alpha of SmoothQuant-style scales')
-    .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/float --emit float --json', 'plain float graph, machine-readable result') as unknown as Argv<ConvertArgs>,
+    .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/float --emit float --json', 'plain float graph, machine-readable result')
+    .example('$0 convert big-vlm --calib calib --out out/big-w3 --backend webgpu --work-dir work/big-w3', 'resumable: interrupted, the same command continues after the last finished block') as unknown as Argv<ConvertArgs>,
   handler: async (argv: ArgumentsCamelCase<ConvertArgs>) => {
     const bars = progressBars(process.stderr, argv.progress);
     const t0 = Date.now();
@@ -93,7 +97,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       const options: ConvertOptions = {
         modelDir, calibDir: argv.calib, outDir: argv.out, overwrite: argv.overwrite, method: argv.method, wBits: argv.wBits,
         aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, scaleFamily: argv.scaleFamily, distort: argv.distort, rotate: argv.rotate,
-        samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true,
+        samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true, workDir: argv.workDir,
         onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
       };
       // Options, their combinations and the output directory are checked before a backend starts.

@@ -29,9 +29,10 @@ function shown(argv: readonly string[], key: string): string {
 
 /**
  * yargs middleware: throws a UsageError naming the option. `args` is what yargs parsed (camelCase
- * aliases included), `argv` the raw command line.
+ * aliases included), `argv` the raw command line, `arrayOptions` the options declared `array`
+ * (given several times on purpose).
  */
-export function checkArguments(args: Record<string, unknown>, argv: readonly string[]): void {
+export function checkArguments(args: Record<string, unknown>, argv: readonly string[], arrayOptions: readonly string[] = []): void {
   // yargs fills in the default for a number option given without a value (`--w-bits --out x`).
   argv.forEach((a, i) => {
     if (!a.startsWith('--') || a.includes('=') || a === '--') return;
@@ -43,7 +44,7 @@ export function checkArguments(args: Record<string, unknown>, argv: readonly str
   const keys = Object.keys(args).filter((k) => k !== '_' && k !== '$0' && !(/[A-Z]/.test(k) && Object.hasOwn(args, k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`))));
   for (const key of keys) {
     const value = args[key];
-    if (Array.isArray(value)) {
+    if (Array.isArray(value) && !arrayOptions.includes(key)) {
       throw new UsageError(`${shown(argv, key)} given ${value.length} times (${value.map(String).join(', ')}); give it once`);
     }
     if (typeof value === 'number' && Number.isNaN(value)) {

@@ -1,6 +1,6 @@
 /**
  * Calibration data: manifest.jsonl + PNGs -> token ids, pixels and the vision / caption masks
- * (docs/architecture.md, "Calibration / evaluation manifests"; ALGORITHM.md §2).
+ * (docs/architecture.md, "Calibration / evaluation manifests"; docs/algorithm.md §2).
  */
 import * as path from 'node:path';
 import { parseManifest, type ManifestItem, type MbqJson } from '@tfjs-mbq/format';
@@ -18,7 +18,10 @@ export interface CalibSample {
   pixels: Float32Array;
   /** 1 where the position holds an image token. */
   visionMask: Uint8Array;
-  /** 1 where the next-token target is an answer / caption token or EOS. */
+  /**
+   * 1 where the position holds a supervised token: an answer / caption token or the closing EOS
+   * (docs/algorithm.md §2: the reference's `labels != -100`). The logits one position earlier predict it.
+   */
   captionMask: Uint8Array;
 }
 
@@ -117,7 +120,7 @@ export async function loadCalibration(dir: string, tokenizer: Tokenizer, mbq: Mb
     visionMask.fill(1, mbq.imageTokenOffset, mbq.imageTokenOffset + mbq.imageTokenCount);
     const captionMask = new Uint8Array(ids.length);
     const firstTarget = 1 + mbq.imageTokenCount + prompt.length;
-    captionMask.fill(1, firstTarget - 1, ids.length - 1);
+    captionMask.fill(1, firstTarget, ids.length);
     samples.push({
       line: e.line, image: e.image, inputIds: Int32Array.from(ids),
       pixels: await readImage(root, e.image, mbq.imageSize), visionMask, captionMask,

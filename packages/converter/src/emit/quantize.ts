@@ -20,34 +20,44 @@ export interface QuantizedLinear {
   dequant: Float32Array;
 }
 
-/** Weight-only: asymmetric group-wise (ALGORITHM.md §5), via @tfjs-mbq/ops quantizeGroupwise. */
-export function quantizeAsymGroup(node: string, wNK: Float32Array, N: number, K: number, bits: number, groupSize: number): QuantizedLinear {
-  return tf.tidy(() => {
+/** Weight-only: asymmetric group-wise (docs/algorithm.md §5), via @tfjs-mbq/ops quantizeGroupwise. */
+export async function quantizeAsymGroup(node: string, wNK: Float32Array, N: number, K: number, bits: number, groupSize: number): Promise<QuantizedLinear> {
+  const q = tf.tidy(() => {
     const w = tf.tensor2d(wNK, [N, K]);
-    const q = quantizeGroupwise(w, { bits, groupSize });
-    const deq = dequantizeGroupwise(q.packed, q.scales, q.zeros, { bits, groupSize, inFeatures: K });
+    const r = quantizeGroupwise(w, { bits, groupSize });
+    return { ...r, dequant: dequantizeGroupwise(r.packed, r.scales, r.zeros, { bits, groupSize, inFeatures: K }) };
+  });
+  try {
+    // The four results come back from the device together.
+    const [packed, scales, zeros, dequant] = await Promise.all([q.packed.data(), q.scales.data(), q.zeros.data(), q.dequant.data()]);
     return {
       node, K, N, bits, groupSize, actBits: 0,
-      packed: q.packed.dataSync() as Int32Array,
-      scales: q.scales.dataSync() as Float32Array,
-      zeros: q.zeros.dataSync() as Float32Array,
-      dequant: deq.dataSync() as Float32Array,
+      packed: packed as Int32Array, scales: scales as Float32Array, zeros: zeros as Float32Array, dequant: dequant as Float32Array,
     };
-  });
+  } finally {
+    tf.dispose([q.packed, q.scales, q.zeros, q.dequant]);
+  }
 }
 
 /**
- * Weight-activation: symmetric per output channel (ALGORITHM.md §5), stored in the same format
+ * Weight-activation: symmetric per output channel (docs/algorithm.md §5), stored in the same format
  * with zero = 2^(bits-1) and one group per row (docs/architecture.md).
  */
-export function quantizeSymChannel(node: string, wNK: Float32Array, N: number, K: number, bits: number, actBits: number): QuantizedLinear {
+export async function quantizeSymChannel(node: string, wNK: Float32Array, N: number, K: number, bits: number, actBits: number): Promise<QuantizedLinear> {
   const half = 2 ** (bits - 1);
-  const { codes, scales } = tf.tidy(() => {
+  const t = tf.tidy(() => {
     const w = tf.tensor2d(wNK, [N, K]);
     const scale = tf.div(tf.maximum(tf.max(tf.abs(w), 1, true), 1e-5), half - 1);
     const q = tf.clipByValue(tf.round(tf.div(w, scale)), -half, half - 1);
-    return { codes: tf.add(q, half).dataSync() as Float32Array, scales: scale.dataSync() as Float32Array };
+    return { codes: tf.add(q, half), scale };
   });
+  let codes: Float32Array;
+  let scales: Float32Array;
+  try {
+    [codes, scales] = await Promise.all([t.codes.data() as Promise<Float32Array>, t.scale.data() as Promise<Float32Array>]);
+  } finally {
+    tf.dispose([t.codes, t.scale]);
+  }
   const packed = packCodes(Int32Array.from(codes), N, K, bits);
   const zeros = new Float32Array(N).fill(half);
   const dequant = new Float32Array(N * K);

@@ -1,7 +1,7 @@
 /**
  * Structural analysis of a graph model: finds the linears (matmuls with a constant weight), the
  * groups that share an input, the producer that can absorb each group's channel scale, and the
- * decoder blocks with the module whose output each group's search compares (ALGORITHM.md §4).
+ * decoder blocks with the module whose output each group's search compares (docs/algorithm.md §4).
  * Node names are used only as labels; the structure comes from the edges.
  */
 import { MBQ_QUANTIZED_MATMUL_OP, quantizedMatMulAttrsOfJson } from '@tfjs-mbq/format';
@@ -398,7 +398,7 @@ function analyseBlock(g: GraphIndex, linears: Map<string, LinearInfo>, weights: 
     { name: 'attn-in', linears: [q, k, v], input: attnIn, fold: gammaFold(g, attnIn, [q, k, v], weights, L(q).K), outputLinear: o },
   ];
   const vi = L(v); const oi = L(o);
-  // v -> o only when their shapes match (ALGORITHM.md §4: no GQA), and v's output reaches nothing but the
+  // v -> o only when their shapes match (docs/algorithm.md §4: no GQA), and v's output reaches nothing but the
   // context matmuls through channel-preserving slicing (the fold is checked numerically afterwards).
   if (vi.K === oi.K && vi.N === oi.N) {
     const vOut = forwardStops(g, v, (n) => !(PASS_THROUGH.has(n.op) || CHANNEL_SLICES.has(n.op)), 20).sort();

@@ -1,5 +1,5 @@
 /**
- * Applying a channel scale s [K] to a group (ALGORITHM.md §4.5): the linears' input columns are
+ * Applying a channel scale s [K] to a group (docs/algorithm.md §4.5): the linears' input columns are
  * multiplied by s and the fold target divides by s, so the float model is unchanged.
  * Works on plain data (GraphDefJson + WeightMap); modified weights get fresh arrays.
  */

@@ -170,8 +170,6 @@ export interface OutputDirOptions {
 }
 
 export class AtomicOutputDir {
-  /** Names written so far (top-level files of the output). */
-  private readonly written: string[] = [];
   /** During a commit into an existing directory: names moved aside into `backupDir`, and names moved in. */
   private movedAside: string[] = [];
   private movedIn: string[] = [];
@@ -220,7 +218,6 @@ export class AtomicOutputDir {
     } catch (e) {
       throw writeError(e, path.join(this.outDir, rel));
     }
-    if (!this.written.includes(rel)) this.written.push(rel);
   }
 
   /** Moves the finished output into place; on failure the output directory is left as it was. */
@@ -266,7 +263,9 @@ export class AtomicOutputDir {
   }
 
   private async swapIn(): Promise<void> {
-    const replaced = [...new Set([...this.written, ...(this.written.includes('model.json') ? await this.previousShards() : [])])];
+    // Everything in the temporary directory is ours: writeFile's, and what a writer put in tempDir itself (the importer's shards).
+    const ours = (await this.fs.readdir(this.tempDir)).sort();
+    const replaced = [...new Set([...ours, ...(ours.includes('model.json') ? await this.previousShards() : [])])];
     await this.fs.mkdir(this.backupDir);
     for (const name of replaced) {
       try {
@@ -276,7 +275,7 @@ export class AtomicOutputDir {
         if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
       }
     }
-    for (const name of this.written) {
+    for (const name of ours) {
       await this.fs.rename(path.join(this.tempDir, name), path.join(this.outDir, name));
       this.movedIn.push(name);
     }

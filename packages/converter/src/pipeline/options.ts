@@ -19,7 +19,7 @@ export interface ConvertOptions {
   /** Default: the largest of 128/64/32 that divides every quantized K. */
   groupSize?: number;
   loss?: LossMode;
-  /** Candidate scales of the awq/mbq search (default `awq`: ALGORITHM.md §4.3). */
+  /** Candidate scales of the awq/mbq search (default `awq`: docs/algorithm.md §4.3). */
   scaleFamily?: ScaleFamily;
   distort?: boolean;
   rotate?: boolean;
@@ -31,7 +31,7 @@ export interface ConvertOptions {
   samples?: number;
   seed?: number;
   emit?: EmitMode;
-  /** Alpha grid points (ALGORITHM.md: 20). */
+  /** Alpha grid points (docs/algorithm.md: 20). */
   gridSize?: number;
   /**
    * An existing non-empty output directory is refused unless this is set; then only the files a
@@ -50,6 +50,12 @@ export interface ConvertOptions {
   keepModel?: boolean;
   /** File operations of the output directory (default node:fs; tests inject ENOSPC / EROFS). */
   outputFs?: OutputFs;
+  /**
+   * Keep the sensitivity and each block's search results here as they finish; a conversion started
+   * again with the same work directory and inputs continues after the last finished block
+   * (pipeline/work_dir.ts). Not part of the output.
+   */
+  workDir?: string;
 }
 
 export type Stage = 'load' | 'calibrate' | 'rotate' | 'sensitivity' | 'search' | 'quantize' | 'evaluate' | 'emit';
@@ -61,9 +67,10 @@ export interface ProgressEvent {
   detail?: string;
 }
 
-export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' | 'groupSize' | 'samples' | 'onProgress' | 'keepModel' | 'outputFs' | 'backend'>> {
+export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' | 'groupSize' | 'samples' | 'onProgress' | 'keepModel' | 'outputFs' | 'backend' | 'workDir'>> {
   backend?: BackendName | 'current';
   aBits?: number;
+  workDir?: string;
   outputFs?: OutputFs;
   groupSize?: number;
   samples?: number;
@@ -97,6 +104,9 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
   }
   const loss = o.loss ?? 'mae';
   if (loss !== 'mae' && loss !== 'mse') bad(`--loss must be mae or mse, got "${String(loss)}"`);
+  if (o.loss !== undefined && method !== 'mbq') {
+    bad(`--loss ${o.loss} chooses MBQ's modality-weighted reconstruction loss; --method ${method} ${method === 'awq' ? 'always uses the uniform MSE' : 'does not use it'}; leave out --loss or use --method mbq`);
+  }
   const scaleFamily = o.scaleFamily ?? 'awq';
   if (scaleFamily !== 'awq' && scaleFamily !== 'smoothquant') bad(`--scale-family must be awq or smoothquant, got "${String(scaleFamily)}"`);
   if (scaleFamily !== 'awq' && method !== 'awq' && method !== 'mbq') {
@@ -127,6 +137,7 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
     modelDir: o.modelDir, calibDir: o.calibDir, outDir: o.outDir, method, wBits, aBits: o.aBits,
     groupSize: o.groupSize, loss, scaleFamily, distort: o.distort ?? false, rotate: o.rotate ?? false, samples: o.samples ?? DEFAULT_SAMPLES,
     seed, emit, gridSize, overwrite: o.overwrite ?? false, backend, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false, outputFs: o.outputFs,
+    workDir: o.workDir,
   };
 }
 

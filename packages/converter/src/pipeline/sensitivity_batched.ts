@@ -1,5 +1,5 @@
 /**
- * Modality sensitivity (ALGORITHM.md §3) over padded chunks of samples: one backward pass per chunk
+ * Modality sensitivity (docs/algorithm.md §3) over padded chunks of samples: one backward pass per chunk
  * instead of one per sample. Samples in a causal batch are independent, so the gradient of the sum
  * of per-sample losses with respect to a probe's row b is exactly sample b's own gradient; the
  * averaging and median clamp are those of sensitivity/measureSensitivity (checked in the tests).
@@ -12,16 +12,16 @@ import { makeBatch, batchFeeds } from '../calib/batch.js';
 import { clampByMedian, ensureGradients, type SensitivityResult, type SiteSensitivity } from '../sensitivity/index.js';
 import type { ModelIo } from './model_io.js';
 
-/** Sum over samples of each sample's mean next-token cross-entropy on its caption positions. */
+/** Sum over samples of each sample's mean next-token cross-entropy of its caption tokens (read one position earlier). */
 function summedCaptionLoss(logits: tf.Tensor, samples: readonly CalibSample[], seqLen: number): tf.Scalar {
   const V = logits.shape[logits.rank - 1];
   // Dense target weights [B*S, V] instead of a gather: wasm has no kernel for gather's gradient.
   const target = new Float32Array(samples.length * seqLen * V);
   samples.forEach((s, b) => {
     let count = 0;
-    for (let p = 0; p < s.inputIds.length - 1; p++) if (s.captionMask[p]) count++;
-    for (let p = 0; p < s.inputIds.length - 1; p++) {
-      if (s.captionMask[p]) target[(b * seqLen + p) * V + s.inputIds[p + 1]] = 1 / count;
+    for (let p = 1; p < s.inputIds.length; p++) if (s.captionMask[p]) count++;
+    for (let p = 1; p < s.inputIds.length; p++) {
+      if (s.captionMask[p]) target[(b * seqLen + p - 1) * V + s.inputIds[p]] = 1 / count;
     }
   });
   const logp = tf.logSoftmax(tf.reshape(logits, [-1, V]));
@@ -46,7 +46,7 @@ export async function batchedSensitivity(
     const part = samples.slice(start, start + chunk);
     const batch = makeBatch(part, imageSize, padId);
     const S = batch.seqLen;
-    const sums = tf.tidy(() => {
+    const sumsTensor = tf.tidy(() => {
       const feeds = batchFeeds(batch);
       const pre = exec.execute({ [io.inputIds]: feeds.input_ids, [io.pixelValues]: feeds.pixel_values }, [first.input, ...sideNames]);
       const blockFeeds = new Map<string, tf.Tensor>([[first.input, pre[0]], ...sideNames.map((n, j) => [n, pre[j + 1]] as [string, tf.Tensor])]);
@@ -63,8 +63,10 @@ export async function batchedSensitivity(
       return tf.stack(grads.map((g) => {
         const a = tf.abs(g);
         return tf.stack([tf.sum(tf.mul(a, vm), [1, 2]), tf.sum(tf.mul(a, tm), [1, 2])], 1);
-      })).dataSync(); // [sites, B, 2]
+      })); // [sites, B, 2]
     });
+    const sums = await sumsTensor.data();
+    sumsTensor.dispose();
     part.forEach((s, b) => {
       let nv = 0; let nt = 0;
       for (let p = 0; p < s.inputIds.length; p++) { if (s.visionMask[p]) nv++; if (s.captionMask[p]) nt++; }

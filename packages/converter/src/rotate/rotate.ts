@@ -1,5 +1,5 @@
 /**
- * QuaRot-style rotation of the LM (ALGORITHM.md §6): exact in float, it removes activation
+ * QuaRot-style rotation of the LM (docs/algorithm.md §6): exact in float, it removes activation
  * outliers before the search.
  *  1. Fold every RMSNorm gamma into the linears that read the norm (rows of q/k/v, gate/up,
  *     lm_head scaled by gamma; gamma -> ones), so the norm commutes with the rotation

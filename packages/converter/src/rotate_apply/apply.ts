@@ -110,7 +110,7 @@ function dependsOn(g: GraphIndex, tensor: string, target: string): boolean {
   return false;
 }
 
-export function applyRotation(state: ModelState, analysis: GraphAnalysis, seed: number): RotationRecord {
+export async function applyRotation(state: ModelState, analysis: GraphAnalysis, seed: number): Promise<RotationRecord> {
   const sites = findSites(state, analysis);
   const W = state.weights;
   const t2 = (name: string): tf.Tensor2D => { const w = W.get(name)!; return tf.tensor2d(w.data as Float32Array, w.shape as [number, number]); };
@@ -142,11 +142,9 @@ export function applyRotation(state: ModelState, analysis: GraphAnalysis, seed: 
       lmHead: t2(sites.lmHead.weightConst),
     };
     const r = rotateLm(view, { seed });
-    const put = (name: string, t: tf.Tensor | undefined): void => {
-      if (!t) return;
-      const old = W.get(name)!;
-      W.set(name, { dtype: 'float32', shape: [...old.shape], data: t.dataSync() as Float32Array });
-    };
+    // Rotated weights are collected, then read from the device together.
+    const results: Array<[string, tf.Tensor]> = [];
+    const put = (name: string, t: tf.Tensor | undefined): void => { if (t) results.push([name, t]); };
     put(sites.embed, r.weights.embedTokens);
     if (sites.vision) { put(sites.vision.weight, r.weights.visionOut!.weight); if (sites.vision.bias) put(sites.vision.bias, r.weights.visionOut!.bias); }
     put(sites.finalNorm, r.weights.finalNorm);
@@ -159,9 +157,11 @@ export function applyRotation(state: ModelState, analysis: GraphAnalysis, seed: 
       put(lin(b.gate).weightConst, l.gate); put(lin(b.up).weightConst, l.up);
       put(lin(b.down).weightConst, l.down); if (lin(b.down).biasConst) put(lin(b.down).biasConst!, l.downBias);
     });
+    const values = await Promise.all(results.map(([, t]) => t.data() as Promise<Float32Array>));
+    results.forEach(([name], i) => W.set(name, { dtype: 'float32', shape: [...W.get(name)!.shape], data: values[i] }));
     if (r.downInputRotation) {
       const F = r.downInputRotation.shape[0];
-      const h = r.downInputRotation.dataSync() as Float32Array;
+      const h = await r.downInputRotation.data() as Float32Array;
       for (const b of analysis.blocks) insertHadamard(state, analysis, b, h, F);
     }
     return {

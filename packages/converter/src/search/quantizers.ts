@@ -1,6 +1,6 @@
 /**
  * The one place where search/, sensitivity/ and rotate/ reach the quantization numerics
- * (ALGORITHM.md §4.4, §5). Everything here delegates to @tfjs-mbq/ops so that the converter,
+ * (docs/algorithm.md §4.4, §5). Everything here delegates to @tfjs-mbq/ops so that the converter,
  * the kernels and the tests agree bit for bit; nothing is re-implemented on this side.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -25,7 +25,7 @@ export function fakeQuantActivationPerToken(x: tf.Tensor2D, bits: number): tf.Te
   return quantizeActivationPerToken(x, { bits }) as tf.Tensor2D;
 }
 
-/** MBQ's modality-weighted reconstruction loss (ALGORITHM.md §4.4). */
+/** MBQ's modality-weighted reconstruction loss (docs/algorithm.md §4.4). */
 export function modalityWeightedLoss(
   reference: tf.Tensor2D, output: tf.Tensor2D, visionMask: tf.Tensor1D, captionMask: tf.Tensor1D,
   ratio: number, mode: LossMode,
@@ -40,19 +40,18 @@ export function uniformLoss(reference: tf.Tensor2D, output: tf.Tensor2D): tf.Sca
 
 /**
  * Diagnostics only (not a search objective): mean (O' - O)^2 over the vision positions and over
- * the caption positions separately, [vision, caption]; 0 for an empty set. Shows which modality a
- * chosen scale favoured (docs/results.md).
+ * the caption positions separately, as a tensor [vision, caption]; 0 for an empty set. Shows which
+ * modality a chosen scale favoured (docs/results.md). A tensor, so a search reads it with its losses.
  */
-export function modalityMse(reference: tf.Tensor2D, output: tf.Tensor2D, visionMask: tf.Tensor1D, captionMask: tf.Tensor1D): [number, number] {
-  const v = tf.tidy(() => {
+export function modalityMse(reference: tf.Tensor2D, output: tf.Tensor2D, visionMask: tf.Tensor1D, captionMask: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
     const perToken = tf.mean(tf.square(tf.sub(output, reference)), 1);
     const masked = (m: tf.Tensor1D): tf.Tensor => {
       const w = tf.cast(m, 'float32');
       return tf.div(tf.sum(tf.mul(perToken, w)), tf.maximum(tf.sum(w), 1));
     };
-    return tf.stack([masked(visionMask), masked(captionMask)]).dataSync();
+    return tf.stack([masked(visionMask), masked(captionMask)]) as tf.Tensor1D;
   });
-  return [v[0], v[1]];
 }
 
 /**

@@ -1,8 +1,11 @@
 /**
- * Per-group channel-scale search (ALGORITHM.md §4.3-4.4, §6), the way llm-awq's auto_scale.py
+ * Per-group channel-scale search (docs/algorithm.md §4.3-4.4, §6), the way llm-awq's auto_scale.py
  * reads: activation statistic -> alpha grid -> candidate Q(W*s)/s -> loss on the compared module
  * -> keep the smallest. Methods: rtn (s = 1), awq (uniform loss), mbq (modality-weighted loss),
  * smoothquant (fixed alpha = 0.5, no search).
+ *
+ * Device reads are asynchronous (tfjs-webgpu cannot read synchronously in Node) and batched: one
+ * read of the group's statistics, one read of every candidate's loss after all were queued.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type {
@@ -10,7 +13,7 @@ import type {
 } from './types.js';
 import { modalityMse, modalityWeightedLoss, uniformLoss } from './quantizers.js';
 import { quantizeWeight, validateQuantConfig, weightQuantizer, WeightQuantizer } from './weight_quant.js';
-import { channelMaxima, smoothQuantScales, smoothQuantScalesFrom } from './smoothquant.js';
+import { channelMaximaFrom, channelMaximaTensor, smoothQuantScalesFrom, type ChannelMaxima } from './smoothquant.js';
 
 /** The loss a search minimises (mbq, awq) or, for rtn/smoothquant, reports (AWQ's uniform MSE). */
 export function lossKindFor(config: QuantConfig): ScaleSearchLossKind {
@@ -18,9 +21,22 @@ export function lossKindFor(config: QuantConfig): ScaleSearchLossKind {
   return 'uniform-mse';
 }
 
-/** s_x[c] = mean over all tokens of |X[:, c]| (AWQ's get_act_scale). */
-export function meanAbsPerChannel(x: tf.Tensor2D): Float32Array {
-  return tf.tidy(() => tf.mean(tf.abs(x), 0).dataSync() as Float32Array);
+/**
+ * s_x[c] = mean over all tokens of |X[:, c]| (AWQ's get_act_scale), summed in float64 on the host
+ * from X's values ([rows, k] row-major): a backend's float32 tf.mean (wasm: up to 20 ulp off) can
+ * move the losses by more than the margin between the best alphas, so every backend must start
+ * from the same statistic.
+ */
+export function meanAbsPerChannel(values: ArrayLike<number>, k: number): Float64Array {
+  const rows = values.length / k;
+  if (!Number.isInteger(rows) || rows < 1) throw new Error(`meanAbsPerChannel: ${values.length} values are not rows of ${k} channels`);
+  const sum = new Float64Array(k);
+  for (let r = 0; r < rows; r++) {
+    const base = r * k;
+    for (let c = 0; c < k; c++) sum[c] += Math.abs(values[base + c]);
+  }
+  for (let c = 0; c < k; c++) sum[c] /= rows;
+  return sum;
 }
 
 /**
@@ -28,7 +44,7 @@ export function meanAbsPerChannel(x: tf.Tensor2D): Float32Array {
  * Computed in float64 on the host (K values) so every backend gets identical scales, then
  * rounded to float32 once.
  */
-export function alphaScales(sx: Float32Array, alpha: number): Float32Array {
+export function alphaScales(sx: ArrayLike<number>, alpha: number): Float32Array {
   const s = new Float64Array(sx.length);
   let max = -Infinity;
   let min = Infinity;
@@ -94,92 +110,144 @@ function checkInputs(group: ScaleGroup, weighting: TokenWeighting, config: Quant
   if (!Number.isFinite(weighting.ratio) || weighting.ratio < 0) {
     throw new Error(`${where}: modality ratio must be a finite number >= 0, got ${weighting.ratio}`);
   }
-  if (config.method === 'mbq') {
-    const counted = tf.tidy(() => tf.sum(tf.add(tf.cast(weighting.visionMask, 'float32'), tf.cast(weighting.captionMask, 'float32'))).dataSync()[0]);
-    if (counted === 0) throw new Error(`${where}: MBQ loss needs caption or vision positions; both masks are empty`);
-  }
 }
 
 function groupWeights(group: ScaleGroup): tf.Tensor2D[] {
   return group.linears.map((id) => group.weights.get(id) as tf.Tensor2D);
 }
 
-/** The awq family (ALGORITHM.md §4.3): alpha -> normalised mean|X|^alpha. */
-function awqCandidates(group: ScaleGroup): (alpha: number) => Float32Array {
-  const sx = meanAbsPerChannel(group.input);
-  return (alpha) => alphaScales(sx, alpha);
+/** What a group's candidates are built from (only the parts its method and family need). */
+interface GroupStatistics {
+  /** mean |X| per channel (awq family), float64 from the host. */
+  meanAbs?: Float64Array;
+  /** max |X| and max |W| per channel (smoothquant method and family). */
+  maxima?: ChannelMaxima;
+  /** Positions MBQ's loss counts (vision + caption). */
+  weightedTokens?: number;
 }
 
-/** The smoothquant family: alpha -> max|X|^alpha / max|W|^(1 - alpha). */
-function smoothQuantCandidates(group: ScaleGroup): (alpha: number) => Float32Array {
-  const maxima = channelMaxima(group.input, groupWeights(group));
-  return (alpha) => smoothQuantScalesFrom(maxima, alpha);
+/** Computes the statistics on the device and reads them (and X for mean|X|) together. */
+async function readStatistics(group: ScaleGroup, weighting: TokenWeighting, config: QuantConfig): Promise<GroupStatistics> {
+  const k = group.input.shape[1];
+  const family = config.scaleFamily ?? 'awq';
+  const wantMeanAbs = (config.method === 'awq' || config.method === 'mbq') && family === 'awq';
+  const wantMaxima = config.method === 'smoothquant' || ((config.method === 'awq' || config.method === 'mbq') && family === 'smoothquant');
+  const wantCount = config.method === 'mbq';
+  // mean|X| is taken on the host in float64 (meanAbsPerChannel): X itself is read, alongside the rest.
+  const input = wantMeanAbs ? group.input.data() : undefined;
+  if (!wantMaxima && !wantCount) return { meanAbs: input ? meanAbsPerChannel(await input, k) : undefined };
+  const packed = tf.tidy(() => tf.concat([
+    ...(wantMaxima ? [tf.reshape(channelMaximaTensor(group.input, groupWeights(group)), [-1])] : []),
+    ...(wantCount ? [tf.reshape(tf.sum(tf.add(tf.cast(weighting.visionMask, 'float32'), tf.cast(weighting.captionMask, 'float32'))), [1])] : []),
+  ]));
+  const [values, x] = await Promise.all([packed.data() as Promise<Float32Array>, input]);
+  packed.dispose();
+  let at = 0;
+  const take = (n: number): Float32Array => values.slice(at, (at += n));
+  return {
+    meanAbs: x ? meanAbsPerChannel(x, k) : undefined,
+    maxima: wantMaxima ? channelMaximaFrom(take(2 * k), k) : undefined,
+    weightedTokens: wantCount ? take(1)[0] : undefined,
+  };
+}
+
+/** One candidate scale and what to call it in an error. */
+interface Candidate {
+  label: string;
+  scales: Float32Array;
+}
+
+/** Losses and per-modality errors of every candidate, in candidate order. */
+interface CandidateLosses {
+  loss: number[];
+  modalityMse: Array<[number, number]>;
+}
+
+/**
+ * Queues every candidate's forward pass and loss on the device, then reads all losses at once
+ * (per candidate: [loss, vision MSE, caption MSE]). Only scalars outlive each candidate's scope.
+ */
+async function evaluateCandidates(
+  group: ScaleGroup, weighting: TokenWeighting, config: QuantConfig, quantizer: WeightQuantizer, candidates: Candidate[],
+): Promise<CandidateLosses> {
+  const lossKind = lossKindFor(config);
+  const perCandidate: tf.Tensor1D[] = [];
+  let values: Float32Array;
+  try {
+    for (const c of candidates) {
+      perCandidate.push(tf.tidy(() => {
+        const s = tf.tensor1d(c.scales);
+        const out = group.forward(candidateOverrides(group, s, quantizer));
+        if (out.rank !== 2 || out.shape[0] !== group.reference.shape[0] || out.shape[1] !== group.reference.shape[1]) {
+          throw new Error(`searchGroupScale(${group.name}): forward returned [${out.shape}], expected [${group.reference.shape}]`);
+        }
+        const loss = lossKind === 'uniform-mse'
+          ? uniformLoss(group.reference, out)
+          : modalityWeightedLoss(group.reference, out, weighting.visionMask, weighting.captionMask, weighting.ratio, config.loss);
+        return tf.concat([tf.reshape(loss, [1]), modalityMse(group.reference, out, weighting.visionMask, weighting.captionMask)]) as tf.Tensor1D;
+      }));
+    }
+    const all = tf.concat(perCandidate);
+    values = await all.data() as Float32Array;
+    all.dispose();
+  } finally {
+    tf.dispose(perCandidate);
+  }
+  const loss = candidates.map((_, i) => values[3 * i]);
+  loss.forEach((v, i) => {
+    if (!Number.isFinite(v)) throw new Error(`searchGroupScale(${group.name}): loss is ${v} at ${candidates[i].label}`);
+  });
+  return { loss, modalityMse: candidates.map((_, i) => [values[3 * i + 1], values[3 * i + 2]]) };
 }
 
 /**
  * Searches (or, for rtn/smoothquant, sets) the per-input-channel scale of one group.
  * Every tensor it creates is disposed before it returns; the caller keeps ownership of its inputs.
  */
-export function searchGroupScale(group: ScaleGroup, weighting: TokenWeighting, config: QuantConfig): ScaleSearchResult {
+export async function searchGroupScale(group: ScaleGroup, weighting: TokenWeighting, config: QuantConfig): Promise<ScaleSearchResult> {
   validateQuantConfig(config);
   checkInputs(group, weighting, config);
   const quantizer = weightQuantizer(config);
   const lossKind = lossKindFor(config);
   const k = group.input.shape[1];
-
-  // Per-modality errors of every candidate, keyed by its loss index (diagnostics only).
-  const mseAt: Array<[number, number]> = [];
-  const lossAt = (scales: Float32Array, label: string): number => {
-    const value = tf.tidy(() => {
-      const s = tf.tensor1d(scales);
-      const out = group.forward(candidateOverrides(group, s, quantizer));
-      if (out.rank !== 2 || out.shape[0] !== group.reference.shape[0] || out.shape[1] !== group.reference.shape[1]) {
-        throw new Error(`searchGroupScale(${group.name}): forward returned [${out.shape}], expected [${group.reference.shape}]`);
-      }
-      const loss = lossKind === 'uniform-mse'
-        ? uniformLoss(group.reference, out)
-        : modalityWeightedLoss(group.reference, out, weighting.visionMask, weighting.captionMask, weighting.ratio, config.loss);
-      mseAt.push(modalityMse(group.reference, out, weighting.visionMask, weighting.captionMask));
-      return loss.dataSync()[0];
-    });
-    if (!Number.isFinite(value)) throw new Error(`searchGroupScale(${group.name}): loss is ${value} at ${label}`);
-    return value;
-  };
-
+  const stats = await readStatistics(group, weighting, config);
+  if (stats.weightedTokens === 0) {
+    throw new Error(`searchGroupScale(${group.name}): MBQ loss needs caption or vision positions; both masks are empty`);
+  }
   const ones = new Float32Array(k).fill(1);
+
   if (config.method === 'rtn') {
-    const loss = lossAt(ones, 's = 1');
-    return { group: group.name, scales: ones, alpha: 0, lossBefore: loss, lossAfter: loss, lossCurve: [], lossKind, modalityMse: { before: mseAt[0], after: mseAt[0] } };
+    const { loss, modalityMse: mse } = await evaluateCandidates(group, weighting, config, quantizer, [{ label: 's = 1', scales: ones }]);
+    return { group: group.name, scales: ones, alpha: 0, lossBefore: loss[0], lossAfter: loss[0], lossCurve: [], lossKind, modalityMse: { before: mse[0], after: mse[0] } };
   }
   if (config.method === 'smoothquant') {
     const alpha = 0.5;
-    const scales = smoothQuantScales(group.input, groupWeights(group), alpha);
-    const lossBefore = lossAt(ones, 's = 1');
-    const lossAfter = lossAt(scales, 'the SmoothQuant scale');
-    return { group: group.name, scales, alpha, lossBefore, lossAfter, lossCurve: [], lossKind, modalityMse: { before: mseAt[0], after: mseAt[1] } };
+    const scales = smoothQuantScalesFrom(stats.maxima!, alpha);
+    const { loss, modalityMse: mse } = await evaluateCandidates(group, weighting, config, quantizer, [
+      { label: 's = 1', scales: ones }, { label: 'the SmoothQuant scale', scales },
+    ]);
+    return { group: group.name, scales, alpha, lossBefore: loss[0], lossAfter: loss[1], lossCurve: [], lossKind, modalityMse: { before: mse[0], after: mse[1] } };
   }
 
   // awq / mbq: grid search over the scale family. In the awq family alpha = 0 gives s = 1
   // exactly, so lossCurve[0] is the RTN loss; the smoothquant family measures s = 1 first.
   const family = config.scaleFamily ?? 'awq';
-  const candidate = family === 'awq' ? awqCandidates(group) : smoothQuantCandidates(group);
-  const rtnLoss = family === 'awq' ? undefined : lossAt(ones, 's = 1');
-  const first = mseAt.length; // index of lossCurve[0] in mseAt
-  const lossCurve: number[] = [];
-  let best = -1;
-  let bestScales: Float32Array = ones;
-  for (const alpha of alphaGrid(config.gridSize)) {
-    const scales = candidate(alpha);
-    const loss = lossAt(scales, `alpha ${alpha}`);
-    lossCurve.push(loss);
-    if (best < 0 || loss < lossCurve[best]) { // strict: ties keep the first
-      best = lossCurve.length - 1;
-      bestScales = scales;
-    }
-  }
+  const candidateAt = (alpha: number): Float32Array => family === 'awq'
+    ? alphaScales(stats.meanAbs!, alpha)
+    : smoothQuantScalesFrom(stats.maxima!, alpha);
+  const grid = alphaGrid(config.gridSize);
+  const candidates: Candidate[] = [
+    ...(family === 'awq' ? [] : [{ label: 's = 1', scales: ones }]),
+    ...grid.map((alpha) => ({ label: `alpha ${alpha}`, scales: candidateAt(alpha) })),
+  ];
+  const { loss, modalityMse: mse } = await evaluateCandidates(group, weighting, config, quantizer, candidates);
+  const first = family === 'awq' ? 0 : 1; // index of lossCurve[0] among the candidates
+  const lossCurve = loss.slice(first);
+  let best = 0;
+  for (let i = 1; i < lossCurve.length; i++) if (lossCurve[i] < lossCurve[best]) best = i; // strict: ties keep the first
   return {
-    group: group.name, scales: bestScales, alpha: best / config.gridSize,
-    lossBefore: rtnLoss ?? lossCurve[0], lossAfter: lossCurve[best], lossCurve, lossKind,
-    modalityMse: { before: mseAt[0], after: mseAt[first + best] },
+    group: group.name, scales: candidates[first + best].scales, alpha: best / config.gridSize,
+    lossBefore: loss[0], lossAfter: lossCurve[best], lossCurve, lossKind,
+    modalityMse: { before: mse[0], after: mse[first + best] },
   };
 }

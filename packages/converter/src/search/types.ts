@@ -8,7 +8,7 @@ export type QuantMethod = 'rtn' | 'awq' | 'mbq' | 'smoothquant';
 export type LossMode = 'mae' | 'mse';
 /**
  * The candidate scales the AWQ/MBQ search tries over its alpha grid. `awq`: s = mean|X|^alpha,
- * normalised (ALGORITHM.md §4.3, the reference). `smoothquant`: s = max|X|^alpha / max|W|^(1-alpha)
+ * normalised (docs/algorithm.md §4.3, the reference). `smoothquant`: s = max|X|^alpha / max|W|^(1-alpha)
  * (SmoothQuant's formula with alpha searched instead of fixed at 0.5).
  */
 export type ScaleFamily = 'awq' | 'smoothquant';
@@ -22,9 +22,9 @@ export interface QuantConfig {
   /** Activation bits for weight-activation quantization (e.g. 8 for W4A8); undefined = weight-only. */
   aBits?: number;
   loss: LossMode;
-  /** Feed each block the output of the already-quantized previous block (ALGORITHM.md §4.1 variant). */
+  /** Feed each block the output of the already-quantized previous block (docs/algorithm.md §4.1 variant). */
   distort: boolean;
-  /** Number of alpha grid points (ALGORITHM.md: 20, alpha = i / n). */
+  /** Number of alpha grid points (docs/algorithm.md: 20, alpha = i / n). */
   gridSize: number;
   /** Candidate scale family of the awq/mbq search (default `awq`). */
   scaleFamily?: ScaleFamily;
@@ -44,7 +44,7 @@ export interface LinearOverride {
 
 export type ScaleGroupName = 'attn-in' | 'attn-out' | 'mlp-in' | 'mlp-out';
 
-/** One group of linears that share an input and a fold target (ALGORITHM.md §4, table). */
+/** One group of linears that share an input and a fold target (docs/algorithm.md §4, table). */
 export interface ScaleGroup {
   name: ScaleGroupName;
   /** Ids of the scaled linears (graph node names of their MatMul). */
@@ -63,7 +63,7 @@ export interface ScaleGroup {
 export interface TokenWeighting {
   visionMask: tf.Tensor1D;
   captionMask: tf.Tensor1D;
-  /** r from ALGORITHM.md §3 for this group (attention ratio for attn-*, MLP ratio for mlp-*). */
+  /** r from docs/algorithm.md §3 for this group (attention ratio for attn-*, MLP ratio for mlp-*). */
   ratio: number;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Which weight quantizer a config means, and the final (pseudo-)quantization of one weight.
- * Weight-only: asymmetric, group-wise along K (ALGORITHM.md §5). Weight-activation (aBits set):
- * symmetric per output channel, inputs quantized per token (ALGORITHM.md §6).
+ * Weight-only: asymmetric, group-wise along K (docs/algorithm.md §5). Weight-activation (aBits set):
+ * symmetric per output channel, inputs quantized per token (docs/algorithm.md §6).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { MAX_WEIGHT_BITS, MIN_WEIGHT_BITS, weightBitsProblem } from '@tfjs-mbq/format';

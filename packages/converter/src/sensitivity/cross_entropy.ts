@@ -1,7 +1,7 @@
 /**
- * The loss the sensitivity pass differentiates (ALGORITHM.md §3.1): mean cross-entropy of the
- * next-token prediction over the caption positions. logits[p] predicts inputIds[p + 1], and
- * captionMask[p] = 1 marks the positions whose next token is supervised (answer/caption or EOS).
+ * The loss the sensitivity pass differentiates (docs/algorithm.md §3.1): mean cross-entropy of the
+ * next-token prediction of the caption tokens. captionMask[p] = 1 marks a supervised token
+ * inputIds[p] (answer/caption or EOS, §2), which logits[p - 1] predict.
  */
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -25,11 +25,11 @@ export function captionCrossEntropy(
   if (count === 0) throw new Error(`${where}: captionMask marks no position`);
   for (let p = 0; p < seq; p++) {
     if (!captionMask[p]) continue;
-    if (p === seq - 1) throw new Error(`${where}: captionMask marks the last position ${p}, which has no next token`);
-    const t = inputIds[p + 1];
-    if (!Number.isInteger(t) || t < 0 || t >= vocab) throw new Error(`${where}: token id ${t} at position ${p + 1} is outside the vocabulary [0, ${vocab})`);
-    targets[p] = t;
-    weights[p] = 1 / count;
+    if (p === 0) throw new Error(`${where}: captionMask marks position 0, which no earlier position predicts`);
+    const t = inputIds[p];
+    if (!Number.isInteger(t) || t < 0 || t >= vocab) throw new Error(`${where}: token id ${t} at position ${p} is outside the vocabulary [0, ${vocab})`);
+    targets[p - 1] = t;
+    weights[p - 1] = 1 / count;
   }
   return tf.tidy(() => {
     const l = tf.reshape(logits, [seq, vocab]);

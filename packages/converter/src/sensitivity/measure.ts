@@ -1,5 +1,5 @@
 /**
- * Modality sensitivity (ALGORITHM.md §3): for each calibration sample, the gradient of the mean
+ * Modality sensitivity (docs/algorithm.md §3): for each calibration sample, the gradient of the mean
  * caption cross-entropy with respect to zero additive probes on every block's o_proj and down_proj
  * outputs; g_vis / g_txt = mean |grad| over vision / caption positions and channels, averaged over
  * samples; ratio = g_vis / g_txt, clamped from below by the (lower) median across blocks.
@@ -94,10 +94,10 @@ function toMask(m: ArrayLike<number>): { column: Float32Array; count: number } {
   return { column, count };
 }
 
-export function measureSensitivity(
+export async function measureSensitivity(
   samples: SensitivitySample[], lossWithProbes: LossWithProbes, probeSpecs: ProbeSpec[],
   options: SensitivityOptions = {},
-): SensitivityResult {
+): Promise<SensitivityResult> {
   ensureGradients();
   const blockIds = checkSpecs(probeSpecs);
   if (samples.length === 0) throw new Error('measureSensitivity: no calibration samples');
@@ -107,7 +107,7 @@ export function measureSensitivity(
   let visSamples = 0;
   let txtSamples = 0;
 
-  samples.forEach((sample, i) => {
+  for (const [i, sample] of samples.entries()) {
     const seq = sample.visionMask.length;
     if (sample.captionMask.length !== seq) {
       throw new Error(`measureSensitivity: sample ${i} has visionMask of length ${seq} but captionMask of length ${sample.captionMask.length}`);
@@ -115,7 +115,7 @@ export function measureSensitivity(
     const vis = toMask(sample.visionMask);
     const txt = toMask(sample.captionMask);
     if (txt.count === 0) throw new Error(`measureSensitivity: sample ${i} has no caption position`);
-    const sums = tf.tidy(() => {
+    const sumsTensor = tf.tidy(() => {
       const probes = probeSpecs.map((s) => tf.zeros([seq, s.channels]) as tf.Tensor2D);
       const f = (...xs: tf.Tensor[]): tf.Tensor => {
         const loss = lossWithProbes(i, new Map(probeSpecs.map((s, j) => [s.name, xs[j] as tf.Tensor2D])));
@@ -136,8 +136,10 @@ export function measureSensitivity(
         }
         const a = tf.abs(g);
         return tf.stack([tf.sum(tf.mul(a, vm)), tf.sum(tf.mul(a, cm))]);
-      })).dataSync();
+      }));
     });
+    const sums = await sumsTensor.data(); // one read per sample: [probes, 2]
+    sumsTensor.dispose();
     for (let j = 0; j < p; j++) {
       const c = probeSpecs[j].channels;
       if (vis.count > 0) visSum[j] += sums[2 * j] / (vis.count * c);
@@ -146,7 +148,7 @@ export function measureSensitivity(
     if (vis.count > 0) visSamples++;
     txtSamples++;
     options.onSample?.(i + 1, samples.length);
-  });
+  }
   if (visSamples === 0) throw new Error('measureSensitivity: no sample has vision positions');
 
   const site = (block: number, s: ProbeSite): { gVis: number; gTxt: number; ratio: number } => {
@@ -177,7 +179,7 @@ export function measureSensitivity(
 }
 
 /**
- * The clamped ratio r that weighs a group's search (ALGORITHM.md §3.5): the attention ratio for
+ * The clamped ratio r that weighs a group's search (docs/algorithm.md §3.5): the attention ratio for
  * attn-in/attn-out (q/k/v and o), the MLP ratio for mlp-in/mlp-out (gate/up and down).
  */
 export function groupRatio(result: SensitivityResult, block: number, group: ScaleGroupName): number {

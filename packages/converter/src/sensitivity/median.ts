@@ -1,5 +1,5 @@
 /**
- * Median clamp of the modality ratios (ALGORITHM.md §3.5): r[i] = max(ratio[i], median(ratio)).
+ * Median clamp of the modality ratios (docs/algorithm.md §3.5): r[i] = max(ratio[i], median(ratio)).
  * For an even count the median is the LOWER of the two middle values, as torch.median returns.
  */
 export function lowerMedian(values: readonly number[]): number {

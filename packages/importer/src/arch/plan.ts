@@ -45,56 +45,71 @@ export function checkSourceShape(ckpt: SafetensorsCheckpoint, spec: WeightSpec):
   }
 }
 
-/** The graph weight's values, read from the checkpoint and laid out (one tensor in memory, plus its output). */
+/**
+ * The graph weight's values, read from the checkpoint and laid out. Every layout scatters from
+ * chunked reads into its output, so memory holds the output plus one read chunk, not the source too.
+ */
 export async function loadWeight(ckpt: SafetensorsCheckpoint, spec: WeightSpec): Promise<Float32Array> {
-  let src = await ckpt.readFloat32(spec.source);
-  const shape = spec.sourceShape.slice();
-  if (spec.rows) {
-    const [begin, end] = spec.rows;
-    const row = product(shape.slice(1));
-    src = src.subarray(begin * row, end * row);
-    shape[0] = end - begin;
-  }
   const t = spec.transform;
-  if (t.kind === 'copy') {
+  const shape = spec.sourceShape.slice();
+  // Elements [lo, hi) of the source: all of it, or the rows of one part of a fused tensor.
+  let lo = 0;
+  let hi = product(shape);
+  if (spec.rows) {
+    const row = product(shape.slice(1));
+    [lo, hi] = [spec.rows[0] * row, spec.rows[1] * row];
+    shape[0] = spec.rows[1] - spec.rows[0];
+  }
+  if (t.kind === 'copy' && !spec.rows) {
+    const src = await ckpt.readFloat32(spec.source);
     if (product(spec.shape) !== src.length) throw new Error(`weight ${spec.name}: ${src.length} values for shape [${spec.shape.join(', ')}]`);
     return src;
   }
+  const scatter = (place: (e: number, v: number) => void): Promise<void> => ckpt.forEachFloat32Chunk(spec.source, (values, first) => {
+    const a = Math.max(lo, first);
+    const b = Math.min(hi, first + values.length);
+    for (let e = a; e < b; e++) place(e - lo, values[e - first]!);
+  });
+  if (t.kind === 'copy') {
+    const out = new Float32Array(hi - lo);
+    if (product(spec.shape) !== out.length) throw new Error(`weight ${spec.name}: ${out.length} values for shape [${spec.shape.join(', ')}]`);
+    await scatter((e, v) => { out[e] = v; });
+    return out;
+  }
   if (t.kind === 'transpose') {
+    // [N, K] row-major -> [K, N]: element (r, c) goes to c·N + r.
     const [n, k] = shape as [number, number];
     const out = new Float32Array(n * k);
-    for (let r = 0; r < n; r++) {
-      const row = r * k;
-      for (let c = 0; c < k; c++) out[c * n + r] = src[row + c]!;
-    }
+    await scatter((e, v) => {
+      const r = Math.floor(e / k);
+      out[(e - r * k) * n + r] = v;
+    });
     return out;
   }
   if (t.kind === 'conv3d_still') {
+    // [O, C, T, kh, kw] -> [(y·kw + x)·C + c, O], summed over the T frames in float64, rounded once.
     const [o, ch, frames, kh, kw] = shape as [number, number, number, number, number];
-    const out = new Float32Array(o * ch * kh * kw);
-    for (let oi = 0; oi < o; oi++) {
-      for (let c = 0; c < ch; c++) {
-        for (let y = 0; y < kh; y++) {
-          for (let x = 0; x < kw; x++) {
-            // Summed in float64, rounded once.
-            let sum = 0;
-            for (let f = 0; f < frames; f++) sum += src[(((oi * ch + c) * frames + f) * kh + y) * kw + x]!;
-            out[((y * kw + x) * ch + c) * o + oi] = sum;
-          }
-        }
-      }
-    }
-    return out;
+    const sum = new Float64Array(o * ch * kh * kw);
+    await scatter((e, v) => {
+      const x = e % kw; e = (e - x) / kw;
+      const y = e % kh; e = (e - y) / kh;
+      e = (e - (e % frames)) / frames;
+      const c = e % ch;
+      const oi = (e - c) / ch;
+      sum[((y * kw + x) * ch + c) * o + oi]! += v;
+    });
+    return Float32Array.from(sum);
   }
+  // Conv2d [O, C, kh, kw] -> [(y·kw + x)·C + c, O].
   const [o, ch, kh, kw] = shape as [number, number, number, number];
   const out = new Float32Array(o * ch * kh * kw);
-  for (let oi = 0; oi < o; oi++) {
-    for (let c = 0; c < ch; c++) {
-      for (let y = 0; y < kh; y++) {
-        for (let x = 0; x < kw; x++) out[((y * kw + x) * ch + c) * o + oi] = src[((oi * ch + c) * kh + y) * kw + x]!;
-      }
-    }
-  }
+  await scatter((e, v) => {
+    const x = e % kw; e = (e - x) / kw;
+    const y = e % kh; e = (e - y) / kh;
+    const c = e % ch;
+    const oi = (e - c) / ch;
+    out[((y * kw + x) * ch + c) * o + oi] = v;
+  });
   return out;
 }
 

@@ -55,8 +55,8 @@ export class SafetensorsCheckpoint {
     private readonly where: Map<string, SafetensorsFile>,
   ) {}
 
-  /** Opens `dir`'s safetensors weights (index first, else `model.safetensors`). */
-  static async open(dir: string): Promise<SafetensorsCheckpoint> {
+  /** Opens `dir`'s safetensors weights (index first, else `model.safetensors`); `chunkBytes` bounds each read (tests lower it). */
+  static async open(dir: string, chunkBytes?: number): Promise<SafetensorsCheckpoint> {
     const index = join(dir, INDEX_FILE);
     const single = join(dir, SINGLE_FILE);
     const files = new Map<string, SafetensorsFile>();
@@ -67,7 +67,7 @@ export class SafetensorsCheckpoint {
         for (const shard of new Set(map.values())) {
           const path = join(dir, shard);
           if (!(await exists(path))) throw new ImportError('SAFETENSORS_MISSING', `${index}: shard "${shard}" does not exist (${path})`, index);
-          files.set(shard, await SafetensorsFile.open(path));
+          files.set(shard, await SafetensorsFile.open(path, chunkBytes));
         }
         for (const [tensor, shard] of map) {
           const f = files.get(shard)!;
@@ -77,7 +77,7 @@ export class SafetensorsCheckpoint {
         return new SafetensorsCheckpoint(dir, index, files, where);
       }
       if (await exists(single)) {
-        const f = await SafetensorsFile.open(single);
+        const f = await SafetensorsFile.open(single, chunkBytes);
         files.set(SINGLE_FILE, f);
         for (const name of f.names()) where.set(name, f);
         return new SafetensorsCheckpoint(dir, single, files, where);
@@ -110,6 +110,10 @@ export class SafetensorsCheckpoint {
 
   async readFloat32(name: string): Promise<Float32Array> {
     return this.file(name).readFloat32(name);
+  }
+
+  async forEachFloat32Chunk(name: string, fn: (values: Float32Array, firstElement: number) => void): Promise<void> {
+    return this.file(name).forEachFloat32Chunk(name, fn);
   }
 
   async readInt32(name: string): Promise<Int32Array> {

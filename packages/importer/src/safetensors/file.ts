@@ -70,6 +70,25 @@ export class SafetensorsFile {
     return out;
   }
 
+  /**
+   * A float tensor streamed as float32 in consecutive chunks (at most `chunkBytes` of the file
+   * each): `fn(values, firstElement)`; `values` is reused between calls. Lets a caller lay a
+   * tensor out (transpose) without holding its source and its output at once.
+   */
+  async forEachFloat32Chunk(name: string, fn: (values: Float32Array, firstElement: number) => void): Promise<void> {
+    const t = this.entry(name);
+    if (!FLOAT_DTYPES.has(t.dtype)) throw new ImportError('SAFETENSORS_DTYPE', `${this.path}: tensor '${name}' is ${t.dtype}; expected a float type (F32, F16, BF16, F64)`, this.path);
+    const size = dtypeSize(t.dtype);
+    let scratch = new Float32Array(0);
+    await this.chunks(t, (bytes, first) => {
+      const n = bytes.byteLength / size;
+      if (scratch.length < n) scratch = new Float32Array(n);
+      const values = scratch.subarray(0, n);
+      decodeFloats(t.dtype, bytes, values, 0);
+      fn(values, first);
+    });
+  }
+
   /** An I32 tensor, or an I64 one whose values all fit in int32, as int32. */
   async readInt32(name: string): Promise<Int32Array> {
     const t = this.entry(name);

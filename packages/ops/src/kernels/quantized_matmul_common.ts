@@ -72,7 +72,7 @@ export function roundHalfEven(v: number): number {
 }
 
 /**
- * Per-token symmetric int8 quantization of x [M, K] (ALGORITHM.md §5), in float32:
+ * Per-token symmetric int8 quantization of x [M, K] (docs/algorithm.md §5), in float32:
  * scale = max(absmax, 1e-5) / 127, q = clamp(round(x / scale), -128, 127).
  */
 export function quantizeActivationsInt8(x: ArrayLike<number>, M: number, K: number): { q: Int8Array; scale: Float32Array } {

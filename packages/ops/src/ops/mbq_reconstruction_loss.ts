@@ -5,7 +5,7 @@ import {
 import { assertDtype, assertMinRank, assertTensor, fail, sameShape } from './validate.js';
 
 /**
- * MBQ reconstruction loss (ALGORITHM.md §4.4). D = output - reference over [..., C]; tokens are the
+ * MBQ reconstruction loss (docs/algorithm.md §4.4). D = output - reference over [..., C]; tokens are the
  * leading dims flattened; n_t, n_v count the caption and vision tokens; r = ratio.
  * - 'mae': (Σ_caption,C |D| + r Σ_vision,C |D|) / ((n_t + n_v) C)
  * - 'mse': Σ_caption,C D² / (n_t C) + r Σ_vision,C D² / (n_v C)

@@ -18,7 +18,7 @@ export interface PseudoQuantizeOptions {
 }
 
 /**
- * Quantizes and dequantizes `x` with the quantizers of ALGORITHM.md §5 (round half to even):
+ * Quantizes and dequantizes `x` with the quantizers of docs/algorithm.md §5 (round half to even):
  * asymmetric scale = max(max - min, 1e-5) / (2^b - 1), zero = clamp(-round(min / scale), 0, 2^b - 1),
  * q = clamp(round(x / scale) + zero, 0, 2^b - 1); symmetric scale = max(absmax, 1e-5) / (2^(b-1) - 1),
  * q = clamp(round(x / scale), -2^(b-1), 2^(b-1) - 1); result (q - zero) * scale in float32.

@@ -17,7 +17,7 @@ export interface QuantizedGroupwise {
 }
 
 /**
- * Asymmetric group-wise quantization of a weight W [N, K] along K (ALGORITHM.md §5) with packed codes.
+ * Asymmetric group-wise quantization of a weight W [N, K] along K (docs/algorithm.md §5) with packed codes.
  * dequantizeGroupwise of the result equals pseudoQuantize(w, {mode: 'asym-group'}) bit for bit.
  */
 export function quantizeGroupwise(w: tf.Tensor, options: QuantizeGroupwiseOptions): QuantizedGroupwise {

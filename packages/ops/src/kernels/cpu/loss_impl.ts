@@ -1,5 +1,5 @@
 /**
- * Reconstruction losses of ALGORITHM.md §4.4 on typed arrays, accumulated in float64.
+ * Reconstruction losses of docs/algorithm.md §4.4 on typed arrays, accumulated in float64.
  * D = output - reference; rows are tokens (leading dims flattened), C = channels (last axis).
  */
 

@@ -1,5 +1,5 @@
 /**
- * The quantizers of ALGORITHM.md §5 on plain typed arrays, in float32 arithmetic step by step
+ * The quantizers of docs/algorithm.md §5 on plain typed arrays, in float32 arithmetic step by step
  * (Math.fround after every operation) so that the WGSL kernels, which do the same operations in
  * f32, give the same bits. Shared by the cpu and wasm kernels.
  */

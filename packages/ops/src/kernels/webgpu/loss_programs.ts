@@ -1,6 +1,6 @@
 /**
  * WGSL reconstruction losses: one invocation per token sums |D| or D² over its C channels (f32),
- * then a single invocation combines the token sums with the masks (ALGORITHM.md §4.4).
+ * then a single invocation combines the token sums with the masks (docs/algorithm.md §4.4).
  * The second pass is serial over tokens: calibration batches have at most a few thousand.
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';

@@ -1,5 +1,5 @@
 /**
- * WGSL programs for the quantizers of ALGORITHM.md §5. Same operations in the same order as
+ * WGSL programs for the quantizers of docs/algorithm.md §5. Same operations in the same order as
  * kernels/cpu/quantize_impl.ts, in f32 (WGSL `round` rounds half to even, like torch.round).
  * All tensors are passed flat (1-D); groups are runs of `groupSize` consecutive elements.
  */
