@@ -16,4 +16,4 @@ export { loadCalibration, selectIndices, type CalibSample, type CalibSet, type C
 export { calibInputs, wordLevelCalibInputs, type CalibInputs } from './calib/inputs.js';
 export type { QuantizationJson, GroupRecord } from './emit/quantization_json.js';
 export { renderReport } from './emit/report.js';
-export * from './eval/index.js';
+

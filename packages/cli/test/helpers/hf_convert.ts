@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { Jimp } from 'jimp';
 import { analyseGraph, calibInputs, loadCalibration, loadModelDir, type GraphAnalysis } from '@tfjs-mbq/converter';
-import { graphImage, HF_SIDECAR_FILES, parseImageInputLayout, findImageProcessorConfig, type ImageInputLayout, type ImageProcessorConfig } from '@tfjs-mbq/format';
+import { graphImage, HF_SIDECAR_FILES, parseImageInputLayout, parseStoredImageProcessor, type ImageInputLayout, type ImageProcessorConfig } from '@tfjs-mbq/format';
 import { importCheckpoint } from '@tfjs-mbq/importer';
 import { loadVlm, type Vlm } from '@tfjs-mbq/runtime';
 import { readRecords, type RecordCase } from '../../../importer/test/helpers/hf_records.js';
@@ -46,11 +46,8 @@ export class GraphImages {
   private constructor(readonly processor: ImageProcessorConfig, readonly layout: ImageInputLayout, readonly imageSize: [number, number]) {}
 
   static of(modelDir: string): GraphImages {
-    const mbq = readJson<{ imageSize: [number, number]; imageInput: unknown }>(join(modelDir, 'mbq.json'));
-    const file = (f: string): { json: unknown; file: string } | undefined => {
-      try { return { json: readJson(join(modelDir, f)), file: f }; } catch { return undefined; }
-    };
-    const processor = findImageProcessorConfig({ processorConfig: file('processor_config.json'), preprocessorConfig: file('preprocessor_config.json') });
+    const mbq = readJson<{ imageSize: [number, number]; imageInput: unknown; imageProcessor: unknown }>(join(modelDir, 'mbq.json'));
+    const processor = parseStoredImageProcessor(mbq.imageProcessor, 'mbq.json');
     return new GraphImages(processor, parseImageInputLayout(mbq.imageInput, mbq.imageSize, 'mbq.json'), mbq.imageSize);
   }
 

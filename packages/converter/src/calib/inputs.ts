@@ -5,7 +5,7 @@
  * Face import), and the image processor + pixel_values layout of mbq.json.
  */
 import {
-  FixedImagePrompt, findImageProcessorConfig, hfPromptFromFiles, InputTooLongError, parseImageInputLayout, PromptTooLongError,
+  FixedImagePrompt, hfPromptFromFiles, InputTooLongError, parseImageInputLayout, parseStoredImageProcessor, PromptTooLongError,
   tinyVlmImageProcessor, UnknownWordError, WordLevelTokenizer,
   type ImageInputLayout, type ImageProcessorConfig, type MbqJson, type PromptBuilder,
 } from '@tfjs-mbq/format';
@@ -55,9 +55,8 @@ export function calibInputs(model: LoadedModel): CalibInputs {
   let imageProcessor: ImageProcessorConfig;
   let imageInput: ImageInputLayout;
   try {
-    const f = (file: 'processor_config.json' | 'preprocessor_config.json', json: unknown): { json: unknown; file: string } | undefined =>
-      json === undefined ? undefined : { json, file: model.where(file) };
-    imageProcessor = findImageProcessorConfig({ processorConfig: f('processor_config.json', model.hf.processorConfig), preprocessorConfig: f('preprocessor_config.json', model.hf.preprocessorConfig) });
+    if (model.mbq.imageProcessor === undefined) throw new ConversionError('MBQ_JSON', `${mbqFile}: a Hugging Face model needs "imageProcessor" (how its images are preprocessed); import the checkpoint again`, mbqFile);
+    imageProcessor = parseStoredImageProcessor(model.mbq.imageProcessor, `${mbqFile}: "imageProcessor"`, mbqFile);
     imageInput = parseImageInputLayout(model.mbq.imageInput, model.mbq.imageSize, mbqFile);
   } catch (e) {
     throw fromFormatError(e);
