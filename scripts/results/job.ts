@@ -3,7 +3,8 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import '@tfjs-mbq/ops';
 import { initBackend } from '@tfjs-mbq/ops/backends';
-import { convert, evaluateVlm, loadVlm, type EvalReport, type QuantizationJson } from '@tfjs-mbq/converter';
+import { convert, type QuantizationJson } from '@tfjs-mbq/converter';
+import { evaluate, loadEvalEngine, type EvalReport } from '@tfjs-mbq/eval';
 import { CALIB_DIR, EVAL_DIR, MODEL_DIR, jobCommands, type Job } from './matrix.js';
 
 /** What the search chose for one scale group (seed's run), for the MBQ-vs-AWQ analysis. */
@@ -55,9 +56,10 @@ export async function runJob(j: Job, outRoot: string, limit: number, keep: boole
     q = r.quantization;
     modelDir = outDir;
   }
-  const vlm = await loadVlm(modelDir, 'executor');
-  const { predictions: _unused, ...report } = await evaluateVlm(vlm, EVAL_DIR, { limit, batchSize: 64 });
-  vlm.dispose();
+  // The executor engine, as the recorded figures were measured (packages/eval/test shows both engines agree).
+  const engine = await loadEvalEngine(modelDir, 'executor');
+  const { predictions: _unused, ...report } = await evaluate(engine, EVAL_DIR, { limit, batchSize: 64 });
+  engine.dispose();
   if (!keep && j.kind !== 'fp') await fs.rm(outDir, { recursive: true, force: true });
   return {
     job: j, commands: jobCommands(j, limit), backend: backend.backend, limit, convertSeconds, eval: report,

@@ -16,4 +16,4 @@ export { loadCalibration, selectIndices, type CalibSample, type CalibSet } from 
 export { loadTokenizer, type Tokenizer } from './calib/tokenizer.js';
 export type { QuantizationJson, GroupRecord } from './emit/quantization_json.js';
 export { renderReport } from './emit/report.js';
-export * from './eval/index.js';
+

@@ -10,7 +10,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@tfjs-mbq/ops/backends';
-import { convert, evaluateVlm, loadVlm, type QuantizationJson } from '@tfjs-mbq/converter';
+import { convert, type QuantizationJson } from '@tfjs-mbq/converter';
+import { evaluate, loadEvalEngine } from '@tfjs-mbq/eval';
 
 const FIXTURE = join(process.cwd(), 'fixtures/tiny-vlm');
 const CALIB = join(process.cwd(), 'fixtures/shapes-vqa/calib');
@@ -61,8 +62,13 @@ test('MBQ W3 on webgpu: same alphas, scales within float rounding, same answers 
   // the cpu backend's exact JavaScript MbqQuantizedMatMul is too slow for CI).
   await initBackend('wasm');
   const answers = async (dir: string): Promise<string[]> => {
-    const report = await evaluateVlm(await loadVlm(dir), EVAL, { limit: 12, keepPredictions: true, maxNewTokens: 4, batchSize: 12 });
-    return report.predictions!.map((p) => p.prediction);
+    const engine = await loadEvalEngine(dir);
+    try {
+      const report = await evaluate(engine, EVAL, { limit: 12, keepPredictions: true, maxNewTokens: 4, batchSize: 12 });
+      return report.predictions!.map((p) => p.prediction);
+    } finally {
+      engine.dispose();
+    }
   };
   const t0 = Date.now();
   const [a, b] = [await answers(cpu.dir), await answers(gpu.dir)];

@@ -8,7 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, rmSync, symlinkSync, writeFileSync, ftruncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCalibration, loadImagePixels, loadTokenizer, loadModelDir, readManifest, ConversionError, type LoadedModel } from '@tfjs-mbq/converter';
+import { loadCalibration, loadTokenizer, loadModelDir, ConversionError, type LoadedModel } from '@tfjs-mbq/converter';
+import { loadImagePixels, readManifest } from '@tfjs-mbq/eval';
 import { pngDeclaring, jpegDeclaring } from '../../format/test/helpers/crafted_images.js';
 
 const ROOT = process.cwd();

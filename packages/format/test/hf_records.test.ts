@@ -5,9 +5,11 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { hfPromptFromFiles, type ProcessedImageShape } from '@tfjs-mbq/format';
+import { Jimp } from 'jimp';
+import { findImageProcessorConfig, hfPromptFromFiles, preprocessImage, promptImageShape, type ProcessedImageShape } from '@tfjs-mbq/format';
 
 interface RecordCase {
+  image: string;
   question: string;
   prompt: string;
   input_ids: number[];
@@ -58,5 +60,16 @@ describe.each(CHECKPOINTS)('%s: prompt ids equal the processor\'s input_ids', (n
     const p = prompt.prompt(c.question, shapeOf(c));
     expect(p.ids).toEqual(c.input_ids);
     expect([p.imageTokenOffset, p.imageTokenCount]).toEqual([c.image_token_offset, c.image_token_count]);
+  });
+
+  // What runtime's answer() does: the PNG through the image processor, the prompt from what it made
+  // (the crop's size for LLaVA, the original size for OneVision's anyres, image_grid_thw for Qwen2-VL).
+  it.each(cases.map((c, i) => [i, c] as const))('case %i from its PNG: promptImageShape(preprocessImage(png)) gives the same ids', async (_i, c) => {
+    const at = (f: string): { json: unknown; file: string } | undefined => (existsSync(join(dir, f)) ? { json: readJson(dir, f), file: join(dir, f) } : undefined);
+    const processor = findImageProcessorConfig({ processorConfig: at('processor_config.json'), preprocessorConfig: at('preprocessor_config.json') });
+    const png = await Jimp.read(readFileSync(c.image));
+    const pre = preprocessImage({ data: new Uint8Array(png.bitmap.data), width: png.bitmap.width, height: png.bitmap.height }, processor);
+    expect(pre.shape).toEqual(c.pixel_values_shape);
+    expect(prompt.prompt(c.question, promptImageShape(pre, processor)).ids).toEqual(c.input_ids);
   });
 });

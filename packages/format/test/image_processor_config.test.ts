@@ -1,6 +1,9 @@
 // Reading image processor settings: the classes and key spellings transformers 4 and 5 write, and
 // one clear line for what is not supported.
-import { findImageProcessorConfig, parseImageProcessorConfig, preprocessImage, smartResize, selectBestResolution, fitInside } from '@tfjs-mbq/format';
+import { readFileSync } from 'node:fs';
+import {
+  findImageProcessorConfig, parseImageProcessorConfig, parseStoredImageProcessor, preprocessImage, smartResize, selectBestResolution, fitInside, tinyVlmImageProcessor,
+} from '@tfjs-mbq/format';
 
 describe('parseImageProcessorConfig', () => {
   test('backend suffixes (Fast, Pil) name the same processor', () => {
@@ -79,5 +82,30 @@ describe('geometry, against values worked by hand from transformers\' formulas',
     expect(selectBestResolution(100, 300, pins)).toEqual([384, 384]);
     expect(fitInside([100, 300], [384, 768])).toEqual([256, 768]);
     expect(fitInside([300, 100], [384, 384])).toEqual([384, 128]);
+  });
+});
+
+describe('parseStoredImageProcessor (mbq.json imageProcessor)', () => {
+  const clip = findImageProcessorConfig({ processorConfig: { json: JSON.parse(readFileSync('fixtures/hf/llava-1.5-tiny/processor_config.json', 'utf8')), file: 'processor_config.json' } });
+
+  test('every kind reads back as written', () => {
+    const anyres = parseImageProcessorConfig({ image_processor_type: 'LlavaOnevisionImageProcessor', size: { height: 56, width: 56 }, image_grid_pinpoints: [[56, 56], [56, 112]] }, 'p.json');
+    const qwen = parseImageProcessorConfig({ image_processor_type: 'Qwen2VLImageProcessor', min_pixels: 3136, max_pixels: 12544 }, 'p.json');
+    for (const c of [clip, tinyVlmImageProcessor([64, 64]), anyres, qwen]) {
+      expect(parseStoredImageProcessor(JSON.parse(JSON.stringify(c)), 'mbq.json: "imageProcessor"', 'mbq.json')).toEqual(c);
+    }
+  });
+
+  test.each([
+    ['not an object', 7, 'm: must be an object, got 7'],
+    ['unknown kind', { ...clip, kind: 'tiles' }, 'm: "kind" must be "single", "anyres" or "qwen2-vl", got "tiles"'],
+    ['bad resample', { ...clip, resample: 'cubic' }, 'm: "resample" must be one of nearest, lanczos, bilinear, bicubic, box, hamming, got "cubic"'],
+    ['zero std', { ...clip, normalize: { mean: [0, 0, 0], std: [1, 0, 1] } }, 'm: "normalize.std" must be 3 positive finite numbers, got [1,0,1]'],
+    ['huge resize', { ...clip, resize: { shortestEdge: 1e6 } }, 'm: "resize.shortestEdge" must be an integer in 1..8192, got 1000000'],
+    ['crop without width', { ...clip, centerCrop: { height: 4 } }, 'm: "centerCrop.width" must be an integer in 1..8192, got undefined'],
+    ['missing compositeOnWhite', { ...clip, compositeOnWhite: undefined }, 'm: "compositeOnWhite" must be true or false, got undefined'],
+    ['negative rescale', { ...clip, rescaleFactor: -1 }, 'm: "rescaleFactor" must be a positive number or null, got -1'],
+  ])('%s is refused naming the field', (_name, raw, message) => {
+    expect(() => parseStoredImageProcessor(raw, 'm', 'mbq.json')).toThrow(message);
   });
 });

@@ -14,7 +14,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { quantizedMatMul } from '../src/index.js';
 import { wordsPerRow } from '../src/packing.js';
-import { buildSteps, planQuantizedMatMul, QmmStep, recordSteps } from '../src/kernels/webgpu/quantized_matmul_pipelines.js';
+import { planQuantizedMatMul } from '../src/kernels/webgpu/quantized_matmul_plan.js';
+import { buildSteps, QmmStep, recordSteps } from './recorded_qmm.js';
 import { Dispatchable, fp16Gemv, record } from './baseline_kernels.js';
 import { fillRandom, gpuMemoryUsedMiB, setupGpu, storageBuffer } from './gpu_setup.js';
 

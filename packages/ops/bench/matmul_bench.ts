@@ -11,9 +11,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { quantizedMatMul } from '../src/index.js';
 import { wordsPerRow } from '../src/packing.js';
-import {
-  buildSteps, defaultGemvConfig, planQuantizedMatMul, QmmPlan, QmmStep, recordSteps,
-} from '../src/kernels/webgpu/quantized_matmul_pipelines.js';
+import { defaultGemvConfig, planQuantizedMatMul, QmmPlan } from '../src/kernels/webgpu/quantized_matmul_plan.js';
+import { act8Words } from '../src/kernels/webgpu/quantized_matmul_wgsl.js';
+import { buildSteps, QmmStep, recordSteps } from './recorded_qmm.js';
 import { fp16Gemv, rawRead, record, Dispatchable } from './baseline_kernels.js';
 import { fillRandom, setupGpu, storageBuffer } from './gpu_setup.js';
 import { timeRecorded, timeTfjs, Timing } from './gpu_timing.js';
@@ -145,16 +145,14 @@ async function main(): Promise<void> {
         fillRandom(device, zeros, N, { kind: 'integers', levels: 1 }, 6000 + c);
         return { packed, scales, zeros };
       });
-      const xq = storageBuffer(device, 2 * Math.ceil(K / 8) * 4);
-      const xsc = storageBuffer(device, 16);
+      const xq = storageBuffer(device, (act8Words(K) + 1) * 4);
       const a8 = { bits: 4, groupSize: K, inFeatures: K, actBits: 8 };
       const plan = planQuantizedMatMul({ M: 1, N, K, groups: 1, words: w4Words }, a8);
-      const steps = w4.map((w, c) => buildSteps(device, plan, { x, ...w, y: ys[c % ys.length], xq, xs: xsc }));
+      const steps = w4.map((w, c) => buildSteps(device, plan, { x, ...w, y: ys[c % ys.length], xq }));
       const t = await timeRecorded(device, (pass, i) => recordSteps(pass, steps[i % steps.length]), gpu.hasTimestamps);
       push({ shape: s.name, K, N, M: 1, what: `W4A8 gemv (act-quant + ${plan.nativeDot4 ? 'dot4I8Packed' : 'emulated dot4'})`, bytes: w4Bytes, calls: t.calls, gpuUs: t.gpuUs, wallUs: t.wallUs, gbps: w4Bytes / perCall(t) / 1e3 });
       w4.forEach((w) => { w.packed.destroy(); w.scales.destroy(); w.zeros.destroy(); });
       xq.destroy();
-      xsc.destroy();
     }
     w3.forEach((w) => { w.packed.destroy(); w.scales.destroy(); w.zeros.destroy(); });
 

@@ -3,7 +3,8 @@ import { quantizedMatMul } from '@tfjs-mbq/ops';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { quantizeActivationsInt8, quantizedMatMulReference } from '../src/kernels/quantized_matmul_common.js';
 import { setQuantizedMatMulWebGPUOptions } from '../src/kernels/webgpu/quantized_matmul.js';
-import { planQuantizedMatMul, QmmOptions, QmmVariant } from '../src/kernels/webgpu/quantized_matmul_pipelines.js';
+import { planQuantizedMatMul, QmmOptions, QmmVariant } from '../src/kernels/webgpu/quantized_matmul_plan.js';
+import { QuantizedMatMulProgram } from '../src/kernels/webgpu/quantized_matmul_programs.js';
 import { mulberry32, randomLinear, RandomLinear, randomX, referenceAct8F64, referenceF64, relError } from './quantized_matmul_helpers.js';
 
 const rand = mulberry32(20261126);
@@ -165,5 +166,42 @@ describe('quantizedMatMul on webgpu (every variant vs the cpu and float64 refere
     expect(relError(await y.data(), want)).toBeLessThan(2e-6);
     y.dispose();
     expect(tf.memory().numTensors).toBe(before);
+  });
+
+  it('repeated calls generate no WGSL, compile no pipeline and open no compute pass of their own', async () => {
+    setQuantizedMatMulWebGPUOptions({});
+    const w = randomLinear(rand, 40, 256, 3, 128);
+    const inputs = [tf.tensor2d(randomX(rand, 1, 256), [1, 256]), tf.tensor2d(w.packed, [40, 24], 'int32'),
+      tf.tensor2d(w.scales, [40, 2]), tf.tensor2d(w.zeros, [40, 2])] as const;
+    const call = (): tf.Tensor => quantizedMatMul(...inputs, { bits: 3, groupSize: 128, inFeatures: 256 });
+    const first = call();
+    const want = await first.data(); // compiled; inputs uploaded; the backend's encoder submitted
+    // Count what the next calls do, by wrapping the methods that the per-call work went through.
+    const counts = { wgsl: 0, pipelines: 0, passes: 0 };
+    const restore: Array<() => void> = [];
+    const count = (proto: Record<string, unknown>, name: string, key: keyof typeof counts): void => {
+      const orig = proto[name] as (...a: unknown[]) => unknown;
+      proto[name] = function (this: unknown, ...a: unknown[]): unknown {
+        counts[key]++;
+        return orig.apply(this, a);
+      };
+      restore.push(() => { proto[name] = orig; });
+    };
+    const gpu = globalThis as unknown as Record<string, { prototype: Record<string, unknown> }>;
+    count(QuantizedMatMulProgram.prototype as unknown as Record<string, unknown>, 'getUserCode', 'wgsl');
+    count(gpu.GPUDevice.prototype, 'createComputePipeline', 'pipelines');
+    count(gpu.GPUCommandEncoder.prototype, 'beginComputePass', 'passes');
+    let outs: tf.Tensor[];
+    try {
+      outs = Array.from({ length: 8 }, call);
+    } finally {
+      restore.forEach((r) => r());
+    }
+    // tfjs keeps one compute pass open across dispatches until it submits (every 15 by default):
+    // 8 queued calls begin at most one pass; the kernel before issue 17 began 8.
+    expect(counts).toEqual({ wgsl: 0, pipelines: 0, passes: expect.any(Number) });
+    expect(counts.passes).toBeLessThanOrEqual(1);
+    for (const o of outs) expect(await o.data()).toEqual(want);
+    [first, ...outs, ...inputs].forEach((t) => t.dispose());
   });
 });

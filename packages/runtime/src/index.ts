@@ -13,9 +13,11 @@ import '@tfjs-mbq/ops';
 
 export { registerMbqOps } from '@tfjs-mbq/ops';
 
-export { loadVlm, Vlm, type LoadVlmOptions, type AnswerOptions, type Generation, type TimeDecodeOptions, type DecodeTiming } from './vlm.js';
+export { loadVlm, Vlm, continuationNll, type LoadVlmOptions, type AnswerOptions, type Generation, type TimeDecodeOptions, type DecodeTiming, type ContinuationScore } from './vlm.js';
+export { ModelInputs, loadModelInputs } from './model_inputs.js';
 export { WordLevelTokenizer, HfTokenizer, type TextTokenizer, type PromptBuilder } from '@tfjs-mbq/format';
-export { toPixelValues, type ImageInput, type RgbaImage, type HasBitmap, type BrowserImage } from './image.js';
+export { rgbaOf, type ImageInput, type RgbaImage, type HasBitmap, type BrowserImage } from './image.js';
+export { modelImage, toPixelValues, type ModelImage } from './model_image.js';
 export { IMAGE_LIMITS, checkImageHeader, type ImageHeader } from '@tfjs-mbq/format';
 export { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 export type { FetchLike } from './sources.js';

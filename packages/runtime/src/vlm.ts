@@ -5,12 +5,13 @@ import { initBackend, type ActiveBackendName, type BackendName } from '@tfjs-mbq
 import type { Decoder } from './decoding/decoder.js';
 import { RerunDecoder } from './decoding/rerun.js';
 import { withKvCache } from './decoding/kv/build.js';
-import { toPixelValues, type ImageInput } from './image.js';
-import { parseMbqConfig, type MbqConfig } from './mbq_config.js';
+import type { PromptBuilder, TextTokenizer } from '@tfjs-mbq/format';
+import type { ImageInput } from './image.js';
+import type { MbqConfig } from './mbq_config.js';
 import { readGraphModel, toArtifacts, type GraphModelFiles } from './model_files.js';
+import { readModelInputs, type ModelInputs } from './model_inputs.js';
 import { ModelSource, splitModelLocation, type FetchLike } from './sources.js';
-import { checkMbqAgainstModel, processedImageShape, type PromptBuilder, type TextTokenizer } from '@tfjs-mbq/format';
-import { loadPromptBuilder } from './prompt.js';
+import { runGraph } from './decoding/run_graph.js';
 
 export interface LoadVlmOptions {
   /**
@@ -38,6 +39,8 @@ export interface LoadVlmOptions {
 export interface AnswerOptions {
   /** Most answer tokens to generate (default 16); decoding also stops at EOS. */
   maxNewTokens?: number;
+  /** EOS is not chosen before this many tokens (transformers' `min_new_tokens`; default 0). */
+  minNewTokens?: number;
 }
 
 export interface Generation {
@@ -49,6 +52,13 @@ export interface Generation {
   promptLength: number;
   /** True when decoding stopped at EOS (not at maxNewTokens). */
   stoppedAtEos: boolean;
+}
+
+export interface ContinuationScore {
+  /** Negative log-likelihood (natural log) of the continuation's tokens and the EOS after them, summed. */
+  nll: number;
+  /** Tokens scored: the continuation's, plus EOS. */
+  tokens: number;
 }
 
 export interface TimeDecodeOptions {
@@ -73,9 +83,10 @@ export class Vlm {
   /** @internal Use {@link loadVlm}. */
   constructor(
     readonly model: GraphModel,
-    readonly config: MbqConfig,
-    /** Builds the prompt ids (chat template and image tokens for Hugging Face models). */
-    readonly prompter: PromptBuilder,
+    /** mbq.json, the prompt builder and the model's positions: how images and questions become inputs. */
+    readonly inputs: ModelInputs,
+    /** The graph output holding the logits `[1, S, vocab]`. */
+    private readonly logitsName: string,
     /** The tfjs backend the model runs on. */
     readonly backend: ActiveBackendName,
     /** Why that backend (e.g. the WebGPU adapter, or what `auto` skipped). */
@@ -85,46 +96,48 @@ export class Vlm {
     readonly decoding: Decoder['kind'],
     /** Why `re-run` was used although a cache was asked for, or what the cache holds. */
     readonly decodingNote: string,
-    /** Longest sequence (prompt + answer) the model takes, from config.json; null if not stated. */
-    readonly maxSequenceLength: number | null = null,
   ) {}
 
+  get config(): MbqConfig {
+    return this.inputs.config;
+  }
+
+  /** Builds the prompt ids (chat template and image tokens for Hugging Face models). */
+  get prompter(): PromptBuilder {
+    return this.inputs.prompter;
+  }
+
   get tokenizer(): TextTokenizer {
-    return this.prompter.tokenizer;
+    return this.inputs.tokenizer;
+  }
+
+  /** Longest sequence (prompt + answer) the model takes, from config.json; null if not stated. */
+  get maxSequenceLength(): number | null {
+    return this.inputs.maxSequenceLength;
   }
 
   /**
-   * The prompt ids of `question`: `[BOS, <image> x imageTokenCount, question tokens]` for the
-   * project's word-level models, the processor's ids (chat template, image tokens) for Hugging Face ones.
+   * The prompt ids of `question` about an image at the model's size: `[BOS, <image> x
+   * imageTokenCount, question tokens]` for the project's word-level models, the processor's ids
+   * (chat template, image tokens) for Hugging Face ones.
    */
   promptIds(question: string): number[] {
-    return this.checkedPrompt(question, 'promptIds');
+    this.checkLive('promptIds');
+    return this.inputs.prompt(question, this.inputs.graphSizedImage(), 'promptIds');
   }
 
   /**
-   * The prompt ids of `question`, checked to fit the model's positions and to put the image tokens
-   * where the graph reads them (`who` names the caller in errors).
+   * Greedy decoding of the answer to `question` about `image`: the image goes through the model's
+   * image processor (mbq.json imageProcessor), the prompt through its prompt builder.
    */
-  private checkedPrompt(question: string, who: string): number[] {
-    this.checkLive(who);
-    if (typeof question !== 'string') throw new Error(`${who}: the question must be a string, got ${typeof question}`);
-    const c = this.config;
-    const p = this.prompter.prompt(question, processedImageShape(c.imageInput, c.imageSize), who);
-    if (p.imageTokenOffset !== c.imageTokenOffset || p.imageTokenCount !== c.imageTokenCount) {
-      throw new Error(`${who}: the prompt puts ${p.imageTokenCount} image tokens at ${p.imageTokenOffset}; mbq.json says ${c.imageTokenCount} at ${c.imageTokenOffset}`);
-    }
-    const max = this.maxSequenceLength;
-    if (max !== null && p.ids.length > max) {
-      throw new Error(`${who}: the prompt has ${p.ids.length} tokens (${c.imageTokenCount} of them image tokens); the model takes at most ${max} positions`);
-    }
-    return p.ids;
-  }
-
-  /** Greedy decoding of the answer to `question` about `image`. */
   async generate(image: ImageInput, question: string, options: AnswerOptions = {}): Promise<Generation> {
-    const pixels = this.pixelValues(image, 'answer');
+    this.checkLive('answer');
+    const limits = checkTokenLimits(options);
+    const img = this.inputs.image(image, 'answer');
+    const prompt = this.inputs.prompt(question, img.processed, 'answer');
+    const pixels = tf.tensor4d(img.pixels, img.shape);
     try {
-      return await this.generateFromPixels(pixels, question, options);
+      return await this.decode(pixels, prompt, limits);
     } finally {
       pixels.dispose();
     }
@@ -132,28 +145,36 @@ export class Vlm {
 
   /**
    * Greedy decoding from pixel_values the caller made (`[1, H, W, 3]` float32, as the graph takes
-   * them, e.g. a Hugging Face image processor's output in NHWC); the tensor stays the caller's.
+   * them); the tensor stays the caller's.
    */
   async generateFromPixels(pixels: tf.Tensor4D, question: string, options: AnswerOptions = {}): Promise<Generation> {
-    const maxNewTokens = options.maxNewTokens ?? 16;
-    if (!Number.isInteger(maxNewTokens) || maxNewTokens < 1) throw new Error(`answer: maxNewTokens must be a positive integer, got ${maxNewTokens}`);
+    this.checkLive('answer');
+    const limits = checkTokenLimits(options);
+    this.checkPixels(pixels, 'answer');
+    return this.decode(pixels, this.inputs.prompt(question, this.inputs.graphSizedImage(), 'answer'), limits);
+  }
+
+  private checkPixels(pixels: tf.Tensor, who: string): void {
     const [h, w] = this.config.imageSize;
     if (pixels.rank !== 4 || pixels.shape[0] !== 1 || pixels.shape[1] !== h || pixels.shape[2] !== w || pixels.shape[3] !== 3) {
-      throw new Error(`answer: pixel_values must be [1, ${h}, ${w}, 3], got [${pixels.shape.join(', ')}]`);
+      throw new Error(`${who}: pixel_values must be [1, ${h}, ${w}, 3], got [${pixels.shape.join(', ')}]`);
     }
-    const prompt = this.checkedPrompt(question, 'answer');
+  }
+
+  private async decode(pixels: tf.Tensor4D, prompt: number[], limits: TokenLimits): Promise<Generation> {
     const max = this.maxSequenceLength;
+    const eos = this.config.eosTokenId;
     const decoder = this.makeDecoder();
     const tokenIds: number[] = [];
     let stoppedAtEos = false;
     try {
-      let next = await decoder.prefill(pixels, prompt);
+      let next = await decoder.prefill(pixels, prompt, limits.min > 0 ? eos : undefined);
       for (;;) {
-        if (next === this.config.eosTokenId) { stoppedAtEos = true; break; }
+        if (next === eos) { stoppedAtEos = true; break; }
         tokenIds.push(next);
-        if (tokenIds.length >= maxNewTokens) break;
+        if (tokenIds.length >= limits.max) break;
         if (max !== null && prompt.length + tokenIds.length > max) break; // a step would run a position past the model's tables
-        next = await decoder.step(next);
+        next = await decoder.step(next, tokenIds.length < limits.min ? eos : undefined);
       }
     } finally {
       decoder.dispose();
@@ -161,36 +182,59 @@ export class Vlm {
     return { text: this.tokenizer.decode(tokenIds), tokenIds, promptLength: prompt.length, stoppedAtEos };
   }
 
-  /** The graph's pixel_values of `image`; Hugging Face models need their image processor. */
-  private pixelValues(image: ImageInput, who: string): tf.Tensor4D {
-    this.checkLive(who);
-    if (this.config.tokenizer === 'hf') {
-      // The image processor (resize, crop, normalize from mbq.json imageProcessor) is not wired in yet.
-      throw new Error(`${who}: images for this Hugging Face model need its image processor, which the runtime does not run yet; pass the processor's pixel_values to generateFromPixels()`);
+  /**
+   * How likely the model finds `continuation` (then EOS) as the answer to `question` about
+   * `image`: one forward pass over the whole sequence, log-softmax in float64. Evaluation scores
+   * captions with it (question `''`).
+   */
+  async score(image: ImageInput, question: string, continuation: string): Promise<ContinuationScore> {
+    this.checkLive('score');
+    const img = this.inputs.image(image, 'score');
+    const prompt = this.inputs.prompt(question, img.processed, 'score');
+    const target = [...this.prompter.continuation(continuation, 'score'), this.config.eosTokenId];
+    const ids = [...prompt, ...target];
+    const max = this.maxSequenceLength;
+    if (max !== null && ids.length > max) throw new Error(`score: the prompt and continuation have ${ids.length} tokens; the model takes at most ${max} positions`);
+    const pixels = tf.tensor4d(img.pixels, img.shape);
+    const inputIds = tf.tensor2d(ids, [1, ids.length], 'int32');
+    let logits: tf.Tensor | undefined;
+    try {
+      [logits] = await runGraph(this.model, { pixel_values: pixels, input_ids: inputIds }, [this.logitsName]);
+      const vocab = logits!.shape[2]!;
+      const data = await logits!.data();
+      return { nll: continuationNll(data, vocab, ids, prompt.length), tokens: target.length };
+    } finally {
+      logits?.dispose();
+      pixels.dispose();
+      inputIds.dispose();
     }
-    return toPixelValues(image, this.config.imageSize);
   }
 
   /**
    * Times one greedy decode for benchmarks: the prefill, then exactly `steps` cached (or re-run)
    * decode steps, each fed the previous greedy token even past EOS, so every run does the same
-   * work. Each timed span ends after the next token id is read back (device work included).
+   * work. Each timed span ends after the next token id is read back (device work included); the
+   * prefill's span covers preprocessing the image but not building the prompt ids.
    */
   async timeDecode(image: ImageInput, question: string, options: TimeDecodeOptions): Promise<DecodeTiming> {
+    this.checkLive('timeDecode');
     const steps = options.steps;
     const now = options.now ?? (() => performance.now());
     if (!Number.isInteger(steps) || steps < 0) throw new Error(`timeDecode: steps must be an integer >= 0, got ${steps}`);
-    const prompt = this.checkedPrompt(question, 'timeDecode');
-    const max = this.maxSequenceLength;
-    if (max !== null && prompt.length + steps > max) {
-      throw new Error(`timeDecode: ${prompt.length} prompt tokens + ${steps} decode steps exceed the model's ${max} positions (at most ${max - prompt.length} steps with this question)`);
-    }
     const t0 = now();
-    const pixels = this.pixelValues(image, 'timeDecode');
+    const img = this.inputs.image(image, 'timeDecode');
+    const pixels = tf.tensor4d(img.pixels, img.shape);
+    const preprocessMs = now() - t0;
     const decoder = this.makeDecoder();
     try {
+      const prompt = this.inputs.prompt(question, img.processed, 'timeDecode');
+      const max = this.maxSequenceLength;
+      if (max !== null && prompt.length + steps > max) {
+        throw new Error(`timeDecode: ${prompt.length} prompt tokens + ${steps} decode steps exceed the model's ${max} positions (at most ${max - prompt.length} steps with this question)`);
+      }
+      const t1 = now();
       let next = await decoder.prefill(pixels, prompt);
-      const prefillMs = now() - t0;
+      const prefillMs = preprocessMs + (now() - t1);
       const tokenIds = [next];
       const stepMs: number[] = [];
       for (let k = 0; k < steps; k++) {
@@ -230,12 +274,28 @@ export class Vlm {
   }
 }
 
-/** The parts of a Hugging Face config.json the runtime reads (optional file). */
-interface HfConfigJson { max_position_embeddings?: unknown; text_config?: { max_position_embeddings?: unknown } }
+interface TokenLimits { min: number; max: number }
 
-function maxPositions(c: HfConfigJson | null): number | null {
-  const v = c?.text_config?.max_position_embeddings ?? c?.max_position_embeddings;
-  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : null;
+function checkTokenLimits(options: AnswerOptions): TokenLimits {
+  const max = options.maxNewTokens ?? 16;
+  if (!Number.isInteger(max) || max < 1) throw new Error(`answer: maxNewTokens must be a positive integer, got ${max}`);
+  const min = options.minNewTokens ?? 0;
+  if (!Number.isInteger(min) || min < 0 || min > max) throw new Error(`answer: minNewTokens must be an integer in 0..maxNewTokens (${max}), got ${min}`);
+  return { min, max };
+}
+
+/** Sum over positions t >= promptLength of -log softmax(logits[t - 1])[ids[t]], in float64. */
+export function continuationNll(logits: ArrayLike<number>, vocab: number, ids: readonly number[], promptLength: number): number {
+  let nll = 0;
+  for (let t = promptLength; t < ids.length; t++) {
+    const base = (t - 1) * vocab;
+    let max = -Infinity;
+    for (let v = 0; v < vocab; v++) max = Math.max(max, logits[base + v]!);
+    let sum = 0;
+    for (let v = 0; v < vocab; v++) sum += Math.exp(logits[base + v]! - max);
+    nll += max + Math.log(sum) - logits[base + ids[t]!]!;
+  }
+  return nll;
 }
 
 function findLogitsOutput(model: GraphModel, file: string): string {
@@ -274,32 +334,20 @@ export async function loadVlm(location: string, options: LoadVlmOptions = {}): P
   const { base, graphFile } = splitModelLocation(location);
   const source = new ModelSource(base, { fetch: options.fetch, timeoutMs: options.timeoutMs, signal: options.signal, allowCrossOrigin: options.allowCrossOrigin });
   // Read in parallel, report failures in this order (model.json first) whatever finishes first.
-  const [filesRead, mbqRead, hfConfigRead] = await Promise.allSettled([
-    readGraphModel(source),
-    source.json<unknown>('mbq.json'),
-    source.json<HfConfigJson>('config.json'),
-  ]);
-  for (const r of [filesRead, mbqRead, hfConfigRead]) if (r.status === 'rejected') throw r.reason;
+  const [filesRead, inputsRead] = await Promise.allSettled([readGraphModel(source), readModelInputs(source)]);
+  for (const r of [filesRead, inputsRead]) if (r.status === 'rejected') throw r.reason;
   const files = (filesRead as PromiseFulfilledResult<GraphModelFiles>).value;
-  const mbqJson = (mbqRead as PromiseFulfilledResult<unknown>).value;
-  const hfConfig = (hfConfigRead as PromiseFulfilledResult<HfConfigJson>).value;
-  const maxSeq = maxPositions(hfConfig);
-  const config = parseMbqConfig(mbqJson, `${base}/mbq.json`);
-  const prompter = await loadPromptBuilder(source, base, config, hfConfig, maxSeq ?? undefined);
-  const tokenizer = prompter.tokenizer;
-  // Ids, image size and token count agree with config.json and the vocabulary, or loading stops here
-  // naming the file and field (not later, inside a tfjs op).
-  checkMbqAgainstModel(config, `${base}/mbq.json`, hfConfig, `${base}/config.json`, tokenizer.vocabSize, config.tokenizer === 'word-level');
+  const inputs = (inputsRead as PromiseFulfilledResult<ModelInputs>).value;
   const prefill = await loadGraph(files, `${base}/${graphFile}`);
   const logitsName = findLogitsOutput(prefill, `${base}/${graphFile}`);
   if (options.kvCache === false) {
-    return new Vlm(prefill, config, prompter, backend, backendDetail, () => new RerunDecoder(prefill, logitsName), 're-run', 'kvCache: false', maxSeq);
+    return new Vlm(prefill, inputs, logitsName, backend, backendDetail, () => new RerunDecoder(prefill, logitsName), 're-run', 'kvCache: false');
   }
-  const loaded = await withKvCache(prefill, files, logitsName, config, tokenizer.vocabSize);
+  const loaded = await withKvCache(prefill, files, logitsName, inputs.config, inputs.tokenizer.vocabSize);
   const model = loaded.model;
-  if (loaded.kv) return new Vlm(model, config, prompter, backend, backendDetail, loaded.kv.makeDecoder, 'kv-cache', loaded.note, maxSeq);
+  if (loaded.kv) return new Vlm(model, inputs, logitsName, backend, backendDetail, loaded.kv.makeDecoder, 'kv-cache', loaded.note);
   const note = `no KV cache for this graph, re-running the sequence per token: ${loaded.note}`;
-  return new Vlm(model, config, prompter, backend, backendDetail, () => new RerunDecoder(model, logitsName), 're-run', note, maxSeq);
+  return new Vlm(model, inputs, logitsName, backend, backendDetail, () => new RerunDecoder(model, logitsName), 're-run', note);
 }
 
 async function loadGraph(files: GraphModelFiles, where: string): Promise<GraphModel> {

@@ -1,14 +1,15 @@
 /**
  * The trained fixture VLM (fixtures/tiny-vlm, float) through the runtime on wasm: on shapes-vqa
  * eval questions, KV-cache and re-run decoding give identical tokens, and the answers equal the
- * converter's evaluator (an independent greedy decoder over right-padded batches of PNGs).
+ * evaluation's executor engine (the converter's executor, an independent greedy decoder over
+ * right-padded batches of PNGs).
  * (A W4 conversion of the fixture runs in the browser test, examples/browser/test/page.test.ts.)
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Jimp } from 'jimp';
-import { evaluateVlm, loadVlm as loadForEval } from '@tfjs-mbq/converter';
+import { evaluate, loadEvalEngine } from '@tfjs-mbq/eval';
 import { loadVlm, type Vlm } from '@tfjs-mbq/runtime';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -44,7 +45,9 @@ describe('fixtures/tiny-vlm through the runtime (wasm)', () => {
       expect(x.text).toMatch(/^[a-z]+( [a-z]+)?$/);
       expect(x.eos).toBe(true);
     }
-    const report = await evaluateVlm(await loadForEval(FIXTURE), EVAL, { limit: items.length, keepPredictions: true, maxNewTokens: 4, batchSize: items.length });
+    const executor = await loadEvalEngine(FIXTURE, 'executor');
+    const report = await evaluate(executor, EVAL, { limit: items.length, keepPredictions: true, maxNewTokens: 4, batchSize: items.length });
+    executor.dispose();
     expect(report.predictions!.map((p) => p.question)).toEqual(items.map((it) => it.question));
     expect(a.map((x) => x.text)).toEqual(report.predictions!.map((p) => p.prediction));
     expect(correct(a)).toBeGreaterThanOrEqual(MIN_CORRECT);

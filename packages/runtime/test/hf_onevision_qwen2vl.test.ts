@@ -3,12 +3,14 @@
  * processor's prompt ids, decodes with its KV cache (the step graph the runtime derives; for
  * Qwen2-VL it reads the multimodal RoPE row of each new index, so positions after the image go on
  * by get_rope_index's max + 1 rule), and gives transformers' 16 greedy tokens from the recorded
- * pixel_values (laid out as mbq.json's imageInput says).
+ * pixel_values (laid out as mbq.json's imageInput says), and from the recorded PNG through answer()
+ * (mbq.json's image processor, then that layout; the prompt from what the processor made).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+import { Jimp } from 'jimp';
 import { importCheckpoint, type ImportResult } from '@tfjs-mbq/importer';
 import { loadVlm } from '@tfjs-mbq/runtime';
 import { readRecords } from '../../importer/test/helpers/hf_records.js';
@@ -40,6 +42,10 @@ test.each(CASES)('$checkpoint: prompt ids and KV-cache greedy decoding equal tra
       } finally {
         pixels.dispose();
       }
+      const png = await Jimp.read(readFileSync((c as unknown as { image: string }).image));
+      const g = await vlm.generate(png, c.question, { maxNewTokens: 16, minNewTokens: 16 }); // transformers masked EOS (min_new_tokens)
+      expect(g.promptLength).toBe(c.input_ids.length);
+      expect(g.tokenIds).toEqual(c.greedy_token_ids);
     }
   } finally {
     vlm.dispose();

@@ -29,7 +29,7 @@ describe('toPixelValues', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
-  it('accepts a jimp-like {bitmap} and resizes bilinearly to the model size', async () => {
+  it('accepts a jimp-like {bitmap} and resizes as Pillow\'s bilinear filter does (the fixture\'s image processor)', async () => {
     const data = new Uint8Array(4 * 4 * 4);
     for (let p = 0; p < 16; p++) data.set([255, 0, (p % 4) * 85, 255], p * 4);
     const x = toPixelValues({ bitmap: { data, width: 4, height: 4 } }, [2, 2]);
@@ -37,8 +37,10 @@ describe('toPixelValues', () => {
     const v = await x.data();
     expect(v[0]).toBeCloseTo(1, 6); // red stays 1
     expect(v[1]).toBeCloseTo(0, 6);
-    // Half-pixel centres: output column 0 averages input columns 0 and 1 (blue 0 and 85).
-    expect(v[2]).toBeCloseTo(42.5 / 255, 5);
+    // Pillow downscales 4 -> 2 with the support widened by 2: output column 0 (centre 1.0) weighs
+    // input columns 0, 1, 2 (blue 0, 85, 170) by 0.75, 0.75, 0.25, so (63.75 + 42.5) / 1.75 = 60.71,
+    // rounded to the 8-bit 61 (Pillow keeps uint8 between passes); the rows are equal.
+    expect(v[2]).toBe(Math.fround(61 / 255));
     x.dispose();
   });
 

@@ -2,7 +2,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import '@tfjs-mbq/ops';
 import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
-import { EVAL_ENGINES, evaluateVlm, formatEvalReport, loadVlm, type EvalEngine } from '@tfjs-mbq/converter';
+import { ENGINE_NAMES, evaluate, formatEvalReport, loadEvalEngine, type EngineName } from '@tfjs-mbq/eval';
 import { printableLines, terminalJson } from '../ui/terminal_text.js';
 
 interface EvalArgs {
@@ -12,12 +12,12 @@ interface EvalArgs {
   backend: BackendName;
   limit: number;
   batch: number;
-  engine: EvalEngine;
+  engine: EngineName;
 }
 
 export const evalCommand: CommandModule<object, EvalArgs> = {
   command: 'eval <modelDir>',
-  describe: 'Evaluate a VLM graph model on a manifest (accuracy per question type, caption perplexity)',
+  describe: 'Evaluate a VLM model directory on a manifest (accuracy per question type, caption perplexity)',
   builder: (y: Argv<object>) =>
     y
       .positional('modelDir', { type: 'string', demandOption: true, describe: 'directory with model.json, mbq.json, tokenizer.json' })
@@ -25,14 +25,20 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print the report as JSON' })
       .option('backend', { choices: BACKEND_NAMES as BackendName[], default: 'auto' as BackendName, describe: 'tfjs backend' })
       .option('limit', { type: 'number', default: 0, describe: 'evaluate only the first N questions and N captions (0 = all)' })
-      .option('batch', { type: 'number', default: 64, describe: 'sequences per forward pass' })
-      .option('engine', { choices: EVAL_ENGINES as EvalEngine[], default: 'graph-model' as EvalEngine, describe: 'graph-model: plain tf.loadGraphModel; executor: the converter executor (faster on wasm)' }) as unknown as Argv<EvalArgs>,
+      .option('batch', { type: 'number', default: 64, describe: 'sequences per forward pass (executor engine)' })
+      .option('engine', {
+        choices: ENGINE_NAMES as EngineName[], default: 'runtime' as EngineName,
+        describe: 'runtime: loadVlm of @tfjs-mbq/runtime, as apps answer (KV cache); executor: the converter\'s batched executor (faster on wasm)',
+      }) as unknown as Argv<EvalArgs>,
   handler: async (args: ArgumentsCamelCase<EvalArgs>) => {
     const backend = await initBackend(args.backend);
-    const vlm = await loadVlm(args.modelDir, args.engine);
-    const report = await evaluateVlm(vlm, args.data, { limit: args.limit, batchSize: args.batch });
-    if (args.json) process.stdout.write(terminalJson({ model: args.modelDir, data: args.data, backend: backend.backend, engine: args.engine, ...report }, 2) + '\n');
-    else process.stdout.write(printableLines(`${args.modelDir} on ${args.data} (backend ${backend.backend}, engine ${args.engine})\n${formatEvalReport(report)}`) + '\n');
-    vlm.dispose();
+    const engine = await loadEvalEngine(args.modelDir, args.engine);
+    try {
+      const report = await evaluate(engine, args.data, { limit: args.limit, batchSize: args.batch });
+      if (args.json) process.stdout.write(terminalJson({ model: args.modelDir, data: args.data, backend: backend.backend, engine: args.engine, ...report }, 2) + '\n');
+      else process.stdout.write(printableLines(`${args.modelDir} on ${args.data} (backend ${backend.backend}, engine ${args.engine})\n${formatEvalReport(report)}`) + '\n');
+    } finally {
+      engine.dispose();
+    }
   },
 };

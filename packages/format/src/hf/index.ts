@@ -13,7 +13,8 @@ export {
   type AnyresImageProcessorConfig, type ImageProcessorConfig, type Qwen2VlImageProcessorConfig, type Rgb3,
   type SingleImageProcessorConfig,
 } from './image_processor_config.js';
-export { chwToHwc, preprocessImage, shortestEdgeSize, type PreprocessedImage } from './preprocess.js';
+export { chwToHwc, preprocessImage, promptImageShape, shortestEdgeSize, type PreprocessedImage } from './preprocess.js';
+export { parseStoredImageProcessor } from './stored_image_processor.js';
 export { fitInside } from './anyres.js';
 export { smartResize } from './qwen2_vl.js';
 export { graphPixelValues, parseImageInputLayout, processedImageShape, type ImageInputLayout } from './graph_input.js';

@@ -9,6 +9,7 @@ import { qwen2VlPatches } from './qwen2_vl.js';
 import { fitInside } from './anyres.js';
 import { selectBestResolution } from './image_tokens.js';
 import { toRgb, type RgbImage } from './rgb.js';
+import type { ProcessedImageShape } from './image_tokens.js';
 
 export interface PreprocessedImage {
   /** Row-major, in transformers' layout for one image (see `shape`). */
@@ -74,6 +75,23 @@ function anyres(image: Rgb8, config: AnyresImageProcessorConfig): PreprocessedIm
 
 function qwen2Vl(image: Rgb8, config: Qwen2VlImageProcessorConfig): PreprocessedImage {
   return qwen2VlPatches(image, config);
+}
+
+/**
+ * What the processor's image-token rule reads of one processed image (transformers passes the
+ * same to `replace_image_token`): the size of pixel_values (one view for anyres), the original
+ * size (anyres: `image_sizes`), the patch grid (Qwen2-VL: `image_grid_thw`).
+ */
+export function promptImageShape(pre: PreprocessedImage, config: ImageProcessorConfig): ProcessedImageShape {
+  const s = pre.shape;
+  switch (config.kind) {
+    case 'single': return { height: s[2]!, width: s[3]! };
+    case 'anyres': return { height: s[3]!, width: s[4]!, originalHeight: pre.imageSize![0], originalWidth: pre.imageSize![1] };
+    case 'qwen2-vl': {
+      const g = pre.imageGridThw!;
+      return { height: g[1] * config.patchSize, width: g[2] * config.patchSize, gridThw: g };
+    }
+  }
 }
 
 /** [1, 3, H, W] channel-first to [1, H, W, 3] channel-last (the graph input layout of LLaVA-family imports). */

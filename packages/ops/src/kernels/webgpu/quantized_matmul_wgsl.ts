@@ -1,10 +1,12 @@
 /**
- * WGSL generators for the fused dequantize+matmul (MbqQuantizedMatMul). Shapes, bit width and
- * group size are baked in as constants (one pipeline per linear layer shape), so index
- * arithmetic folds and the 128-code decode is fully unrolled; only M is read at run time,
- * from the output binding's length (arrayLength(&y) / N).
- *
- * Bindings, all variants: 0 x, 1 packed, 2 scales, 3 zeros, 4 y, (act8: 5 per-token scales).
+ * WGSL generators for the fused dequantize+matmul (MbqQuantizedMatMul), written as the user code
+ * of tfjs-webgpu programs (quantized_matmul_programs.ts): tfjs declares the bindings (`result`
+ * [M, N] f32; inputs `x`, `packed`, `scales`, `zeros`, act8 `xs`, as vec4 or scalar arrays per
+ * the program's variableComponents, i32 for int32 tensors, hence the bitcasts), the `uniforms`
+ * struct and the `_start` entry that sets `localIndex`, `workgroupId`, `numWorkgroups` and
+ * calls `main()`. Shapes, bit width and group size are baked in as constants (one pipeline per
+ * linear layer shape), so index arithmetic folds and the 128-code decode is fully unrolled;
+ * only M is read at run time (`uniforms.m`).
  *
  * Variants:
  * - gemv:    K % 128 == 0 and groupSize % 8 == 0. A team of TS threads owns R output rows; each
@@ -45,6 +47,14 @@ export interface GemvConfig {
 
 const u = (v: number): string => `${v >>> 0}u`;
 const COMP = ['x', 'y', 'z', 'w'];
+
+/**
+ * Words per token of int8-quantized activations (act8): two u32 per octet of 8 inputs. The
+ * act-quant pre-pass writes them for all M tokens, followed by the M per-token scales (f32 bits).
+ */
+export function act8Words(K: number): number {
+  return 2 * Math.ceil(K / 8);
+}
 
 /** Octets (8 codes) of a 128-code superblock that share one (scale, zero) pair. */
 export function spanLength(groupSize: number): number {
@@ -100,21 +110,17 @@ export function gemvShader(s: QmmShape, c: GemvConfig, act8: boolean, nativeDot4
   const span = spanLength(groupSize);
   // x row length in vec4: float x has K/4; act8 x (int8 packed 4 per word) has K/16.
   const XV = act8 ? K / 16 : K / 4;
+  const XW = act8Words(K);
   const L: string[] = [];
   L.push(`// qmm gemv bits=${bits} K=${K} N=${N} g=${groupSize} MT=${MT} R=${R} TS=${TS} WG=${WG} act8=${act8}`);
-  L.push(`@group(0) @binding(0) var<storage, read> x: array<vec4<${act8 ? 'u32' : 'f32'}>>;`);
-  L.push('@group(0) @binding(1) var<storage, read> w: array<vec4<u32>>;');
-  L.push('@group(0) @binding(2) var<storage, read> sc: array<f32>;');
-  L.push('@group(0) @binding(3) var<storage, read> zp: array<f32>;');
-  L.push('@group(0) @binding(4) var<storage, read_write> y: array<f32>;');
-  if (act8) L.push('@group(0) @binding(5) var<storage, read> xs: array<f32>;');
   L.push(`var<workgroup> red: array<f32, ${TS * STRIDE}>;`);
   if (act8) L.push(nativeDot4 ? DOT4_NATIVE : DOT4_EMULATION);
   // Exact u32 -> f32 for codes < 2^23 without a conversion instruction.
   L.push('fn cvt(q: u32) -> f32 { return bitcast<f32>(q | 0x4b000000u) - 8388608.0; }');
-  L.push(`@compute @workgroup_size(${WG})`);
-  L.push('fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {');
-  L.push(`  let M = arrayLength(&y) / ${u(N)};`);
+  L.push('fn main() {');
+  L.push('  let tid = localIndex;');
+  L.push('  let wid = workgroupId;');
+  L.push('  let M = u32(uniforms.m);');
   L.push(`  let team = tid / ${u(TS)};`);
   L.push(`  let lane = tid % ${u(TS)};`);
   L.push(`  let row0 = wid.x * ${u(ROWS)} + team * ${u(R)};`);
@@ -125,15 +131,15 @@ export function gemvShader(s: QmmShape, c: GemvConfig, act8: boolean, nativeDot4
   L.push(`  for (var sb = lane; sb < ${u(SB)}; sb += ${u(TS)}) {`);
   for (let r = 0; r < R; r++) {
     L.push(`    let wb${r} = n${r} * ${u(SB * bits)} + sb * ${u(bits)};`);
-    for (let j = 0; j < bits; j++) L.push(`    let w${r}_${j} = w[wb${r} + ${u(j)}];`);
+    for (let j = 0; j < bits; j++) L.push(`    let w${r}_${j} = bitcast<vec4<u32>>(packed[wb${r} + ${u(j)}]);`);
   }
   L.push(`    let xb = sb * ${u(act8 ? 8 : 32)};`);
   for (let s0 = 0; s0 < 128; s0 += span) {
     L.push('    {');
     L.push(`      let gi = (sb * 128u + ${u(s0)}) / ${u(groupSize)};`);
     for (let r = 0; r < R; r++) {
-      L.push(`      let s${r} = sc[n${r} * ${u(G)} + gi];`);
-      L.push(`      let z${r} = zp[n${r} * ${u(G)} + gi];`);
+      L.push(`      let s${r} = scales[n${r} * ${u(G)} + gi];`);
+      L.push(`      let z${r} = zeros[n${r} * ${u(G)} + gi];`);
     }
     if (act8) {
       for (let m = 0; m < MT; m++) {
@@ -150,7 +156,7 @@ export function gemvShader(s: QmmShape, c: GemvConfig, act8: boolean, nativeDot4
       if (act8) {
         // Octet o = weight word o of the superblock; x words 2o (even codes), 2o+1 (odd codes).
         for (let m = 0; m < MT; m++) {
-          const v = `x[xr${m} + xb + ${u(o >> 1)}]`;
+          const v = `bitcast<vec4<u32>>(x[xr${m} + xb + ${u(o >> 1)}])`;
           L.push(`      let xe${m}_${o} = ${v}.${COMP[(2 * o) & 3]};`);
           L.push(`      let xo${m}_${o} = ${v}.${COMP[(2 * o + 1) & 3]};`);
           L.push(`      sq${m} += dp4(xe${m}_${o}, 0x01010101u) + dp4(xo${m}_${o}, 0x01010101u);`);
@@ -201,7 +207,7 @@ export function gemvShader(s: QmmShape, c: GemvConfig, act8: boolean, nativeDot4
   L.push(`    let i = o % ${u(OUT)};`);
   L.push(`    let n = wid.x * ${u(ROWS)} + (o / ${u(OUT)}) * ${u(R)} + i % ${u(R)};`);
   L.push(`    let m = m0 + i / ${u(R)};`);
-  L.push(`    if (n < ${u(N)} && m < M) { y[m * ${u(N)} + n] = sum${act8 ? ' * xs[m]' : ''}; }`);
+  L.push(`    if (n < ${u(N)} && m < M) { result[m * ${u(N)} + n] = sum${act8 ? ` * bitcast<f32>(xs[M * ${u(XW)} + m])` : ''}; }`);
   L.push('  }');
   L.push('}');
   return L.join('\n');
@@ -214,17 +220,13 @@ export function gemmShader(s: QmmShape): string {
   const WPR = (K * bits) / 32;
   const G = K / groupSize;
   return `// qmm gemm bits=${bits} K=${K} N=${N} g=${groupSize}
-@group(0) @binding(0) var<storage, read> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> w: array<u32>;
-@group(0) @binding(2) var<storage, read> sc: array<f32>;
-@group(0) @binding(3) var<storage, read> zp: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
 // [k][m/4] and [k][n/4]: the inner loop reads one vec4 of each per k.
 var<workgroup> xt: array<vec4<f32>, 512>;
 var<workgroup> wt: array<vec4<f32>, 512>;
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let M = arrayLength(&y) / ${u(N)};
+fn main() {
+  let tid = localIndex;
+  let wid = workgroupId;
+  let M = u32(uniforms.m);
   let bn0 = wid.x * 64u;
   let bm0 = wid.y * 64u;
   let tx = tid % 16u;
@@ -254,12 +256,12 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
     }
     let wb = wn * ${u(WPR)} + kt * ${u(bits)} + t0;
     // 8 codes span at most 8 * 8 + 31 bits: three words cover every bit width.
-    let lo = w[wb];
-    let mid = w[min(wb + 1u, ${u(N * WPR - 1)})];
-    let hi = w[min(wb + 2u, ${u(N * WPR - 1)})];
+    let lo = bitcast<u32>(packed[wb]);
+    let mid = bitcast<u32>(packed[min(wb + 1u, ${u(N * WPR - 1)})]);
+    let hi = bitcast<u32>(packed[min(wb + 2u, ${u(N * WPR - 1)})]);
     let gi = (kt * 32u + oct * 8u) / ${u(groupSize)};
-    let s = sc[wn * ${u(G)} + gi];
-    let z = zp[wn * ${u(G)} + gi];
+    let s = scales[wn * ${u(G)} + gi];
+    let z = zeros[wn * ${u(G)} + gi];
     for (var i = 0u; i < 8u; i++) {
       let b = bit0 + i * ${u(bits)} - t0 * 32u;
       var q: u32;
@@ -294,7 +296,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
     let m = bm0 + ty * 4u + i;
     if (m < M) {
       for (var j = 0u; j < 4u; j++) {
-        if (n0 + j < ${u(N)}) { y[m * ${u(N)} + n0 + j] = accs[i][j]; }
+        if (n0 + j < ${u(N)}) { result[m * ${u(N)} + n0 + j] = accs[i][j]; }
       }
     }
   }
@@ -306,24 +308,19 @@ export function genericShader(s: QmmShape, act8: boolean, nativeDot4: boolean): 
   const { bits, K, N, groupSize } = s;
   const WPR = wordsPerRow(K, bits);
   const G = K / groupSize;
-  const W8 = 2 * Math.ceil(K / 8);
-  const xDecl = act8 ? 'array<u32>' : 'array<f32>';
+  const W8 = act8Words(K);
   const term = act8
-    ? `let xw = x[m * ${u(W8)} + 2u * (k / 8u) + (k % 2u)];
+    ? `let xw = bitcast<u32>(x[m * ${u(W8)} + 2u * (k / 8u) + (k % 2u)]);
       let qx = bitcast<i32>(xw << (24u - 8u * ((k % 8u) / 2u))) >> 24u;
       acc += f32(qx * (i32(q) - i32(z))) * s;`
     : `acc += x[m * ${u(K)} + k] * ((f32(q) - z) * s);`;
   return `// qmm generic bits=${bits} K=${K} N=${N} g=${groupSize} act8=${act8} dot4=${nativeDot4}
-@group(0) @binding(0) var<storage, read> x: ${xDecl};
-@group(0) @binding(1) var<storage, read> w: array<u32>;
-@group(0) @binding(2) var<storage, read> sc: array<f32>;
-@group(0) @binding(3) var<storage, read> zp: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
-${act8 ? '@group(0) @binding(5) var<storage, read> xs: array<f32>;' : ''}
 var<workgroup> red: array<f32, 64>;
-@compute @workgroup_size(64)
-fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>) {
+fn main() {
+  let tid = localIndex;
+  let wid = workgroupId;
+  let nwg = numWorkgroups;
+  let M = u32(uniforms.m);
   let n = wid.x + wid.y * nwg.x;
   let m = wid.z;
   let nr = min(n, ${u(N - 1)});
@@ -332,12 +329,12 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
     let p = k * ${u(bits)};
     let t = nr * ${u(WPR)} + p / 32u;
     let off = p % 32u;
-    var q = w[t] >> off;
-    if (off + ${u(bits)} > 32u) { q = q | (w[t + 1u] << (32u - off)); }
+    var q = bitcast<u32>(packed[t]) >> off;
+    if (off + ${u(bits)} > 32u) { q = q | (bitcast<u32>(packed[t + 1u]) << (32u - off)); }
     q = q & ${u((1 << bits) - 1)};
     let gi = nr * ${u(G)} + k / ${u(groupSize)};
-    let s = sc[gi];
-    let z = zp[gi];
+    let s = scales[gi];
+    let z = zeros[gi];
     ${term}
   }
   red[tid] = acc;
@@ -346,7 +343,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
     if (tid < h) { red[tid] += red[tid + h]; }
     workgroupBarrier();
   }
-  if (tid == 0u && n < ${u(N)}) { y[m * ${u(N)} + n] = red[0]${act8 ? ' * xs[m]' : ''}; }
+  if (tid == 0u && n < ${u(N)}) { result[m * ${u(N)} + n] = red[0]${act8 ? ` * bitcast<f32>(xs[M * ${u(W8)} + m])` : ''}; }
 }`;
 }
 
@@ -355,16 +352,16 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
  * q = clamp(round(x / scale), -128, 127), packed per octet of 8 inputs as two words:
  * (x0, x2, x4, x6) and (x1, x3, x5, x7), byte 0 first, the order in which a 4-bit weight word
  * yields its codes as bytes (w & 0x0f0f0f0f, (w >> 4) & 0x0f0f0f0f). Padding bytes are 0.
+ * Output (int32): [M * act8Words(K)] packed codes, then M scales as f32 bits.
  */
 export function actQuantShader(K: number): string {
-  const W8 = 2 * Math.ceil(K / 8);
+  const W8 = act8Words(K);
   return `// qmm act-quant K=${K}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> xq: array<u32>;
-@group(0) @binding(2) var<storage, read_write> xs: array<f32>;
 var<workgroup> red: array<f32, 256>;
-@compute @workgroup_size(256)
-fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+fn main(index: i32) {
+  let tid = localIndex;
+  let wid = workgroupId;
+  let M = u32(uniforms.m);
   let m = wid.x;
   let base = m * ${u(K)};
   var amax = 0.0;
@@ -376,7 +373,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
     workgroupBarrier();
   }
   let s = max(red[0], 1e-5) / 127.0;
-  if (tid == 0u) { xs[m] = s; }
+  if (tid == 0u) { result[M * ${u(W8)} + m] = bitcast<i32>(s); }
   for (var t = tid; t < ${u(W8)}; t += 256u) {
     var word = 0u;
     for (var j = 0u; j < 4u; j++) {
@@ -385,7 +382,7 @@ fn main(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wid: v
       if (k < ${u(K)}) { q = i32(clamp(round(x[base + k] / s), -128.0, 127.0)); }
       word = word | ((bitcast<u32>(q) & 0xffu) << (8u * j));
     }
-    xq[m * ${u(W8)} + t] = word;
+    result[m * ${u(W8)} + t] = bitcast<i32>(word);
   }
 }`;
 }

@@ -41,14 +41,14 @@ export class KvCacheDecoder implements Decoder {
     return outs[0]!;
   }
 
-  async prefill(pixelValues: tf.Tensor4D, promptIds: readonly number[]): Promise<number> {
+  async prefill(pixelValues: tf.Tensor4D, promptIds: readonly number[], banned?: number): Promise<number> {
     const logits = await this.prefillLogits(pixelValues, promptIds);
-    try { return await argmaxLast(logits); } finally { logits.dispose(); }
+    try { return await argmaxLast(logits, banned); } finally { logits.dispose(); }
   }
 
-  async step(token: number): Promise<number> {
+  async step(token: number, banned?: number): Promise<number> {
     const logits = await this.stepLogits(token);
-    try { return await argmaxLast(logits); } finally { logits.dispose(); }
+    try { return await argmaxLast(logits, banned); } finally { logits.dispose(); }
   }
 
   dispose(): void {

@@ -1,0 +1,103 @@
+/// <reference types="@webgpu/types" />
+/**
+ * Plans MbqQuantizedMatMul on WebGPU: picks the variant (gemv, gemm, generic; act8 pre-pass)
+ * and its tiling from the shapes and attributes. quantized_matmul_programs.ts turns a plan into
+ * tfjs-webgpu programs.
+ */
+import type { MbqQuantizedMatMulAttrs, QmmDims } from '../quantized_matmul_common.js';
+import { GemvConfig, gemmSupported, gemvSupported, QmmShape } from './quantized_matmul_wgsl.js';
+
+export type QmmVariant = 'gemv' | 'gemm' | 'generic';
+
+/** Knobs for tests and benchmarks; the defaults are what the kernel uses. */
+export interface QmmOptions {
+  /** Force a variant (falls back to 'generic' when the shape does not allow it). */
+  variant?: QmmVariant;
+  /** Use the integer dot product emulation even where dot4I8Packed exists. */
+  disableDot4?: boolean;
+  /** Use dot4I8Packed wherever WGSL has it, software adapters included (tests). */
+  forceDot4?: boolean;
+  /** Smallest M that takes the tiled GEMM (float activations). */
+  gemmMinM?: number;
+  /** Override the gemv tiling (R rows per team, TS threads per team). */
+  gemvR?: number;
+  gemvTS?: number;
+  /** Tokens per workgroup of the gemv variant (1..8). */
+  gemvMT?: number;
+  /** Tests only: fill the output with NaN before the kernel runs, so an unwritten element shows. */
+  poisonOutput?: boolean;
+}
+
+export interface QmmPlan {
+  variant: QmmVariant;
+  act8: boolean;
+  nativeDot4: boolean;
+  shape: QmmShape;
+  M: number;
+  gemv?: GemvConfig;
+}
+
+function nextPow2(v: number): number {
+  let p = 1;
+  while (p < v) p *= 2;
+  return p;
+}
+
+const nativeDot4ByDevice = new WeakMap<GPUDevice, boolean>();
+
+/**
+ * dot4I8Packed is used where WGSL has packed_4x8_integer_dot_product, except on software
+ * adapters: Mesa lavapipe (LLVM 15) does not finish kernels that use it for more than a few
+ * tokens, while the emulation runs fine there (and gives identical integers). Cached per
+ * device: reading the adapter info goes through the WebGPU binding on every call.
+ */
+export function hasNativeDot4(device?: GPUDevice): boolean {
+  if (!device) return wgslHasDot4();
+  let has = nativeDot4ByDevice.get(device);
+  if (has === undefined) {
+    const info = (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+    const text = info ? [info.vendor, info.architecture, info.device, info.description].join(' ') : '';
+    has = wgslHasDot4() && !/llvmpipe|lavapipe|swiftshader|software/i.test(text);
+    nativeDot4ByDevice.set(device, has);
+  }
+  return has;
+}
+
+function wgslHasDot4(): boolean {
+  const gpu = (globalThis as { navigator?: { gpu?: { wgslLanguageFeatures?: ReadonlySet<string> } } }).navigator?.gpu;
+  return gpu?.wgslLanguageFeatures?.has('packed_4x8_integer_dot_product') === true;
+}
+
+export function defaultGemvConfig(shape: QmmShape, MT: number, opts: QmmOptions = {}): GemvConfig {
+  const SB = shape.K / 128;
+  const TS = opts.gemvTS ?? Math.min(32, nextPow2(SB));
+  // R = 4 measured best on an H200 for M = 1 and for M = 4, 8 (docs/benchmarks.md).
+  const R = opts.gemvR ?? (shape.bits > 4 ? 2 : 4);
+  const WG = MT > 4 ? 128 : 256;
+  return { MT, R, TS: Math.min(TS, WG), WG };
+}
+
+export function planQuantizedMatMul(dims: QmmDims, attrs: MbqQuantizedMatMulAttrs, opts: QmmOptions = {}, device?: GPUDevice): QmmPlan {
+  const shape: QmmShape = { bits: attrs.bits, K: dims.K, N: dims.N, groupSize: attrs.groupSize };
+  const act8 = attrs.actBits === 8;
+  const nativeDot4 = act8 && !opts.disableDot4 && (opts.forceDot4 ? hasNativeDot4() : hasNativeDot4(device));
+  let variant: QmmVariant;
+  const gemmMinM = opts.gemmMinM ?? 33;
+  if (opts.variant) {
+    variant = opts.variant;
+    if (variant === 'gemv' && !gemvSupported(shape)) variant = 'generic';
+    if (variant === 'gemm' && (act8 || !gemmSupported(shape))) variant = 'generic';
+  } else if (!act8 && dims.M >= gemmMinM && gemmSupported(shape)) {
+    variant = 'gemm';
+  } else if (gemvSupported(shape)) {
+    variant = 'gemv';
+  } else {
+    variant = 'generic';
+  }
+  const plan: QmmPlan = { variant, act8, nativeDot4, shape, M: dims.M };
+  // At most 4 tokens per workgroup (M = 5..8 takes two token chunks in one dispatch): on an
+  // H200, MT=4 R=4 ran 2 chunks as fast as MT=8 R=4 ran one, and lavapipe does not finish the
+  // MT=8 R=4 kernel in reasonable time. opts.gemvMT overrides (tests, benchmark).
+  if (variant === 'gemv') plan.gemv = defaultGemvConfig(shape, Math.min(dims.M, opts.gemvMT ?? 4), opts);
+  return plan;
+}
