@@ -89,7 +89,10 @@ export function fetchSource(location: string, options: FetchSourceOptions = {}):
         void res.body?.cancel().catch(() => undefined);
         throw new SourceReadError('too-large', url, `${url}: the response declares ${declared} bytes, more than the ${maxBytes} expected`);
       }
-      if (!res.body) {
+      // A declared length within bounds: let the browser read the body to its end (Chromium
+      // reports a fetch whose stream reader was released before completion as net::ERR_ABORTED);
+      // HTTP caps the body at Content-Length, and the length is checked again below.
+      if (!res.body || (Number.isFinite(declared) && declared >= 0)) {
         const bytes = new Uint8Array(await race(res.arrayBuffer()));
         if (bytes.byteLength > maxBytes) throw new SourceReadError('too-large', url, `${url}: the response holds more than the ${maxBytes} bytes expected`);
         return bytes;
