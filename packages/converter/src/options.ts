@@ -57,6 +57,16 @@ export interface ConvertOptions {
    */
   workDir?: string;
   /**
+   * Write the search result (sensitivity and every group's scales, with the inputs they depend on)
+   * to this file when the search finishes (io/search_file.ts). Not part of the output.
+   */
+  saveSearch?: string;
+  /**
+   * Apply the search result of this file (written by `saveSearch`) instead of searching: the same
+   * model, calibration and search options are required; the output is the searching run's.
+   */
+  applySearch?: string;
+  /**
    * The Hugging Face checkpoint directory that `modelDir` was imported from just before (the CLI's
    * `convert <hfDir>` imports into a scratch directory): messages and quantization.json's `source`
    * name it instead of the scratch copy.
@@ -73,11 +83,13 @@ export interface ProgressEvent {
   detail?: string;
 }
 
-export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' | 'groupSize' | 'samples' | 'onProgress' | 'keepModel' | 'outputFs' | 'backend' | 'workDir' | 'importedFrom'>> {
+export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' | 'groupSize' | 'samples' | 'onProgress' | 'keepModel' | 'outputFs' | 'backend' | 'workDir' | 'saveSearch' | 'applySearch' | 'importedFrom'>> {
   backend?: BackendName | 'current';
   importedFrom?: string;
   aBits?: number;
   workDir?: string;
+  saveSearch?: string;
+  applySearch?: string;
   outputFs?: OutputFs;
   groupSize?: number;
   samples?: number;
@@ -138,13 +150,17 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
   if (!o.modelDir) bad('a model directory is required');
   if (!o.calibDir) bad('--calib <dir> is required');
   if (!o.outDir) bad('--out <dir> is required');
+  if (o.saveSearch !== undefined && (typeof o.saveSearch !== 'string' || !o.saveSearch)) bad('--save-search must be a file path');
+  if (o.applySearch !== undefined && (typeof o.applySearch !== 'string' || !o.applySearch)) bad('--apply-search must be a file path');
+  if (o.applySearch && o.saveSearch) bad(`--save-search with --apply-search: a conversion that applies ${o.applySearch} does not search; leave out --save-search`);
+  if (o.applySearch && o.workDir) bad(`--work-dir with --apply-search: the work directory resumes a search, and ${o.applySearch} replaces the search; leave out --work-dir`);
   const backend = o.backend;
   if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) bad(`--backend must be one of ${BACKENDS.join(', ')}, got "${String(backend)}"`);
   return {
     modelDir: o.modelDir, calibDir: o.calibDir, outDir: o.outDir, method, wBits, aBits: o.aBits,
     groupSize: o.groupSize, loss, scaleFamily, distort: o.distort ?? false, rotate: o.rotate ?? false, samples: o.samples ?? DEFAULT_SAMPLES,
     seed, emit, gridSize, overwrite: o.overwrite ?? false, backend, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false, outputFs: o.outputFs,
-    workDir: o.workDir, importedFrom: o.importedFrom,
+    workDir: o.workDir, saveSearch: o.saveSearch, applySearch: o.applySearch, importedFrom: o.importedFrom,
   };
 }
 

@@ -28,6 +28,8 @@ interface ConvertArgs {
   json: boolean;
   progress: boolean;
   workDir?: string;
+  saveSearch?: string;
+  applySearch?: string;
 }
 
 function fmt(v: number): string {
@@ -78,6 +80,8 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName, describe: 'tfjs backend' })
     .option('emit', { choices: ['quantized', 'float'] as const, default: 'quantized' as const, describe: 'quantized: MbqQuantizedMatMul nodes with packed weights (needs @tfjs-mbq/ops); float: plain graph, dequantized weights' })
     .option('work-dir', { type: 'string', describe: 'keep the sensitivity and each finished block\'s search results here; run the same command again to continue after the last finished block (same output as an uninterrupted run)' })
+    .option('save-search', { type: 'string', describe: 'write the search result (sensitivity and every group\'s scales, with the inputs they depend on) to this file when the search finishes' })
+    .option('apply-search', { type: 'string', describe: 'apply the search result of a --save-search file instead of searching (same model, calibration and options; same output as the run that searched)' })
     .option('json', { type: 'boolean', default: false, describe: 'print quantization.json to stdout instead of the summary' })
     .option('progress', { type: 'boolean', default: true, describe: 'progress bars on stderr (--no-progress to silence)' })
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/tiny-vlm-mbq-w3', 'MBQ, 3-bit weights (the defaults)')
@@ -85,7 +89,8 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/w4a8 --w-bits 4 --a-bits 8', 'MBQ weight-activation W4A8')
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/w4a8-sq --w-bits 4 --a-bits 8 --scale-family smoothquant', 'MBQ W4A8 searching alpha of SmoothQuant-style scales')
     .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/float --emit float --json', 'plain float graph, machine-readable result')
-    .example('$0 convert big-vlm --calib calib --out out/big-w3 --backend webgpu --work-dir work/big-w3', 'resumable: interrupted, the same command continues after the last finished block') as unknown as Argv<ConvertArgs>,
+    .example('$0 convert big-vlm --calib calib --out out/big-w3 --backend webgpu --work-dir work/big-w3', 'resumable: interrupted, the same command continues after the last finished block')
+    .example('$0 convert fixtures/tiny-vlm --calib fixtures/shapes-vqa/calib --out out/a --save-search search.json', 'keep the search result; `--apply-search search.json --emit float` later writes another output without searching') as unknown as Argv<ConvertArgs>,
   handler: async (argv: ArgumentsCamelCase<ConvertArgs>) => {
     const bars = progressBars(process.stderr, argv.progress);
     const t0 = Date.now();
@@ -98,6 +103,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
         modelDir, calibDir: argv.calib, outDir: argv.out, overwrite: argv.overwrite, method: argv.method, wBits: argv.wBits,
         aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, scaleFamily: argv.scaleFamily, distort: argv.distort, rotate: argv.rotate,
         samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true, workDir: argv.workDir,
+        saveSearch: argv.saveSearch, applySearch: argv.applySearch,
         onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
       };
       // Options, their combinations and the output directory are checked before a backend starts.

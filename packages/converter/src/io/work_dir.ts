@@ -36,7 +36,8 @@ export function sha256(...parts: Array<ArrayBufferView | string>): string {
   return h.digest('hex');
 }
 
-function firstDifference(a: unknown, b: unknown, at = ''): string | null {
+/** The first path at which two JSON values differ, with both values; null when equal. */
+export function firstDifference(a: unknown, b: unknown, at = ''): string | null {
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) {
     return JSON.stringify(a) === JSON.stringify(b) ? null : `${at || '(root)'}: ${JSON.stringify(a)} vs ${JSON.stringify(b)}`;
   }

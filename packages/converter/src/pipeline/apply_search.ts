@@ -1,0 +1,24 @@
+/**
+ * Stage search, from a search file (--apply-search): each group's saved scales folded into the
+ * model in the order the search folded them, without searching. The same host arithmetic on the
+ * same values, so the model state is what the searching run had.
+ */
+import type { GraphAnalysis } from '../graph/analysis.js';
+import { applyGroupScale } from '../graph/fold.js';
+import type { GroupRecord } from '../emit/quantization_json.js';
+import type { CalibRun } from './calib_run.js';
+import type { Progress } from './progress.js';
+
+/** `records` as readSearchFile checked them: one per group, in block and group order. */
+export function applySearchStage(run: CalibRun, analysis: GraphAnalysis, records: readonly GroupRecord[], progress: Progress): void {
+  let i = 0;
+  progress('search', 0, records.length);
+  for (const block of analysis.blocks) {
+    for (const group of block.groups) {
+      applyGroupScale(run.state, analysis, group, Float32Array.from(records[i].scales));
+      progress('search', ++i, records.length, `block ${block.index} ${group.name} (from the search file)`);
+    }
+  }
+  // Scale folds may have inserted nodes: a new executor over the changed graph and weights.
+  run.reset();
+}
