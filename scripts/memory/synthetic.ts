@@ -1,15 +1,11 @@
 /**
- * Random-weight LLaMA-style VLMs with N decoder blocks in the fixture's graph conventions, for the
- * memory benchmark. The graph and the directory layout come from the fixture's own exporter
- * (fixtures/src/model), so this measures exactly the structure the converter meets; only the
- * sizes and the weights differ. (It lives here, not in packages/converter/src: the fixture
- * package depends on the converter, so the converter cannot import its exporter.)
+ * Random-weight LLaMA-style VLMs with N decoder blocks for the memory benchmark: the fixture's
+ * synthetic builder (fixtures/src/model/synthetic.ts) at the fixture's vision sizes and the given
+ * language-model sizes.
  */
-import { exportFixture } from '../../fixtures/src/model/export.js';
 import { tinyVlmConfig, type TinyVlmConfig } from '../../fixtures/src/model/config.js';
-import { initWeights } from '../../fixtures/src/model/init.js';
+import { writeSyntheticVlm as writeVlm } from '../../fixtures/src/model/synthetic.js';
 import { WordTokenizer } from '../../fixtures/src/tokenizer.js';
-import { Prng } from '../../fixtures/src/prng.js';
 
 export interface SyntheticVlmOptions {
   blocks: number;
@@ -32,13 +28,8 @@ export function syntheticVlmConfig(o: SyntheticVlmOptions): { config: TinyVlmCon
 /** Writes the model directory (model.json, shards, config.json, tokenizer.json, mbq.json). */
 export async function writeSyntheticVlm(dir: string, o: SyntheticVlmOptions): Promise<TinyVlmConfig> {
   const { config, tok } = syntheticVlmConfig(o);
-  const weights = initWeights(config, o.seed ?? 1);
-  // Norm gammas initialise to 1; random ones keep the scale folding from being trivially exact.
-  const rng = new Prng((o.seed ?? 1) + 99);
-  for (const [name, t] of weights) {
-    if (/layernorm\/weight$|lm\/norm\/weight$/.test(name)) for (let i = 0; i < t.data.length; i++) t.data[i] = 0.5 + rng.next();
-  }
-  await exportFixture(dir, config, tok, weights);
+  // Random norm gammas keep the scale folding from being trivially exact.
+  await writeVlm(dir, config, tok, { seed: o.seed });
   return config;
 }
 

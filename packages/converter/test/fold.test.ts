@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { mulberry32 } from '@tfjs-mbq/ops';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { GraphExecutor, loadModelDir, analyseGraph } from '@tfjs-mbq/converter';
 import { applyGroupScale, cloneGraph } from '../src/graph/fold.js';
@@ -6,10 +7,7 @@ import { writeSyntheticModel } from './helpers/synthetic.js';
 
 beforeAll(async () => { await initBackend('cpu'); });
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; return s / 4294967296; };
-}
+const rng = mulberry32;
 
 function inputs(seed: number, vocab: number, image: number) {
   const r = rng(seed);

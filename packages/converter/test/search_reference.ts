@@ -2,6 +2,8 @@
  * Float64 reference numerics for the search tests, written from docs/algorithm.md §4-§6 directly
  * (plain loops, no tfjs), plus a seeded PRNG. Matrices are row-major Float64Arrays.
  */
+import { roundHalfEven } from '@tfjs-mbq/format';
+
 export { mulberry32 } from '@tfjs-mbq/ops';
 
 export function randn(rand: () => number, n: number): Float32Array {
@@ -13,10 +15,6 @@ export function randn(rand: () => number, n: number): Float32Array {
   return out;
 }
 
-export function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 /** Asymmetric group-wise fake quantization of rows (length k) in groups of g. */
 export function asymQuant(w: ArrayLike<number>, n: number, k: number, bits: number, g: number): Float64Array {

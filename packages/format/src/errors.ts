@@ -7,16 +7,24 @@ export type FormatErrorCode =
   | 'MANIFEST' | 'DATA_FILE'
   | 'IMAGE_PROCESSOR' | 'IMAGE';
 
-export class FormatError extends Error {
-  readonly code: FormatErrorCode;
-  /** The file (or URL) the problem is in. */
+/**
+ * The shape of every bad-input error of the packages (FormatError here, the converter's
+ * ConversionError, the importer's ImportError): a stable code, a message naming the file and the
+ * problem in one line, and the file (or URL, or node) when there is one.
+ */
+export class CodedError<Code extends string> extends Error {
+  readonly code: Code;
+  /** The file (or URL, or graph node) the problem is in, when there is one. */
   readonly file?: string;
-  constructor(code: FormatErrorCode, message: string, file?: string) {
+  constructor(code: Code, message: string, file?: string) {
     super(message);
-    this.name = 'FormatError';
     this.code = code;
     this.file = file;
   }
+}
+
+export class FormatError extends CodedError<FormatErrorCode> {
+  override name = 'FormatError';
 }
 
 export function isFormatError(e: unknown): e is FormatError {

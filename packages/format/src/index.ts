@@ -13,4 +13,5 @@ export * from './manifest.js';
 export * from './quantized_matmul_node.js';
 export * from './tokenizer/index.js';
 export * from './hf/index.js';
+export { roundHalfEven } from './round_half_even.js';
 export { IMAGE_LIMITS, checkImageHeader, readImageHeader, imageSizeError, type ImageHeader } from './image_header.js';

@@ -1,6 +1,7 @@
 /** Helpers for the ops tests: seeded random data, float64 references, backend list. */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@tfjs-mbq/ops/backends';
+import { mulberry32 } from '@tfjs-mbq/ops';
 
 export const BACKENDS = ['cpu', 'wasm', 'webgpu'] as const;
 export type TestBackend = (typeof BACKENDS)[number];
@@ -13,14 +14,7 @@ export async function useBackend(name: TestBackend): Promise<void> {
 
 /** mulberry32: small seeded PRNG so a failure can be replayed from the printed seed. */
 export function makeRng(seed: number): { uniform: () => number; normal: () => number; seed: number } {
-  let a = seed >>> 0;
-  const uniform = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = mulberry32(seed);
   const normal = (): number => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
   return { uniform, normal, seed };
 }

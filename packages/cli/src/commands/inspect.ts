@@ -3,6 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadModelDir, analyseGraph, isConversionError, type QuantizationJson } from '@tfjs-mbq/converter';
+import { MBQ_QUANTIZED_MATMUL_OP } from '@tfjs-mbq/format';
 import { table } from '../ui/progress.js';
 import { printable, terminalJson } from '../ui/terminal_text.js';
 
@@ -42,7 +43,7 @@ async function inspect(argv: InspectArgs): Promise<void> {
       const parsed = JSON.parse(await fs.readFile(path.join(model.dir, 'quantization.json'), 'utf8')) as unknown;
       if (isQuantizationSummary(parsed)) quant = parsed;
     } catch { /* not a converted model */ }
-    const customOps = model.modelJson.modelTopology.node.filter((n) => n.op === 'MbqQuantizedMatMul');
+    const customOps = model.modelJson.modelTopology.node.filter((n) => n.op === MBQ_QUANTIZED_MATMUL_OP);
     const analysis = analyseGraph(model.modelJson.modelTopology, model.weights);
     const L = (id: string): string => {
       const l = analysis.linears.get(id)!;
@@ -69,7 +70,7 @@ async function inspect(argv: InspectArgs): Promise<void> {
     const P = printable;
     const out: string[] = [];
     out.push(`${P(info.dir)}: ${info.nodes} nodes, ${info.weights} weights (${info.parameters} values), ${info.linears} linears with constant weights`);
-    if (customOps.length) out.push(`${customOps.length} MbqQuantizedMatMul nodes (needs import '@tfjs-mbq/ops')`);
+    if (customOps.length) out.push(`${customOps.length} ${MBQ_QUANTIZED_MATMUL_OP} nodes (needs import '@tfjs-mbq/ops')`);
     out.push('', `decoder blocks: ${analysis.blocks.length}`);
     out.push(table(['block', 'group', 'linears', 'fold into', 'output compared'], analysis.blocks.flatMap((b) => b.groups.map((g) => [
       b.index, g.name, g.linears.map((id) => P(analysis.linears.get(id)!.label.split('.').pop()!)).join(', '),

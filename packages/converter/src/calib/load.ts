@@ -8,6 +8,7 @@
 import * as path from 'node:path';
 import { graphImage, parseManifest, processedImageShape, type ManifestItem } from '@tfjs-mbq/format';
 import { readDataFile } from '@tfjs-mbq/format/node';
+import { mulberry32 } from '@tfjs-mbq/ops';
 import { ConversionError, fromFormatError } from '../io/errors.js';
 import { decodeImage } from '../io/image_file.js';
 import { promptCall, type CalibInputs } from './inputs.js';
@@ -38,22 +39,11 @@ export interface CalibSet {
 
 interface ManifestEntry { line: number; image: string; prompt: string; target: string }
 
-/** mulberry32: a seeded stream, identical on every platform. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `count` indices of [0, n) chosen by a seeded shuffle, in increasing order. */
 export function selectIndices(n: number, count: number, seed: number): number[] {
   const idx = Array.from({ length: n }, (_, i) => i);
   if (count >= n) return idx;
-  const rnd = seededRandom(seed);
+  const rnd = mulberry32(seed);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));
     [idx[i], idx[j]] = [idx[j], idx[i]];

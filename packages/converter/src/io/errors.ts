@@ -1,5 +1,5 @@
 /** Every error the converter reports on bad input: a stable code, and a message naming the file or node. */
-import { FormatError, type FormatErrorCode } from '@tfjs-mbq/format';
+import { CodedError, FormatError, type FormatErrorCode } from '@tfjs-mbq/format';
 
 export type ConversionErrorCode =
   | Exclude<FormatErrorCode, 'MANIFEST' | 'DATA_FILE'>
@@ -8,16 +8,8 @@ export type ConversionErrorCode =
   | 'CALIB_EMPTY' | 'CALIB_MANIFEST' | 'CALIB_IMAGE' | 'CALIB_TOKEN'
   | 'INTERRUPTED';
 
-export class ConversionError extends Error {
-  readonly code: ConversionErrorCode;
-  /** The file (or node) the problem is in, when there is one. */
-  readonly file?: string;
-  constructor(code: ConversionErrorCode, message: string, file?: string) {
-    super(message);
-    this.name = 'ConversionError';
-    this.code = code;
-    this.file = file;
-  }
+export class ConversionError extends CodedError<ConversionErrorCode> {
+  override name = 'ConversionError';
 }
 
 export function isConversionError(e: unknown): e is ConversionError {

@@ -1,15 +1,15 @@
 /**
- * Synthetic LLaMA-style VLMs with random weights, built with the fixture's own exporter
- * (fixtures/src/model), so tests exercise the real graph layout without the trained fixture.
+ * Small synthetic LLaMA-style VLMs for the converter tests: the fixture's synthetic builder
+ * (fixtures/src/model/synthetic.ts) at test sizes, so tests exercise the real graph layout without
+ * the trained fixture.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exportFixture, buildGraph } from '../../../../fixtures/src/model/export.js';
+import { buildGraph } from '../../../../fixtures/src/model/export.js';
 import { tinyVlmConfig, type TinyVlmConfig } from '../../../../fixtures/src/model/config.js';
-import { initWeights } from '../../../../fixtures/src/model/init.js';
+import { syntheticWeights, writeSyntheticVlm } from '../../../../fixtures/src/model/synthetic.js';
 import { WordTokenizer } from '../../../../fixtures/src/tokenizer.js';
-import { Prng } from '../../../../fixtures/src/prng.js';
 
 export interface SyntheticOptions {
   layers?: number;
@@ -29,23 +29,12 @@ export function syntheticConfig(opts: SyntheticOptions = {}): { config: TinyVlmC
   return { config: c, tok };
 }
 
-export function syntheticWeights(c: TinyVlmConfig, opts: SyntheticOptions = {}): ReturnType<typeof initWeights> {
-  const w = initWeights(c, opts.seed ?? 1);
-  if (opts.randomGammas ?? true) {
-    const rng = new Prng((opts.seed ?? 1) + 99);
-    for (const [name, t] of w) {
-      if (/layernorm\/weight$|lm\/norm\/weight$/.test(name)) for (let i = 0; i < t.data.length; i++) t.data[i] = 0.5 + rng.next();
-    }
-  }
-  return w;
-}
-
 /** Writes a synthetic model directory and returns its path. */
 export async function writeSyntheticModel(opts: SyntheticOptions = {}, dir?: string): Promise<string> {
   const out = dir ?? mkdtempSync(join(tmpdir(), 'mbq-synth-'));
   const { config, tok } = syntheticConfig(opts);
-  await exportFixture(out, config, tok, syntheticWeights(config, opts));
+  await writeSyntheticVlm(out, config, tok, opts);
   return out;
 }
 
-export { buildGraph };
+export { buildGraph, syntheticWeights };

@@ -7,6 +7,7 @@ import { FormatError } from '../errors.js';
 import type { Qwen2VlImageProcessorConfig } from './image_processor_config.js';
 import type { ProcessedImageShape } from './image_tokens.js';
 import { chwToHwc, type PreprocessedImage } from './preprocess.js';
+import { mergeWindowOrder } from './qwen2_vl.js';
 
 /**
  * - `image`: the processed image itself (CLIP, SigLIP: `[1, 3, H, W]` -> NHWC).
@@ -30,21 +31,13 @@ function qwen2VlImage(pre: PreprocessedImage, p: Pick<Qwen2VlImageProcessorConfi
   const W = gw * P;
   const out = new Float32Array(gh * P * W * 3);
   const rowLen = 3 * T * P * P;
-  let row = 0;
-  for (let by = 0; by < gh / M; by++) {
-    for (let bx = 0; bx < gw / M; bx++) {
-      for (let my = 0; my < M; my++) {
-        for (let mx = 0; mx < M; mx++) {
-          const y0 = (by * M + my) * P;
-          const x0 = (bx * M + mx) * P;
-          // Columns (channel, frame, y, x); frame 0 (the frames of a still image are equal).
-          for (let c = 0; c < 3; c++) {
-            for (let y = 0; y < P; y++) {
-              for (let x = 0; x < P; x++) out[((y0 + y) * W + x0 + x) * 3 + c] = pre.pixelValues[row * rowLen + (c * T) * P * P + y * P + x]!;
-            }
-          }
-          row++;
-        }
+  for (const [row, [py, px]] of mergeWindowOrder(gh, gw, M).entries()) {
+    const y0 = py * P;
+    const x0 = px * P;
+    // Columns (channel, frame, y, x); frame 0 (the frames of a still image are equal).
+    for (let c = 0; c < 3; c++) {
+      for (let y = 0; y < P; y++) {
+        for (let x = 0; x < P; x++) out[((y0 + y) * W + x0 + x) * 3 + c] = pre.pixelValues[row * rowLen + (c * T) * P * P + y * P + x]!;
       }
     }
   }

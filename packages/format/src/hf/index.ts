@@ -17,6 +17,6 @@ export {
 export { chwToHwc, preprocessImage, promptImageShape, shortestEdgeSize, type PreprocessedImage } from './preprocess.js';
 export { parseStoredImageProcessor } from './stored_image_processor.js';
 export { fitInside } from './anyres.js';
-export { smartResize } from './qwen2_vl.js';
+export { smartResize, mergeWindowOrder } from './qwen2_vl.js';
 export { graphPixelValues, parseImageInputLayout, processedImageShape, type ImageInputLayout } from './graph_input.js';
 export { graphImage, graphModeImageSize, type GraphImage } from './graph_image.js';

@@ -19,7 +19,7 @@
  * decoder's cos/sin tables hold the multimodal positions by sequence index, so a KV-cache step at
  * index i reads row i and continues positions by the max + 1 rule.
  */
-import { smartResize, type ImageInputLayout, type ImageProcessorConfig } from '@tfjs-mbq/format';
+import { mergeWindowOrder, smartResize, type ImageInputLayout, type ImageProcessorConfig } from '@tfjs-mbq/format';
 import { ImportError } from '../errors.js';
 import { activation, causalMask, encoderAttention, inverseFrequencies, layerNorm, linear, positionInputs, type Activation, type PositionTables, type RopeCosSin } from '../graph/layers.js';
 import type { Ops } from '../graph/ops.js';
@@ -238,22 +238,13 @@ function visionRope(c: Qwen2VlConfig): { cos: Float32Array; sin: Float32Array; r
   const q = hd / 4;
   const cos = new Float32Array(gh * gw * hd);
   const sin = new Float32Array(gh * gw * hd);
-  let row = 0;
-  for (let by = 0; by < gh / M; by++) {
-    for (let bx = 0; bx < gw / M; bx++) {
-      for (let my = 0; my < M; my++) {
-        for (let mx = 0; mx < M; mx++) {
-          const yx = [by * M + my, bx * M + mx];
-          for (let half = 0; half < 2; half++) {
-            for (let j = 0; j < q; j++) {
-              const angle = Math.fround(yx[half]! * invFreq[j]!);
-              for (const base of [0, hd / 2]) {
-                cos[row * hd + base + half * q + j] = Math.cos(angle);
-                sin[row * hd + base + half * q + j] = Math.sin(angle);
-              }
-            }
-          }
-          row++;
+  for (const [row, yx] of mergeWindowOrder(gh, gw, M).entries()) {
+    for (let half = 0; half < 2; half++) {
+      for (let j = 0; j < q; j++) {
+        const angle = Math.fround(yx[half] * invFreq[j]!);
+        for (const base of [0, hd / 2]) {
+          cos[row * hd + base + half * q + j] = Math.cos(angle);
+          sin[row * hd + base + half * q + j] = Math.sin(angle);
         }
       }
     }

@@ -4,7 +4,7 @@
  * float32 reference used by the cpu and wasm kernels and by the tests.
  */
 import { MbqQuantizedMatMul, MbqQuantizedMatMulAttrs } from '../kernel_names.js';
-import { quantizedMatMulAttrsProblem } from '@tfjs-mbq/format';
+import { quantizedMatMulAttrsProblem, roundHalfEven } from '@tfjs-mbq/format';
 import { unpackCodes, wordsPerRow } from '../packing.js';
 
 export { MbqQuantizedMatMul };
@@ -62,14 +62,6 @@ export function checkQuantizedMatMul(
   return { M, N, K, groups, words };
 }
 
-/** Round half to even, as WGSL round() and torch.round. */
-export function roundHalfEven(v: number): number {
-  const f = Math.floor(v);
-  const d = v - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
 
 /**
  * Per-token symmetric int8 quantization of x [M, K] (docs/algorithm.md §5), in float32:

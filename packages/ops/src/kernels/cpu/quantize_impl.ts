@@ -3,18 +3,13 @@
  * (Math.fround after every operation) so that the WGSL kernels, which do the same operations in
  * f32, give the same bits. Shared by the cpu and wasm kernels.
  */
+import { roundHalfEven } from '@tfjs-mbq/format';
 
 export type QuantScheme = 'asym' | 'sym';
 
 const f32 = Math.fround;
 /** 1e-5 as the f32 literal the WGSL kernels use. */
 export const MIN_RANGE = f32(1e-5);
-
-/** Round half to even (torch.round, tf.round, WGSL round); JS Math.round rounds halves up. */
-export function roundHalfEven(v: number): number {
-  const r = Math.round(v);
-  return r - v === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
 
 /** Code range of a scheme: asym [0, 2^b - 1], sym [-2^(b-1), 2^(b-1) - 1]. */
 export function codeRange(bits: number, scheme: QuantScheme): { lo: number; hi: number } {
