@@ -13,7 +13,7 @@ import '@tfjs-mbq/ops';
 
 export { registerMbqOps } from '@tfjs-mbq/ops';
 
-export { loadVlm, Vlm, continuationNll, type LoadVlmOptions, type AnswerOptions, type Generation, type TimeDecodeOptions, type DecodeTiming, type ContinuationScore } from './vlm.js';
+export { loadVlm, Vlm, continuationNll, type LoadVlmOptions, type LoadProgress, type AnswerOptions, type GeneratedToken, type Generation, type TimeDecodeOptions, type DecodeTiming, type ContinuationScore } from './vlm.js';
 export { ModelInputs, loadModelInputs } from './model_inputs.js';
 export { WordLevelTokenizer, HfTokenizer, type TextTokenizer, type PromptBuilder } from '@tfjs-mbq/format';
 export { rgbaOf, type ImageInput, type RgbaImage, type HasBitmap, type BrowserImage } from './image.js';
