@@ -21,4 +21,5 @@ export { modelImage, toPixelValues, type ModelImage } from './model_image.js';
 export { IMAGE_LIMITS, checkImageHeader, type ImageHeader } from '@tfjs-mbq/format';
 export { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 export type { FetchLike } from './sources.js';
+export { listCachedModels, deleteCachedModel, DEFAULT_MODEL_CACHE, type CachedModel, type ModelCacheOptions, type CacheLike, type CacheStorageLike } from './model_cache.js';
 export { initBackend, type BackendName, type BackendReport } from '@tfjs-mbq/ops/backends';

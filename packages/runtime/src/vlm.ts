@@ -11,6 +11,7 @@ import type { MbqConfig } from './mbq_config.js';
 import { readGraphModel, toArtifacts, type GraphModelFiles } from './model_files.js';
 import { readModelInputs, type ModelInputs } from './model_inputs.js';
 import { ModelSource, splitModelLocation, type FetchLike } from './sources.js';
+import type { ModelCacheOptions } from './model_cache.js';
 import { runGraph } from './decoding/run_graph.js';
 import { yieldToEventLoop } from './decoding/yield.js';
 
@@ -41,6 +42,13 @@ export interface LoadVlmOptions {
    * (`'graph'`, all bytes read), and once at the end (`'ready'`).
    */
   onProgress?: (progress: LoadProgress) => void;
+  /**
+   * Browser caching of a model read over HTTP: `true` (or a cache name and storage) keeps its
+   * files in the Cache API (`caches`) and reads them from there on later loads, without the
+   * network; {@link listCachedModels} and {@link deleteCachedModel} manage them. Default off;
+   * ignored for local directories (Node). A model changed on the server is seen after deleting it.
+   */
+  cache?: boolean | ModelCacheOptions;
 }
 
 /** How far {@link loadVlm} is. */
@@ -388,7 +396,8 @@ export async function loadVlm(location: string, options: LoadVlmOptions = {}): P
     backendDetail = report.detail;
   }
   const { base, graphFile } = splitModelLocation(location);
-  const source = new ModelSource(base, { fetch: options.fetch, timeoutMs: options.timeoutMs, signal: options.signal, allowCrossOrigin: options.allowCrossOrigin });
+  const cache = options.cache === true ? {} : options.cache || undefined;
+  const source = new ModelSource(base, { fetch: options.fetch, timeoutMs: options.timeoutMs, signal: options.signal, allowCrossOrigin: options.allowCrossOrigin, cache });
   // Read in parallel, report failures in this order (model.json first) whatever finishes first.
   const onProgress = options.onProgress;
   let totalBytes = 0;

@@ -79,6 +79,10 @@ function scaleProfile(g: GroupRecord): string {
     `<title>scales from ${fmt(s[s.length - 1])} to ${fmt(s[0])} (sorted, log scale, line = 1)</title></svg>`;
 }
 
+function bytes(n: number): string {
+  return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(2)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
+}
+
 export function renderReport(q: QuantizationJson): string {
   const bits = q.aBits ? `W${q.wBits}A${q.aBits}` : `W${q.wBits} g${q.groupSize}`;
   const ev = q.evaluation;
@@ -111,7 +115,8 @@ td.num{text-align:right;font-variant-numeric:tabular-nums} .muted{color:#888}
 <div class="card"><b>${fmt(ev.captionLossFloat)}</b><span>caption loss, float</span></div>
 <div class="card"><b>${fmt(ev.captionLossQuantized)}</b><span>caption loss, quantized</span></div>
 <div class="card"><b>${(ev.top1AgreementCaption * 100).toFixed(1)}%</b><span>top-1 agreement with float (caption positions)</span></div>
-<div class="card"><b>${q.linears.length}</b><span>quantized linears</span></div>
+<div class="card"><b>${q.linears.length}</b><span>quantized linears${q.keptFloat?.length ? ` (${q.keptFloat.length} kept float)` : ''}</span></div>
+${q.size ? `<div class="card"><b>${bytes(q.size.inputWeightBytes)} &rarr; ${bytes(q.size.outputWeightBytes)}</b><span>weights before and after (${(q.size.outputWeightBytes / q.size.inputWeightBytes).toFixed(2)}&times;)</span></div>` : ''}
 </div>
 <h2>Modality sensitivity (paper Fig. 1)</h2>
 ${sens}
