@@ -3,7 +3,7 @@
  * patterns choose the quantized decoder linears (the others stay MatMul with their float weights:
  * with RTN, which folds no scales, byte for byte the input's), --weight-shard-size-bytes bounds the
  * shards, and the summary, quantization.json, report.html and `inspect` give the weight size before
- * and after, equal to the files on disk. RTN, 2 samples, cpu: a few seconds.
+ * and after, equal to the files on disk. RTN, 2 samples, wasm.
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,7 +43,7 @@ const shardBytes = (dir: string): number => {
 
 test('--exclude keeps the matching block linears float, --weight-shard-size-bytes bounds the shards; sizes before/after everywhere', async () => {
   const out = join(scratch(), 'rtn');
-  const r = await runCli(['convert', FIXTURE, '--calib', CALIB, '--out', out, '--method', 'rtn', '--w-bits', '4', '--samples', '2', '--backend', 'cpu', '--no-progress',
+  const r = await runCli(['convert', FIXTURE, '--calib', CALIB, '--out', out, '--method', 'rtn', '--w-bits', '4', '--samples', '2', '--backend', 'wasm', '--no-progress',
     '--include', 'layers.1.*', '--include', 'lm/layers.2/*', '--include', 'layers.3.*', '--exclude', '*.down_proj', '--weight-shard-size-bytes', '262144']);
   expect(r.code).toBe(0);
   const q = JSON.parse(readFileSync(join(out, 'quantization.json'), 'utf8')) as { linears: Array<{ label: string }>; keptFloat: string[]; size: { inputWeightBytes: number; outputWeightBytes: number } };
