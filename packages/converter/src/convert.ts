@@ -24,15 +24,15 @@ import { quantizeAsymGroup, quantizeSymChannel, type QuantizedLinear } from './e
 import { convertedGraph, serialiseGraphModel } from './emit/graph_model.js';
 import { buildQuantizationJson, type QuantizationJson, type GroupRecord } from './emit/quantization_json.js';
 import { renderReport } from './emit/report.js';
-import { batchedSensitivity } from './pipeline/sensitivity_batched.js';
-import { findModelIo, type ModelIo } from './pipeline/model_io.js';
-import { resolveOptions, chooseGroupSize, type ConvertOptions, type ResolvedOptions, type Stage } from './pipeline/options.js';
-import { applyRotation, type RotationRecord } from './rotate_apply/apply.js';
-import { WorkDir, sha256, type WorkInputs } from './pipeline/work_dir.js';
-import { selectLinears } from './pipeline/linear_selection.js';
+import { batchedSensitivity } from './sensitivity/batched.js';
+import { findModelIo, type ModelIo } from './graph/model_io.js';
+import { resolveOptions, chooseGroupSize, type ConvertOptions, type ResolvedOptions, type Stage } from './options.js';
+import { applyRotation, type RotationRecord } from './rotate/apply.js';
+import { WorkDir, sha256, type WorkInputs } from './io/work_dir.js';
+import { selectLinears } from './graph/linear_selection.js';
 import { storedByteLength } from '@tfjs-mbq/format';
 
-export type { ConvertOptions, ProgressEvent, Stage } from './pipeline/options.js';
+export type { ConvertOptions, ProgressEvent, Stage } from './options.js';
 
 export interface ConvertResult {
   outDir: string;
