@@ -5,13 +5,12 @@
  * this script, under ./wasm/). `?min-new-tokens=N` (at most 64) makes the model say at least N tokens,
  * as far as its positions allow (to try streaming and Stop with a model that answers in a word).
  */
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { deleteCachedModel, listCachedModels, loadVlm, type BackendName, type ImageInput, type Vlm } from '@tfjs-mbq/runtime';
+import { deleteCachedModel, listCachedModels, loadVlmInWorker, type ImageInput, type WorkerLoadOptions, type WorkerVlm } from '@tfjs-mbq/runtime/worker';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
 const modelUrl = new URL(params.get('model') ?? './model/', location.href).href;
-const backend = (params.get('backend') ?? 'auto') as BackendName;
+const backend = (params.get('backend') ?? 'auto') as WorkerLoadOptions['backend'];
 const minNewTokens = Math.min(64, Math.max(0, Number(params.get('min-new-tokens') ?? 0) | 0));
 const maxNewTokens = Math.max(16, minNewTokens);
 
@@ -38,7 +37,7 @@ type Tool = 'brush' | 'circle' | 'square' | 'triangle';
 let tool: Tool = 'brush';
 /** What the model sees: the picked image as is, or the canvas once the user draws. */
 let source: ImageInput = canvas;
-let vlm: Vlm | null = null;
+let vlm: WorkerVlm | null = null;
 
 function clearCanvas(): void {
   ctx.fillStyle = BACKGROUND;
@@ -179,12 +178,13 @@ async function main(): Promise<void> {
   });
   $<HTMLFormElement>('ask-form').addEventListener('submit', (e) => { e.preventDefault(); void ask(); });
   $('stop').onclick = () => running?.abort();
-  setWasmPaths(new URL('./wasm/', location.href).href);
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   try {
     const bar = $<HTMLProgressElement>('load-progress');
     let total = 0;
-    vlm = await loadVlm(modelUrl, {
+    vlm = await loadVlmInWorker(worker, modelUrl, {
       backend,
+      wasmPaths: new URL('./wasm/', location.href).href, // the tfjs-backend-wasm .wasm files
       cache: 'caches' in globalThis, // read from the Cache API after the first visit
       onProgress: (p) => {
         total = p.totalBytes;

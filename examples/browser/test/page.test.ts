@@ -8,9 +8,9 @@
  * converter itself (`tfjs-mbq convert`, MBQ, 4-bit weights, 4 calibration samples) into a temp dir.
  * Also (issue 14 §3, §4): load progress in bytes, the answer streamed token by token, Stop, the
  * second visit loading from the Cache API without a request for the model, and no horizontal
- * overflow at 390 px.
+ * overflow at 390 px; the model runs in a Web Worker (the page's bundle has no tfjs).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -101,6 +101,10 @@ describeBrowser('examples/browser in headless chromium', () => {
     const hardware = adapter !== null && !/swiftshader|llvmpipe|lavapipe|software|cpu/i.test(adapter);
     expect(await page.textContent('#backend')).toBe(hardware ? 'webgpu' : 'wasm');
     expect(await page.textContent('#decoding')).toBe('kv-cache');
+    // The model runs in the page's Web Worker: the page's own bundle holds no tfjs.
+    expect(page.workers().map((w) => new URL(w.url()).pathname)).toEqual(['/worker.js']);
+    expect(statSync(join(dir, 'dist/main.js')).size).toBeLessThan(64 * 1024);
+    expect(statSync(join(dir, 'dist/worker.js')).size).toBeGreaterThan(256 * 1024);
   });
 
   it('answers a question about a picked PNG like the runtime in Node does', async () => {

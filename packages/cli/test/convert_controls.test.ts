@@ -81,7 +81,14 @@ test('--exclude keeps the matching block linears float, --weight-shard-size-byte
   const line = `weights ${mib(q.size.inputWeightBytes)} -> ${mib(total)} (${(total / q.size.inputWeightBytes).toFixed(2)}x)`;
   expect(r.stdout.split('\n')).toContain(line);
   expect(r.stdout).toContain('kept float by --include/--exclude: 10');
-  expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain(`${mib(q.size.inputWeightBytes)} &rarr; ${mib(total)}`);
+  const report = readFileSync(join(out, 'report.html'), 'utf8');
+  expect(report).toContain(`${mib(q.size.inputWeightBytes)} &rarr; ${mib(total)}`);
+  // Laid out for round-to-nearest: no search, sensitivity, alpha or scales to show.
+  expect(report).toContain('<h1>RTN (round-to-nearest) conversion report</h1>');
+  expect(report).toContain('<h2>Quantization error per group</h2>');
+  expect(report).not.toMatch(/Scale search|Modality sensitivity|alpha|loss vs/);
+  expect(r.stdout).toMatch(/^block\s+group\s+output MSE$/m);
+  expect(r.stdout).not.toMatch(/alpha|reduction/);
   const i = await runCli(['inspect', out]);
   expect(i.stdout.split('\n')).toContain(line);
   expect(i.stdout).toContain(`kept float by --include/--exclude: ${q.keptFloat.join(', ')}`);

@@ -23,3 +23,5 @@ export { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 export type { FetchLike } from './sources.js';
 export { listCachedModels, deleteCachedModel, DEFAULT_MODEL_CACHE, type CachedModel, type ModelCacheOptions, type CacheLike, type CacheStorageLike } from './model_cache.js';
 export { initBackend, type BackendName, type BackendReport } from '@tfjs-mbq/ops/backends';
+export { serveVlmWorker } from './worker/host.js';
+export type { WorkerLoadOptions, WorkerGenerateOptions, WorkerVlmInfo, MessageEndpoint } from './worker/protocol.js';

@@ -46,7 +46,11 @@ export function sizeLine(q: Pick<QuantizationJson, 'size'>): string | undefined 
 }
 
 export function summary(q: QuantizationJson): string {
-  const groups = table(
+  // Round-to-nearest searches nothing: its table is the quantization error of each group.
+  const groups = q.method === 'rtn' ? table(
+    ['block', 'group', 'output MSE'],
+    q.groups.map((g) => [g.block, g.group, fmt(g.lossBefore)]),
+  ) : table(
     ['block', 'group', 'ratio', 'alpha', 'loss s=1', 'loss chosen', 'reduction'],
     q.groups.map((g) => [g.block, g.group, q.sensitivity ? fmt(g.ratio) : '-', g.alpha.toFixed(2), fmt(g.lossBefore), fmt(g.lossAfter),
       `${(g.lossBefore > 0 ? (1 - g.lossAfter / g.lossBefore) * 100 : 0).toFixed(1)}%`]),
