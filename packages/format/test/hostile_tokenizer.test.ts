@@ -91,7 +91,7 @@ describe('chat templates that loop or explode', () => {
   const render = (source: string): string => new ChatTemplate(source, 'ckpt/chat_template.jinja').render(imageQuestion('what?'), { addGenerationPrompt: true, specialTokens: {} });
 
   it.each([
-    ['nested loops', '{% for i in range(60000) %}{% for j in range(60000) %}x{% endfor %}{% endfor %}', /takes more than 100000 steps/],
+    ['nested loops', '{% for i in range(60000) %}{% for j in range(60000) %}x{% endfor %}{% endfor %}', /takes more than 20000 steps/],
     ['a range of a million', '{% for i in range(1000000) %}{% endfor %}', /range\(\) of 1000000 items exceeds the limit of 65536/],
     ['a huge range', '{% for i in range(10**12) %}{% endfor %}', /integer 1000000000000, beyond the limit/],
     ['doubling a string', "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s }}", /string of \d+ characters, more than the limit of 1048576/],

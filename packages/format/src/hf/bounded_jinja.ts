@@ -40,10 +40,11 @@ export interface RenderLimits {
 }
 
 /**
- * Far above a real chat template's one-turn render (a few hundred evaluations, the question a few
- * times over); at about 1-5 µs an evaluation, a render that hits a limit ends within a second.
+ * Far above a real chat template's one-turn render (the fixtures' templates take 34-53 evaluations,
+ * the question a few times over); a render that hits a limit ends within a fraction of a second
+ * (packages/format/bench/hostile_text.ts, docs/benchmarks.md).
  */
-export const DEFAULT_RENDER_LIMITS: RenderLimits = { steps: 100_000, size: 16_000_000, maxChars: 1 << 20 };
+export const DEFAULT_RENDER_LIMITS: RenderLimits = { steps: 20_000, size: 16_000_000, maxChars: 1 << 20 };
 /** Integers a template may compute: no chat template needs more, and widths or ranges beyond it only make memory. */
 export const MAX_TEMPLATE_INT = 1 << 20;
 /** Longest list `range` makes. */
