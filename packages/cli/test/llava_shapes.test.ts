@@ -33,7 +33,7 @@ test('import then eval: the first 12 eval questions get PyTorch\'s answers', asy
   const imp = await runCli(['import', HF_DIR, '--out', model, '--no-progress']);
   expect(imp.code).toBe(0);
   expect(imp.stdout).toMatch(/imported LlavaForConditionalGeneration: .* 64 image tokens at offset 1/);
-  const r = await runCli(['eval', model, '--data', EVAL, '--engine', 'executor', '--backend', 'wasm', '--limit', String(SUBSET), '--batch', String(SUBSET), '--reference', REFERENCE, '--json']);
+  const r = await runCli(['eval', model, '--data', EVAL, '--engine', 'executor', '--backend', 'wasm', '--limit', String(SUBSET), '--batch', String(SUBSET), '--reference', REFERENCE, '--json', '--no-progress']);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   const report = JSON.parse(r.stdout) as { questions: number; accuracy: number; reference: ReferenceComparison };

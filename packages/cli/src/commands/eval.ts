@@ -6,6 +6,7 @@ import {
   ENGINE_NAMES, compareWithReference, evaluate, formatEvalReport, formatReferenceComparison, loadEvalEngine, readReference, type EngineName,
 } from '@tfjs-mbq/eval';
 import { printableLines, terminalJson } from '../ui/terminal_text.js';
+import { progressBars } from '../ui/progress.js';
 
 interface EvalArgs {
   modelDir: string;
@@ -15,6 +16,7 @@ interface EvalArgs {
   limit: number;
   batch: number;
   engine: EngineName;
+  progress: boolean;
   reference?: string;
 }
 
@@ -33,6 +35,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
         choices: ENGINE_NAMES as EngineName[], default: 'runtime' as EngineName,
         describe: 'runtime: loadVlm of @tfjs-mbq/runtime, as apps answer (KV cache); executor: the converter\'s batched executor (faster on wasm)',
       })
+      .option('progress', { type: 'boolean', default: true, describe: 'progress on stderr: model load (bytes), questions and captions with the accuracy so far (--no-progress to silence)' })
       .option('reference', {
         type: 'string',
         describe: 'JSON answers of another implementation ([{ image, question, prediction, margins }], e.g. fixtures/llava-shapes/eval_predictions.json): list the questions answered differently, with the reference\'s logit margin',
@@ -40,9 +43,17 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
   handler: async (args: ArgumentsCamelCase<EvalArgs>) => {
     const reference = args.reference === undefined ? undefined : await readReference(args.reference);
     const backend = await initBackend(args.backend);
-    const engine = await loadEvalEngine(args.modelDir, args.engine);
+    const bars = progressBars(process.stderr, args.progress);
+    const engine = await loadEvalEngine(args.modelDir, args.engine, {
+      onProgress: (p) => { if (p.stage === 'weights') bars.update('load', p.loadedBytes, p.totalBytes, undefined, 'bytes'); },
+    });
+    bars.end();
     try {
-      const { predictions, ...report } = await evaluate(engine, args.data, { limit: args.limit, batchSize: args.batch, keepPredictions: reference !== undefined });
+      const { predictions, ...report } = await evaluate(engine, args.data, {
+        limit: args.limit, batchSize: args.batch, keepPredictions: reference !== undefined,
+        onProgress: (p) => bars.update(p.stage, p.done, p.total, p.stage === 'questions' ? `accuracy so far ${((100 * p.correct) / p.done).toFixed(1)}%` : undefined),
+      });
+      bars.end();
       const comparison = reference && compareWithReference(predictions ?? [], reference, args.reference!);
       if (args.json) {
         process.stdout.write(terminalJson({ model: args.modelDir, data: args.data, backend: backend.backend, engine: args.engine, ...report, ...(comparison ? { reference: comparison } : {}) }, 2) + '\n');
