@@ -154,11 +154,11 @@ describe('quantizedMatMul on wasm: SIMD GEMM kernel (several tokens)', () => {
   });
   afterAll(() => setQuantizedMatMulWasmOptions({}));
 
-  it('is chosen for float activations from GEMM_MIN_M tokens with groups of whole 32-code blocks', () => {
+  it('is chosen from GEMM_MIN_M tokens with groups of whole 32-code blocks', () => {
     const c = { K: 256, groupSize: 128, bits: 3, actBits: 0 };
     expect(simdFamily({ ...c, M: GEMM_MIN_M })).toBe('gemm');
     expect(simdFamily({ ...c, M: GEMM_MIN_M - 1 })).toBe('lane');
-    expect(simdFamily({ ...c, M: 75, actBits: 8 })).toBe('lane');
+    expect(simdFamily({ ...c, M: 75, bits: 4, actBits: 8 })).toBe('gemm');
     expect(simdFamily({ ...c, M: 75, K: 120, groupSize: 24 })).toBe('qmm');
   });
 
@@ -170,6 +170,18 @@ describe('quantizedMatMul on wasm: SIMD GEMM kernel (several tokens)', () => {
     const y = await run(x, [M, K], w);
     expect(Array.from(y)).toEqual(Array.from(cpuReference(x, M, w)));
     expect(relError(y, referenceF64(x, M, w))).toBeLessThan(1e-6);
+  });
+
+  // W4A8: int16 activations and weights, int32 group sums (dot_i16x8_s), groups combined like the reference.
+  it.each([
+    [GEMM_MIN_M, 13, 256, 32], [9, 8, 96, 96], [11, 17, 192, 64], [7, 1, 128, 128], [2, 5, 64, 32], [13, 9, 256, 256],
+  ])('W4A8 M=%i N=%i K=%i group %i is bit-identical to the cpu reference', async (M, N, K, g) => {
+    const w = randomLinear(rand, N, K, 4, g, g === K);
+    const x = randomX(rand, M, K);
+    const y = await run(x, [M, K], w, 8);
+    expect(Array.from(y)).toEqual(Array.from(cpuReference(x, M, w, 8)));
+    const { q, scale } = quantizeActivationsInt8(x, M, K);
+    expect(relError(y, referenceAct8F64(q, scale, M, w))).toBeLessThan(1e-6);
   });
 
   it('fractional zero points and leading batch dims stay within float32 rounding of the reference', async () => {

@@ -39,9 +39,9 @@
 
 import { Emitter, range, type QmmMode } from './wat_emitter.js';
 import { laneChunkCodes, laneKernel, laneKernelName, prepLanes, prepLanesName } from './quantized_matmul_lanes_wat.js';
-import { gemmExportName, gemmFunctions } from './quantized_matmul_gemm_wat.js';
+import { gemmA8ExportName, gemmA8Functions, gemmExportName, gemmFunctions } from './quantized_matmul_gemm_wat.js';
 
-export { gemmExportName, laneChunkCodes, laneKernelName, prepLanesName };
+export { gemmA8ExportName, gemmExportName, laneChunkCodes, laneKernelName, prepLanesName };
 export type { QmmMode };
 
 /** Bit widths with a kernel. */
@@ -310,6 +310,7 @@ export function quantizedMatMulWat(): string {
   for (const bits of QMM_BITS) for (const mTile of LANE_M_TILES) laneKernel(e, bits, mTile, 'f32');
   for (const mTile of LANE_M_TILES) laneKernel(e, 4, mTile, 'a8');
   gemmFunctions(e, QMM_BITS);
+  gemmA8Functions(e, [4]);
   e.emit(`)`);
   return e.lines.join('\n') + '\n';
 }

@@ -4,9 +4,10 @@
  * Default: the wasm SIMD kernel (simd/quantized_matmul_simd.ts) reads the packed codes where the
  * backend keeps them and computes y without unpacking W; float activations agree with the 'cpu'
  * reference to float32 rounding (sums in another order), W4A8 is bit-identical to it. From
- * GEMM_MIN_M tokens on (prefill) float activations run its GEMM kernel: a block of 8 weight rows
- * dequantized to float32 scratch, then a register-tiled float GEMM (bit-identical to the reference
- * with integer zero points).
+ * GEMM_MIN_M tokens on (prefill) its GEMM kernels run: a block of 8 weight rows decoded once per
+ * call into scratch (float32 (q - z)·s, or int16 q - z for W4A8), then a register-tiled GEMM (float;
+ * W4A8: int32 group sums with dot_i16x8_s). Both are bit-identical to the reference (float: with
+ * integer zero points).
  *
  * Fallback, where that kernel cannot run (no WebAssembly SIMD, tfjs-backend-wasm's threaded build
  * whose heap is not reachable, or the module still compiling in a browser main thread), or on

@@ -139,28 +139,38 @@ function kernelsFor(k: SimdKernel, family: 'lane' | 'qmm', prefix: string): Kern
 }
 
 /**
- * Float activations from this many tokens on take the dequantize-a-block + GEMM kernel
- * (packages/ops/wasm/quantized_matmul_gemm_wat.ts); fewer take the per-token kernels, which decode
- * each code once per tile of at most 4 tokens but need no block pass.
+ * From this many tokens on, calls take the GEMM kernels (packages/ops/wasm/quantized_matmul_gemm_wat.ts:
+ * each code decoded once per call into a block of 8 rows); fewer take the per-token kernels, which
+ * decode each code once per tile of at most 4 tokens but need no block pass.
  */
 export const GEMM_MIN_M = 6;
 
-/** Which kernel family a call runs: 'gemm' (M >= GEMM_MIN_M, float x, group % 32 == 0), 'lane' or 'qmm'. */
+/** Which kernel family a call runs: 'gemm' (M >= GEMM_MIN_M, group % 32 == 0), 'lane' or 'qmm'. */
 export function simdFamily(c: Pick<SimdCall, 'M' | 'K' | 'groupSize' | 'bits' | 'actBits' | 'gemmMinM'>): 'gemm' | 'lane' | 'qmm' {
-  if (c.actBits !== 8 && c.M >= (c.gemmMinM ?? GEMM_MIN_M) && c.groupSize % 32 === 0) return 'gemm';
+  if (c.M >= (c.gemmMinM ?? GEMM_MIN_M) && c.groupSize % 32 === 0) return 'gemm';
   const chunk = laneChunkCodes(c.bits);
   return c.K % chunk === 0 && c.groupSize % chunk === 0 ? 'lane' : 'qmm';
 }
 
-/** Scratch bytes of the GEMM kernel: a dequantized block [K][8] and 32 floats (quantized_matmul_gemm_wat.ts). */
-function gemmScratchBytes(K: number): number { return 32 * K + 128; }
+const up16 = (n: number): number => (n + 15) & ~15;
+
+/**
+ * Scratch bytes of the GEMM kernels (quantized_matmul_gemm_wat.ts): float x, a float block
+ * [K][8] and 32 floats; W4A8, int16 x [M][K], token scales [M], an int16 block [K/2][8][2], the
+ * block's scales [K/g][8] and 32 floats.
+ */
+function gemmScratchBytes(c: SimdCall): number {
+  if (c.actBits !== 8) return 32 * c.K + 128;
+  return up16(2 * c.M * c.K) + up16(4 * c.M) + 16 * c.K + 32 * (c.K / c.groupSize) + 128;
+}
 
 function runGemm(k: SimdKernel, c: SimdCall): void {
-  const bytes = gemmScratchBytes(c.K);
+  const bytes = gemmScratchBytes(c);
   const scratch = k.wasm._malloc(bytes) >>> 0;
   if (scratch === 0) throw new Error(`quantizedMatMul: the wasm heap has no room for ${bytes} bytes of scratch`);
   try {
-    (k.exports[`gemm_f32_b${c.bits}`] as Gemm)(c.x, c.packed, c.scales, c.zeros, c.y, c.M, c.N, c.K, c.groupSize, c.words, scratch);
+    const fn = k.exports[`gemm_${c.actBits === 8 ? 'a8' : 'f32'}_b${c.bits}`] as Gemm;
+    fn(c.x, c.packed, c.scales, c.zeros, c.y, c.M, c.N, c.K, c.groupSize, c.words, scratch);
   } finally {
     k.wasm._free(scratch);
   }
