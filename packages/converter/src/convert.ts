@@ -22,6 +22,7 @@ import type { LinearOverride, QuantConfig, ScaleGroup, ScaleSearchResult } from 
 import type { SensitivityResult } from './sensitivity/index.js';
 import { quantizeAsymGroup, quantizeSymChannel, type QuantizedLinear } from './emit/quantize.js';
 import { convertedGraph, serialiseGraphModel } from './emit/graph_model.js';
+import { fuseDecoderOps } from './emit/fuse.js';
 import { buildQuantizationJson, type QuantizationJson, type GroupRecord } from './emit/quantization_json.js';
 import { renderReport } from './emit/report.js';
 import { batchedSensitivity } from './pipeline/sensitivity_batched.js';
@@ -396,10 +397,13 @@ async function runPipeline(
       opts, groupSize, model, analysis, calib, records, sensitivity, rotation, quantized,
       evaluation: { samples: batch.batch, tokens: batch.validRows.length, captionLossFloat: floatLoss, captionLossQuantized: quantLoss, top1AgreementCaption: agreement, foldRelativeError: foldError },
     });
-    const conv = convertedGraph(state.graph, state.weights, analysis.linears, quantized, opts.emit);
+    const unfused = convertedGraph(state.graph, state.weights, analysis.linears, quantized, opts.emit);
+    // The written graph only: the conversion above ran (and took gradients) on the plain ops.
+    const conv = opts.fuse ? fuseDecoderOps(unfused.graph, unfused.weights) : unfused;
+    const needsOps = opts.emit === 'quantized' || conv.graph.node !== unfused.graph.node;
     const { modelJson, shards, paths } = serialiseGraphModel(conv.graph, conv.weights, {
       generatedBy: model.modelJson.generatedBy ?? 'unknown',
-      userDefinedMetadata: { ...(model.modelJson.userDefinedMetadata ?? {}), mbq: { method: opts.method, wBits: opts.wBits, aBits: opts.aBits ?? null, groupSize, emit: opts.emit, requiresOps: opts.emit === 'quantized' ? '@tfjs-mbq/ops' : null } },
+      userDefinedMetadata: { ...(model.modelJson.userDefinedMetadata ?? {}), mbq: { method: opts.method, wBits: opts.wBits, aBits: opts.aBits ?? null, groupSize, emit: opts.emit, fuse: opts.fuse, requiresOps: needsOps ? '@tfjs-mbq/ops' : null } },
     });
     if (model.modelJson.signature) modelJson.signature = model.modelJson.signature;
     for (let i = 0; i < shards.length; i++) await out.writeFile(paths[i], shards[i]);
