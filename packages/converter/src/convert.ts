@@ -23,6 +23,7 @@ import type { SensitivityResult } from './sensitivity/index.js';
 import { quantizeAsymGroup, quantizeSymChannel, type QuantizedLinear } from './emit/quantize.js';
 import { convertedGraph, serialiseGraphModel } from './emit/graph_model.js';
 import { fuseDecoderOps } from './emit/fuse.js';
+import { FUSED_OPS } from '@tfjs-mbq/format';
 import { buildQuantizationJson, type QuantizationJson, type GroupRecord } from './emit/quantization_json.js';
 import { renderReport } from './emit/report.js';
 import { batchedSensitivity } from './pipeline/sensitivity_batched.js';
@@ -171,6 +172,10 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   progress('load', 0, 1, opts.modelDir);
   const model = await loadModelDir(opts.modelDir, { importedFrom: opts.importedFrom });
   const modelFile = model.where('model.json');
+  const fusedNode = model.modelJson.modelTopology.node.find((n) => FUSED_OPS.includes(n.op));
+  if (fusedNode) {
+    throw new ConversionError('GRAPH_ANALYSIS', `${modelFile}: node "${fusedNode.name}" is a fused ${fusedNode.op} written by tfjs-mbq convert; convert the float model it came from instead`, modelFile);
+  }
   const analysis = analyseGraph(model.modelJson.modelTopology, model.weights);
   if (analysis.blocks.length === 0) {
     throw new ConversionError('GRAPH_ANALYSIS', `${modelFile}: no decoder blocks found (expected q/k/v linears reading one norm, an output projection, and a gate/up/down MLP)`, modelFile);
