@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { loadModelDir, SIDECAR_FILES, type LoadedModel } from './io/load.js';
+import { copyWeights, LazyWeightMap } from './io/lazy_weights.js';
 import { ConversionError } from './io/errors.js';
 import { AtomicOutputDir, checkOutputDir, checkOutputPath, guardSignals } from './io/atomic.js';
 import { initBackend } from '@tfjs-mbq/ops/backends';
@@ -26,13 +27,13 @@ import { fuseDecoderOps } from './emit/fuse.js';
 import { FUSED_OPS } from '@tfjs-mbq/format';
 import { buildQuantizationJson, type QuantizationJson, type GroupRecord } from './emit/quantization_json.js';
 import { renderReport } from './emit/report.js';
-import { batchedSensitivity } from './pipeline/sensitivity_batched.js';
-import { findModelIo, type ModelIo } from './pipeline/model_io.js';
-import { resolveOptions, chooseGroupSize, type ConvertOptions, type ResolvedOptions, type Stage } from './pipeline/options.js';
-import { applyRotation, type RotationRecord } from './rotate_apply/apply.js';
-import { WorkDir, sha256, type WorkInputs } from './pipeline/work_dir.js';
+import { batchedSensitivity } from './sensitivity/batched.js';
+import { findModelIo, type ModelIo } from './graph/model_io.js';
+import { resolveOptions, chooseGroupSize, type ConvertOptions, type ResolvedOptions, type Stage } from './options.js';
+import { applyRotation, type RotationRecord } from './rotate/apply.js';
+import { WorkDir, sha256, type WorkInputs } from './io/work_dir.js';
 
-export type { ConvertOptions, ProgressEvent, Stage } from './pipeline/options.js';
+export type { ConvertOptions, ProgressEvent, Stage } from './options.js';
 
 export interface ConvertResult {
   outDir: string;
@@ -41,6 +42,12 @@ export interface ConvertResult {
   quantization: QuantizationJson;
   /** Wall time per stage, ms (not written to disk: output stays deterministic). */
   timings: Partial<Record<Stage, number>>;
+  /**
+   * The model's weights in JavaScript memory (issue 12 §4): they are read a tensor at a time from
+   * the shards; folded weights are held until their block is done, then spilled to scratch.
+   * peakResidentBytes: the most folded-weight bytes held at once; diskReads: tensors read.
+   */
+  weights: { peakResidentBytes: number; diskReads: number };
   /** With keepModel: the folded float model, the quantized linears and the graph io. */
   model?: { state: ModelState; analysis: GraphAnalysis; quantized: Map<string, QuantizedLinear>; io: ModelIo };
 }
@@ -205,10 +212,15 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   const work = opts.workDir ? await WorkDir.open(opts.workDir, await workInputs(opts, config, model, batch)) : undefined;
   const out = await AtomicOutputDir.create(opts.outDir, { fs: opts.outputFs, overwrite: opts.overwrite });
   try {
-    const state: ModelState = { graph: cloneGraph(model.modelJson.modelTopology), weights: new Map(model.weights) };
-    const result = await runPipeline(opts, config, groupSize, model, analysis, io, state, calib, batch, clock, progress, out, work);
-    await out.commit();
-    return result;
+    const state: ModelState = { graph: cloneGraph(model.modelJson.modelTopology), weights: copyWeights(model.weights) };
+    try {
+      const result = await runPipeline(opts, config, groupSize, model, analysis, io, state, calib, batch, clock, progress, out, work);
+      await out.commit();
+      return result;
+    } finally {
+      // Folded weights spilled to scratch go with it (keepModel hands them over: they stay in memory).
+      if (!opts.keepModel && state.weights instanceof LazyWeightMap) state.weights.dispose();
+    }
   } catch (e) {
     await out.abort();
     throw e;
@@ -321,6 +333,7 @@ async function runPipeline(
       const floatOut = cached[0];
       const at = new Map(outputs.map((n, i) => [n, cached[i + 1]]));
       const blockRecords: GroupRecord[] = [];
+      const folded: string[] = [];
       for (const [g, group] of block.groups.entries()) {
         let record: GroupRecord;
         if (saved) {
@@ -334,6 +347,7 @@ async function runPipeline(
           record = groupRecord(block, group.name, group.linears.map((id) => analysis.linears.get(id)!.label), group.fold.kind, ratio, res);
         }
         const changed = applyGroupScale(state, analysis, group, Float32Array.from(record.scales));
+        folded.push(...changed);
         exec.invalidate(changed);
         if (group.fold.kind === 'insert') exec.refresh();
         blockRecords.push(record);
@@ -360,8 +374,10 @@ async function runPipeline(
       x = next;
       // Memory: this block's weights are not needed again until evaluation. All cached consts go:
       // block.nodes holds no Const nodes (they do not depend on the block input), and the next
-      // block makes its own (shared tables are small and made again on demand).
+      // block makes its own (shared tables are small and made again on demand). Its folded float
+      // weights go to scratch on disk (read back for the fold check, quantization and evaluation).
       exec.releaseConsts();
+      if (!opts.keepModel && state.weights instanceof LazyWeightMap) state.weights.spill(folded);
     }
     x.dispose();
     tf.dispose([...side.values(), visionMask, captionMask]);
@@ -423,8 +439,10 @@ async function runPipeline(
     await out.writeFile('report.html', renderReport(quantization));
     progress('emit', 1, 1);
     clock.lap('emit');
+    const lazy = state.weights instanceof LazyWeightMap ? state.weights : undefined;
     return {
       outDir: out.outDir, backend: tf.getBackend(), quantization, timings: clock.timings,
+      weights: { peakResidentBytes: lazy?.peakResidentBytes ?? 0, diskReads: lazy?.diskReads ?? 0 },
       model: opts.keepModel ? { state, analysis, quantized, io } : undefined,
     };
   } finally {

@@ -4,6 +4,7 @@ export * from './errors.js';
 export * from './graph_model.js';
 export * from './validate_model_json.js';
 export * from './weights.js';
+export * from './half.js';
 export * from './paths.js';
 export * from './source.js';
 export * from './fetch_source.js';

@@ -4,8 +4,8 @@ import type { LoadedModel } from '../io/load.js';
 import type { CalibSet } from '../calib/load.js';
 import type { ScaleGroupName, ScaleSearchLossKind } from '../search/types.js';
 import type { SensitivityResult } from '../sensitivity/index.js';
-import type { ResolvedOptions } from '../pipeline/options.js';
-import type { RotationRecord } from '../rotate_apply/apply.js';
+import type { ResolvedOptions } from '../options.js';
+import type { RotationRecord } from '../rotate/apply.js';
 import type { QuantizedLinear } from './quantize.js';
 
 export interface GroupRecord {

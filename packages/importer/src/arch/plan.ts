@@ -80,10 +80,7 @@ export async function loadWeight(ckpt: SafetensorsCheckpoint, spec: WeightSpec):
     // [N, K] row-major -> [K, N]: element (r, c) goes to c·N + r.
     const [n, k] = shape as [number, number];
     const out = new Float32Array(n * k);
-    await scatter((e, v) => {
-      const r = Math.floor(e / k);
-      out[(e - r * k) * n + r] = v;
-    });
+    await ckpt.forEachFloat32Chunk(spec.source, (values, first) => transposeChunk(values, first, lo, hi, n, k, out));
     return out;
   }
   if (t.kind === 'conv3d_still') {
@@ -111,6 +108,41 @@ export async function loadWeight(ckpt: SafetensorsCheckpoint, spec: WeightSpec):
     out[((y * kw + x) * ch + c) * o + oi] = v;
   });
   return out;
+}
+
+/** Columns a blocked transpose moves per pass: their output rows stay in cache while the rows stream by. */
+const TRANSPOSE_BLOCK = 64;
+
+/**
+ * Source elements [first, first + values.length) ∩ [lo, hi) of an [n, k] row-major tensor (elements
+ * counted from `lo`) into `out` [k, n]. Whole rows go in column blocks, so writes stride through a
+ * few output rows at a time instead of one cache miss per element (7B-sized imports are bound by this).
+ */
+export function transposeChunk(values: Float32Array, first: number, lo: number, hi: number, n: number, k: number, out: Float32Array): void {
+  let e = Math.max(lo, first) - lo; // element index within the [n, k] tensor
+  const end = Math.min(hi, first + values.length) - lo;
+  if (e >= end) return; // the chunk lies outside the row range
+  let src = e + lo - first;
+  const one = (): void => {
+    const r = Math.floor(e / k);
+    out[(e - r * k) * n + r] = values[src]!;
+    e++;
+    src++;
+  };
+  while (e < end && e % k !== 0) one(); // the tail of a row the last chunk began
+  const rows = Math.floor((end - e) / k);
+  const r0 = e / k;
+  for (let c0 = 0; c0 < k; c0 += TRANSPOSE_BLOCK) {
+    const c1 = Math.min(k, c0 + TRANSPOSE_BLOCK);
+    for (let r = 0; r < rows; r++) {
+      const s = src + r * k;
+      const o = r0 + r;
+      for (let c = c0; c < c1; c++) out[c * n + o] = values[s + c]!;
+    }
+  }
+  e += rows * k;
+  src += rows * k;
+  while (e < end) one(); // the head of a row the next chunk ends
 }
 
 /** Collects WeightSpecs in graph order with the usual torch -> tfjs layouts. */

@@ -1,9 +1,9 @@
 /** Conversion options, their defaults and validation (clear errors naming the option). */
 import { MAX_WEIGHT_BITS, MIN_WEIGHT_BITS, weightBitsProblem } from '@tfjs-mbq/format';
-import type { QuantMethod, LossMode, ScaleFamily } from '../search/types.js';
-import type { EmitMode } from '../emit/graph_model.js';
-import { ConversionError } from '../io/errors.js';
-import type { OutputFs } from '../io/atomic.js';
+import type { QuantMethod, LossMode, ScaleFamily } from './search/types.js';
+import type { EmitMode } from './emit/graph_model.js';
+import { ConversionError } from './io/errors.js';
+import type { OutputFs } from './io/atomic.js';
 import { quantizedMatMulBitsError } from '@tfjs-mbq/ops';
 import { quantizedMatMulAttrsProblem } from '@tfjs-mbq/format';
 import { BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
@@ -58,7 +58,7 @@ export interface ConvertOptions {
   /**
    * Keep the sensitivity and each block's search results here as they finish; a conversion started
    * again with the same work directory and inputs continues after the last finished block
-   * (pipeline/work_dir.ts). Not part of the output.
+   * (io/work_dir.ts). Not part of the output.
    */
   workDir?: string;
   /**
