@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import '@tfjs-mbq/ops';
-import { registerTfjsCoreGradients } from '../src/sensitivity/tfjs_gradients.js';
+import { registerTfjsCoreGradients } from '../src/generated/tfjs_gradients.js';
 import { convert, GraphExecutor, loadModelDir, type GraphDefJson, type WeightMap } from '@tfjs-mbq/converter';
 import { fuseDecoderOps } from '../src/emit/fuse.js';
 import { serialiseGraphModel } from '../src/emit/graph_model.js';

@@ -20,6 +20,7 @@ import type { GraphDefJson, NodeDefJson } from '../graph/types.js';
 import type { WeightArray, WeightMap } from '../io/weights.js';
 import { attrBool, attrInt, canonicalTensor, dataInputs, parseTensorName } from '../graph/attrs.js';
 import { cloneGraph } from '../graph/fold.js';
+import { copyWeights, weightInfo } from '../io/lazy_weights.js';
 
 export interface FuseReport {
   rmsNorm: number;
@@ -64,6 +65,19 @@ class Graph {
     return dataInputs(n);
   }
 
+  /** dtype and shape of a Const's weight, without reading it (a lazy map keeps it on disk). */
+  constInfo(ref: string | undefined): { dtype: string; shape: number[] } | undefined {
+    const n = this.node(ref, 'Const');
+    const w = n ? weightInfo(this.weights, n.name) : undefined;
+    return w ? { dtype: w.dtype, shape: [...w.shape] } : undefined;
+  }
+
+  /** A float32 Const of rank `rank` (shape only). */
+  isFloatConst(ref: string | undefined, rank: number): boolean {
+    const i = this.constInfo(ref);
+    return i !== undefined && i.dtype === 'float32' && i.shape.length === rank;
+  }
+
   constData(ref: string | undefined): WeightArray | undefined {
     const n = this.node(ref, 'Const');
     return n ? this.weights.get(n.name) : undefined;
@@ -74,14 +88,18 @@ class Graph {
     return w && w.data instanceof Float32Array ? { data: w.data, shape: [...w.shape] } : undefined;
   }
 
+  /** The values of a small int32 Const (shape operands). */
   intConst(ref: string | undefined): number[] | undefined {
+    const i = this.constInfo(ref);
+    if (!i || i.dtype !== 'int32' || i.shape.reduce((a, b) => a * b, 1) > 16) return undefined;
     const w = this.constData(ref);
     return w && w.data instanceof Int32Array ? Array.from(w.data) : undefined;
   }
 
   scalar(ref: string | undefined): number | undefined {
-    const c = this.floatConst(ref);
-    return c && c.data.length === 1 ? c.data[0] : undefined;
+    const i = this.constInfo(ref);
+    if (!i || i.dtype !== 'float32' || i.shape.reduce((a, b) => a * b, 1) !== 1) return undefined;
+    return this.floatConst(ref)?.data[0];
   }
 
   fresh(base: string): string {
@@ -143,7 +161,7 @@ function operands(g: Graph, n: NodeDefJson, test: (ref: string) => boolean): [st
 
 function matchRmsNorm(g: Graph, y: NodeDefJson): { x: string; gamma: string; eps: number } | undefined {
   if (y.op !== 'Mul') return undefined;
-  const pair = operands(g, y, (r) => g.floatConst(r)?.shape.length === 1);
+  const pair = operands(g, y, (r) => g.isFloatConst(r, 1));
   if (!pair) return undefined;
   const [gamma, aRef] = pair;
   const a = g.node(aRef, 'Mul');
@@ -162,7 +180,7 @@ function matchRmsNorm(g: Graph, y: NodeDefJson): { x: string; gamma: string; eps
   if (!axes || axes.length !== 1 || axes[0] !== -1) return undefined;
   const sq = g.node(g.ins(mean)[0], 'Square');
   if (!sq || canonicalTensor(g.ins(sq)[0]!) !== canonicalTensor(x)) return undefined;
-  if (!(eps >= 0) || !(g.floatConst(gamma)!.shape[0]! > 0)) return undefined;
+  if (!(eps >= 0) || !(g.constInfo(gamma)!.shape[0]! > 0)) return undefined;
   return { x, gamma, eps };
 }
 
@@ -171,9 +189,10 @@ function linearOf(g: Graph, ref: string): Linear | undefined {
   let coreRef = ref;
   const top = g.node(ref, 'Add', 'AddV2', 'BiasAdd');
   if (top) {
-    const pair = operands(g, top, (r) => g.floatConst(r)?.shape.length === 1);
+    const pair = operands(g, top, (r) => g.isFloatConst(r, 1));
     if (!pair) return undefined;
-    bias = g.floatConst(pair[0])!.data;
+    bias = g.floatConst(pair[0])?.data;
+    if (!bias) return undefined;
     coreRef = pair[1];
   }
   const core = g.node(coreRef, 'MatMul', MBQ_QUANTIZED_MATMUL_OP);
@@ -182,13 +201,13 @@ function linearOf(g: Graph, ref: string): Linear | undefined {
   let N: number;
   if (core.op === 'MatMul') {
     if (attrBool(core, 'transpose_a', false) || ins.length !== 2) return undefined;
-    const w = g.floatConst(ins[1]);
-    if (!w || w.shape.length !== 2) return undefined;
+    const w = g.constInfo(ins[1]);
+    if (!w || w.dtype !== 'float32' || w.shape.length !== 2) return undefined;
     N = attrBool(core, 'transpose_b', false) ? w.shape[0]! : w.shape[1]!;
   } else {
     if (ins.length !== 4) return undefined;
-    const packed = g.constData(ins[1]);
-    if (!packed || !(packed.data instanceof Int32Array) || !g.floatConst(ins[2]) || !g.floatConst(ins[3])) return undefined;
+    const packed = g.constInfo(ins[1]);
+    if (!packed || packed.dtype !== 'int32' || packed.shape.length !== 2 || !g.isFloatConst(ins[2], 2) || !g.isFloatConst(ins[3], 2)) return undefined;
     N = packed.shape[0]!;
   }
   if (bias && bias.length !== N) return undefined;
@@ -228,17 +247,17 @@ function mergeLinears(g: Graph, base: string, ls: Linear[]): string | undefined 
   if (first.kind === 'quantized') {
     const attrs = ls.map((l) => JSON.stringify(quantizedMatMulAttrsOfJson(l.core.attr, l.core.name)));
     if (attrs.some((a) => a !== attrs[0])) return undefined;
+    if (ins.some((i) => g.constInfo(i[1])!.shape[1] !== g.constInfo(ins[0]![1])!.shape[1])) return undefined;
     const [packed, scales, zeros] = [1, 2, 3].map((k) => concatRows(ins.map((i) => g.constData(i[k])!)));
-    if (packed!.shape[1] !== g.constData(ins[0]![1])!.shape[1] || ins.some((i) => g.constData(i[1])!.shape[1] !== packed!.shape[1])) return undefined;
     const name = g.fresh(base);
     const c = (suffix: string, w: WeightArray): string => g.constant(`${name}/${suffix}`, w);
     core = g.add({ name, op: MBQ_QUANTIZED_MATMUL_OP, input: [first.x, c('packed', packed!), c('scales', scales!), c('zeros', zeros!)], attr: { ...first.core.attr } });
   } else {
     const tb = attrBool(first.core, 'transpose_b', false);
     if (ls.some((l) => attrBool(l.core, 'transpose_b', false) !== tb)) return undefined;
+    const K = (i: string[]): number => g.constInfo(i[1])!.shape[tb ? 1 : 0]!;
+    if (ins.some((i) => K(i) !== K(ins[0]!))) return undefined;
     const ws = ins.map((i) => g.constData(i[1])!);
-    const K = tb ? ws[0]!.shape[1] : ws[0]!.shape[0];
-    if (ws.some((w) => (tb ? w.shape[1] : w.shape[0]) !== K)) return undefined;
     const name = g.fresh(base);
     const w = g.constant(`${name}/weight`, tb ? concatRows(ws) : concatCols(ws));
     core = g.add({ name, op: 'MatMul', input: [first.x, w], attr: { ...first.core.attr } });
@@ -396,7 +415,7 @@ function dropDead(g: Graph, readBefore: ReadonlySet<string>): NodeDefJson[] {
 /** The graph with its decoder patterns fused (a copy; `weights` is not modified). */
 export function fuseDecoderOps(graph: GraphDefJson, weights: WeightMap): { graph: GraphDefJson; weights: WeightMap; report: FuseReport } {
   const out = cloneGraph(graph);
-  const g = new Graph(out.node, new Map(weights));
+  const g = new Graph(out.node, copyWeights(weights));
   const readBefore = new Set(out.node.flatMap((n) => (n.input ?? []).map((r) => parseTensorName(r).node)));
   const report: FuseReport = { rmsNorm: 0, siluGate: 0, attention: 0, mergedLinears: 0, nodesBefore: out.node.length, nodesAfter: 0 };
   const original = out.node.slice();
