@@ -32,6 +32,8 @@ import { findModelIo, type ModelIo } from './graph/model_io.js';
 import { resolveOptions, chooseGroupSize, type ConvertOptions, type ResolvedOptions, type Stage } from './options.js';
 import { applyRotation, type RotationRecord } from './rotate/apply.js';
 import { WorkDir, sha256, type WorkInputs } from './io/work_dir.js';
+import { selectLinears } from './graph/linear_selection.js';
+import { storedByteLength } from '@tfjs-mbq/format';
 
 export type { ConvertOptions, ProgressEvent, Stage } from './options.js';
 
@@ -192,7 +194,9 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
     throw new ConversionError('GRAPH_ANALYSIS', `${modelFile}: node "${already.node}" is already an MbqQuantizedMatMul; convert the float model instead`, modelFile);
   }
   const io = findModelIo(model.modelJson.modelTopology, modelFile);
-  const blockLinears = analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]);
+  const name = (id: string): { node: string; label: string } => ({ node: id, label: analysis.linears.get(id)!.label });
+  const selection = selectLinears(analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]).map(name), analysis.otherLinears.map(name), opts.include, opts.exclude);
+  const blockLinears = selection.quantize;
   const groupSize = chooseGroupSize(opts.groupSize, blockLinears.map((id) => ({ label: analysis.linears.get(id)!.label, K: analysis.linears.get(id)!.K })), opts.aBits !== undefined);
   const config: QuantConfig = {
     method: opts.method, wBits: opts.wBits, groupSize: groupSize || 1, aBits: opts.aBits, loss: opts.loss, distort: opts.distort, gridSize: opts.gridSize,
@@ -214,7 +218,7 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   try {
     const state: ModelState = { graph: cloneGraph(model.modelJson.modelTopology), weights: copyWeights(model.weights) };
     try {
-      const result = await runPipeline(opts, config, groupSize, model, analysis, io, state, calib, batch, clock, progress, out, work);
+      const result = await runPipeline(opts, config, groupSize, model, analysis, io, state, calib, batch, clock, progress, out, work, selection.quantize);
       await out.commit();
       return result;
     } finally {
@@ -265,7 +269,9 @@ async function runPipeline(
   opts: ResolvedOptions, config: QuantConfig, groupSize: number, model: LoadedModel, analysis: GraphAnalysis, io: ModelIo,
   state: ModelState, calib: CalibSet, batch: CalibBatch, clock: Clock,
   progress: (stage: Stage, done: number, total: number, detail?: string) => void, out: AtomicOutputDir, work: WorkDir | undefined,
+  selected: readonly string[],
 ): Promise<ConvertResult> {
+  const isSelected = new Set(selected);
   let exec = new GraphExecutor(state.graph, state.weights);
   const padId = padTokenId(model);
   const feeds = batchFeeds(batch);
@@ -360,7 +366,7 @@ async function runPipeline(
       let next = floatOut;
       if (opts.distort) {
         const ovs = new Map<string, LinearOverride>();
-        for (const id of [block.q, block.k, block.v, block.o, block.gate, block.up, block.down]) {
+        for (const id of [block.q, block.k, block.v, block.o, block.gate, block.up, block.down].filter((i) => isSelected.has(i))) {
           const l = analysis.linears.get(id)!;
           const w = tf.tensor2d(linearWeightNK(state.weights, l), [l.N, l.K]);
           ovs.set(id, { weight: keep(quantizeWeight(w, quantizer, l.label)), actBits: opts.aBits });
@@ -391,9 +397,9 @@ async function runPipeline(
       throw new ConversionError('GRAPH_ANALYSIS', `folding the channel scales changed the float logits by ${foldError.toExponential(2)} (relative); the graph's structure was not what the analysis assumed`);
     }
 
-    // Final quantization of every decoder linear.
+    // Final quantization of every selected decoder linear.
     const quantized = new Map<string, QuantizedLinear>();
-    const ids = analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]);
+    const ids = selected;
     for (const [i, id] of ids.entries()) {
       const l = analysis.linears.get(id)!;
       const w = linearWeightNK(state.weights, l);
@@ -414,10 +420,6 @@ async function runPipeline(
     clock.lap('evaluate');
 
     progress('emit', 0, 1);
-    const quantization = buildQuantizationJson({
-      opts, groupSize, model, analysis, calib, records, sensitivity, rotation, quantized,
-      evaluation: { samples: batch.batch, tokens: batch.validRows.length, captionLossFloat: floatLoss, captionLossQuantized: quantLoss, top1AgreementCaption: agreement, foldRelativeError: foldError },
-    });
     const unfused = convertedGraph(state.graph, state.weights, analysis.linears, quantized, opts.emit);
     // The written graph only: the conversion above ran (and took gradients) on the plain ops.
     const conv = opts.fuse ? fuseDecoderOps(unfused.graph, unfused.weights) : unfused;
@@ -425,6 +427,15 @@ async function runPipeline(
     const { modelJson, shards, paths } = serialiseGraphModel(conv.graph, conv.weights, {
       generatedBy: model.modelJson.generatedBy ?? 'unknown',
       userDefinedMetadata: { ...(model.modelJson.userDefinedMetadata ?? {}), mbq: { method: opts.method, wBits: opts.wBits, aBits: opts.aBits ?? null, groupSize, emit: opts.emit, fuse: opts.fuse, requiresOps: needsOps ? '@tfjs-mbq/ops' : null } },
+    }, opts.weightShardSizeBytes);
+    const quantization = buildQuantizationJson({
+      opts, groupSize, model, analysis, calib, records, sensitivity, rotation, quantized,
+      evaluation: { samples: batch.batch, tokens: batch.validRows.length, captionLossFloat: floatLoss, captionLossQuantized: quantLoss, top1AgreementCaption: agreement, foldRelativeError: foldError },
+      keptFloat: analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]).filter((id) => !isSelected.has(id)),
+      size: {
+        inputWeightBytes: model.modelJson.weightsManifest.flatMap((g) => g.weights).reduce((a, w) => a + storedByteLength(w), 0),
+        outputWeightBytes: shards.reduce((a, b) => a + b.byteLength, 0),
+      },
     });
     if (model.modelJson.signature) modelJson.signature = model.modelJson.signature;
     for (let i = 0; i < shards.length; i++) await out.writeFile(paths[i], shards[i]);

@@ -82,6 +82,21 @@ export async function readModelJson(source: FileSource, file = 'model.json'): Pr
 export interface ReadWeightsOptions {
   /** Refuse a model whose manifest declares more bytes than this (default 8 GiB). */
   maxWeightBytes?: number;
+  /**
+   * Called with the weight bytes read so far and the total the manifest declares: once before
+   * the first shard (0 of the total), then after each shard is read.
+   */
+  onProgress?: (progress: WeightReadProgress) => void;
+}
+
+/** How far the weight shards of a model have been read. */
+export interface WeightReadProgress {
+  /** Weight bytes read so far. */
+  loadedBytes: number;
+  /** Weight bytes the manifest declares. */
+  totalBytes: number;
+  /** The shard just read (its path or URL); undefined before the first. */
+  file?: string;
 }
 
 /**
@@ -97,6 +112,8 @@ export async function readWeightGroups(source: FileSource, modelJson: ModelJson,
     throw new FormatError('WEIGHTS_SHARD_SIZE', `${modelWhere}: the manifest declares ${total} bytes of weights, more than the limit of ${limit}`, modelWhere);
   }
   const groups: WeightGroup[] = [];
+  let loaded = 0;
+  options.onProgress?.({ loadedBytes: 0, totalBytes: total });
   for (const [gi, group] of modelJson.weightsManifest.entries()) {
     const want = expected[gi]!;
     const parts: Uint8Array[] = [];
@@ -117,6 +134,8 @@ export async function readWeightGroups(source: FileSource, modelJson: ModelJson,
       }
       parts.push(bytes);
       got += bytes.byteLength;
+      loaded += bytes.byteLength;
+      options.onProgress?.({ loadedBytes: loaded, totalBytes: total, file: source.where(p) });
     }
     if (got !== want) {
       throw new FormatError('WEIGHTS_SHARD_SIZE', `${shards}: weight shards of group ${gi} hold ${got} bytes, ${modelWhere} describes ${want} (shard missing data: truncated or short)`,

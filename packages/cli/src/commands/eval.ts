@@ -4,6 +4,7 @@ import '@tfjs-mbq/ops';
 import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
 import { ENGINE_NAMES, evaluate, formatEvalReport, loadEvalEngine, type EngineName } from '@tfjs-mbq/eval';
 import { printableLines, terminalJson } from '../ui/terminal_text.js';
+import { progressBars } from '../ui/progress.js';
 
 interface EvalArgs {
   modelDir: string;
@@ -13,6 +14,7 @@ interface EvalArgs {
   limit: number;
   batch: number;
   engine: EngineName;
+  progress: boolean;
 }
 
 export const evalCommand: CommandModule<object, EvalArgs> = {
@@ -29,12 +31,21 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('engine', {
         choices: ENGINE_NAMES as EngineName[], default: 'runtime' as EngineName,
         describe: 'runtime: loadVlm of @tfjs-mbq/runtime, as apps answer (KV cache); executor: the converter\'s batched executor (faster on wasm)',
-      }) as unknown as Argv<EvalArgs>,
+      })
+      .option('progress', { type: 'boolean', default: true, describe: 'progress on stderr: model load (bytes), questions and captions with the accuracy so far (--no-progress to silence)' }) as unknown as Argv<EvalArgs>,
   handler: async (args: ArgumentsCamelCase<EvalArgs>) => {
     const backend = await initBackend(args.backend);
-    const engine = await loadEvalEngine(args.modelDir, args.engine);
+    const bars = progressBars(process.stderr, args.progress);
+    const engine = await loadEvalEngine(args.modelDir, args.engine, {
+      onProgress: (p) => { if (p.stage === 'weights') bars.update('load', p.loadedBytes, p.totalBytes, undefined, 'bytes'); },
+    });
+    bars.end();
     try {
-      const report = await evaluate(engine, args.data, { limit: args.limit, batchSize: args.batch });
+      const report = await evaluate(engine, args.data, {
+        limit: args.limit, batchSize: args.batch,
+        onProgress: (p) => bars.update(p.stage, p.done, p.total, p.stage === 'questions' ? `accuracy so far ${((100 * p.correct) / p.done).toFixed(1)}%` : undefined),
+      });
+      bars.end();
       if (args.json) process.stdout.write(terminalJson({ model: args.modelDir, data: args.data, backend: backend.backend, engine: args.engine, ...report }, 2) + '\n');
       else process.stdout.write(printableLines(`${args.modelDir} on ${args.data} (backend ${backend.backend}, engine ${args.engine})\n${formatEvalReport(report)}`) + '\n');
     } finally {
