@@ -14,11 +14,12 @@ import { ConversionError } from './io/errors.js';
 import { AtomicOutputDir, checkOutputDir, checkOutputPath, guardSignals } from './io/atomic.js';
 import { WorkDir } from './io/work_dir.js';
 import { readSearchFile, writeSearchFile, SEARCH_FILE_FORMAT, SEARCH_FILE_VERSION, type SearchFile } from './io/search_file.js';
+import { copyWeights, LazyWeightMap } from './io/lazy_weights.js';
 import { cloneGraph, type ModelState } from './graph/fold.js';
 import type { GraphAnalysis } from './graph/analysis.js';
 import type { ModelIo } from './graph/model_io.js';
 import type { QuantizedLinear } from './emit/quantize.js';
-import { buildQuantizationJson, type QuantizationJson } from './emit/quantization_json.js';
+import type { QuantizationJson } from './emit/quantization_json.js';
 import { resolveOptions, type ConvertOptions, type ResolvedOptions, type Stage } from './options.js';
 import { Clock, type Progress } from './pipeline/progress.js';
 import { loadStage, type Loaded } from './pipeline/load.js';
@@ -43,6 +44,12 @@ export interface ConvertResult {
   quantization: QuantizationJson;
   /** Wall time per stage, ms (not written to disk: output stays deterministic). */
   timings: Partial<Record<Stage, number>>;
+  /**
+   * The model's weights in JavaScript memory (issue 12 §4): they are read a tensor at a time from
+   * the shards; folded weights are held until their block is done, then spilled to scratch.
+   * peakResidentBytes: the most folded-weight bytes held at once; diskReads: tensors read.
+   */
+  weights: { peakResidentBytes: number; diskReads: number };
   /** With keepModel: the folded float model, the quantized linears and the graph io. */
   model?: { state: ModelState; analysis: GraphAnalysis; quantized: Map<string, QuantizedLinear>; io: ModelIo };
 }
@@ -101,11 +108,14 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
 }
 
 async function runStages(
-  opts: ResolvedOptions, { model, analysis, io, groupSize, config }: Loaded, { calib, batch }: Calibrated,
+  opts: ResolvedOptions, { model, analysis, io, selected, groupSize, config }: Loaded, { calib, batch }: Calibrated,
   s: { applied?: SearchFile; work?: WorkDir; out: AtomicOutputDir; clock: Clock; progress: Progress },
 ): Promise<ConvertResult> {
   const { clock, progress } = s;
-  const state: ModelState = { graph: cloneGraph(model.modelJson.modelTopology), weights: new Map(model.weights) };
+  const state: ModelState = { graph: cloneGraph(model.modelJson.modelTopology), weights: copyWeights(model.weights) };
+  const lazy = state.weights instanceof LazyWeightMap ? state.weights : undefined;
+  // A finished block's folded weights go to scratch (keepModel hands them over: they stay in memory).
+  const blockDone = (folded: string[]): void => { if (!opts.keepModel) lazy?.spill(folded); };
   const run = new CalibRun(state, batch, io);
   try {
     // Float logits before anything changes: the reference for the rotation and fold checks and the evaluation.
@@ -117,7 +127,7 @@ async function runStages(
     let sensitivity = s.applied?.sensitivity ?? null;
     let records = s.applied?.groups;
     if (records) {
-      applySearchStage(run, analysis, records, progress);
+      applySearchStage(run, analysis, records, blockDone, progress);
       clock.lap('search');
     } else {
       // Only MBQ weights its loss by modality (docs/algorithm.md §3).
@@ -125,7 +135,7 @@ async function runStages(
         sensitivity = await sensitivityStage(run, analysis, calib, padTokenId(model), s.work, progress);
         clock.lap('sensitivity');
       }
-      records = await searchStage(run, analysis, { config, sensitivity, work: s.work }, progress);
+      records = await searchStage(run, analysis, { config, sensitivity, work: s.work, selected: new Set(selected), blockDone }, progress);
       clock.lap('search');
       if (opts.saveSearch) {
         await writeSearchFile(opts.saveSearch, {
@@ -136,21 +146,23 @@ async function runStages(
     }
 
     const foldRelativeError = await checkFold(run);
-    const quantized = await quantizeStage(state, analysis, { wBits: opts.wBits, aBits: opts.aBits, groupSize }, progress);
+    const quantized = await quantizeStage(state, analysis, selected, { wBits: opts.wBits, aBits: opts.aBits, groupSize }, progress);
     clock.lap('quantize');
     const evaluation = await evaluateStage(run, analysis, quantized, { captionLossFloat, foldRelativeError }, progress);
     run.dispose(); // the float logits [B, S, V] and cached weights are not needed to write the output
     clock.lap('evaluate');
 
-    const quantization = buildQuantizationJson({ opts, groupSize, model, analysis, calib, records, sensitivity, rotation, quantized, evaluation });
-    await emitStage(s.out, { opts, model, analysis, state, groupSize, quantized, quantization }, progress);
+    const quantization = await emitStage(s.out, { opts, groupSize, model, analysis, calib, records, sensitivity, rotation, quantized, evaluation, state, selected }, progress);
     clock.lap('emit');
     return {
       outDir: s.out.outDir, backend: tf.getBackend(), quantization, timings: clock.timings,
+      weights: { peakResidentBytes: lazy?.peakResidentBytes ?? 0, diskReads: lazy?.diskReads ?? 0 },
       model: opts.keepModel ? { state, analysis, quantized, io } : undefined,
     };
   } finally {
     run.dispose();
+    // Folded weights spilled to scratch go with it (keepModel hands them over: they stay in memory).
+    if (!opts.keepModel) lazy?.dispose();
   }
 }
 

@@ -9,15 +9,19 @@ import type { GroupRecord } from '../emit/quantization_json.js';
 import type { CalibRun } from './calib_run.js';
 import type { Progress } from './progress.js';
 
-/** `records` as readSearchFile checked them: one per group, in block and group order. */
-export function applySearchStage(run: CalibRun, analysis: GraphAnalysis, records: readonly GroupRecord[], progress: Progress): void {
+/** `records` as readSearchFile checked them: one per group, in block and group order; `blockDone` as in the search stage. */
+export function applySearchStage(
+  run: CalibRun, analysis: GraphAnalysis, records: readonly GroupRecord[], blockDone: (folded: string[]) => void, progress: Progress,
+): void {
   let i = 0;
   progress('search', 0, records.length);
   for (const block of analysis.blocks) {
+    const folded: string[] = [];
     for (const group of block.groups) {
-      applyGroupScale(run.state, analysis, group, Float32Array.from(records[i].scales));
+      folded.push(...applyGroupScale(run.state, analysis, group, Float32Array.from(records[i].scales)));
       progress('search', ++i, records.length, `block ${block.index} ${group.name} (from the search file)`);
     }
+    blockDone(folded);
   }
   // Scale folds may have inserted nodes: a new executor over the changed graph and weights.
   run.reset();

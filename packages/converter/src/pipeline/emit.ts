@@ -1,26 +1,43 @@
-/** Stage emit: the converted graph model, its shards, the sidecars as read, quantization.json and report.html. */
-import { SIDECAR_FILES, type LoadedModel } from '../io/load.js';
+/**
+ * Stage emit: the converted graph model (fused decoder ops unless --no-fuse) in shards,
+ * the sidecars as read, quantization.json and report.html. Returns quantization.json.
+ */
+import { storedByteLength } from '@tfjs-mbq/format';
+import { SIDECAR_FILES } from '../io/load.js';
 import { ConversionError } from '../io/errors.js';
 import type { AtomicOutputDir } from '../io/atomic.js';
-import type { GraphAnalysis } from '../graph/analysis.js';
-import type { ModelState } from '../graph/fold.js';
-import type { QuantizedLinear } from '../emit/quantize.js';
 import { convertedGraph, serialiseGraphModel } from '../emit/graph_model.js';
-import type { QuantizationJson } from '../emit/quantization_json.js';
+import { fuseDecoderOps } from '../emit/fuse.js';
+import { buildQuantizationJson, type QuantizationJson } from '../emit/quantization_json.js';
 import { renderReport } from '../emit/report.js';
-import type { ResolvedOptions } from '../options.js';
+import type { ModelState } from '../graph/fold.js';
+import { blockLinears } from './load.js';
 import type { Progress } from './progress.js';
 
-export async function emitStage(out: AtomicOutputDir, a: {
-  opts: ResolvedOptions; model: LoadedModel; analysis: GraphAnalysis; state: ModelState; groupSize: number;
-  quantized: ReadonlyMap<string, QuantizedLinear>; quantization: QuantizationJson;
-}, progress: Progress): Promise<void> {
-  const { opts, model } = a;
+/** What quantization.json records, less what emit measures itself (kept-float linears, weight bytes). */
+type QuantizationInputs = Omit<Parameters<typeof buildQuantizationJson>[0], 'keptFloat' | 'size'>;
+
+export async function emitStage(
+  out: AtomicOutputDir, a: QuantizationInputs & { state: ModelState; selected: readonly string[] }, progress: Progress,
+): Promise<QuantizationJson> {
+  const { opts, model, analysis, state, quantized, groupSize } = a;
   progress('emit', 0, 1);
-  const conv = convertedGraph(a.state.graph, a.state.weights, a.analysis.linears, a.quantized, opts.emit);
+  const unfused = convertedGraph(state.graph, state.weights, analysis.linears, quantized, opts.emit);
+  // The written graph only: the conversion above ran (and took gradients) on the plain ops.
+  const conv = opts.fuse ? fuseDecoderOps(unfused.graph, unfused.weights) : unfused;
+  const needsOps = opts.emit === 'quantized' || conv.graph.node !== unfused.graph.node;
   const { modelJson, shards, paths } = serialiseGraphModel(conv.graph, conv.weights, {
     generatedBy: model.modelJson.generatedBy ?? 'unknown',
-    userDefinedMetadata: { ...(model.modelJson.userDefinedMetadata ?? {}), mbq: { method: opts.method, wBits: opts.wBits, aBits: opts.aBits ?? null, groupSize: a.groupSize, emit: opts.emit, requiresOps: opts.emit === 'quantized' ? '@tfjs-mbq/ops' : null } },
+    userDefinedMetadata: { ...(model.modelJson.userDefinedMetadata ?? {}), mbq: { method: opts.method, wBits: opts.wBits, aBits: opts.aBits ?? null, groupSize, emit: opts.emit, fuse: opts.fuse, requiresOps: needsOps ? '@tfjs-mbq/ops' : null } },
+  }, opts.weightShardSizeBytes);
+  const selected = new Set(a.selected);
+  const quantization = buildQuantizationJson({
+    ...a,
+    keptFloat: blockLinears(analysis).filter((id) => !selected.has(id)),
+    size: {
+      inputWeightBytes: model.modelJson.weightsManifest.flatMap((g) => g.weights).reduce((n, w) => n + storedByteLength(w), 0),
+      outputWeightBytes: shards.reduce((n, b) => n + b.byteLength, 0),
+    },
   });
   if (model.modelJson.signature) modelJson.signature = model.modelJson.signature;
   for (let i = 0; i < shards.length; i++) await out.writeFile(paths[i], shards[i]);
@@ -31,7 +48,8 @@ export async function emitStage(out: AtomicOutputDir, a: {
     if (!model.sidecarBytes.has(f)) throw new ConversionError('MODEL_JSON_READ', `${model.where(f)}: missing`, model.where(f));
   }
   for (const [f, bytes] of model.sidecarBytes) await out.writeFile(f, bytes);
-  await out.writeFile('quantization.json', JSON.stringify(a.quantization, null, 2) + '\n');
-  await out.writeFile('report.html', renderReport(a.quantization));
+  await out.writeFile('quantization.json', JSON.stringify(quantization, null, 2) + '\n');
+  await out.writeFile('report.html', renderReport(quantization));
   progress('emit', 1, 1);
+  return quantization;
 }

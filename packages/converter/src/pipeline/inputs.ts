@@ -58,7 +58,8 @@ export async function searchInputs(opts: ResolvedOptions, config: QuantConfig, m
     shards.push({ path: p, bytes, sha256: h.digest('hex') });
   }
   return {
-    options: searchOptions(opts, config, batch),
+    // The linear selection too: with --distort, the next block's input quantizes only the selected linears.
+    options: { ...searchOptions(opts, config, batch), include: opts.include, exclude: opts.exclude },
     model: { modelJsonSha256: sha256(await fs.readFile(path.join(model.dir, 'model.json'))), shards },
     calibrationSha256: calibrationSha256(batch),
   };

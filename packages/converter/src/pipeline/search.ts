@@ -23,10 +23,14 @@ export interface SearchStageOptions {
   sensitivity: SensitivityResult | null;
   /** Finished blocks of an earlier run are re-applied from here, the others saved to it. */
   work?: WorkDir;
+  /** The linears that get quantized (with --distort, only these are quantized in the next block's input). */
+  selected: ReadonlySet<string>;
+  /** Called with the weights a block's folds changed once the block is done (they may go to scratch). */
+  blockDone: (folded: string[]) => void;
 }
 
 export async function searchStage(run: CalibRun, analysis: GraphAnalysis, o: SearchStageOptions, progress: Progress): Promise<GroupRecord[]> {
-  const { config, sensitivity, work } = o;
+  const { config, sensitivity, work, selected } = o;
   const { exec, state, validRows, batch } = run;
   const first = analysis.blocks[0];
   const sideNames = [...new Set(analysis.blocks.flatMap((b) => b.sideInputs))];
@@ -57,6 +61,7 @@ export async function searchStage(run: CalibRun, analysis: GraphAnalysis, o: Sea
       const floatOut = cached[0];
       const at = new Map(outputs.map((n, i) => [n, cached[i + 1]]));
       const blockRecords: GroupRecord[] = [];
+      const folded: string[] = [];
       for (const [g, group] of block.groups.entries()) {
         let record: GroupRecord;
         if (saved) {
@@ -70,6 +75,7 @@ export async function searchStage(run: CalibRun, analysis: GraphAnalysis, o: Sea
           record = groupRecord(block, group.name, group.linears.map((id) => analysis.linears.get(id)!.label), group.fold.kind, ratio, res);
         }
         const changed = applyGroupScale(state, analysis, group, Float32Array.from(record.scales));
+        folded.push(...changed);
         exec.invalidate(changed);
         if (group.fold.kind === 'insert') exec.refresh();
         blockRecords.push(record);
@@ -82,7 +88,7 @@ export async function searchStage(run: CalibRun, analysis: GraphAnalysis, o: Sea
       let next = floatOut;
       if (config.distort) {
         const ovs = new Map<string, LinearOverride>();
-        for (const id of [block.q, block.k, block.v, block.o, block.gate, block.up, block.down]) {
+        for (const id of [block.q, block.k, block.v, block.o, block.gate, block.up, block.down].filter((i) => selected.has(i))) {
           const l = analysis.linears.get(id)!;
           const w = tf.tensor2d(linearWeightNK(state.weights, l), [l.N, l.K]);
           ovs.set(id, { weight: keep(quantizeWeight(w, quantizer, l.label)), actBits: config.aBits });
@@ -96,8 +102,10 @@ export async function searchStage(run: CalibRun, analysis: GraphAnalysis, o: Sea
       x = next;
       // Memory: this block's weights are not needed again until evaluation. All cached consts go:
       // block.nodes holds no Const nodes (they do not depend on the block input), and the next
-      // block makes its own (shared tables are small and made again on demand).
+      // block makes its own (shared tables are small and made again on demand). Its folded float
+      // weights may go to scratch on disk (read back for the fold check, quantization and evaluation).
       exec.releaseConsts();
+      o.blockDone(folded);
     }
     return records;
   } finally {
