@@ -5,6 +5,7 @@ import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/back
 import { ENGINE_NAMES, evaluate, formatEvalReport, loadEvalEngine, type EngineName } from '@tfjs-mbq/eval';
 import { printableLines, terminalJson } from '../ui/terminal_text.js';
 import { progressBars } from '../ui/progress.js';
+import { backendLine } from '../ui/backend_line.js';
 
 interface EvalArgs {
   modelDir: string;
@@ -15,6 +16,7 @@ interface EvalArgs {
   batch: number;
   engine: EngineName;
   progress: boolean;
+  verbose: boolean;
 }
 
 export const evalCommand: CommandModule<object, EvalArgs> = {
@@ -35,6 +37,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('progress', { type: 'boolean', default: true, describe: 'progress on stderr: model load (bytes), questions and captions with the accuracy so far (--no-progress to silence)' }) as unknown as Argv<EvalArgs>,
   handler: async (args: ArgumentsCamelCase<EvalArgs>) => {
     const backend = await initBackend(args.backend);
+    if (args.verbose) process.stderr.write(`${backendLine(backend, true)}\n`);
     const bars = progressBars(process.stderr, args.progress);
     const engine = await loadEvalEngine(args.modelDir, args.engine, {
       onProgress: (p) => { if (p.stage === 'weights') bars.update('load', p.loadedBytes, p.totalBytes, undefined, 'bytes'); },
