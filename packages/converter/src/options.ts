@@ -43,6 +43,11 @@ export interface ConvertOptions {
   seed?: number;
   /** `quantized` (default: MbqQuantizedMatMul on packed weights) or `float` (plain MatMuls, dequantized weights). */
   emit?: EmitMode;
+  /**
+   * Write the decoder's RMSNorms, attention (with RoPE), SiLU gates and q/k/v, gate/up linears as
+   * the fused ops of @tfjs-mbq/ops (emit/fuse.ts; default true). false: plain tfjs ops.
+   */
+  fuse?: boolean;
   /** Alpha grid points (docs/algorithm.md: 20). */
   gridSize?: number;
   /**
@@ -178,7 +183,7 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
   return {
     modelDir: o.modelDir, calibDir: o.calibDir, outDir: o.outDir, method, wBits, aBits: o.aBits,
     groupSize: o.groupSize, loss, scaleFamily, distort: o.distort ?? false, rotate: o.rotate ?? false, samples: o.samples ?? DEFAULT_SAMPLES,
-    seed, emit, gridSize, overwrite: o.overwrite ?? false, backend, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false, outputFs: o.outputFs,
+    seed, emit, fuse: o.fuse ?? true, gridSize, overwrite: o.overwrite ?? false, backend, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false, outputFs: o.outputFs,
     workDir: o.workDir, importedFrom: o.importedFrom, include: o.include ?? [], exclude: o.exclude ?? [], weightShardSizeBytes: shardBytes,
   };
 }

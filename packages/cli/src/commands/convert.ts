@@ -26,6 +26,7 @@ interface ConvertArgs {
   seed: number;
   backend: BackendName;
   emit: 'quantized' | 'float';
+  fuse: boolean;
   json: boolean;
   progress: boolean;
   workDir?: string;
@@ -96,6 +97,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     .option('seed', { type: 'number', default: 0, describe: 'seed of the sample selection (and rotation signs)' })
     .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName, describe: 'tfjs backend' })
     .option('emit', { choices: ['quantized', 'float'] as const, default: 'quantized' as const, describe: 'quantized: MbqQuantizedMatMul nodes with packed weights (needs @tfjs-mbq/ops); float: plain graph, dequantized weights' })
+    .option('fuse', { type: 'boolean', default: true, describe: "write the decoder's RMSNorm, RoPE + attention, SiLU gate and q/k/v, gate/up linears as fused @tfjs-mbq/ops ops (fewer ops per token); --no-fuse: plain tfjs ops" })
     .option('include', { type: 'string', array: true, describe: 'quantize only the decoder-block linears matching these glob patterns (`*`, `?`; labels as `tfjs-mbq inspect` shows them, e.g. \'layers.*.mlp.*\' or \'*.q_proj\', or node names)' })
     .option('exclude', { type: 'string', array: true, describe: 'keep the decoder-block linears matching these glob patterns float (e.g. \'layers.0.*\' \'*.down_proj\'); vision tower, projector and lm_head always stay float' })
     .option('weight-shard-size-bytes', { type: 'number', describe: 'largest weight shard file of the output [default: 4194304, as tensorflowjs_converter]' })
@@ -119,7 +121,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       const options: ConvertOptions = {
         modelDir, calibDir: argv.calib, outDir: argv.out, overwrite: argv.overwrite, method: argv.method, wBits: argv.wBits,
         aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, scaleFamily: argv.scaleFamily, distort: argv.distort, rotate: argv.rotate,
-        samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true, workDir: argv.workDir,
+        samples: argv.samples, seed: argv.seed, emit: argv.emit, fuse: argv.fuse, handleSignals: true, workDir: argv.workDir,
         include: argv.include?.map(String), exclude: argv.exclude?.map(String), weightShardSizeBytes: argv.weightShardSizeBytes,
         onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
       };

@@ -8,24 +8,44 @@ import * as path from 'node:path';
 import { relativePathProblem } from '../paths.js';
 import { SourceReadError, type FileSource, type LocalFile } from '../source.js';
 
-export function fileSource(dir: string): FileSource {
+export interface FileSourceOptions {
+  /**
+   * Directories besides `dir` that links inside it may resolve into (a Hugging Face cache snapshot
+   * links each file to `../../blobs/<hash>`). Paths are still checked as written against `dir`.
+   */
+  alsoInside?: readonly string[];
+}
+
+function isInside(root: string, real: string): boolean {
+  const rel = path.relative(root, real);
+  return rel !== '' && !rel.startsWith('..') && !path.isAbsolute(rel);
+}
+
+/**
+ * The real path of `file` (relative to `dir`), refused (SourceReadError) when the path climbs out
+ * as written, or when it resolves (through symbolic links) outside `dir` and `alsoInside`.
+ */
+export async function realPathInside(dir: string, file: string, options: FileSourceOptions = {}): Promise<string> {
   const root = path.resolve(dir);
-  let realRoot: Promise<string> | undefined;
+  const full = path.join(root, file);
+  const problem = relativePathProblem(file);
+  if (problem !== undefined) throw new SourceReadError('outside', full, `${full}: the path '${file}' ${problem}; files must stay inside ${root}`);
+  const real = await realpathOf(full);
+  const roots = await Promise.all([root, ...(options.alsoInside ?? [])].map((r) => fs.realpath(r).catch(() => undefined)));
+  if (!roots.some((r) => r !== undefined && isInside(r, real))) {
+    // Nothing about the target (size, kind) is reported: it is not ours to disclose.
+    throw new SourceReadError('outside', full, `${full}: resolves outside ${root} (through a symbolic link)`);
+  }
+  return real;
+}
+
+export function fileSource(dir: string, options: FileSourceOptions = {}): FileSource {
+  const root = path.resolve(dir);
   const where = (file: string): string => path.join(root, file);
 
-  /** The real path of `file`, refused when it lies outside the root. */
+  /** The real path of `file`, refused when it lies outside the root (and `alsoInside`). */
   async function inside(file: string): Promise<{ full: string; real: string }> {
-    const full = where(file);
-    const problem = relativePathProblem(file);
-    if (problem !== undefined) throw new SourceReadError('outside', full, `${full}: the path '${file}' ${problem}; files must stay inside ${root}`);
-    const real = await realpathOf(full);
-    realRoot ??= fs.realpath(root);
-    const rel = path.relative(await realRoot, real);
-    if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
-      // Nothing about the target (size, kind) is reported: it is not ours to disclose.
-      throw new SourceReadError('outside', full, `${full}: resolves outside ${root} (through a symbolic link)`);
-    }
-    return { full, real };
+    return { full: where(file), real: await realPathInside(root, file, options) };
   }
 
   async function read(file: string, maxBytes: number): Promise<Uint8Array> {

@@ -145,25 +145,45 @@ export function transposeChunk(values: Float32Array, first: number, lo: number, 
   while (e < end) one(); // the head of a row the next chunk ends
 }
 
+/** More weights than any real checkpoint has (a 7B VLM has about 700): a config.json asking for more is refused while planning. */
+export const MAX_WEIGHTS = 100_000;
+
+/** A config.json whose layer counts imply more than MAX_WEIGHTS weights (planArchitecture names the file). */
+export class TooManyWeightsError extends Error {
+  constructor() {
+    super(`the configuration implies more than ${MAX_WEIGHTS} weight tensors (absurd layer counts?)`);
+    this.name = 'TooManyWeightsError';
+  }
+}
+
 /** Collects WeightSpecs in graph order with the usual torch -> tfjs layouts. */
 export class WeightPlan {
-  readonly specs: WeightSpec[] = [];
+  private readonly list: WeightSpec[] = [];
+
+  get specs(): WeightSpec[] {
+    return this.list;
+  }
+
+  private push(spec: WeightSpec): void {
+    if (this.list.length >= MAX_WEIGHTS) throw new TooManyWeightsError();
+    this.list.push(spec);
+  }
 
   /** Same values; `sourceShape` when the graph reshapes. */
   copy(name: string, source: string, shape: number[], sourceShape = shape): void {
-    this.specs.push({ name, shape, source, sourceShape, transform: { kind: 'copy' } });
+    this.push({ name, shape, source, sourceShape, transform: { kind: 'copy' } });
   }
 
   /** torch Linear `<source>.weight` [N, K] (+ `.bias` [N]) -> `<name>/weight` [K, N] (+ `<name>/bias`). */
   linear(name: string, source: string, k: number, n: number, bias: boolean): void {
-    this.specs.push({ name: `${name}/weight`, shape: [k, n], source: `${source}.weight`, sourceShape: [n, k], transform: { kind: 'transpose' } });
+    this.push({ name: `${name}/weight`, shape: [k, n], source: `${source}.weight`, sourceShape: [n, k], transform: { kind: 'transpose' } });
     if (bias) this.copy(`${name}/bias`, `${source}.bias`, [n]);
   }
 
   /** Outputs [begin, end) of a fused torch Linear with `total` outputs (e.g. the q part of a qkv projection). */
   linearPart(name: string, source: string, k: number, total: number, begin: number, end: number, bias: boolean): void {
-    this.specs.push({ name: `${name}/weight`, shape: [k, end - begin], source: `${source}.weight`, sourceShape: [total, k], rows: [begin, end], transform: { kind: 'transpose' } });
-    if (bias) this.specs.push({ name: `${name}/bias`, shape: [end - begin], source: `${source}.bias`, sourceShape: [total], rows: [begin, end], transform: { kind: 'copy' } });
+    this.push({ name: `${name}/weight`, shape: [k, end - begin], source: `${source}.weight`, sourceShape: [total, k], rows: [begin, end], transform: { kind: 'transpose' } });
+    if (bias) this.push({ name: `${name}/bias`, shape: [end - begin], source: `${source}.bias`, sourceShape: [total], rows: [begin, end], transform: { kind: 'copy' } });
   }
 
   /** A norm's gamma (+ beta for LayerNorm). */
@@ -173,6 +193,6 @@ export class WeightPlan {
   }
 
   add(spec: WeightSpec): void {
-    this.specs.push(spec);
+    this.push(spec);
   }
 }
