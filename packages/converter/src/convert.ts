@@ -127,7 +127,7 @@ async function runStages(
     let sensitivity = s.applied?.sensitivity ?? null;
     let records = s.applied?.groups;
     if (records) {
-      applySearchStage(run, analysis, records, blockDone, progress);
+      applySearchStage(run, analysis, opts.applySearch!, records, blockDone, progress);
       clock.lap('search');
     } else {
       // Only MBQ weights its loss by modality (docs/algorithm.md §3).

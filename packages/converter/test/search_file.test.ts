@@ -70,6 +70,7 @@ test('mbq: saved search re-applied without searching gives byte-identical output
     [damaged('order.json', (v) => { [v.groups[0], v.groups[1]] = [v.groups[1], v.groups[0]]; }), 'order', /order\.json: groups\[0\] is block 0 group "mlp-in"; this model's is block 0 group attn-in/],
     [damaged('version.json', (v) => { v.version = 2; }), 'version', /version\.json: version 2 is not supported/],
     [damaged('nosens.json', (v) => { v.sensitivity = null; }), 'nosens', /nosens\.json: "sensitivity" must be an object for --method mbq/],
+    [damaged('fold.json', (v) => { v.groups[0].fold = 'insert'; }), 'fold', /fold\.json: groups\[0\]\.fold is "insert"; this model folds group attn-in as "gamma"/],
   ];
   writeFileSync(join(root, 'searches', 'text.json'), 'not json');
   cases.push([join(root, 'searches', 'text.json'), 'text', /text\.json: not valid JSON/]);

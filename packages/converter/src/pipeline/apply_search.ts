@@ -3,6 +3,7 @@
  * model in the order the search folded them, without searching. The same host arithmetic on the
  * same values, so the model state is what the searching run had.
  */
+import { ConversionError } from '../io/errors.js';
 import type { GraphAnalysis } from '../graph/analysis.js';
 import { applyGroupScale } from '../graph/fold.js';
 import type { GroupRecord } from '../emit/quantization_json.js';
@@ -11,8 +12,14 @@ import type { Progress } from './progress.js';
 
 /** `records` as readSearchFile checked them: one per group, in block and group order; `blockDone` as in the search stage. */
 export function applySearchStage(
-  run: CalibRun, analysis: GraphAnalysis, records: readonly GroupRecord[], blockDone: (folded: string[]) => void, progress: Progress,
+  run: CalibRun, analysis: GraphAnalysis, file: string, records: readonly GroupRecord[], blockDone: (folded: string[]) => void, progress: Progress,
 ): void {
+  // The searching run folded each group where the (rotated) graph let it; so must this one.
+  analysis.blocks.flatMap((b) => b.groups).forEach((group, i) => {
+    if (records[i].fold !== group.fold.kind) {
+      throw new ConversionError('OPTION', `--apply-search ${file}: groups[${i}].fold is "${records[i].fold}"; this model folds group ${group.name} as "${group.fold.kind}"`, file);
+    }
+  });
   let i = 0;
   progress('search', 0, records.length);
   for (const block of analysis.blocks) {
