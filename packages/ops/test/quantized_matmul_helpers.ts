@@ -1,5 +1,7 @@
-/** Random quantized linears and float64 references for the quantizedMatMul tests. */
-import { packCodes, wordsPerRow } from '@tfjs-mbq/ops';
+/** Random quantized linears, the op run on them, and float64 references for the quantizedMatMul tests. */
+import * as tf from '@tensorflow/tfjs-core';
+import { packCodes, quantizedMatMul, wordsPerRow } from '@tfjs-mbq/ops';
+import { quantizedMatMulReference } from '../src/kernels/quantized_matmul_common.js';
 
 export { mulberry32 } from '@tfjs-mbq/ops';
 
@@ -84,4 +86,24 @@ export function relError(a: ArrayLike<number>, b: ArrayLike<number>): number {
     den += b[i] ** 2;
   }
   return Math.sqrt(num / Math.max(den, 1e-30));
+}
+
+/** quantizedMatMul on the current backend (its output shape checked), read back. */
+export async function run(x: Float32Array, xShape: number[], w: RandomLinear, actBits: 0 | 8 = 0): Promise<Float32Array> {
+  const y = tf.tidy(() => quantizedMatMul(
+    tf.tensor(x, xShape), tf.tensor2d(w.packed, [w.N, w.packed.length / w.N], 'int32'),
+    tf.tensor2d(w.scales, [w.N, w.K / w.groupSize]), tf.tensor2d(w.zeros, [w.N, w.K / w.groupSize]),
+    { bits: w.bits, groupSize: w.groupSize, inFeatures: w.K, actBits },
+  ));
+  expect(y.shape).toEqual([...xShape.slice(0, -1), w.N]);
+  const data = (await y.data()) as Float32Array;
+  y.dispose();
+  return data;
+}
+
+/** The cpu reference kernel (quantized_matmul_common.ts) on the same linear. */
+export function cpuReference(x: Float32Array, M: number, w: RandomLinear, actBits: 0 | 8 = 0): Float32Array {
+  return quantizedMatMulReference(x, w.packed, w.scales, w.zeros,
+    { M, N: w.N, K: w.K, groups: w.K / w.groupSize, words: w.packed.length / w.N },
+    { bits: w.bits, groupSize: w.groupSize, inFeatures: w.K, actBits });
 }

@@ -15,28 +15,10 @@ import { initBackend } from '@tfjs-mbq/ops/backends';
 import { unpackedWeightCacheStats } from '../src/kernels/wasm/unpacked_weight_cache.js';
 import { quantizedMatMulWasmPath, setQuantizedMatMulWasmOptions } from '../src/kernels/wasm/quantized_matmul.js';
 import { GEMM_MIN_M, simdFamily } from '../src/kernels/wasm/simd/quantized_matmul_simd.js';
-import { quantizeActivationsInt8, quantizedMatMulReference } from '../src/kernels/quantized_matmul_common.js';
-import { mulberry32, randomLinear, RandomLinear, randomX, referenceAct8F64, referenceF64, relError } from './quantized_matmul_helpers.js';
+import { quantizeActivationsInt8 } from '../src/kernels/quantized_matmul_common.js';
+import { cpuReference, mulberry32, randomLinear, RandomLinear, randomX, referenceAct8F64, referenceF64, relError, run } from './quantized_matmul_helpers.js';
 
 const rand = mulberry32(20261203);
-
-async function run(x: Float32Array, xShape: number[], w: RandomLinear, actBits: 0 | 8 = 0): Promise<Float32Array> {
-  const y = tf.tidy(() => quantizedMatMul(
-    tf.tensor(x, xShape), tf.tensor2d(w.packed, [w.N, w.packed.length / w.N], 'int32'),
-    tf.tensor2d(w.scales, [w.N, w.K / w.groupSize]), tf.tensor2d(w.zeros, [w.N, w.K / w.groupSize]),
-    { bits: w.bits, groupSize: w.groupSize, inFeatures: w.K, actBits },
-  ));
-  expect(y.shape).toEqual([...xShape.slice(0, -1), w.N]);
-  const data = (await y.data()) as Float32Array;
-  y.dispose();
-  return data;
-}
-
-function cpuReference(x: Float32Array, M: number, w: RandomLinear, actBits: 0 | 8 = 0): Float32Array {
-  return quantizedMatMulReference(x, w.packed, w.scales, w.zeros,
-    { M, N: w.N, K: w.K, groups: w.K / w.groupSize, words: w.packed.length / w.N },
-    { bits: w.bits, groupSize: w.groupSize, inFeatures: w.K, actBits });
-}
 
 /** Largest |y - ref| / Σ_k |x||w| over all elements (Infinity for a non-finite y). */
 function worstScaledError(y: Float32Array, ref: Float32Array, x: Float32Array, M: number, w: RandomLinear): number {
