@@ -168,12 +168,14 @@ describe('quantizedMatMul on webgpu (every variant vs the cpu and float64 refere
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  // Shapes whose direct pipelines the cases above compiled (lavapipe compiles each new shader
+  // cold, which is slow), plus the 128x128 W3 layer the next two tests reuse.
   it.each([
-    ['gemv W3 M=1 odd N', { bits: 3, M: 1, N: 77, K: 384, g: 128, actBits: 0 as const }],
-    ['gemv W2 M=5', { bits: 2, M: 5, N: 33, K: 256, g: 64, actBits: 0 as const }],
-    ['gemm W4 M=40', { bits: 4, M: 40, N: 70, K: 96, g: 32, actBits: 0 as const }],
-    ['generic W5 odd K', { bits: 5, M: 2, N: 9, K: 90, g: 45, actBits: 0 as const }],
-    ['W4A8 gemv M=3', { bits: 4, M: 3, N: 41, K: 256, g: 128, actBits: 8 as const }],
+    ['gemv W3 M=1', { bits: 3, M: 1, N: 128, K: 128, g: 128, actBits: 0 as const }],
+    ['gemv W2 M=1 odd N', { bits: 2, M: 1, N: 67, K: 384, g: 64, actBits: 0 as const }],
+    ['gemm W8 M=129', { bits: 8, M: 129, N: 17, K: 32, g: 8, actBits: 0 as const }],
+    ['generic W6 odd K', { bits: 6, M: 2, N: 11, K: 77, g: 7, actBits: 0 as const }],
+    ['W4A8 generic odd K', { bits: 4, M: 2, N: 67, K: 100, g: 20, actBits: 8 as const }],
   ])('direct dispatch and runWebGPUProgram give identical outputs: %s', async (_name, c) => {
     const w = randomLinear(rand, c.N, c.K, c.bits, c.g, c.actBits === 8);
     const x = randomX(rand, c.M, c.K);
@@ -212,17 +214,19 @@ describe('quantizedMatMul on webgpu (every variant vs the cpu and float64 refere
 
   it('a decode loop creates no bind group, writes no uniform and compiles nothing after its first step', async () => {
     setQuantizedMatMulWebGPUOptions({});
-    const layers = [randomLinear(rand, 256, 128, 3, 128), randomLinear(rand, 128, 256, 4, 64)];
+    const layers = [randomLinear(rand, 128, 128, 3, 128), randomLinear(rand, 67, 384, 2, 64)];
     const weights = layers.map((w) => [tf.tensor2d(w.packed, [w.N, w.packed.length / w.N], 'int32'),
       tf.tensor2d(w.scales, [w.N, w.K / w.groupSize]), tf.tensor2d(w.zeros, [w.N, w.K / w.groupSize])] as const);
     const x0 = tf.tensor2d(randomX(rand, 1, 128), [1, 128]);
+    const x1 = tf.tensor2d(randomX(rand, 1, 384), [1, 384]);
+    // Per token: our two dispatches and tf.relu's (one bind group and one uniform write).
     const token = async (): Promise<Float32Array> => {
-      const y = tf.tidy(() => {
-        const h = quantizedMatMul(x0, ...weights[0], { bits: 3, groupSize: 128, inFeatures: 128 });
-        return quantizedMatMul(tf.relu(h), ...weights[1], { bits: 4, groupSize: 64, inFeatures: 256 });
-      });
-      const data = (await y.data()) as Float32Array;
-      y.dispose();
+      const ys = tf.tidy(() => [
+        quantizedMatMul(tf.relu(x0), ...weights[0], { bits: 3, groupSize: 128, inFeatures: 128 }),
+        quantizedMatMul(x1, ...weights[1], { bits: 2, groupSize: 64, inFeatures: 384 }),
+      ]);
+      const data = Float32Array.from([...(await ys[0].data()), ...(await ys[1].data())]);
+      ys.forEach((y) => y.dispose());
       return data;
     };
     const want = await token();
@@ -247,10 +251,10 @@ describe('quantizedMatMul on webgpu (every variant vs the cpu and float64 refere
     } finally {
       restore.forEach((r) => r());
     }
-    // Three tokens: three tf.relu dispatches (one bind group and one uniform write each), no more.
+    // Three tokens: tf.relu's three bind groups and uniform writes, nothing of ours.
     expect(counts).toEqual({ bindGroups: 3, writes: 3, pipelines: 0 });
     for (const g of got) expect(g).toEqual(want);
-    [x0, ...weights.flat()].forEach((t) => t.dispose());
+    [x0, x1, ...weights.flat()].forEach((t) => t.dispose());
   });
 
   it('repeated calls generate no WGSL, compile no pipeline and open no compute pass of their own', async () => {
