@@ -19,6 +19,7 @@ const config: Config = {
     '^#navigator-gpu$': '<rootDir>/packages/ops/src/backends/navigator_gpu_node.ts',
     '^@tfjs-mbq/converter$': '<rootDir>/packages/converter/src/index.ts',
     '^@tfjs-mbq/runtime$': '<rootDir>/packages/runtime/src/index.ts',
+    '^@tfjs-mbq/runtime/worker$': '<rootDir>/packages/runtime/src/worker/client.ts',
     '^@tfjs-mbq/eval$': '<rootDir>/packages/eval/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

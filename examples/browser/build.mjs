@@ -1,4 +1,4 @@
-// Bundles the page with esbuild into examples/browser/dist (index.html, main.js, style.css, wasm/).
+// Bundles the page with esbuild into examples/browser/dist (index.html, main.js, worker.js, style.css, wasm/).
 //   node examples/browser/build.mjs [--out <dir>]
 // A plain browser build, no aliases or externals: the packages resolve as an app's would (here the
 // workspace's built packages; in the page test, the packed tarballs installed into a temp app).
@@ -20,8 +20,9 @@ export async function buildPage(outDir = join(here, 'dist'), { appDir } = {}) {
   const srcDir = appDir ? join(appDir, 'src') : join(here, 'src');
   if (appDir) await cp(join(here, 'src'), srcDir, { recursive: true });
   await esbuild.build({
-    entryPoints: [join(srcDir, 'main.ts')],
-    outfile: join(outDir, 'main.js'),
+    // The page's script (UI only) and its module worker (the model).
+    entryPoints: [join(srcDir, 'main.ts'), join(srcDir, 'worker.ts')],
+    outdir: outDir,
     bundle: true,
     format: 'esm',
     platform: 'browser',

@@ -14,3 +14,12 @@ export async function answer(image: ImageInput, question: string, backend: Backe
 export const range: string = TFJS_PEER_RANGE;
 export const quantize: typeof quantizeGroupwise = quantizeGroupwise;
 export const init: typeof initBackend = initBackend;
+
+// The page side of a Web Worker (no tfjs): its own subpath, typed under node10 through typesVersions.
+import { loadVlmInWorker, type WorkerVlm } from '@tfjs-mbq/runtime/worker';
+
+export async function inWorker(worker: Parameters<typeof loadVlmInWorker>[0], image: ImageInput): Promise<string> {
+  const vlm: WorkerVlm = await loadVlmInWorker(worker, 'https://models.example/tiny-vlm/', { backend: 'wasm', onProgress: (p) => void p.loadedBytes });
+  const ran: ActiveBackendName = vlm.backend;
+  return `${ran}: ${await vlm.answer(image, 'what is it ?', { onToken: (t) => void t.delta })}`;
+}

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Issue 12 §4 on the GPU machine (`run` tool, carry [".device"], from the repository root):
-# a random float16 LLaVA-1.5-7B-shaped checkpoint -> import (float32) -> MBQ W3 g128 conversion on
+# a random float16 LLaVA-1.5-7B-shaped checkpoint -> import (float16 storage by default) -> MBQ W3 g128 conversion on
 # webgpu with a work directory, stopping itself cleanly before the command's time limit.
 # Everything lives in /tmp/llava7b, so a following run on the still-warm machine continues
 # (the checkpoint and the import are skipped when present, the conversion resumes).
-# Usage: bash scripts/llava7b/device.sh <seconds the whole command may take> <calibration samples>
+# Usage: bash scripts/llava7b/device.sh <seconds the whole command may take> <calibration samples> [float16|float32]
 set -uo pipefail
 LIMIT=${1:-540}
 SAMPLES=${2:-2}
+DTYPE=${3:-float16}
+[ -f .device/setup.sh ] || { echo "no .device here ($(pwd)): pack it in this checkout first"; exit 3; }
 WORK=/tmp/llava7b  # not W: .device/setup.sh sets W
 mkdir -p "$WORK" "$OUT"
 source .device/setup.sh
@@ -21,7 +23,7 @@ if [ ! -f "$WORK/hf/config.json" ]; then
 fi
 du -sh "$WORK/hf" | tee -a "$OUT/stages.txt"
 if [ ! -f "$WORK/model/model.json" ]; then
-  node .device/run.mjs import "$WORK/hf" "$WORK/model" "$OUT/import.jsonl" | tail -2
+  node --expose-gc .device/run.mjs import "$WORK/hf" "$WORK/model" "$DTYPE" "$OUT/import.jsonl" | tail -2
   echo "import: $((SECONDS - t)) s" | tee -a "$OUT/stages.txt"; t=$SECONDS
 fi
 du -sh "$WORK/model" | tee -a "$OUT/stages.txt"

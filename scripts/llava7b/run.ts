@@ -2,7 +2,7 @@
  * Issue 12 §4 on the GPU machine: import a LLaVA-1.5-7B-shaped checkpoint and convert it (MBQ W3
  * g128, webgpu, resumable). Bundled by shared/device/pack.sh; docs/benchmarks.md says how it ran.
  *
- *   node llava7b.mjs import  <hfDir> <modelDir> <log.jsonl>
+ *   node llava7b.mjs import  <hfDir> <modelDir> <float32|float16> <log.jsonl>
  *   node llava7b.mjs convert <modelDir> <calibDir> <outDir> <workDir> <samples> <groupSize> <stopAfterSeconds> <log.jsonl>
  *
  * Each stage runs in its own process so that its peak RSS is its own. `convert` stops itself
@@ -27,18 +27,19 @@ function logger(file: string): (record: Record<string, unknown>) => void {
   };
 }
 
-async function runImport(hfDir: string, modelDir: string, log: ReturnType<typeof logger>): Promise<void> {
+async function runImport(hfDir: string, modelDir: string, dtype: string, log: ReturnType<typeof logger>): Promise<void> {
   let last = 0;
+  if (dtype !== 'float32' && dtype !== 'float16') throw new Error(`dtype must be float32 or float16, got ${dtype}`);
   const r = await importCheckpoint({
-    hfDir, outDir: modelDir, dtype: 'float32', shardBytes: 512 * 2 ** 20,
+    hfDir, outDir: modelDir, dtype, shardBytes: 512 * 2 ** 20,
     onProgress: (e) => { if (seconds() - last > 10 || e.done === e.total) { last = seconds(); log({ stage: 'import', done: e.done, total: e.total }); } },
   });
-  log({ stage: 'import', finished: true, seconds: seconds(), weights: r.weights, weightGiB: r.weightBytes / 2 ** 30, shards: r.shards });
+  log({ stage: 'import', finished: true, dtype, seconds: seconds(), weights: r.weights, weightGiB: r.weightBytes / 2 ** 30, shards: r.shards });
 }
 
 async function runConvert(args: string[], log: ReturnType<typeof logger>): Promise<void> {
   const [modelDir, calibDir, outDir, workDir, samples, groupSize, stopAfter] = args;
-  const backend = await initBackend('webgpu');
+  const backend = await initBackend((process.env.MBQ_BACKEND ?? 'webgpu') as 'webgpu');
   log({ stage: 'backend', backend: backend.backend, detail: backend.detail });
   let peakGpu = 0;
   let stopped = false;
@@ -57,7 +58,7 @@ async function runConvert(args: string[], log: ReturnType<typeof logger>): Promi
         if (e.stage === 'search' && seconds() > Number(stopAfter)) { stopped = true; throw new Error(`stopped after ${stopAfter} s`); }
       },
     });
-    log({ stage: 'done', seconds: seconds(), timings: r.timings, evaluation: r.quantization.evaluation, peakGpuGiB: peakGpu / 2 ** 30 });
+    log({ stage: 'done', seconds: seconds(), timings: r.timings, weights: r.weights, evaluation: r.quantization.evaluation, peakGpuGiB: peakGpu / 2 ** 30 });
   } catch (e) {
     if (!stopped) throw e;
     log({ stage: 'stopped', seconds: seconds(), peakGpuGiB: peakGpu / 2 ** 30, note: 'the work directory keeps the finished blocks; run again to continue' });
@@ -66,6 +67,6 @@ async function runConvert(args: string[], log: ReturnType<typeof logger>): Promi
 
 const [cmd, ...rest] = process.argv.slice(2);
 const log = logger(rest[rest.length - 1]);
-if (cmd === 'import') await runImport(rest[0], rest[1], log);
+if (cmd === 'import') await runImport(rest[0], rest[1], rest[2], log);
 else if (cmd === 'convert') await runConvert(rest, log);
-else throw new Error('usage: llava7b.mjs import <hfDir> <modelDir> <log> | convert <modelDir> <calibDir> <outDir> <workDir> <samples> <groupSize> <stopAfterSeconds> <log>');
+else throw new Error('usage: llava7b.mjs import <hfDir> <modelDir> <float32|float16> <log> | convert <modelDir> <calibDir> <outDir> <workDir> <samples> <groupSize> <stopAfterSeconds> <log>');

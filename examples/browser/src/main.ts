@@ -1,15 +1,30 @@
 /**
- * The example page: loads a converted VLM (URL from `?model=`, default `./model/`), lets the user
- * pick or draw an image, and answers a question. WebGPU when the browser has a hardware adapter,
- * else wasm (its .wasm files are served next to this script, under ./wasm/).
+ * The example page: loads a converted VLM (URL from `?model=`, default `./model/`) showing the bytes
+ * loaded, lets the user pick or draw an image, and streams the answer to a question (Stop cancels
+ * it). WebGPU when the browser has a hardware adapter, else wasm (its .wasm files are served next to
+ * this script, under ./wasm/). `?min-new-tokens=N` (at most 64) makes the model say at least N tokens,
+ * as far as its positions allow (to try streaming and Stop with a model that answers in a word).
  */
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { loadVlm, type BackendName, type ImageInput, type Vlm } from '@tfjs-mbq/runtime';
+import { deleteCachedModel, listCachedModels, loadVlmInWorker, type ImageInput, type WorkerLoadOptions, type WorkerVlm } from '@tfjs-mbq/runtime/worker';
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
 const modelUrl = new URL(params.get('model') ?? './model/', location.href).href;
-const backend = (params.get('backend') ?? 'auto') as BackendName;
+const backend = (params.get('backend') ?? 'auto') as WorkerLoadOptions['backend'];
+const minNewTokens = Math.min(64, Math.max(0, Number(params.get('min-new-tokens') ?? 0) | 0));
+const maxNewTokens = Math.max(16, minNewTokens);
+
+/** 2.8 MiB, 512 KiB. */
+const mib = (n: number): string => (n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${Math.round(n / 1024)} KiB`);
+
+/** Shows `text` in element `id` as an error (red, announced) or as plain text. */
+function show(id: string, text: string, error = false): void {
+  const el = $(id);
+  el.textContent = text;
+  el.classList.toggle('error', error);
+  if (error) el.setAttribute('role', 'alert');
+  else el.removeAttribute('role');
+}
 
 const canvas = $<HTMLCanvasElement>('canvas');
 const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
@@ -22,7 +37,7 @@ type Tool = 'brush' | 'circle' | 'square' | 'triangle';
 let tool: Tool = 'brush';
 /** What the model sees: the picked image as is, or the canvas once the user draws. */
 let source: ImageInput = canvas;
-let vlm: Vlm | null = null;
+let vlm: WorkerVlm | null = null;
 
 function clearCanvas(): void {
   ctx.fillStyle = BACKGROUND;
@@ -102,25 +117,56 @@ async function pickFile(file: File): Promise<void> {
   $('source').textContent = `Image: ${file.name} (${img.naturalWidth}×${img.naturalHeight}).`;
 }
 
+let running: AbortController | null = null;
+
 async function ask(): Promise<void> {
   if (!vlm) return;
   const question = $<HTMLInputElement>('question').value;
   $<HTMLButtonElement>('ask').disabled = true;
-  $('answer').textContent = '…';
+  $<HTMLButtonElement>('stop').disabled = false;
+  show('answer', '…');
+  $('timing').textContent = '';
   document.body.dataset.state = 'answering';
+  running = new AbortController();
+  const t0 = performance.now();
+  let tokens = 0;
+  let state = 'answered';
   try {
-    const t0 = performance.now();
-    const gen = await vlm.generate(source, question, { maxNewTokens: 16 });
+    const gen = await vlm.generate(source, question, {
+      maxNewTokens, minNewTokens, signal: running.signal,
+      onToken: (t) => { tokens = t.index + 1; show('answer', t.text); },
+    });
     const ms = performance.now() - t0;
-    $('answer').textContent = gen.text || '(empty)';
+    show('answer', gen.text || '(empty)');
     const n = gen.tokenIds.length;
     $('timing').textContent = `${n} token${n === 1 ? '' : 's'} in ${ms.toFixed(0)} ms (prompt ${gen.promptLength} tokens).`;
   } catch (e) {
-    $('answer').textContent = `error: ${(e as Error).message}`;
+    if ((e as Error).name === 'AbortError') {
+      state = 'stopped';
+      $('timing').textContent = `Stopped after ${tokens} token${tokens === 1 ? '' : 's'} (${(performance.now() - t0).toFixed(0)} ms).`;
+    } else {
+      show('answer', `Error: ${(e as Error).message}`, true);
+    }
   } finally {
+    running = null;
     $<HTMLButtonElement>('ask').disabled = false;
-    document.body.dataset.state = 'answered';
+    $<HTMLButtonElement>('stop').disabled = true;
+    document.body.dataset.state = state;
   }
+}
+
+/** What the Cache API holds of this page's model, and a button that deletes it. */
+async function showCache(): Promise<void> {
+  if (!('caches' in globalThis)) { $('cached').textContent = 'unavailable (needs http(s))'; return; }
+  const mine = (await listCachedModels()).find((m) => m.url === new URL('./', new URL(modelUrl)).href || m.url === modelUrl);
+  $('cached').textContent = mine ? `${mib(mine.bytes)} in ${mine.files} files` : 'empty';
+  const forget = $<HTMLButtonElement>('forget');
+  forget.disabled = !mine;
+  forget.onclick = async () => {
+    forget.disabled = true;
+    await deleteCachedModel(modelUrl);
+    await showCache();
+  };
 }
 
 async function main(): Promise<void> {
@@ -128,12 +174,25 @@ async function main(): Promise<void> {
   clearCanvas();
   $<HTMLInputElement>('file').addEventListener('change', (e) => {
     const f = (e.target as HTMLInputElement).files?.[0];
-    if (f) void pickFile(f).catch((err: Error) => ($('source').textContent = `cannot read the image: ${err.message}`));
+    if (f) void pickFile(f).catch((err: Error) => show('source', `Cannot read the image: ${err.message}`, true));
   });
   $<HTMLFormElement>('ask-form').addEventListener('submit', (e) => { e.preventDefault(); void ask(); });
-  setWasmPaths(new URL('./wasm/', location.href).href);
+  $('stop').onclick = () => running?.abort();
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
   try {
-    vlm = await loadVlm(modelUrl, { backend });
+    const bar = $<HTMLProgressElement>('load-progress');
+    let total = 0;
+    vlm = await loadVlmInWorker(worker, modelUrl, {
+      backend,
+      wasmPaths: new URL('./wasm/', location.href).href, // the tfjs-backend-wasm .wasm files
+      cache: 'caches' in globalThis, // read from the Cache API after the first visit
+      onProgress: (p) => {
+        total = p.totalBytes;
+        bar.max = Math.max(1, p.totalBytes);
+        bar.value = p.loadedBytes;
+        $('status').textContent = p.stage === 'weights' ? `Loading model… ${mib(p.loadedBytes)} of ${mib(p.totalBytes)}` : 'Preparing the model…';
+      },
+    });
     // Draw at the model's own resolution (shown enlarged), so what you see is what it reads.
     [canvas.height, canvas.width] = vlm.config.imageSize;
     clearCanvas();
@@ -141,12 +200,13 @@ async function main(): Promise<void> {
     $('backend').title = vlm.backendDetail;
     $('decoding').textContent = vlm.decoding;
     $('decoding').title = vlm.decodingNote;
-    $('status').textContent = 'Model ready.';
+    $('status').textContent = `Model ready (${mib(total)}).`;
+    await showCache();
     $<HTMLButtonElement>('ask').disabled = false;
     $<HTMLInputElement>('file').disabled = false;
     document.body.dataset.state = 'ready';
   } catch (e) {
-    $('status').textContent = `Could not load the model from ${modelUrl}: ${(e as Error).message}`;
+    show('status', `Could not load the model from ${modelUrl}: ${(e as Error).message}`, true);
     document.body.dataset.state = 'error';
   }
 }

@@ -62,7 +62,9 @@ export async function main(argv: string[]): Promise<number> {
     await cli.parseAsync();
   } catch (e) {
     if (e instanceof UsageError) usageError(e.message);
-    else if (e !== reported) throw e;
+    // A command's rejected handler reaches .fail() (printed, exit 1) and then rejects here with its own
+    // error: printing that again would repeat the line (seen on eval's errors).
+    else if (e !== reported && exitCode === 0) throw e;
   }
   return exitCode || (process.exitCode as number | undefined) || 0;
 }

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
 import { promises as fs } from 'node:fs';
 import { loadModelDir, SIDECAR_FILES, type LoadedModel } from './io/load.js';
+import { copyWeights, LazyWeightMap } from './io/lazy_weights.js';
 import { ConversionError } from './io/errors.js';
 import { AtomicOutputDir, checkOutputDir, checkOutputPath, guardSignals } from './io/atomic.js';
 import { initBackend } from '@tfjs-mbq/ops/backends';
@@ -22,15 +23,19 @@ import type { LinearOverride, QuantConfig, ScaleGroup, ScaleSearchResult } from 
 import type { SensitivityResult } from './sensitivity/index.js';
 import { quantizeAsymGroup, quantizeSymChannel, type QuantizedLinear } from './emit/quantize.js';
 import { convertedGraph, serialiseGraphModel } from './emit/graph_model.js';
+import { fuseDecoderOps } from './emit/fuse.js';
+import { FUSED_OPS } from '@tfjs-mbq/format';
 import { buildQuantizationJson, type QuantizationJson, type GroupRecord } from './emit/quantization_json.js';
 import { renderReport } from './emit/report.js';
-import { batchedSensitivity } from './pipeline/sensitivity_batched.js';
-import { findModelIo, type ModelIo } from './pipeline/model_io.js';
-import { resolveOptions, chooseGroupSize, type ConvertOptions, type ResolvedOptions, type Stage } from './pipeline/options.js';
-import { applyRotation, type RotationRecord } from './rotate_apply/apply.js';
-import { WorkDir, sha256, type WorkInputs } from './pipeline/work_dir.js';
+import { batchedSensitivity } from './sensitivity/batched.js';
+import { findModelIo, type ModelIo } from './graph/model_io.js';
+import { resolveOptions, chooseGroupSize, type ConvertOptions, type ResolvedOptions, type Stage } from './options.js';
+import { applyRotation, type RotationRecord } from './rotate/apply.js';
+import { WorkDir, sha256, type WorkInputs } from './io/work_dir.js';
+import { selectLinears } from './graph/linear_selection.js';
+import { storedByteLength } from '@tfjs-mbq/format';
 
-export type { ConvertOptions, ProgressEvent, Stage } from './pipeline/options.js';
+export type { ConvertOptions, ProgressEvent, Stage } from './options.js';
 
 export interface ConvertResult {
   outDir: string;
@@ -39,6 +44,12 @@ export interface ConvertResult {
   quantization: QuantizationJson;
   /** Wall time per stage, ms (not written to disk: output stays deterministic). */
   timings: Partial<Record<Stage, number>>;
+  /**
+   * The model's weights in JavaScript memory (issue 12 §4): they are read a tensor at a time from
+   * the shards; folded weights are held until their block is done, then spilled to scratch.
+   * peakResidentBytes: the most folded-weight bytes held at once; diskReads: tensors read.
+   */
+  weights: { peakResidentBytes: number; diskReads: number };
   /** With keepModel: the folded float model, the quantized linears and the graph io. */
   model?: { state: ModelState; analysis: GraphAnalysis; quantized: Map<string, QuantizedLinear>; io: ModelIo };
 }
@@ -170,6 +181,10 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   progress('load', 0, 1, opts.modelDir);
   const model = await loadModelDir(opts.modelDir, { importedFrom: opts.importedFrom });
   const modelFile = model.where('model.json');
+  const fusedNode = model.modelJson.modelTopology.node.find((n) => FUSED_OPS.includes(n.op));
+  if (fusedNode) {
+    throw new ConversionError('GRAPH_ANALYSIS', `${modelFile}: node "${fusedNode.name}" is a fused ${fusedNode.op} written by tfjs-mbq convert; convert the float model it came from instead`, modelFile);
+  }
   const analysis = analyseGraph(model.modelJson.modelTopology, model.weights);
   if (analysis.blocks.length === 0) {
     throw new ConversionError('GRAPH_ANALYSIS', `${modelFile}: no decoder blocks found (expected q/k/v linears reading one norm, an output projection, and a gate/up/down MLP)`, modelFile);
@@ -179,7 +194,9 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
     throw new ConversionError('GRAPH_ANALYSIS', `${modelFile}: node "${already.node}" is already an MbqQuantizedMatMul; convert the float model instead`, modelFile);
   }
   const io = findModelIo(model.modelJson.modelTopology, modelFile);
-  const blockLinears = analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]);
+  const name = (id: string): { node: string; label: string } => ({ node: id, label: analysis.linears.get(id)!.label });
+  const selection = selectLinears(analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]).map(name), analysis.otherLinears.map(name), opts.include, opts.exclude);
+  const blockLinears = selection.quantize;
   const groupSize = chooseGroupSize(opts.groupSize, blockLinears.map((id) => ({ label: analysis.linears.get(id)!.label, K: analysis.linears.get(id)!.K })), opts.aBits !== undefined);
   const config: QuantConfig = {
     method: opts.method, wBits: opts.wBits, groupSize: groupSize || 1, aBits: opts.aBits, loss: opts.loss, distort: opts.distort, gridSize: opts.gridSize,
@@ -199,10 +216,15 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   const work = opts.workDir ? await WorkDir.open(opts.workDir, await workInputs(opts, config, model, batch)) : undefined;
   const out = await AtomicOutputDir.create(opts.outDir, { fs: opts.outputFs, overwrite: opts.overwrite });
   try {
-    const state: ModelState = { graph: cloneGraph(model.modelJson.modelTopology), weights: new Map(model.weights) };
-    const result = await runPipeline(opts, config, groupSize, model, analysis, io, state, calib, batch, clock, progress, out, work);
-    await out.commit();
-    return result;
+    const state: ModelState = { graph: cloneGraph(model.modelJson.modelTopology), weights: copyWeights(model.weights) };
+    try {
+      const result = await runPipeline(opts, config, groupSize, model, analysis, io, state, calib, batch, clock, progress, out, work, selection.quantize);
+      await out.commit();
+      return result;
+    } finally {
+      // Folded weights spilled to scratch go with it (keepModel hands them over: they stay in memory).
+      if (!opts.keepModel && state.weights instanceof LazyWeightMap) state.weights.dispose();
+    }
   } catch (e) {
     await out.abort();
     throw e;
@@ -247,7 +269,9 @@ async function runPipeline(
   opts: ResolvedOptions, config: QuantConfig, groupSize: number, model: LoadedModel, analysis: GraphAnalysis, io: ModelIo,
   state: ModelState, calib: CalibSet, batch: CalibBatch, clock: Clock,
   progress: (stage: Stage, done: number, total: number, detail?: string) => void, out: AtomicOutputDir, work: WorkDir | undefined,
+  selected: readonly string[],
 ): Promise<ConvertResult> {
+  const isSelected = new Set(selected);
   let exec = new GraphExecutor(state.graph, state.weights);
   const padId = padTokenId(model);
   const feeds = batchFeeds(batch);
@@ -315,6 +339,7 @@ async function runPipeline(
       const floatOut = cached[0];
       const at = new Map(outputs.map((n, i) => [n, cached[i + 1]]));
       const blockRecords: GroupRecord[] = [];
+      const folded: string[] = [];
       for (const [g, group] of block.groups.entries()) {
         let record: GroupRecord;
         if (saved) {
@@ -328,6 +353,7 @@ async function runPipeline(
           record = groupRecord(block, group.name, group.linears.map((id) => analysis.linears.get(id)!.label), group.fold.kind, ratio, res);
         }
         const changed = applyGroupScale(state, analysis, group, Float32Array.from(record.scales));
+        folded.push(...changed);
         exec.invalidate(changed);
         if (group.fold.kind === 'insert') exec.refresh();
         blockRecords.push(record);
@@ -340,7 +366,7 @@ async function runPipeline(
       let next = floatOut;
       if (opts.distort) {
         const ovs = new Map<string, LinearOverride>();
-        for (const id of [block.q, block.k, block.v, block.o, block.gate, block.up, block.down]) {
+        for (const id of [block.q, block.k, block.v, block.o, block.gate, block.up, block.down].filter((i) => isSelected.has(i))) {
           const l = analysis.linears.get(id)!;
           const w = tf.tensor2d(linearWeightNK(state.weights, l), [l.N, l.K]);
           ovs.set(id, { weight: keep(quantizeWeight(w, quantizer, l.label)), actBits: opts.aBits });
@@ -354,8 +380,10 @@ async function runPipeline(
       x = next;
       // Memory: this block's weights are not needed again until evaluation. All cached consts go:
       // block.nodes holds no Const nodes (they do not depend on the block input), and the next
-      // block makes its own (shared tables are small and made again on demand).
+      // block makes its own (shared tables are small and made again on demand). Its folded float
+      // weights go to scratch on disk (read back for the fold check, quantization and evaluation).
       exec.releaseConsts();
+      if (!opts.keepModel && state.weights instanceof LazyWeightMap) state.weights.spill(folded);
     }
     x.dispose();
     tf.dispose([...side.values(), visionMask, captionMask]);
@@ -369,9 +397,9 @@ async function runPipeline(
       throw new ConversionError('GRAPH_ANALYSIS', `folding the channel scales changed the float logits by ${foldError.toExponential(2)} (relative); the graph's structure was not what the analysis assumed`);
     }
 
-    // Final quantization of every decoder linear.
+    // Final quantization of every selected decoder linear.
     const quantized = new Map<string, QuantizedLinear>();
-    const ids = analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]);
+    const ids = selected;
     for (const [i, id] of ids.entries()) {
       const l = analysis.linears.get(id)!;
       const w = linearWeightNK(state.weights, l);
@@ -392,14 +420,22 @@ async function runPipeline(
     clock.lap('evaluate');
 
     progress('emit', 0, 1);
+    const unfused = convertedGraph(state.graph, state.weights, analysis.linears, quantized, opts.emit);
+    // The written graph only: the conversion above ran (and took gradients) on the plain ops.
+    const conv = opts.fuse ? fuseDecoderOps(unfused.graph, unfused.weights) : unfused;
+    const needsOps = opts.emit === 'quantized' || conv.graph.node !== unfused.graph.node;
+    const { modelJson, shards, paths } = serialiseGraphModel(conv.graph, conv.weights, {
+      generatedBy: model.modelJson.generatedBy ?? 'unknown',
+      userDefinedMetadata: { ...(model.modelJson.userDefinedMetadata ?? {}), mbq: { method: opts.method, wBits: opts.wBits, aBits: opts.aBits ?? null, groupSize, emit: opts.emit, fuse: opts.fuse, requiresOps: needsOps ? '@tfjs-mbq/ops' : null } },
+    }, opts.weightShardSizeBytes);
     const quantization = buildQuantizationJson({
       opts, groupSize, model, analysis, calib, records, sensitivity, rotation, quantized,
       evaluation: { samples: batch.batch, tokens: batch.validRows.length, captionLossFloat: floatLoss, captionLossQuantized: quantLoss, top1AgreementCaption: agreement, foldRelativeError: foldError },
-    });
-    const conv = convertedGraph(state.graph, state.weights, analysis.linears, quantized, opts.emit);
-    const { modelJson, shards, paths } = serialiseGraphModel(conv.graph, conv.weights, {
-      generatedBy: model.modelJson.generatedBy ?? 'unknown',
-      userDefinedMetadata: { ...(model.modelJson.userDefinedMetadata ?? {}), mbq: { method: opts.method, wBits: opts.wBits, aBits: opts.aBits ?? null, groupSize, emit: opts.emit, requiresOps: opts.emit === 'quantized' ? '@tfjs-mbq/ops' : null } },
+      keptFloat: analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]).filter((id) => !isSelected.has(id)),
+      size: {
+        inputWeightBytes: model.modelJson.weightsManifest.flatMap((g) => g.weights).reduce((a, w) => a + storedByteLength(w), 0),
+        outputWeightBytes: shards.reduce((a, b) => a + b.byteLength, 0),
+      },
     });
     if (model.modelJson.signature) modelJson.signature = model.modelJson.signature;
     for (let i = 0; i < shards.length; i++) await out.writeFile(paths[i], shards[i]);
@@ -414,8 +450,10 @@ async function runPipeline(
     await out.writeFile('report.html', renderReport(quantization));
     progress('emit', 1, 1);
     clock.lap('emit');
+    const lazy = state.weights instanceof LazyWeightMap ? state.weights : undefined;
     return {
       outDir: out.outDir, backend: tf.getBackend(), quantization, timings: clock.timings,
+      weights: { peakResidentBytes: lazy?.peakResidentBytes ?? 0, diskReads: lazy?.diskReads ?? 0 },
       model: opts.keepModel ? { state, analysis, quantized, io } : undefined,
     };
   } finally {

@@ -4,7 +4,7 @@ import { initBackend } from '@tfjs-mbq/ops/backends';
 import { GraphBuilder, attr, analyseGraph, ConversionError, type WeightMap, type GraphDefJson } from '@tfjs-mbq/converter';
 import { concatBytes, decodeWeights } from '@tfjs-mbq/format';
 import { measureSensitivity, captionCrossEntropy } from '../src/sensitivity/index.js';
-import { batchedSensitivity } from '../src/pipeline/sensitivity_batched.js';
+import { batchedSensitivity } from '../src/sensitivity/batched.js';
 import { GraphExecutor } from '../src/graph/executor.js';
 import { loadModelDir } from '../src/io/load.js';
 import { writeSyntheticModel } from './helpers/synthetic.js';

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
 import { loadModelDir, analyseGraph, ConversionError, type ModelJson } from '@tfjs-mbq/converter';
-import { findModelIo } from '../src/pipeline/model_io.js';
+import { findModelIo } from '../src/graph/model_io.js';
 import { writeSyntheticModel } from './helpers/synthetic.js';
 import {
   applyEdit, damage, expectSuccessOrTypedError, fuzzParams, jsonEdit, nastyValue, removeCase, snapshot, textDamage, writeCase,

@@ -8,6 +8,7 @@ import { ExecutorEngine } from './engines/executor.js';
 import { RuntimeEngine } from './engines/runtime.js';
 import { ImageCache } from './images.js';
 import { readManifest, type CaptionItem, type QuestionItem } from './manifest.js';
+import type { LoadProgress } from '@tfjs-mbq/runtime';
 
 export interface EvalOptions {
   /** Evaluate only the first `limit` questions and captions (0 = all). */
@@ -18,6 +19,21 @@ export interface EvalOptions {
   maxNewTokens?: number;
   /** Also return every prediction. */
   keepPredictions?: boolean;
+  /**
+   * Called after each question or caption is scored (after each batch for a batched engine):
+   * `done` of `total` in the current stage, questions first, then captions.
+   */
+  onProgress?: (progress: EvalProgress) => void;
+}
+
+/** How far {@link evaluate} is. */
+export interface EvalProgress {
+  stage: 'questions' | 'captions';
+  /** Questions (or captions) scored so far. */
+  done: number;
+  total: number;
+  /** Questions answered correctly so far (stage `questions`). */
+  correct: number;
 }
 
 export interface TypeScore {
@@ -40,10 +56,15 @@ export interface EvalReport {
   predictions?: Prediction[];
 }
 
+export interface LoadEngineOptions {
+  /** Load progress of the `runtime` engine (weight bytes read; see loadVlm's onProgress). */
+  onProgress?: (progress: LoadProgress) => void;
+}
+
 /** Loads a model for evaluation on the backend the caller set (`initBackend` first). */
-export async function loadEvalEngine(location: string, engine: EngineName = 'runtime'): Promise<EvalEngine> {
+export async function loadEvalEngine(location: string, engine: EngineName = 'runtime', options: LoadEngineOptions = {}): Promise<EvalEngine> {
   switch (engine) {
-    case 'runtime': return RuntimeEngine.load(location);
+    case 'runtime': return RuntimeEngine.load(location, options.onProgress);
     case 'executor': return ExecutorEngine.load(location);
     default: throw new Error(`eval: unknown engine '${String(engine)}' (expected ${ENGINE_NAMES.join(' or ')})`);
   }
@@ -51,8 +72,9 @@ export async function loadEvalEngine(location: string, engine: EngineName = 'run
 
 export async function evaluate(engine: EvalEngine, dataDir: string, opts: EvalOptions = {}): Promise<EvalReport> {
   const started = Date.now();
-  const batchSize = opts.batchSize ?? 64;
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`eval: the batch size must be a positive integer, got ${batchSize}`);
+  const requested = opts.batchSize ?? 64;
+  if (!Number.isInteger(requested) || requested < 1) throw new Error(`eval: the batch size must be a positive integer, got ${requested}`);
+  const batchSize = engine.batched ? requested : 1;
   const items = await readManifest(dataDir);
   let questions = items.filter((i): i is QuestionItem => i.kind === 'question');
   let captions = items.filter((i): i is CaptionItem => i.kind === 'caption');
@@ -82,6 +104,7 @@ export async function evaluate(engine: EvalEngine, dataDir: string, opts: EvalOp
       }
       if (opts.keepPredictions) predictions.push({ image: q.image, question: q.question, answer: q.answer, prediction: answers[j]!, type: q.type });
     });
+    opts.onProgress?.({ stage: 'questions', done: i + batch.length, total: questions.length, correct });
   }
   for (const s of Object.values(perType)) s.accuracy = s.correct / s.total;
   let nll = 0;
@@ -92,6 +115,7 @@ export async function evaluate(engine: EvalEngine, dataDir: string, opts: EvalOp
     const r = await engine.captionNll(inputs);
     nll += r.nll;
     captionTokens += r.tokens;
+    opts.onProgress?.({ stage: 'captions', done: i + inputs.length, total: captions.length, correct });
   }
   const report: EvalReport = {
     questions: questions.length,

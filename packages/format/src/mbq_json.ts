@@ -16,6 +16,11 @@ export interface MbqJson {
   padTokenId?: number;
   /** Input image size `[H, W]` of `pixel_values`. */
   imageSize: [number, number];
+  /**
+   * Positions the graph's tables cover, when fewer than config.json's max_position_embeddings (an
+   * import builds at most a bounded number: a 32768-position causal mask alone is 4 GiB).
+   */
+  maxPositions?: number;
 }
 
 const ID_FIELDS = ['imageTokenId', 'bosTokenId', 'eosTokenId'] as const;
@@ -50,6 +55,7 @@ export function parseMbqJson(raw: unknown, file: string): MbqJson & Record<strin
     imageSize: [(size as number[])[0]!, (size as number[])[1]!],
   };
   if (raw.padTokenId !== undefined) out.padTokenId = int('padTokenId', 0);
+  if (raw.maxPositions !== undefined) out.maxPositions = int('maxPositions', 1);
   return out;
 }
 
@@ -76,6 +82,13 @@ export function configVocabSize(config: unknown): number | undefined {
 export function configMaxPositions(config: unknown): number | undefined {
   const c = (isObject(config) ? config : {}) as HfConfigFields;
   return positiveInt(c.text_config?.max_position_embeddings) ?? positiveInt(c.max_position_embeddings);
+}
+
+/** The longest sequence the model runs: config.json's positions, or mbq.json's `maxPositions` when fewer. */
+export function modelMaxPositions(mbq: Pick<MbqJson, 'maxPositions'>, config: unknown): number | undefined {
+  const fromConfig = configMaxPositions(config);
+  if (mbq.maxPositions === undefined) return fromConfig;
+  return fromConfig === undefined ? mbq.maxPositions : Math.min(fromConfig, mbq.maxPositions);
 }
 
 /**
@@ -114,7 +127,7 @@ export function checkMbqAgainstModel(
       throw new FormatError('MBQ_JSON', `${mbqFile}: "imageTokenCount" is ${mbq.imageTokenCount} but a ${side}x${side} image in ${patch}-pixel patches (${configFile}) gives ${grid}`, mbqFile);
     }
   }
-  const maxPos = configMaxPositions(config);
+  const maxPos = modelMaxPositions(mbq, config);
   if (maxPos !== undefined && mbq.imageTokenOffset + mbq.imageTokenCount >= maxPos) {
     throw new FormatError('MBQ_JSON', `${mbqFile}: the image tokens end at position ${mbq.imageTokenOffset + mbq.imageTokenCount}, past the model's ${maxPos} positions`, mbqFile);
   }

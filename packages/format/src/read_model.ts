@@ -4,8 +4,9 @@
  */
 import { FormatError, type FormatErrorCode } from './errors.js';
 import type { ModelJson, WeightEntryJson } from './graph_model.js';
-import { MAX_JSON_BYTES, SourceReadError, type FileSource } from './source.js';
+import { MAX_JSON_BYTES, SourceReadError, type FileSource, type LocalFile } from './source.js';
 import { validateModelJson } from './validate_model_json.js';
+import { decodeHalfBytes } from './half.js';
 import { sizeOf, storedByteLength, type WeightArray, type WeightMap } from './weights.js';
 
 /** Largest total of weights a model.json may declare (8 GiB), checked before any shard is read. */
@@ -81,6 +82,21 @@ export async function readModelJson(source: FileSource, file = 'model.json'): Pr
 export interface ReadWeightsOptions {
   /** Refuse a model whose manifest declares more bytes than this (default 8 GiB). */
   maxWeightBytes?: number;
+  /**
+   * Called with the weight bytes read so far and the total the manifest declares: once before
+   * the first shard (0 of the total), then after each shard is read.
+   */
+  onProgress?: (progress: WeightReadProgress) => void;
+}
+
+/** How far the weight shards of a model have been read. */
+export interface WeightReadProgress {
+  /** Weight bytes read so far. */
+  loadedBytes: number;
+  /** Weight bytes the manifest declares. */
+  totalBytes: number;
+  /** The shard just read (its path or URL); undefined before the first. */
+  file?: string;
 }
 
 /**
@@ -96,6 +112,8 @@ export async function readWeightGroups(source: FileSource, modelJson: ModelJson,
     throw new FormatError('WEIGHTS_SHARD_SIZE', `${modelWhere}: the manifest declares ${total} bytes of weights, more than the limit of ${limit}`, modelWhere);
   }
   const groups: WeightGroup[] = [];
+  let loaded = 0;
+  options.onProgress?.({ loadedBytes: 0, totalBytes: total });
   for (const [gi, group] of modelJson.weightsManifest.entries()) {
     const want = expected[gi]!;
     const parts: Uint8Array[] = [];
@@ -116,12 +134,67 @@ export async function readWeightGroups(source: FileSource, modelJson: ModelJson,
       }
       parts.push(bytes);
       got += bytes.byteLength;
+      loaded += bytes.byteLength;
+      options.onProgress?.({ loadedBytes: loaded, totalBytes: total, file: source.where(p) });
     }
     if (got !== want) {
       throw new FormatError('WEIGHTS_SHARD_SIZE', `${shards}: weight shards of group ${gi} hold ${got} bytes, ${modelWhere} describes ${want} (shard missing data: truncated or short)`,
         source.where(group.paths[group.paths.length - 1] ?? 'model.json'));
     }
     groups.push({ bytes: parts.length === 1 ? parts[0]! : concatBytes(parts, want), shards: group.paths.map((p) => source.where(p)) });
+  }
+  return groups;
+}
+
+/** One manifest group's shards as local files, checked but not read (locateWeightGroups). */
+export interface LocatedWeightGroup {
+  /** Its shards in order, each with where it was read (for messages); their bytes add up to the group's. */
+  files: (LocalFile & { where: string })[];
+  bytes: number;
+}
+
+/**
+ * What readWeightGroups checks (declared total within the limit, every shard inside the model's
+ * directory, a regular file, the group's shards holding exactly the declared bytes), for a
+ * directory source, without reading any weight: a reader then takes each weight's byte range
+ * when it needs it.
+ */
+export async function locateWeightGroups(source: FileSource, modelJson: ModelJson, modelWhere: string, options: ReadWeightsOptions = {}): Promise<LocatedWeightGroup[]> {
+  const local = source.localFile?.bind(source);
+  if (!local) throw new FormatError('MODEL_JSON_READ', `${source.location}: weights can be read a tensor at a time only from a local directory`, source.location);
+  const limit = options.maxWeightBytes ?? Number.MAX_SAFE_INTEGER;
+  const expected = modelJson.weightsManifest.map((g) => g.weights.reduce((a, w) => a + storedByteLength(w), 0));
+  const total = expected.reduce((a, b) => a + b, 0);
+  if (total > limit) {
+    throw new FormatError('WEIGHTS_SHARD_SIZE', `${modelWhere}: the manifest declares ${total} bytes of weights, more than the limit of ${limit}`, modelWhere);
+  }
+  const groups: LocatedWeightGroup[] = [];
+  for (const [gi, group] of modelJson.weightsManifest.entries()) {
+    const want = expected[gi]!;
+    const files: LocatedWeightGroup['files'] = [];
+    let got = 0;
+    const shards = group.paths.map((p) => source.where(p)).join(', ');
+    for (const p of group.paths) {
+      let file: LocalFile;
+      try {
+        file = await local(p, want - got);
+      } catch (e) {
+        if (e instanceof SourceReadError && e.problem === 'too-large') {
+          throw new FormatError('WEIGHTS_SHARD_SIZE', `${shards}: weight shards of group ${gi} hold more than the ${want} bytes ${modelWhere} describes (${detail(e)}; more than described: dtype or shape mismatch?)`, source.where(p));
+        }
+        if (e instanceof SourceReadError && e.problem === 'not-found') {
+          throw new FormatError('WEIGHTS_SHARD_MISSING', `${e.where}: weight shard listed in ${modelWhere} is missing (${detail(e)})`, e.where);
+        }
+        return sourceFailure(e, 'WEIGHTS_SHARD_MISSING', source.where(p));
+      }
+      files.push({ ...file, where: source.where(p) });
+      got += file.bytes;
+    }
+    if (got !== want) {
+      throw new FormatError('WEIGHTS_SHARD_SIZE', `${shards}: weight shards of group ${gi} hold ${got} bytes, ${modelWhere} describes ${want} (shard missing data: truncated or short)`,
+        source.where(group.paths[group.paths.length - 1] ?? 'model.json'));
+    }
+    groups.push({ files, bytes: want });
   }
   return groups;
 }
@@ -161,8 +234,7 @@ export interface DecodeOptions {
 }
 
 /**
- * Splits weight groups into named typed arrays (each its own copy). Only float32, int32 and bool
- * weights without tfjs-converter quantization decode; others are refused naming the weight.
+ * Splits weight groups into named typed arrays (each its own copy), as decodeWeightBytes decodes them.
  */
 export function decodeWeights(files: GraphModelFiles, options: DecodeOptions = {}): WeightMap {
   const { modelJson, where, groups } = files;
@@ -172,10 +244,10 @@ export function decodeWeights(files: GraphModelFiles, options: DecodeOptions = {
     let offset = 0;
     for (const w of group.weights) {
       const bytes = storedByteLength(w);
-      const arr = toTyped(w, data.slice(offset, offset + bytes), where);
+      const arr = decodeWeightBytes(w, data.slice(offset, offset + bytes), where);
       offset += bytes;
-      if (options.checkFinite && arr.data instanceof Float32Array) {
-        const i = arr.data.findIndex((v) => !Number.isFinite(v));
+      if (options.checkFinite) {
+        const i = firstNonFinite(arr);
         if (i >= 0) {
           const shards = groups[gi]!.shards;
           throw new FormatError('WEIGHTS_NONFINITE', `${shards.join(', ')}: weight "${w.name}" holds ${Number.isNaN(arr.data[i]) ? 'NaN' : 'Inf'} at flat index ${i} (listed in ${where})`, shards[0]);
@@ -187,13 +259,27 @@ export function decodeWeights(files: GraphModelFiles, options: DecodeOptions = {
   return weights;
 }
 
-function toTyped(w: WeightEntryJson, bytes: Uint8Array, where: string): WeightArray {
+/**
+ * One manifest entry's stored bytes (exactly storedByteLength(w), a copy the result may keep) as a
+ * typed array. float32, int32 and bool decode as stored; float32 stored as float16 (tfjs-converter's
+ * `--quantize_float16`, `tfjs-mbq import --dtype float16`) widens exactly to float32. Other
+ * quantizations are refused naming the weight.
+ */
+export function decodeWeightBytes(w: WeightEntryJson, bytes: Uint8Array, where: string): WeightArray {
   const shape = [...w.shape];
-  if (w.quantization !== undefined) throw new FormatError('WEIGHTS_DTYPE', `${where}: weight "${w.name}": quantized weights in the manifest are not supported (convert without --quantize_* first)`, where);
+  if (w.quantization !== undefined) {
+    if (w.quantization.dtype === 'float16' && w.dtype === 'float32') return { dtype: 'float32', shape, data: decodeHalfBytes(bytes) };
+    throw new FormatError('WEIGHTS_DTYPE', `${where}: weight "${w.name}": ${w.quantization.dtype}-quantized weights in the manifest are not supported (only float16-stored float32; convert without --quantize_uint8/--quantize_uint16 first)`, where);
+  }
   switch (w.dtype) {
     case 'float32': return { dtype: 'float32', shape, data: new Float32Array(bytes.buffer, bytes.byteOffset, sizeOf(shape)) };
     case 'int32': return { dtype: 'int32', shape, data: new Int32Array(bytes.buffer, bytes.byteOffset, sizeOf(shape)) };
     case 'bool': return { dtype: 'bool', shape, data: bytes };
     default: throw new FormatError('WEIGHTS_DTYPE', `${where}: weight "${w.name}": dtype ${w.dtype} cannot be decoded (expected float32, int32, bool)`, where);
   }
+}
+
+/** Index of the first NaN or Inf of a float weight, or -1 (non-float weights: -1). */
+export function firstNonFinite(w: WeightArray): number {
+  return w.data instanceof Float32Array ? w.data.findIndex((v) => !Number.isFinite(v)) : -1;
 }

@@ -34,6 +34,19 @@ export interface FileSource {
    * more than `maxBytes + 1` bytes of it.
    */
   read(file: string, maxBytes: number): Promise<Uint8Array>;
+  /**
+   * Directory sources only: the real path and byte size of `file`, with every check of `read`
+   * (inside the root, a regular file, at most `maxBytes` bytes) but nothing read, so that a reader
+   * can then take a file's bytes a range at a time.
+   */
+  localFile?(file: string, maxBytes: number): Promise<LocalFile>;
+}
+
+/** A regular file of a directory source, checked but not read. */
+export interface LocalFile {
+  /** Its real path (symbolic links resolved, inside the source's root). */
+  path: string;
+  bytes: number;
 }
 
 /** Largest JSON file a reader accepts (model.json, tokenizer.json, ...): far above real ones. */
@@ -45,21 +58,35 @@ export const MAX_JSON_BYTES = 512 * 1024 * 1024;
  * the path read.
  */
 export function relabelledSource(source: FileSource, location: string, where: (file: string) => string): FileSource {
-  return {
+  const relabel = (e: unknown, file: string): never => {
+    if (!(e instanceof SourceReadError)) throw e;
+    const inner = source.where(file);
+    const label = where(file);
+    const message = e.message.startsWith(`${e.where}: `) ? `${label}: ${e.message.slice(e.where.length + 2)}` : e.message.split(inner).join(label);
+    const err = new SourceReadError(e.problem, label, message);
+    err.cause = e;
+    throw err;
+  };
+  const relabelled: FileSource = {
     location,
     where,
     async read(file: string, maxBytes: number): Promise<Uint8Array> {
       try {
         return await source.read(file, maxBytes);
       } catch (e) {
-        if (!(e instanceof SourceReadError)) throw e;
-        const inner = source.where(file);
-        const label = where(file);
-        const message = e.message.startsWith(`${e.where}: `) ? `${label}: ${e.message.slice(e.where.length + 2)}` : e.message.split(inner).join(label);
-        const err = new SourceReadError(e.problem, label, message);
-        err.cause = e;
-        throw err;
+        return relabel(e, file);
       }
     },
   };
+  const local = source.localFile?.bind(source);
+  if (local) {
+    relabelled.localFile = async (file, maxBytes) => {
+      try {
+        return await local(file, maxBytes);
+      } catch (e) {
+        return relabel(e, file);
+      }
+    };
+  }
+  return relabelled;
 }

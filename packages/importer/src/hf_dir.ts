@@ -1,12 +1,16 @@
 /**
  * The files of a Hugging Face checkpoint directory besides the weights: config.json, the
- * tokenizer files, the chat template and the processor settings. Missing or malformed required
- * files are one ImportError naming the file.
+ * tokenizer files, the chat template and the processor settings. Read through the format's file
+ * source: regular files only, of bounded size, inside the directory after resolving links (or in
+ * the blob store of a Hugging Face cache snapshot, whose files are links into `../../blobs`).
+ * Missing or malformed required files are one ImportError naming the file.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HF_SIDECAR_FILES } from '@tfjs-mbq/format';
-import { ImportError, type ImportErrorCode } from './errors.js';
+import { HF_SIDECAR_FILES, isFormatError, readHfModelFiles, type HfSidecarFile } from '@tfjs-mbq/format';
+import { fileSource } from '@tfjs-mbq/format/node';
+import { checkpointRoots } from './checkpoint_roots.js';
+import { ImportError } from './errors.js';
 import { INDEX_FILE, SINGLE_FILE } from './safetensors/index.js';
 
 /** Files copied verbatim into the imported model directory when present (the format's list: conversions copy the same). */
@@ -22,7 +26,9 @@ export interface HfDirFiles {
   processorConfig?: unknown;
   preprocessorConfig?: unknown;
   /** Names of the HF_SIDECAR_FILES present. */
-  present: string[];
+  present: HfSidecarFile[];
+  /** Their bytes as read (the import copies these, not the files again). */
+  bytes: Map<HfSidecarFile, Uint8Array>;
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -33,30 +39,14 @@ async function isFile(path: string): Promise<boolean> {
   }
 }
 
-async function text(path: string, code: ImportErrorCode): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (e) {
-    const c = (e as NodeJS.ErrnoException).code;
-    throw new ImportError(code, `${path}: cannot read (${c === 'ENOENT' ? 'file not found' : c ?? (e as Error).message})`, path);
-  }
-}
-
-async function json(path: string, code: ImportErrorCode): Promise<unknown> {
-  const t = await text(path, code);
-  try {
-    return JSON.parse(t.charCodeAt(0) === 0xfeff ? t.slice(1) : t);
-  } catch (e) {
-    throw new ImportError(code, `${path}: malformed JSON (${(e as Error).message})`, path);
-  }
-}
-
 /** True when `dir` looks like a Hugging Face checkpoint: config.json with `architectures`, and safetensors weights. */
 export async function isHfCheckpointDir(dir: string): Promise<boolean> {
   if (!(await isFile(join(dir, 'config.json')))) return false;
   if (!(await isFile(join(dir, SINGLE_FILE))) && !(await isFile(join(dir, INDEX_FILE)))) return false;
   try {
-    const c = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as { architectures?: unknown };
+    // Read as every checkpoint file is (inside the directory, a regular file), and small: a config.json is a few KB.
+    const bytes = await fileSource(dir, { alsoInside: await checkpointRoots(dir) }).read('config.json', 16 * 1024 * 1024);
+    const c = JSON.parse(new TextDecoder().decode(bytes)) as { architectures?: unknown };
     return Array.isArray(c.architectures);
   } catch {
     return false;
@@ -69,18 +59,17 @@ export async function readHfDir(dir: string): Promise<HfDirFiles> {
   } catch (e) {
     throw new ImportError('CONFIG', `${dir}: not a checkpoint directory (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`, dir);
   }
-  const present: string[] = [];
-  for (const f of HF_SIDECAR_FILES) if (await isFile(join(dir, f))) present.push(f);
-  const optional = async (f: string, code: ImportErrorCode): Promise<unknown> => (present.includes(f) ? json(join(dir, f), code) : undefined);
-  return {
-    dir,
-    config: await json(join(dir, 'config.json'), 'CONFIG'),
-    tokenizer: await json(join(dir, 'tokenizer.json'), 'TOKENIZER'),
-    tokenizerConfig: await json(join(dir, 'tokenizer_config.json'), 'TOKENIZER'),
-    chatTemplateJinja: present.includes('chat_template.jinja') ? await text(join(dir, 'chat_template.jinja'), 'TOKENIZER') : undefined,
-    chatTemplateJson: await optional('chat_template.json', 'TOKENIZER'),
-    processorConfig: await optional('processor_config.json', 'PROCESSOR'),
-    preprocessorConfig: await optional('preprocessor_config.json', 'PROCESSOR'),
-    present,
-  };
+  try {
+    const read = await readHfModelFiles(fileSource(dir, { alsoInside: await checkpointRoots(dir) }));
+    const t = read.text;
+    return {
+      dir, config: t.config, tokenizer: t.tokenizer, tokenizerConfig: t.tokenizerConfig, chatTemplateJinja: t.chatTemplateJinja,
+      chatTemplateJson: t.chatTemplateJson, processorConfig: t.processorConfig, preprocessorConfig: t.preprocessorConfig,
+      present: [...read.bytes.keys()], bytes: read.bytes,
+    };
+  } catch (e) {
+    if (!isFormatError(e)) throw e;
+    const code = e.code === 'CONFIG' ? 'CONFIG' : e.code === 'IMAGE_PROCESSOR' ? 'PROCESSOR' : 'TOKENIZER';
+    throw new ImportError(code, e.message, e.file);
+  }
 }

@@ -3,11 +3,11 @@
  * (model.json + shards, config.json, mbq.json, the tokenizer and processor files), written
  * atomically. Weights stream one tensor at a time from safetensors into the shards.
  */
-import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AtomicOutputDir, GraphBuilder, checkOutputPath, isConversionError, type ModelJson, type WeightEntryJson } from '@tfjs-mbq/converter';
-import { processedImageShape, type ImageInputLayout, type ImageProcessorConfig, type MbqJson } from '@tfjs-mbq/format';
+import { configMaxPositions, imageSizeError, processedImageShape, type ImageInputLayout, type ImageProcessorConfig, type MbqJson } from '@tfjs-mbq/format';
 import { planArchitecture, type ArchitecturePlan } from './arch/index.js';
+import { MAX_POSITIONS } from './arch/text_config.js';
 import { loadWeight, type WeightSpec } from './arch/plan.js';
 import { ImportError } from './errors.js';
 import { GraphOps } from './graph/graph_ops.js';
@@ -28,6 +28,12 @@ export interface ImportOptions {
   shardBytes?: number;
   /** Qwen2-VL: the resized image size [H, W] the graph is built for (default: the processor's size for a 448x448 image). */
   imageSize?: [number, number];
+  /**
+   * The most positions (prompt + answer tokens) the graph covers, at most MAX_POSITIONS (16384);
+   * default: config.json's max_position_embeddings, or 4096 when it states more (mbq.json then
+   * records `maxPositions`, which the runtime and the converter honour).
+   */
+  maxPositions?: number;
   /** Called after each weight is written. */
   onProgress?: (e: { done: number; total: number; name: string }) => void;
   handleSignals?: boolean;
@@ -77,7 +83,7 @@ function buildGraph(plan: ArchitecturePlan, offset: number): { b: GraphBuilder; 
   return { b, specs };
 }
 
-function mbqJsonOf(plan: ArchitecturePlan, layout: PromptLayout, processor: ImageProcessorConfig, dtype: StoredDtype, dir: string): ImportedMbqJson {
+function mbqJsonOf(plan: ArchitecturePlan, layout: PromptLayout, processor: ImageProcessorConfig, dtype: StoredDtype, dir: string, config: unknown): ImportedMbqJson {
   if (layout.imageTokenCount !== plan.imageTokenCount) {
     throw new ImportError('PROCESSOR', `${dir}: the processor puts ${layout.imageTokenCount} image tokens in a prompt but the model makes ${plan.imageTokenCount} image features`, dir);
   }
@@ -96,6 +102,8 @@ function mbqJsonOf(plan: ArchitecturePlan, layout: PromptLayout, processor: Imag
   };
   const pad = layout.padTokenId ?? plan.padTokenId;
   if (pad !== undefined) mbq.padTokenId = pad;
+  // The graph covers fewer positions than config.json states: readers take the smaller.
+  if (configMaxPositions(config) !== plan.maxSeq) mbq.maxPositions = plan.maxSeq;
   return mbq;
 }
 
@@ -144,6 +152,10 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
   const shardBytes = opts.shardBytes ?? DEFAULT_SHARD_BYTES;
   if (dtype !== 'float32' && dtype !== 'float16') throw new ImportError('OPTION', `--dtype must be float32 or float16, got ${String(dtype)}`);
   if (!Number.isSafeInteger(shardBytes) || shardBytes < 1024) throw new ImportError('OPTION', `--weight-shard-size-bytes must be an integer >= 1024, got ${shardBytes}`);
+  const maxPositions = opts.maxPositions;
+  if (maxPositions !== undefined && (!Number.isSafeInteger(maxPositions) || maxPositions < 2 || maxPositions > MAX_POSITIONS)) {
+    throw new ImportError('OPTION', `--max-positions must be an integer from 2 to ${MAX_POSITIONS}, got ${maxPositions}`);
+  }
   try {
     checkOutputPath(opts.hfDir, opts.outDir);
   } catch (e) {
@@ -156,11 +168,14 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
   let out: AtomicOutputDir | undefined;
   try {
     const { config: processor, file } = readImageProcessor(files);
-    const plan = planArchitecture(files.config, configFile, ckpt, { processor, imageSize: opts.imageSize });
+    const plan = planArchitecture(files.config, configFile, ckpt, { processor, imageSize: opts.imageSize, maxPositions });
+    // Sizes the graph's tables are made from, checked before any is allocated.
+    const sizeProblem = imageSizeError(plan.imageSize[1], plan.imageSize[0]);
+    if (sizeProblem) throw new ImportError(opts.imageSize ? 'OPTION' : 'PROCESSOR', `${opts.imageSize ? '--image-size' : file}: the graph's input image would be ${plan.imageSize[0]}x${plan.imageSize[1]}: ${sizeProblem}`, opts.imageSize ? undefined : file);
     const problem = plan.imageProcessorProblem(processor);
     if (problem) throw new ImportError('PROCESSOR', `${file}: ${problem}`, file);
     const layout = promptLayout(files, processedImageShape(plan.imageInput, plan.imageSize));
-    const mbq = mbqJsonOf(plan, layout, processor, dtype, opts.hfDir);
+    const mbq = mbqJsonOf(plan, layout, processor, dtype, opts.hfDir, files.config);
     const { b, specs } = buildGraph(plan, mbq.imageTokenOffset);
     try {
       out = await AtomicOutputDir.create(opts.outDir, { handleSignals: opts.handleSignals });
@@ -175,7 +190,8 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
     };
     await out.writeFile('model.json', JSON.stringify(modelJson));
     await out.writeFile('mbq.json', JSON.stringify(mbq, null, 2) + '\n');
-    for (const f of files.present) await copyFile(join(opts.hfDir, f), join(out.tempDir, f));
+    // The bytes that were read and checked, not the files again (they may have changed since).
+    for (const f of files.present) await out.writeFile(f, files.bytes.get(f)!);
     await out.commit();
     return { outDir: out.outDir, architecture: plan.architecture, mbq, weights: specs.size, weightBytes: bytes, shards: paths.length };
   } catch (e) {

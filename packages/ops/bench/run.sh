@@ -10,9 +10,9 @@ export OUT="${OUT:-$dir/out}"
 entries=("$@")
 [ ${#entries[@]} -gt 0 ] || entries=(matmul_bench decode_bench)
 for entry in "${entries[@]}"; do
-  # tfjs-backend-wasm finds its .wasm files next to its own module: keep tfjs unbundled for wasm entries.
+  # tfjs-backend-wasm finds its .wasm files next to its own module: keep tfjs unbundled for wasm entries (and smoke, which may pick wasm).
   extra=()
-  [[ "$entry" == wasm_* ]] && extra=(--external:@tensorflow/*)
+  [[ "$entry" == wasm_* || "$entry" == smoke ]] && extra=(--external:@tensorflow/*)
   node_modules/.bin/esbuild "packages/ops/bench/$entry.ts" "${extra[@]}" --bundle --platform=node --format=esm --target=node20 \
     --log-level=warning --external:webgpu --outfile="$dir/$entry.mjs" \
     "--banner:js=import { createRequire as __mbqCreateRequire } from 'module'; globalThis.require ??= __mbqCreateRequire(import.meta.url);"

@@ -14,6 +14,8 @@ import { mulberry32 } from '../src/util/prng.js';
 const SHAPES = (process.env.BENCH_SHAPES ?? '4096x4096,4096x11008').split(',').map((s) => s.split('x').map(Number) as [number, number]);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const MS = (process.env.BENCH_MS ?? '1').split(',').map(Number);
+/** Calls per timed sample (small shapes need many: a call is a few µs). */
+const REPS = Number(process.env.BENCH_REPS ?? 5);
 
 interface Heap { wasm: { HEAPU8: Uint8Array; _malloc(n: number): number; _free(p: number): void }; getMemoryOffset(id: object): number }
 
@@ -24,7 +26,7 @@ function median(v: number[]): number {
 
 async function main(): Promise<void> {
   const report = await initBackend('wasm');
-  console.log(`backend wasm (${report.detail}); ${ROUNDS} rounds, variants alternating`);
+  console.log(`backend wasm (${report.detail}); ${ROUNDS} rounds × ${REPS} calls, variants alternating`);
   const rand = mulberry32(17);
   for (const [K, N] of SHAPES) {
     const wf = tf.tensor2d(Float32Array.from({ length: K * N }, () => rand() - 0.5), [K, N]);
@@ -77,7 +79,7 @@ async function main(): Promise<void> {
       for (const name of Object.keys(variants)) { variants[name]!(); wall[name] = []; cpu[name] = []; }
       for (let r = 0; r < ROUNDS; r++) {
         for (const [name, f] of Object.entries(variants)) {
-          const reps = name.includes('old path') ? 1 : 5;
+          const reps = name.includes('old path') ? 1 : REPS;
           const c0 = process.cpuUsage();
           const t0 = performance.now();
           for (let i = 0; i < reps; i++) f();

@@ -14,6 +14,7 @@ import { CACHE_UNPACKED_WEIGHTS, quantizedMatMul } from '@tfjs-mbq/ops';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { unpackedWeightCacheStats } from '../src/kernels/wasm/unpacked_weight_cache.js';
 import { quantizedMatMulWasmPath, setQuantizedMatMulWasmOptions } from '../src/kernels/wasm/quantized_matmul.js';
+import { GEMM_MIN_M, simdFamily } from '../src/kernels/wasm/simd/quantized_matmul_simd.js';
 import { quantizeActivationsInt8, quantizedMatMulReference } from '../src/kernels/quantized_matmul_common.js';
 import { mulberry32, randomLinear, RandomLinear, randomX, referenceAct8F64, referenceF64, relError } from './quantized_matmul_helpers.js';
 
@@ -129,6 +130,66 @@ describe('quantizedMatMul on wasm: SIMD kernel on the packed codes', () => {
     expect(unpackedWeightCacheStats).toEqual(stats);
     expect(tf.backend().numDataIds()).toBe(dataIds);
     expect(tf.memory().numTensors).toBe(tensors);
+  });
+});
+
+// The GEMM kernel (M >= GEMM_MIN_M, float x, group % 32 == 0): [bits, M, N, K, groupSize] with
+// N tails of the 8-row blocks (N = 1, 5, 13, 17), M tails of the 4-token tiles, groups 32..K.
+const GEMM_CASES: [number, number, number, number, number][] = [];
+for (const bits of [2, 3, 4, 5, 6, 7, 8]) {
+  GEMM_CASES.push(
+    [bits, GEMM_MIN_M, 13, 256, 32],
+    [bits, 9, 8, 96, 96],
+    [bits, 11, 17, 192, 64],
+    [bits, 7, 1, 128, 128],
+    [bits, 1, 5, 64, 32],
+  );
+}
+
+describe('quantizedMatMul on wasm: SIMD GEMM kernel (several tokens)', () => {
+  beforeAll(async () => {
+    await initBackend('wasm');
+    // gemmMinM 1: the cases with M < GEMM_MIN_M run the GEMM kernel too.
+    setQuantizedMatMulWasmOptions({ poisonOutput: true, gemmMinM: 1 });
+  });
+  afterAll(() => setQuantizedMatMulWasmOptions({}));
+
+  it('is chosen from GEMM_MIN_M tokens with groups of whole 32-code blocks', () => {
+    const c = { K: 256, groupSize: 128, bits: 3, actBits: 0 };
+    expect(simdFamily({ ...c, M: GEMM_MIN_M })).toBe('gemm');
+    expect(simdFamily({ ...c, M: GEMM_MIN_M - 1 })).toBe('lane');
+    expect(simdFamily({ ...c, M: 75, bits: 4, actBits: 8 })).toBe('gemm');
+    expect(simdFamily({ ...c, M: 75, K: 120, groupSize: 24 })).toBe('qmm');
+  });
+
+  // Integer zero points: w = (q - z)·s is the reference's float32 weight and each y[m, n] sums
+  // fround(x·w) in increasing k like the reference, so the result is bit-identical.
+  it.each(GEMM_CASES)('bits %i M=%i N=%i K=%i group %i is bit-identical to the cpu reference', async (bits, M, N, K, g) => {
+    const w = randomLinear(rand, N, K, bits, g);
+    const x = randomX(rand, M, K);
+    const y = await run(x, [M, K], w);
+    expect(Array.from(y)).toEqual(Array.from(cpuReference(x, M, w)));
+    expect(relError(y, referenceF64(x, M, w))).toBeLessThan(1e-6);
+  });
+
+  // W4A8: int16 activations and weights, int32 group sums (dot_i16x8_s), groups combined like the reference.
+  it.each([
+    [GEMM_MIN_M, 13, 256, 32], [9, 8, 96, 96], [11, 17, 192, 64], [7, 1, 128, 128], [2, 5, 64, 32], [13, 9, 256, 256],
+  ])('W4A8 M=%i N=%i K=%i group %i is bit-identical to the cpu reference', async (M, N, K, g) => {
+    const w = randomLinear(rand, N, K, 4, g, g === K);
+    const x = randomX(rand, M, K);
+    const y = await run(x, [M, K], w, 8);
+    expect(Array.from(y)).toEqual(Array.from(cpuReference(x, M, w, 8)));
+    const { q, scale } = quantizeActivationsInt8(x, M, K);
+    expect(relError(y, referenceAct8F64(q, scale, M, w))).toBeLessThan(1e-6);
+  });
+
+  it('fractional zero points and leading batch dims stay within float32 rounding of the reference', async () => {
+    const w = randomLinear(rand, 21, 128, 4, 32);
+    for (let i = 0; i < w.zeros.length; i++) w.zeros[i] = Math.fround(w.zeros[i] + rand() - 0.5);
+    const x = randomX(rand, 14, 128);
+    const y = await run(x, [2, 7, 128], w);
+    expect(worstScaledError(y, cpuReference(x, 14, w), x, 14, w)).toBeLessThan(1e-5);
   });
 });
 

@@ -33,12 +33,15 @@
  * The kernels here ("rows in lanes", qmm_*) are the general ones. When K and groupSize are
  * multiples of a chunk, the "chunk lanes" kernels (quantized_matmul_lanes_wat.ts, lane_*) run
  * instead: 1.4-1.6x faster (no gathers at 2/4/8 bits, one x load per slot for all rows).
+ * From GEMM_MIN_M tokens on (float activations, groups of whole 32-code blocks), the GEMM kernel
+ * (quantized_matmul_gemm_wat.ts, gemm_*) decodes each code once per call instead of once per tile.
  */
 
 import { Emitter, range, type QmmMode } from './wat_emitter.js';
 import { laneChunkCodes, laneKernel, laneKernelName, prepLanes, prepLanesName } from './quantized_matmul_lanes_wat.js';
+import { gemmA8ExportName, gemmA8Functions, gemmExportName, gemmFunctions } from './quantized_matmul_gemm_wat.js';
 
-export { laneChunkCodes, laneKernelName, prepLanesName };
+export { gemmA8ExportName, gemmExportName, laneChunkCodes, laneKernelName, prepLanesName };
 export type { QmmMode };
 
 /** Bit widths with a kernel. */
@@ -306,6 +309,8 @@ export function quantizedMatMulWat(): string {
   prepLanes(e, 4, 'a8');
   for (const bits of QMM_BITS) for (const mTile of LANE_M_TILES) laneKernel(e, bits, mTile, 'f32');
   for (const mTile of LANE_M_TILES) laneKernel(e, 4, mTile, 'a8');
+  gemmFunctions(e, QMM_BITS);
+  gemmA8Functions(e, [4]);
   e.emit(`)`);
   return e.lines.join('\n') + '\n';
 }

@@ -21,10 +21,16 @@ export type BrowserImage = HTMLImageElement | HTMLCanvasElement | HTMLVideoEleme
 
 export type ImageInput = RgbaImage | HasBitmap | BrowserImage;
 
+/** A Uint8Array or Uint8ClampedArray, also from another realm (a worker message, an iframe). */
+function isBytes(x: unknown): x is Uint8Array | Uint8ClampedArray {
+  const tag = Object.prototype.toString.call(x);
+  return tag === '[object Uint8Array]' || tag === '[object Uint8ClampedArray]';
+}
+
 function isRgba(x: unknown): x is RgbaImage {
   const o = x as RgbaImage;
   return !!o && typeof o === 'object' && typeof o.width === 'number' && typeof o.height === 'number' &&
-    (o.data instanceof Uint8Array || o.data instanceof Uint8ClampedArray);
+    isBytes(o.data);
 }
 
 /** Refuses an image over IMAGE_LIMITS of @tfjs-mbq/format before it is preprocessed. */

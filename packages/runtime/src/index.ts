@@ -13,7 +13,7 @@ import '@tfjs-mbq/ops';
 
 export { registerMbqOps } from '@tfjs-mbq/ops';
 
-export { loadVlm, Vlm, continuationNll, type LoadVlmOptions, type AnswerOptions, type Generation, type TimeDecodeOptions, type DecodeTiming, type ContinuationScore } from './vlm.js';
+export { loadVlm, Vlm, continuationNll, type LoadVlmOptions, type LoadProgress, type AnswerOptions, type GeneratedToken, type Generation, type TimeDecodeOptions, type DecodeTiming, type ContinuationScore } from './vlm.js';
 export { ModelInputs, loadModelInputs } from './model_inputs.js';
 export { WordLevelTokenizer, HfTokenizer, type TextTokenizer, type PromptBuilder } from '@tfjs-mbq/format';
 export { rgbaOf, type ImageInput, type RgbaImage, type HasBitmap, type BrowserImage } from './image.js';
@@ -21,4 +21,7 @@ export { modelImage, toPixelValues, type ModelImage } from './model_image.js';
 export { IMAGE_LIMITS, checkImageHeader, type ImageHeader } from '@tfjs-mbq/format';
 export { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 export type { FetchLike } from './sources.js';
+export { listCachedModels, deleteCachedModel, DEFAULT_MODEL_CACHE, type CachedModel, type ModelCacheOptions, type CacheLike, type CacheStorageLike } from './model_cache.js';
 export { initBackend, type BackendName, type BackendReport } from '@tfjs-mbq/ops/backends';
+export { serveVlmWorker } from './worker/host.js';
+export type { WorkerLoadOptions, WorkerGenerateOptions, WorkerVlmInfo, MessageEndpoint } from './worker/protocol.js';

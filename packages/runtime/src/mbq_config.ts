@@ -32,6 +32,7 @@ export function parseMbqConfig(json: unknown, file = 'mbq.json'): MbqConfig {
     imageTokenCount: m.imageTokenCount, imageTokenOffset: m.imageTokenOffset, imageTokenId: m.imageTokenId,
     bosTokenId: m.bosTokenId, eosTokenId: m.eosTokenId, imageSize: m.imageSize,
     ...(m.padTokenId !== undefined ? { padTokenId: m.padTokenId } : {}),
+    ...(m.maxPositions !== undefined ? { maxPositions: m.maxPositions } : {}),
     tokenizer,
     imageProcessor: imageProcessor(m, tokenizer, file),
     imageInput: parseImageInputLayout(m.imageInput, m.imageSize, file),

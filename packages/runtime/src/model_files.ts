@@ -1,6 +1,6 @@
 /** Reads a tfjs graph model (model.json + weight shards) into in-memory ModelArtifacts, by the format's one reader. */
 import type * as tf from '@tensorflow/tfjs-core';
-import { concatBytes, readGraphModel as readModelFiles, type ModelJson } from '@tfjs-mbq/format';
+import { concatBytes, readGraphModel as readModelFiles, type ModelJson, type WeightReadProgress } from '@tfjs-mbq/format';
 import type { ModelSource } from './sources.js';
 
 export type { NodeDefJson, WeightEntryJson } from '@tfjs-mbq/format';
@@ -17,8 +17,8 @@ export interface GraphModelFiles {
  * model.json (validated: names the file and the entry) and its shards (inside the model's
  * location, each read no further than the manifest declares), before tfjs sees the model.
  */
-export async function readGraphModel(source: ModelSource): Promise<GraphModelFiles> {
-  const { modelJson, groups } = await readModelFiles(await source.source());
+export async function readGraphModel(source: ModelSource, onProgress?: (p: WeightReadProgress) => void): Promise<GraphModelFiles> {
+  const { modelJson, groups } = await readModelFiles(await source.source(), { onProgress });
   const all = concatBytes(groups.map((g) => g.bytes));
   const weightSpecs = modelJson.weightsManifest.flatMap((g) => g.weights) as tf.io.WeightsManifestEntry[];
   return { json: modelJson, weightSpecs, weightData: all.buffer as ArrayBuffer };

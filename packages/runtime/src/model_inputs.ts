@@ -4,7 +4,7 @@
  * positions config.json allows. `Vlm` answers through it, and so does evaluation with any engine,
  * so both build the same pixel_values and prompt ids.
  */
-import { checkMbqAgainstModel, processedImageShape, type ProcessedImageShape, type PromptBuilder, type TextTokenizer } from '@tfjs-mbq/format';
+import { checkMbqAgainstModel, modelMaxPositions, processedImageShape, type ProcessedImageShape, type PromptBuilder, type TextTokenizer } from '@tfjs-mbq/format';
 import type { ImageInput } from './image.js';
 import { parseMbqConfig, type MbqConfig } from './mbq_config.js';
 import { modelImage, type ModelImage } from './model_image.js';
@@ -56,11 +56,6 @@ export class ModelInputs {
 /** The parts of a Hugging Face config.json the runtime reads. */
 export interface HfConfigJson { max_position_embeddings?: unknown; text_config?: { max_position_embeddings?: unknown } }
 
-function maxPositions(c: HfConfigJson | null): number | null {
-  const v = c?.text_config?.max_position_embeddings ?? c?.max_position_embeddings;
-  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : null;
-}
-
 /** Reads and cross-checks mbq.json, config.json and the tokenizer files of the model at `source`. */
 export async function readModelInputs(source: ModelSource): Promise<ModelInputs> {
   const location = source.location;
@@ -69,8 +64,9 @@ export async function readModelInputs(source: ModelSource): Promise<ModelInputs>
   for (const r of [mbqRead, hfConfigRead]) if (r.status === 'rejected') throw r.reason;
   const mbqJson = (mbqRead as PromiseFulfilledResult<unknown>).value;
   const hfConfig = (hfConfigRead as PromiseFulfilledResult<HfConfigJson>).value;
-  const maxSeq = maxPositions(hfConfig);
   const config = parseMbqConfig(mbqJson, `${location}/mbq.json`);
+  // config.json's positions, or fewer where the graph's tables cover fewer (mbq.json maxPositions).
+  const maxSeq = modelMaxPositions(config, hfConfig) ?? null;
   const prompter = await loadPromptBuilder(source, location, config, hfConfig, maxSeq ?? undefined);
   // Ids, image size and token count agree with config.json and the vocabulary, or loading stops here
   // naming the file and field (not later, inside a tfjs op).

@@ -3,6 +3,7 @@
  * through @tfjs-mbq/format's sources: files stay inside the model's directory or origin, are
  * regular files (on disk) of bounded size, and HTTP reads end at a time-out or an AbortSignal.
  */
+import { cachedSource, openModelCache, type ModelCacheOptions } from './model_cache.js';
 import { fetchSource, isRemoteLocation, joinLocation, MAX_JSON_BYTES, SourceReadError, type FetchSourceOptions, type FileSource } from '@tfjs-mbq/format';
 
 export type { FetchLike } from '@tfjs-mbq/format';
@@ -10,7 +11,10 @@ export type { FetchLike } from '@tfjs-mbq/format';
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
 
 /** Options of how a model's files are read over HTTP (ignored for local directories). */
-export type SourceOptions = FetchSourceOptions;
+export interface SourceOptions extends FetchSourceOptions {
+  /** Keep files read over HTTP in the Cache API and read them from there next time. */
+  cache?: ModelCacheOptions;
+}
 
 /**
  * A location ending in `model.json` (as tfjs users write it for `tf.loadGraphModel`) is that
@@ -34,7 +38,10 @@ export class ModelSource {
   /** The format's source for this location (the file-system one only in Node, loaded on demand). */
   source(): Promise<FileSource> {
     this.fileSource ??= (async () => {
-      if (isRemoteLocation(this.location) || !isNode) return fetchSource(this.location, this.options);
+      if (isRemoteLocation(this.location) || !isNode) {
+        const remote = fetchSource(this.location, this.options);
+        return this.options.cache ? cachedSource(remote, await openModelCache(this.options.cache)) : remote;
+      }
       const dir = /^file:\/\//i.test(this.location) ? decodeURIComponent(new URL(this.location).pathname) : this.location;
       // A variable specifier keeps bundlers from pulling node:fs into browser builds.
       const nodeEntry = '@tfjs-mbq/format/node';

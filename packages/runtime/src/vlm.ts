@@ -11,7 +11,9 @@ import type { MbqConfig } from './mbq_config.js';
 import { readGraphModel, toArtifacts, type GraphModelFiles } from './model_files.js';
 import { readModelInputs, type ModelInputs } from './model_inputs.js';
 import { ModelSource, splitModelLocation, type FetchLike } from './sources.js';
+import type { ModelCacheOptions } from './model_cache.js';
 import { runGraph } from './decoding/run_graph.js';
+import { yieldToEventLoop } from './decoding/yield.js';
 
 export interface LoadVlmOptions {
   /**
@@ -34,6 +36,31 @@ export interface LoadVlmOptions {
    * always re-runs the whole sequence per token.
    */
   kvCache?: boolean;
+  /**
+   * Called as loading advances: while the weight shards are read (`stage: 'weights'`, once with 0
+   * bytes, then after each shard), when the graph is built and the KV cache planned and checked
+   * (`'graph'`, all bytes read), and once at the end (`'ready'`).
+   */
+  onProgress?: (progress: LoadProgress) => void;
+  /**
+   * Browser caching of a model read over HTTP: `true` (or a cache name and storage) keeps its
+   * files in the Cache API (`caches`) and reads them from there on later loads, without the
+   * network; {@link listCachedModels} and {@link deleteCachedModel} manage them. Default off;
+   * ignored for local directories (Node). A model changed on the server is seen after deleting it.
+   */
+  cache?: boolean | ModelCacheOptions;
+}
+
+/** How far {@link loadVlm} is. */
+export interface LoadProgress {
+  /** `weights`: reading weight shards; `graph`: building the graph, planning the KV cache; `ready`: done. */
+  stage: 'weights' | 'graph' | 'ready';
+  /** Weight bytes read so far. */
+  loadedBytes: number;
+  /** Weight bytes of the model (the sum its model.json declares). */
+  totalBytes: number;
+  /** The shard just read (path or URL), during `weights`. */
+  file?: string;
 }
 
 export interface AnswerOptions {
@@ -41,6 +68,29 @@ export interface AnswerOptions {
   maxNewTokens?: number;
   /** EOS is not chosen before this many tokens (transformers' `min_new_tokens`; default 0). */
   minNewTokens?: number;
+  /**
+   * Called with each generated token as soon as it is chosen (EOS is not passed): stream the
+   * answer with it. An exception it throws stops generation and is thrown by the call.
+   */
+  onToken?: (token: GeneratedToken) => void;
+  /**
+   * Stops generation: checked before the prefill and before each decode step (the event loop
+   * runs between steps, so an abort from a click or a worker message is seen). The call then
+   * rejects with the signal's reason (an `AbortError` DOMException by default) and frees its tensors.
+   */
+  signal?: AbortSignal;
+}
+
+/** One streamed token (see {@link AnswerOptions.onToken}). */
+export interface GeneratedToken {
+  /** The token id. */
+  id: number;
+  /** Its position in the answer: 0 for the first generated token. */
+  index: number;
+  /** The answer so far, as {@link Generation.text} would give it now. */
+  text: string;
+  /** What this token added to `text` (empty for a special token). */
+  delta: string;
 }
 
 export interface Generation {
@@ -164,16 +214,28 @@ export class Vlm {
   private async decode(pixels: tf.Tensor4D, prompt: number[], limits: TokenLimits): Promise<Generation> {
     const max = this.maxSequenceLength;
     const eos = this.config.eosTokenId;
+    const { signal, onToken } = limits;
+    signal?.throwIfAborted();
     const decoder = this.makeDecoder();
     const tokenIds: number[] = [];
+    let text = '';
     let stoppedAtEos = false;
     try {
       let next = await decoder.prefill(pixels, prompt, limits.min > 0 ? eos : undefined);
       for (;;) {
         if (next === eos) { stoppedAtEos = true; break; }
         tokenIds.push(next);
+        if (onToken) {
+          const now = this.tokenizer.decode(tokenIds);
+          onToken({ id: next, index: tokenIds.length - 1, text: now, delta: now.startsWith(text) ? now.slice(text.length) : now });
+          text = now;
+        }
         if (tokenIds.length >= limits.max) break;
         if (max !== null && prompt.length + tokenIds.length > max) break; // a step would run a position past the model's tables
+        if (signal) {
+          await yieldToEventLoop();
+          signal.throwIfAborted();
+        }
         next = await decoder.step(next, tokenIds.length < limits.min ? eos : undefined);
       }
     } finally {
@@ -274,14 +336,16 @@ export class Vlm {
   }
 }
 
-interface TokenLimits { min: number; max: number }
+interface TokenLimits { min: number; max: number; onToken?: AnswerOptions['onToken']; signal?: AbortSignal }
 
 function checkTokenLimits(options: AnswerOptions): TokenLimits {
+  if (options.onToken !== undefined && typeof options.onToken !== 'function') throw new Error(`answer: onToken must be a function, got ${typeof options.onToken}`);
+  if (options.signal !== undefined && typeof (options.signal as Partial<AbortSignal> | null)?.throwIfAborted !== 'function') throw new Error('answer: signal must be an AbortSignal');
   const max = options.maxNewTokens ?? 16;
   if (!Number.isInteger(max) || max < 1) throw new Error(`answer: maxNewTokens must be a positive integer, got ${max}`);
   const min = options.minNewTokens ?? 0;
   if (!Number.isInteger(min) || min < 0 || min > max) throw new Error(`answer: minNewTokens must be an integer in 0..maxNewTokens (${max}), got ${min}`);
-  return { min, max };
+  return { min, max, onToken: options.onToken, signal: options.signal };
 }
 
 /** Sum over positions t >= promptLength of -log softmax(logits[t - 1])[ids[t]], in float64. */
@@ -332,15 +396,28 @@ export async function loadVlm(location: string, options: LoadVlmOptions = {}): P
     backendDetail = report.detail;
   }
   const { base, graphFile } = splitModelLocation(location);
-  const source = new ModelSource(base, { fetch: options.fetch, timeoutMs: options.timeoutMs, signal: options.signal, allowCrossOrigin: options.allowCrossOrigin });
+  const cache = options.cache === true ? {} : options.cache || undefined;
+  const source = new ModelSource(base, { fetch: options.fetch, timeoutMs: options.timeoutMs, signal: options.signal, allowCrossOrigin: options.allowCrossOrigin, cache });
   // Read in parallel, report failures in this order (model.json first) whatever finishes first.
-  const [filesRead, inputsRead] = await Promise.allSettled([readGraphModel(source), readModelInputs(source)]);
+  const onProgress = options.onProgress;
+  let totalBytes = 0;
+  const [filesRead, inputsRead] = await Promise.allSettled([
+    readGraphModel(source, onProgress && ((p) => { totalBytes = p.totalBytes; onProgress({ stage: 'weights', ...p }); })),
+    readModelInputs(source),
+  ]);
   for (const r of [filesRead, inputsRead]) if (r.status === 'rejected') throw r.reason;
   const files = (filesRead as PromiseFulfilledResult<GraphModelFiles>).value;
   const inputs = (inputsRead as PromiseFulfilledResult<ModelInputs>).value;
-  const prefill = await loadGraph(files, `${base}/${graphFile}`);
-  const logitsName = findLogitsOutput(prefill, `${base}/${graphFile}`);
-  if (options.kvCache === false) {
+  onProgress?.({ stage: 'graph', loadedBytes: totalBytes, totalBytes });
+  const vlm = await buildVlm(files, inputs, `${base}/${graphFile}`, backend, backendDetail, options.kvCache !== false);
+  onProgress?.({ stage: 'ready', loadedBytes: totalBytes, totalBytes });
+  return vlm;
+}
+
+async function buildVlm(files: GraphModelFiles, inputs: ModelInputs, where: string, backend: ActiveBackendName, backendDetail: string, kvCache: boolean): Promise<Vlm> {
+  const prefill = await loadGraph(files, where);
+  const logitsName = findLogitsOutput(prefill, where);
+  if (!kvCache) {
     return new Vlm(prefill, inputs, logitsName, backend, backendDetail, () => new RerunDecoder(prefill, logitsName), 're-run', 'kvCache: false');
   }
   const loaded = await withKvCache(prefill, files, logitsName, inputs.config, inputs.tokenizer.vocabSize);

@@ -5,7 +5,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { checkConvertOptions, convert, isConversionError, type ConvertOptions, type QuantizationJson } from '@tfjs-mbq/converter';
 import { importCheckpoint, isHfCheckpointDir, isImportError } from '@tfjs-mbq/importer';
 import { initBackend, BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
-import { progressBars, table } from '../ui/progress.js';
+import { formatBytes, progressBars, table } from '../ui/progress.js';
 import { printable, printableLines, terminalJson } from '../ui/terminal_text.js';
 
 interface ConvertArgs {
@@ -25,9 +25,13 @@ interface ConvertArgs {
   seed: number;
   backend: BackendName;
   emit: 'quantized' | 'float';
+  fuse: boolean;
   json: boolean;
   progress: boolean;
   workDir?: string;
+  include?: string[];
+  exclude?: string[];
+  weightShardSizeBytes?: number;
 }
 
 function fmt(v: number): string {
@@ -35,16 +39,30 @@ function fmt(v: number): string {
   return Math.abs(v) < 1e-3 && v !== 0 ? v.toExponential(2) : v.toFixed(4);
 }
 
+/** "2.8 MiB -> 0.9 MiB (0.31x)" of a quantization.json that records sizes; undefined for older ones. */
+export function sizeLine(q: Pick<QuantizationJson, 'size'>): string | undefined {
+  if (!q.size) return undefined;
+  const { inputWeightBytes: a, outputWeightBytes: b } = q.size;
+  return `${formatBytes(a)} -> ${formatBytes(b)} (${(b / a).toFixed(2)}x)`;
+}
+
 export function summary(q: QuantizationJson): string {
-  const groups = table(
+  // Round-to-nearest searches nothing: its table is the quantization error of each group.
+  const groups = q.method === 'rtn' ? table(
+    ['block', 'group', 'output MSE'],
+    q.groups.map((g) => [g.block, g.group, fmt(g.lossBefore)]),
+  ) : table(
     ['block', 'group', 'ratio', 'alpha', 'loss s=1', 'loss chosen', 'reduction'],
     q.groups.map((g) => [g.block, g.group, q.sensitivity ? fmt(g.ratio) : '-', g.alpha.toFixed(2), fmt(g.lossBefore), fmt(g.lossAfter),
       `${(g.lossBefore > 0 ? (1 - g.lossAfter / g.lossBefore) * 100 : 0).toFixed(1)}%`]),
   );
   const e = q.evaluation;
   const bits = q.aBits ? `W${q.wBits}A${q.aBits}` : `W${q.wBits} group ${q.groupSize}`;
+  const size = sizeLine(q);
+  const kept = q.keptFloat?.length ? `; kept float by --include/--exclude: ${q.keptFloat.length} (${q.keptFloat.slice(0, 4).join(', ')}${q.keptFloat.length > 4 ? ', ...' : ''})` : '';
   return [
-    `${q.method} ${bits}, ${q.linears.length} linears in ${q.blocks} blocks, ${q.calibration.samples} calibration samples`,
+    `${q.method} ${bits}, ${q.linears.length} linears in ${q.blocks} blocks${kept}, ${q.calibration.samples} calibration samples`,
+    ...(size ? [`weights ${size}`] : []),
     '',
     groups,
     '',
@@ -77,6 +95,10 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     .option('seed', { type: 'number', default: 0, describe: 'seed of the sample selection (and rotation signs)' })
     .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName, describe: 'tfjs backend' })
     .option('emit', { choices: ['quantized', 'float'] as const, default: 'quantized' as const, describe: 'quantized: MbqQuantizedMatMul nodes with packed weights (needs @tfjs-mbq/ops); float: plain graph, dequantized weights' })
+    .option('fuse', { type: 'boolean', default: true, describe: "write the decoder's RMSNorm, RoPE + attention, SiLU gate and q/k/v, gate/up linears as fused @tfjs-mbq/ops ops (fewer ops per token); --no-fuse: plain tfjs ops" })
+    .option('include', { type: 'string', array: true, describe: 'quantize only the decoder-block linears matching these glob patterns (`*`, `?`; labels as `tfjs-mbq inspect` shows them, e.g. \'layers.*.mlp.*\' or \'*.q_proj\', or node names)' })
+    .option('exclude', { type: 'string', array: true, describe: 'keep the decoder-block linears matching these glob patterns float (e.g. \'layers.0.*\' \'*.down_proj\'); vision tower, projector and lm_head always stay float' })
+    .option('weight-shard-size-bytes', { type: 'number', describe: 'largest weight shard file of the output [default: 4194304, as tensorflowjs_converter]' })
     .option('work-dir', { type: 'string', describe: 'keep the sensitivity and each finished block\'s search results here; run the same command again to continue after the last finished block (same output as an uninterrupted run)' })
     .option('json', { type: 'boolean', default: false, describe: 'print quantization.json to stdout instead of the summary' })
     .option('progress', { type: 'boolean', default: true, describe: 'progress bars on stderr (--no-progress to silence)' })
@@ -97,7 +119,8 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       const options: ConvertOptions = {
         modelDir, calibDir: argv.calib, outDir: argv.out, overwrite: argv.overwrite, method: argv.method, wBits: argv.wBits,
         aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, scaleFamily: argv.scaleFamily, distort: argv.distort, rotate: argv.rotate,
-        samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true, workDir: argv.workDir,
+        samples: argv.samples, seed: argv.seed, emit: argv.emit, fuse: argv.fuse, handleSignals: true, workDir: argv.workDir,
+        include: argv.include?.map(String), exclude: argv.exclude?.map(String), weightShardSizeBytes: argv.weightShardSizeBytes,
         onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
       };
       // Options, their combinations and the output directory are checked before a backend starts.

@@ -9,6 +9,7 @@ interface ImportArgs {
   dtype: 'float32' | 'float16';
   weightShardSizeBytes: number;
   imageSize?: string;
+  maxPositions?: number;
   progress: boolean;
 }
 
@@ -29,6 +30,7 @@ export const importCommand: CommandModule<object, ImportArgs> = {
     .option('dtype', { choices: ['float32', 'float16'] as const, default: 'float32' as const, describe: 'storage of the weights (float16: half the size, decoded to float32 on load; the converter reads float32)' })
     .option('weight-shard-size-bytes', { type: 'number', default: DEFAULT_SHARD_BYTES, describe: 'largest weight shard file' })
     .option('image-size', { type: 'string', describe: 'Qwen2-VL: the resized image HxW the graph is built for (a smart_resize output; default: the processor\'s size for a 448x448 image)' })
+    .option('max-positions', { type: 'number', describe: 'most positions (prompt + answer tokens) the graph covers, at most 16384 [default: config.json\'s max_position_embeddings, or 4096 when it states more: the causal-mask table is positions² floats]' })
     .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr (--no-progress to silence)' })
     .example('$0 import fixtures/hf/llava-1.5-tiny --out out/llava-tiny', 'import a LLaVA-1.5 checkpoint') as unknown as Argv<ImportArgs>,
   handler: async (argv: ArgumentsCamelCase<ImportArgs>) => {
@@ -44,7 +46,7 @@ export const importCommand: CommandModule<object, ImportArgs> = {
     }
     try {
       const r = await importCheckpoint({
-        hfDir: argv.hfDir, outDir: argv.out, dtype: argv.dtype, shardBytes: argv.weightShardSizeBytes, handleSignals: true, imageSize,
+        hfDir: argv.hfDir, outDir: argv.out, dtype: argv.dtype, shardBytes: argv.weightShardSizeBytes, handleSignals: true, imageSize, maxPositions: argv.maxPositions,
         onProgress: (e) => bars.update('import', e.done, e.total, e.name),
       });
       bars.end();

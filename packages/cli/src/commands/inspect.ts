@@ -3,7 +3,10 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadModelDir, analyseGraph, isConversionError, type QuantizationJson } from '@tfjs-mbq/converter';
-import { table } from '../ui/progress.js';
+import { MbqAttention, MbqRmsNorm, MbqRope, MbqSiluGate } from '@tfjs-mbq/ops';
+import { formatBytes, table } from '../ui/progress.js';
+import { sizeLine } from './convert.js';
+import { storedByteLength } from '@tfjs-mbq/format';
 import { printable, terminalJson } from '../ui/terminal_text.js';
 
 interface InspectArgs { modelDir: string; json: boolean }
@@ -34,6 +37,11 @@ function isQuantizationSummary(q: unknown): q is QuantizationJson {
     typeof o.evaluation?.captionLossFloat === 'number' && typeof o.evaluation?.captionLossQuantized === 'number';
 }
 
+function isSize(s: unknown): s is QuantizationJson['size'] {
+  const o = s as { inputWeightBytes?: unknown; outputWeightBytes?: unknown } | null | undefined;
+  return typeof o?.inputWeightBytes === 'number' && typeof o.outputWeightBytes === 'number' && o.inputWeightBytes > 0;
+}
+
 async function inspect(argv: InspectArgs): Promise<void> {
   {
     const model = await loadModelDir(argv.modelDir, { requireSidecars: false });
@@ -53,6 +61,7 @@ async function inspect(argv: InspectArgs): Promise<void> {
       nodes: model.modelJson.modelTopology.node.length,
       weights: model.weights.size,
       parameters: [...model.weights.values()].reduce((a, w) => a + w.data.length, 0),
+      weightBytes: model.modelJson.weightsManifest.flatMap((g) => g.weights).reduce((a, w) => a + storedByteLength(w), 0),
       linears: analysis.linears.size,
       quantizedNodes: customOps.length,
       blocks: analysis.blocks.map((b) => ({
@@ -62,14 +71,16 @@ async function inspect(argv: InspectArgs): Promise<void> {
       })),
       otherLinears: analysis.otherLinears.map(L),
       ops: analysis.opCounts,
-      quantization: quant ? { method: quant.method, wBits: quant.wBits, aBits: quant.aBits, groupSize: quant.groupSize, scaleFamily: quant.scaleFamily ?? 'awq', samples: quant.calibration.samples, evaluation: quant.evaluation } : null,
+      quantization: quant ? { method: quant.method, wBits: quant.wBits, aBits: quant.aBits, groupSize: quant.groupSize, scaleFamily: quant.scaleFamily ?? 'awq', samples: quant.calibration.samples, evaluation: quant.evaluation, size: quant.size ?? null, keptFloat: quant.keptFloat ?? [] } : null,
     };
     if (argv.json) { process.stdout.write(terminalJson(info, 2) + '\n'); return; }
     // Every string below comes from the model's files: P() escapes its control characters.
     const P = printable;
     const out: string[] = [];
-    out.push(`${P(info.dir)}: ${info.nodes} nodes, ${info.weights} weights (${info.parameters} values), ${info.linears} linears with constant weights`);
+    out.push(`${P(info.dir)}: ${info.nodes} nodes, ${info.weights} weights (${info.parameters} values, ${formatBytes(info.weightBytes)}), ${info.linears} linears with constant weights`);
     if (customOps.length) out.push(`${customOps.length} MbqQuantizedMatMul nodes (needs import '@tfjs-mbq/ops')`);
+    const fused = [MbqRmsNorm, MbqRope, MbqAttention, MbqSiluGate].filter((op) => info.ops[op]).map((op) => `${op} ${info.ops[op]}`);
+    if (fused.length) out.push(`fused decoder ops: ${fused.join(', ')} (needs import '@tfjs-mbq/ops'; decoder blocks are found in unfused graphs only)`);
     out.push('', `decoder blocks: ${analysis.blocks.length}`);
     out.push(table(['block', 'group', 'linears', 'fold into', 'output compared'], analysis.blocks.flatMap((b) => b.groups.map((g) => [
       b.index, g.name, g.linears.map((id) => P(analysis.linears.get(id)!.label.split('.').pop()!)).join(', '),
@@ -81,6 +92,9 @@ async function inspect(argv: InspectArgs): Promise<void> {
     if (quant) {
       out.push('', P(`quantization: ${quant.method} W${quant.wBits}${quant.aBits ? `A${quant.aBits}` : ` group ${quant.groupSize}`}${quant.scaleFamily && quant.scaleFamily !== 'awq' ? `, ${quant.scaleFamily}-family scales` : ''}, ${quant.calibration.samples} calibration samples; `) +
         `caption loss ${quant.evaluation.captionLossFloat.toFixed(4)} (float) -> ${quant.evaluation.captionLossQuantized.toFixed(4)} (quantized)`);
+      const size = isSize(quant.size) ? sizeLine(quant) : undefined;
+      if (size) out.push(`weights ${size}`);
+      if (Array.isArray(quant.keptFloat) && quant.keptFloat.length) out.push(P(`kept float by --include/--exclude: ${quant.keptFloat.join(', ')}`));
     }
     process.stdout.write(out.join('\n') + '\n');
   }

@@ -143,12 +143,17 @@ export function describeHfConversion(checkpoint: string, options: HfConversionOp
     const decoderLinears = analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]);
     expect(decoderLinears.length).toBe(7 * analysis.blocks.length);
     const nodes = new Map(readJson<{ modelTopology: { node: NodeLite[] } }>(join(out, 'model.json')).modelTopology.node.map((n) => [n.name, n]));
-    for (const id of decoderLinears) {
-      expect(nodes.get(id)?.op).toBe('MbqQuantizedMatMul');
-      expect(nodes.get(id)?.attr?.bits?.i).toBe(String(bits));
-      expect(nodes.get(id)?.attr?.act_bits?.i).toBe(actBits === undefined ? undefined : String(actBits));
+    // Written fused (emit/fuse.ts): q/k/v and gate/up merged, so 4 MbqQuantizedMatMul per block
+    // (o_proj and down_proj keep their nodes), one MbqAttention and one MbqSiluGate per block.
+    for (const id of analysis.blocks.flatMap((b) => [b.o, b.down])) expect(nodes.get(id)?.op).toBe('MbqQuantizedMatMul');
+    const quantizedNodes = [...nodes.values()].filter((n) => n.op === 'MbqQuantizedMatMul');
+    expect(quantizedNodes.length).toBe(4 * analysis.blocks.length);
+    for (const n of quantizedNodes) {
+      expect(n.attr?.bits?.i).toBe(String(bits));
+      expect(n.attr?.act_bits?.i).toBe(actBits === undefined ? undefined : String(actBits));
     }
-    expect([...nodes.values()].filter((n) => n.op === 'MbqQuantizedMatMul').length).toBe(decoderLinears.length);
+    expect([...nodes.values()].filter((n) => n.op === 'MbqAttention').length).toBe(analysis.blocks.length);
+    expect([...nodes.values()].filter((n) => n.op === 'MbqSiluGate').length).toBe(analysis.blocks.length);
 
     const q = readJson<QuantizationLite>(join(out, 'quantization.json'));
     expect(q.source).toBe(hfDir);

@@ -5,7 +5,7 @@
  * Face import), and the image processor + pixel_values layout of mbq.json.
  */
 import {
-  FixedImagePrompt, hfPromptFromFiles, InputTooLongError, parseImageInputLayout, parseStoredImageProcessor, PromptTooLongError,
+  FixedImagePrompt, hfPromptFromFiles, InputTooLongError, modelMaxPositions, parseImageInputLayout, parseStoredImageProcessor, PromptTooLongError,
   tinyVlmImageProcessor, UnknownWordError, WordLevelTokenizer,
   type ImageInputLayout, type ImageProcessorConfig, type MbqJson, type PromptBuilder,
 } from '@tfjs-mbq/format';
@@ -20,7 +20,7 @@ export interface CalibInputs {
   imageProcessor: ImageProcessorConfig;
   /** How that output becomes the graph's pixel_values (mbq.json `imageInput`). */
   imageInput: ImageInputLayout;
-  /** Longest sequence the model accepts (config.json max_position_embeddings); longer samples are refused. */
+  /** Longest sequence the model accepts (config.json max_position_embeddings, or mbq.json maxPositions when fewer); longer samples are refused. */
   maxSeq?: number;
 }
 
@@ -35,15 +35,10 @@ export function wordLevelCalibInputs(tokenizerJson: unknown, tokenizerFile: stri
   return { prompter: new FixedImagePrompt(tokenizer, mbq), mbq, imageProcessor: tinyVlmImageProcessor([...mbq.imageSize]), imageInput: { kind: 'image' }, maxSeq };
 }
 
-function maxSequence(config: Record<string, unknown>): number | undefined {
-  const tc = (config.text_config ?? config) as Record<string, unknown>;
-  const v = tc.max_position_embeddings;
-  return typeof v === 'number' ? v : undefined;
-}
-
 /** The calibration inputs of a loaded model directory, by mbq.json's tokenizer kind. */
 export function calibInputs(model: LoadedModel): CalibInputs {
-  const maxSeq = maxSequence(model.config);
+  // config.json's positions, or fewer where the graph's tables cover fewer (mbq.json maxPositions).
+  const maxSeq = modelMaxPositions(model.mbq, model.config);
   const mbqFile = model.where('mbq.json');
   if (model.mbq.tokenizer !== 'hf') {
     if (model.mbq.imageTokenOffset !== 1) {

@@ -6,6 +6,7 @@
 import { encodeQuantizedMatMulAttrs, groupsPerRow, MBQ_QUANTIZED_MATMUL_OP, wordsPerRow } from '@tfjs-mbq/format';
 import type { GraphDefJson, ModelJson, NodeDefJson, WeightEntryJson } from '../graph/types.js';
 import type { WeightArray, WeightMap } from '../io/weights.js';
+import { copyWeights, weightInfo } from '../io/lazy_weights.js';
 import type { LinearInfo } from '../graph/analysis.js';
 import { dataInputs } from '../graph/attrs.js';
 import { cloneGraph } from '../graph/fold.js';
@@ -33,14 +34,14 @@ export function convertedGraph(
   quantized: ReadonlyMap<string, QuantizedLinear>, mode: EmitMode,
 ): { graph: GraphDefJson; weights: WeightMap } {
   const g = cloneGraph(graph);
-  const w: WeightMap = new Map(weights);
+  const w: WeightMap = copyWeights(weights); // a lazy map stays on disk
   const nodes: NodeDefJson[] = [];
   for (const node of g.node) {
     const q = quantized.get(node.name);
     if (!q) { nodes.push(node); continue; }
     const l = linears.get(node.name)!;
     if (mode === 'float') {
-      w.set(l.weightConst, { dtype: 'float32', shape: [...weights.get(l.weightConst)!.shape], data: toLayout(l, q.dequant) });
+      w.set(l.weightConst, { dtype: 'float32', shape: [...weightInfo(weights, l.weightConst)!.shape], data: toLayout(l, q.dequant) });
       nodes.push(node);
       continue;
     }

@@ -4,8 +4,8 @@ import type { LoadedModel } from '../io/load.js';
 import type { CalibSet } from '../calib/load.js';
 import type { ScaleGroupName, ScaleSearchLossKind } from '../search/types.js';
 import type { SensitivityResult } from '../sensitivity/index.js';
-import type { ResolvedOptions } from '../pipeline/options.js';
-import type { RotationRecord } from '../rotate_apply/apply.js';
+import type { ResolvedOptions } from '../options.js';
+import type { RotationRecord } from '../rotate/apply.js';
 import type { QuantizedLinear } from './quantize.js';
 
 export interface GroupRecord {
@@ -61,6 +61,10 @@ export interface QuantizationJson {
   rotation: RotationRecord | null;
   groups: GroupRecord[];
   linears: Array<{ node: string; label: string; block: number; K: number; N: number; bits: number; groupSize: number; actBits: number }>;
+  /** Decoder-block linears kept float by --include/--exclude (labels); absent in older files. */
+  keptFloat?: string[];
+  /** Weight bytes of the input model (its model.json manifest) and of the output shards; absent in older files. */
+  size?: { inputWeightBytes: number; outputWeightBytes: number };
   evaluation: EvaluationRecord;
 }
 
@@ -68,6 +72,7 @@ export function buildQuantizationJson(a: {
   opts: ResolvedOptions; groupSize: number; model: LoadedModel; analysis: GraphAnalysis; calib: CalibSet;
   records: GroupRecord[]; sensitivity: SensitivityResult | null; rotation: RotationRecord | null;
   quantized: ReadonlyMap<string, QuantizedLinear>; evaluation: EvaluationRecord;
+  keptFloat: string[]; size: { inputWeightBytes: number; outputWeightBytes: number };
 }): QuantizationJson {
   const blockOf = new Map<string, number>();
   for (const b of a.analysis.blocks) for (const id of [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]) blockOf.set(id, b.index);
@@ -99,6 +104,8 @@ export function buildQuantizationJson(a: {
       node: q.node, label: a.analysis.linears.get(q.node)!.label, block: blockOf.get(q.node) ?? -1,
       K: q.K, N: q.N, bits: q.bits, groupSize: q.groupSize, actBits: q.actBits,
     })),
+    keptFloat: a.keptFloat.map((id) => a.analysis.linears.get(id)!.label),
+    size: a.size,
     evaluation: a.evaluation,
   };
 }

@@ -79,6 +79,12 @@ function scaleProfile(g: GroupRecord): string {
     `<title>scales from ${fmt(s[s.length - 1])} to ${fmt(s[0])} (sorted, log scale, line = 1)</title></svg>`;
 }
 
+const METHOD_TITLES: Record<string, string> = { mbq: 'MBQ', awq: 'AWQ', rtn: 'RTN (round-to-nearest)', smoothquant: 'SmoothQuant' };
+
+function bytes(n: number): string {
+  return n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(2)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${(n / 1024).toFixed(0)} KiB`;
+}
+
 export function renderReport(q: QuantizationJson): string {
   const bits = q.aBits ? `W${q.wBits}A${q.aBits}` : `W${q.wBits} g${q.groupSize}`;
   const ev = q.evaluation;
@@ -88,14 +94,35 @@ export function renderReport(q: QuantizationJson): string {
       `<p class="legend"><span style="background:${TEXT}"></span> text (caption) tokens <span style="background:${VISION}"></span> vision tokens &nbsp; ` +
       `r = g<sub>vis</sub>/g<sub>txt</sub>; the search uses max(r, median) (median attn ${fmt(q.sensitivity.medianAttn)}, mlp ${fmt(q.sensitivity.medianMlp)}).</p>`
     : `<p class="muted">Modality sensitivity is measured for --method mbq only (this run: ${esc(q.method)}).</p>`;
+  const searched = q.method === 'mbq' || q.method === 'awq';
   const rows = q.groups.map((g) => {
     const drop = g.lossBefore > 0 ? (1 - g.lossAfter / g.lossBefore) * 100 : 0;
-    return `<tr><td>${g.block}</td><td>${esc(g.group)}</td><td>${esc(g.linears.map((l) => l.split('.').pop() ?? l).join(', '))}</td><td>${esc(g.fold)}</td>` +
-      `<td class="num">${q.sensitivity ? fmt(g.ratio) : '-'}</td><td class="num">${fmt(g.alpha, 2)}</td><td class="num">${fmt(g.lossBefore)}</td><td class="num">${fmt(g.lossAfter)}</td>` +
-      `<td class="num">${drop.toFixed(1)}%</td><td>${lossCurve(g)}</td><td>${scaleProfile(g)}</td></tr>`;
+    const head = `<tr><td>${g.block}</td><td>${esc(g.group)}</td><td>${esc(g.linears.map((l) => l.split('.').pop() ?? l).join(', '))}</td>`;
+    if (q.method === 'rtn') {
+      const mse = g.modalityMse?.before;
+      return `${head}<td class="num">${fmt(g.lossBefore)}</td><td class="num">${mse ? fmt(mse[0]) : '-'}</td><td class="num">${mse ? fmt(mse[1]) : '-'}</td></tr>`;
+    }
+    return `${head}<td>${esc(g.fold)}</td>` +
+      `${searched ? `<td class="num">${q.sensitivity ? fmt(g.ratio) : '-'}</td>` : ''}<td class="num">${fmt(g.alpha, 2)}</td><td class="num">${fmt(g.lossBefore)}</td><td class="num">${fmt(g.lossAfter)}</td>` +
+      `<td class="num">${drop.toFixed(1)}%</td>${searched ? `<td>${lossCurve(g)}</td>` : ''}<td>${scaleProfile(g)}</td></tr>`;
   }).join('\n');
+  const table = q.method === 'rtn'
+    ? `<h2>Quantization error per group</h2>
+<p class="muted">Round-to-nearest quantizes each weight group as it is: no channel scales are searched or folded.</p>
+<table><thead><tr><th>block</th><th>group</th><th>linears</th><th>output MSE</th><th>vision tokens</th><th>text tokens</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+<p class="muted">Mean squared error of each group's output (the linear whose output is compared) against the float model on the calibration tokens.</p>`
+    : `<h2>${searched ? 'Scale search per group' : 'SmoothQuant scales per group'}</h2>
+<table><thead><tr><th>block</th><th>group</th><th>linears</th><th>fold into</th>${searched ? '<th>ratio r</th>' : ''}<th>alpha</th><th>loss (s=1)</th><th>loss (chosen)</th><th>reduction</th>${searched ? '<th>loss vs alpha</th>' : ''}<th>scales (sorted)</th></tr></thead>
+<tbody>
+${rows}
+</tbody></table>
+<p class="muted">loss (s=1) is round-to-nearest; ${searched ? `loss curves run over alpha = 0 .. ${fmt((q.gridSize - 1) / q.gridSize, 2)}, the red dot marks the chosen alpha.` : 'SmoothQuant sets its scales at alpha 0.5 without a search.'}</p>`;
+  const title = METHOD_TITLES[q.method] ?? q.method;
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>tfjs-mbq conversion report: ${esc(q.method)} ${esc(bits)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>tfjs-mbq conversion report: ${esc(title)} ${esc(bits)}</title>
 <style>
 body{font-family:sans-serif;margin:24px;color:#222;max-width:1200px}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
@@ -105,22 +132,17 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin-top:28px;border-botto
 table{border-collapse:collapse;font-size:13px} td,th{border-bottom:1px solid #eee;padding:3px 8px;text-align:left;vertical-align:middle}
 td.num{text-align:right;font-variant-numeric:tabular-nums} .muted{color:#888}
 </style></head><body>
-<h1>MBQ conversion report</h1>
-<div class="muted">method <b>${esc(q.method)}</b>, ${esc(bits)}, loss ${esc(q.loss)}${q.scaleFamily && q.scaleFamily !== 'awq' ? `, ${esc(q.scaleFamily)}-family scales` : ''}${q.distort ? ', distort' : ''}${q.rotate ? ', rotated' : ''}, ${q.calibration.samples} calibration samples (seed ${q.seed}), ${q.blocks} decoder blocks, emit ${esc(q.emit)}</div>
+<h1>${esc(title)} conversion report</h1>
+<div class="muted">method <b>${esc(q.method)}</b>, ${esc(bits)}${q.method === 'mbq' ? `, loss ${esc(q.loss)}` : ''}${q.scaleFamily && q.scaleFamily !== 'awq' ? `, ${esc(q.scaleFamily)}-family scales` : ''}${q.distort ? ', distort' : ''}${q.rotate ? ', rotated' : ''}, ${q.calibration.samples} calibration samples (seed ${q.seed}), ${q.blocks} decoder blocks, emit ${esc(q.emit)}</div>
 <div class="cards">
 <div class="card"><b>${fmt(ev.captionLossFloat)}</b><span>caption loss, float</span></div>
 <div class="card"><b>${fmt(ev.captionLossQuantized)}</b><span>caption loss, quantized</span></div>
 <div class="card"><b>${(ev.top1AgreementCaption * 100).toFixed(1)}%</b><span>top-1 agreement with float (caption positions)</span></div>
-<div class="card"><b>${q.linears.length}</b><span>quantized linears</span></div>
+<div class="card"><b>${q.linears.length}</b><span>quantized linears${q.keptFloat?.length ? ` (${q.keptFloat.length} kept float)` : ''}</span></div>
+${q.size ? `<div class="card"><b>${bytes(q.size.inputWeightBytes)} &rarr; ${bytes(q.size.outputWeightBytes)}</b><span>weights before and after (${(q.size.outputWeightBytes / q.size.inputWeightBytes).toFixed(2)}&times;)</span></div>` : ''}
 </div>
-<h2>Modality sensitivity (paper Fig. 1)</h2>
-${sens}
-<h2>Scale search per group</h2>
-<table><thead><tr><th>block</th><th>group</th><th>linears</th><th>fold into</th><th>ratio r</th><th>alpha</th><th>loss (s=1)</th><th>loss (chosen)</th><th>reduction</th><th>loss vs alpha</th><th>scales (sorted)</th></tr></thead>
-<tbody>
-${rows}
-</tbody></table>
-<p class="muted">loss (s=1) is round-to-nearest; loss curves run over alpha = 0 .. ${fmt((q.gridSize - 1) / q.gridSize, 2)}, the red dot marks the chosen alpha.</p>
+${q.sensitivity ? `<h2>Modality sensitivity (paper Fig. 1)</h2>\n${sens}` : ''}
+${table}
 </body></html>
 `;
 }

@@ -7,6 +7,7 @@
 import { MBQ_QUANTIZED_MATMUL_OP, quantizedMatMulAttrsOfJson } from '@tfjs-mbq/format';
 import type { GraphDefJson, NodeDefJson } from './types.js';
 import type { WeightMap } from '../io/weights.js';
+import { weightInfo } from '../io/lazy_weights.js';
 import type { ScaleGroupName } from '../search/types.js';
 import { ConversionError } from '../io/errors.js';
 import { attrBool, attrString, dataInputs, parseTensorName } from './attrs.js';
@@ -114,7 +115,7 @@ export function labelOf(name: string): string {
 }
 
 function shapeOf(weights: WeightMap, g: GraphIndex, constName: string): number[] {
-  const w = weights.get(constName);
+  const w = weightInfo(weights, constName); // a lazy map tells without reading the weight
   if (w) return w.shape;
   const dims = g.nodes.get(constName)?.attr?.value?.tensor?.tensorShape?.dim;
   return (dims ?? []).map((d) => Number(d.size));
@@ -228,7 +229,7 @@ function gammaFold(g: GraphIndex, tensor: string, linears: string[], weights: We
       if (!c || g.constSource(ins[1 - i])) continue;
       const shape = shapeOf(weights, g, c);
       // Shared gammas (tied norms) would scale another reader too.
-      if (shape.length === 1 && shape[0] === K && g.consumersOf(c).length === 1 && weights.get(c)?.dtype === 'float32') {
+      if (shape.length === 1 && shape[0] === K && g.consumersOf(c).length === 1 && weightInfo(weights, c)?.dtype === 'float32') {
         return { kind: 'gamma', mulNode: mul.name, gammaConst: c };
       }
     }

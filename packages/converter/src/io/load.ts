@@ -7,12 +7,12 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
-  checkMbqAgainstModel, decodeWeights, HF_SIDECAR_FILES, parseMbqJson, readHfModelFiles, readModelJson, readOptionalJsonFile, readJsonFile,
-  readWeightGroups, relabelledSource, type FileSource, type FormatErrorCode, type HfTextFiles, type JsonFile, type MbqJson, type ModelJson,
+  checkMbqAgainstModel, firstNonFinite, FormatError, HF_SIDECAR_FILES, locateWeightGroups, parseMbqJson, readHfModelFiles, readModelJson,
+  readOptionalJsonFile, readJsonFile, relabelledSource, type FileSource, type FormatErrorCode, type HfTextFiles, type JsonFile, type MbqJson, type ModelJson,
 } from '@tfjs-mbq/format';
 import { fileSource } from '@tfjs-mbq/format/node';
 import { ConversionError, fromFormatError } from './errors.js';
-import type { WeightMap } from './weights.js';
+import { LazyWeightMap } from './lazy_weights.js';
 
 export type { MbqJson };
 
@@ -27,7 +27,8 @@ export interface LoadedModel {
   /** How messages name a file of the model: its path, or for an on-the-fly import the checkpoint it came from. */
   where(file: string): string;
   modelJson: ModelJson;
-  weights: WeightMap;
+  /** Read a tensor at a time from the shards when a stage asks (never the whole model in memory). */
+  weights: LazyWeightMap;
   config: Record<string, unknown>;
   /** The parsed tokenizer.json, as it is (calib/ interprets it). */
   tokenizer: unknown;
@@ -61,12 +62,28 @@ function importedWhere(checkpoint: string): (file: string) => string {
 
 const SIDECAR_CODES: Record<SidecarFile, FormatErrorCode> = { 'config.json': 'CONFIG', 'tokenizer.json': 'TOKENIZER', 'mbq.json': 'MBQ_JSON' };
 
-/** What the converter can rewrite: plain float32 / int32 / bool weights (no tfjs-converter quantization). */
+/** What the converter can rewrite: float32 (stored as float32 or float16) / int32 / bool weights (no uint8/uint16 quantization). */
 function checkConvertible(modelJson: ModelJson, file: string): void {
   for (const w of modelJson.weightsManifest.flatMap((g) => g.weights)) {
-    if (w.quantization !== undefined) throw new ConversionError('MODEL_JSON_FORMAT', `${file}: weight "${w.name}": quantized weights in the manifest are not supported (convert without --quantize_* first)`, file);
+    if (w.quantization !== undefined && !(w.quantization.dtype === 'float16' && w.dtype === 'float32')) {
+      throw new ConversionError('MODEL_JSON_FORMAT', `${file}: weight "${w.name}": ${w.quantization.dtype}-quantized weights in the manifest are not supported (only float16-stored float32; convert without --quantize_uint8/--quantize_uint16 first)`, file);
+    }
     if (w.dtype === 'complex64') throw new ConversionError('WEIGHTS_DTYPE', `${file}: weight "${w.name}": unsupported dtype "complex64" (expected float32, int32, bool)`, file);
   }
+}
+
+/** Refuses NaN/Inf in a float weight, reading one weight at a time. */
+function checkFinite(modelJson: ModelJson, shards: string[][], weights: LazyWeightMap, where: string): void {
+  modelJson.weightsManifest.forEach((group, gi) => {
+    for (const w of group.weights) {
+      const arr = weights.get(w.name)!;
+      const i = firstNonFinite(arr);
+      if (i >= 0) {
+        const files = shards[gi]!;
+        throw new FormatError('WEIGHTS_NONFINITE', `${files.join(', ')}: weight "${w.name}" holds ${Number.isNaN(arr.data[i]) ? 'NaN' : 'Inf'} at flat index ${i} (listed in ${where})`, files[0]);
+      }
+    }
+  });
 }
 
 export async function loadModelDir(dir: string, opts: LoadOptions = {}): Promise<LoadedModel> {
@@ -89,8 +106,9 @@ export async function loadModelDir(dir: string, opts: LoadOptions = {}): Promise
 async function loadFrom(root: string, source: FileSource, opts: LoadOptions): Promise<LoadedModel> {
   const { modelJson, where } = await readModelJson(source);
   checkConvertible(modelJson, where);
-  const groups = await readWeightGroups(source, modelJson, where);
-  const weights = decodeWeights({ modelJson, where, groups }, { checkFinite: opts.checkFinite ?? true });
+  const groups = await locateWeightGroups(source, modelJson, where);
+  const weights = LazyWeightMap.fromManifest(modelJson, groups, where);
+  if (opts.checkFinite ?? true) checkFinite(modelJson, groups.map((g) => g.files.map((f) => f.where)), weights, where);
   const requireSidecars = opts.requireSidecars ?? true;
   const sidecars = new Map<SidecarFile, JsonFile>();
   for (const name of SIDECAR_FILES) {

@@ -4,7 +4,7 @@
  * (e.g. one that imports '@tensorflow/tfjs') already did.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { registerTfjsCoreGradients } from './tfjs_gradients.js';
+import { registerTfjsCoreGradients } from '../generated/tfjs_gradients.js';
 
 export function ensureGradients(): void {
   // BatchMatMul and AddN are in every gradient set; their absence means none was registered.

@@ -22,6 +22,12 @@ export interface EvalEngine {
   /** The model directory (or URL). */
   readonly location: string;
   readonly inputs: ModelInputs;
+  /**
+   * Whether one call on several inputs is faster than a call per input: false for `runtime`
+   * (one generate() per question anyway), so evaluation hands it one input at a time and can
+   * report progress per question.
+   */
+  readonly batched: boolean;
   /** Greedy answer ids of each question: at most `maxNewTokens`, stopping at EOS (not included). */
   answer(batch: readonly QuestionInput[], maxNewTokens: number): Promise<number[][]>;
   /** Summed negative log-likelihood of each caption's tokens and EOS after the prompt of an empty question. */

@@ -11,6 +11,7 @@ import type { CaptionInput, EvalEngine, QuestionInput } from './engine.js';
 
 export class ExecutorEngine implements EvalEngine {
   readonly name = 'executor' as const;
+  readonly batched = true;
   /** Preprocessed images by decoded image (evaluation asks several questions of one image). */
   private readonly images = new WeakMap<RgbaImage, ModelImage>();
 

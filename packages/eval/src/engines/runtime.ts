@@ -1,14 +1,15 @@
 /** The runtime engine: evaluation through `loadVlm`, exactly as an app answers questions. */
-import { loadVlm, type Vlm } from '@tfjs-mbq/runtime';
+import { loadVlm, type LoadProgress, type Vlm } from '@tfjs-mbq/runtime';
 import type { CaptionInput, EvalEngine, QuestionInput } from './engine.js';
 
 export class RuntimeEngine implements EvalEngine {
   readonly name = 'runtime' as const;
+  readonly batched = false;
   private constructor(readonly location: string, readonly vlm: Vlm) {}
 
   /** Loads on the backend the caller set (`initBackend` first). */
-  static async load(location: string): Promise<RuntimeEngine> {
-    return new RuntimeEngine(location, await loadVlm(location, { backend: 'current' }));
+  static async load(location: string, onProgress?: (p: LoadProgress) => void): Promise<RuntimeEngine> {
+    return new RuntimeEngine(location, await loadVlm(location, { backend: 'current', onProgress }));
   }
 
   get inputs(): Vlm['inputs'] {

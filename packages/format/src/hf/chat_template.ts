@@ -1,13 +1,15 @@
 /**
  * Chat templates of a Hugging Face checkpoint, rendered with `@huggingface/jinja` (trim_blocks and
- * lstrip_blocks on, `raise_exception` built in, as transformers renders them).
+ * lstrip_blocks on, `raise_exception` built in, as transformers renders them), in bounded time and
+ * memory (bounded_jinja.ts): a template that loops for ever or grows its output without end is
+ * refused with one line naming its file.
  *
  * Where the template lives, in the order transformers' processor looks: `chat_template.jinja`
  * (transformers 5 saves), `chat_template.json` (`{ "chat_template": ... }`, transformers 4.4x
  * processors), then tokenizer_config.json's `chat_template` (a string, or a list of
  * `{ name, template }` from which `default` is taken).
  */
-import { Template } from '@huggingface/jinja';
+import { BoundedTemplate } from './bounded_jinja.js';
 import type { SpecialTokens } from './tokenizer.js';
 
 export type ChatContent = { type: 'image' } | { type: 'text'; text: string };
@@ -55,12 +57,12 @@ export function resolveChatTemplate(src: ChatTemplateSources): { source: string;
 }
 
 export class ChatTemplate {
-  private readonly template: Template;
+  private readonly template: BoundedTemplate;
 
   /** `file` names where the template came from in errors. */
   constructor(readonly source: string, readonly file: string) {
     try {
-      this.template = new Template(source);
+      this.template = new BoundedTemplate(source);
     } catch (e) {
       throw new Error(`${file}: cannot parse the chat template: ${(e as Error).message}`);
     }

@@ -1,4 +1,6 @@
 export { HfTokenizer, type SpecialTokens } from './tokenizer.js';
+export { checkTokenizerLimits, isQuantifierFree, regexProblem, KNOWN_PRETOKENIZER_PATTERNS, MAX_TOKEN_CHARS, MAX_TOKENIZER_DEPTH } from './tokenizer_limits.js';
+export { BoundedTemplate, TemplateLimitError, DEFAULT_RENDER_LIMITS, MAX_TEMPLATE_CHARS, MAX_TEMPLATE_INT, MAX_TEMPLATE_RANGE, type RenderLimits } from './bounded_jinja.js';
 export { ChatTemplate, resolveChatTemplate, imageQuestion, type ChatMessage, type ChatContent, type ChatTemplateSources } from './chat_template.js';
 export {
   imageTokenCount, expandImageTokens, selectBestResolution,

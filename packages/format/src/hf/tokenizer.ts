@@ -13,6 +13,7 @@ import {
   checkInputLength, resolveMaxInputChars,
   type EncodeOptions, type TextTokenizer, type TokenizerOptions,
 } from '../tokenizer/front.js';
+import { checkTokenizerLimits } from './tokenizer_limits.js';
 
 type Json = Record<string, unknown>;
 
@@ -69,6 +70,8 @@ export class HfTokenizer implements TextTokenizer {
     this.specialTokens = named;
     const json: Json = { normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, added_tokens: [], ...tokenizerJson };
     if (!Array.isArray(json.added_tokens)) throw new Error(`${file}: added_tokens must be a list`);
+    // Regex patterns, token lengths and nesting bounded before the library builds anything (tokenizer_limits.ts).
+    checkTokenizerLimits(json, file);
     const flagsStated = 'add_bos_token' in cfg || 'add_eos_token' in cfg;
     if (flagsStated || json.post_processor === null) json.post_processor = this.templateProcessor(cfg, json, named, configFile);
     try {

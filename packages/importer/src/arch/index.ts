@@ -15,7 +15,7 @@ import {
 import {
   QWEN2_VL_ARCHITECTURE, parseQwen2VlConfig, qwen2VlForward, qwen2VlImageInput, qwen2VlLayout, qwen2VlProcessorProblem, qwen2VlUnusedTensor, qwen2VlWeights,
 } from './qwen2_vl.js';
-import { checkSourceShape, type WeightSpec } from './plan.js';
+import { TooManyWeightsError, checkSourceShape, type WeightSpec } from './plan.js';
 
 /** One checkpoint, planned: its weights and the graph that reads them. */
 export interface ArchitecturePlan {
@@ -45,6 +45,8 @@ export interface PlanInputs {
   processor: ImageProcessorConfig;
   /** Qwen2-VL: the resized image [H, W] the graph takes (see qwen2_vl.ts); refused by fixed-size towers. */
   imageSize?: [number, number];
+  /** The most positions the graph's tables cover (text_config.ts DEFAULT_MAX_POSITIONS when absent). */
+  maxPositions?: number;
 }
 
 interface Architecture {
@@ -59,7 +61,7 @@ function noImageSize(inputs: PlanInputs, architecture: string): void {
 const llava: Architecture = {
   plan(config, file, ckpt, inputs) {
     noImageSize(inputs, LLAVA_ARCHITECTURE);
-    const c = parseLlavaConfig(config, file);
+    const c = parseLlavaConfig(config, file, inputs.maxPositions);
     const layout = llavaLayout(ckpt, c.text.tieWordEmbeddings);
     const weights = llavaWeights(c, layout);
     checkCheckpoint(ckpt, weights, (name) => llavaUnusedTensor(c, layout, name));
@@ -87,7 +89,7 @@ export function singleImageProblem(p: ImageProcessorConfig, side: number): strin
 const llavaOnevision: Architecture = {
   plan(config, file, ckpt, inputs) {
     noImageSize(inputs, LLAVA_ONEVISION_ARCHITECTURE);
-    const c = parseLlavaOnevisionConfig(config, file);
+    const c = parseLlavaOnevisionConfig(config, file, inputs.maxPositions);
     const layout = llavaOnevisionLayout(ckpt, c.text.tieWordEmbeddings);
     const weights = llavaOnevisionWeights(c, layout);
     checkCheckpoint(ckpt, weights, (name) => llavaOnevisionUnusedTensor(c, layout, name));
@@ -106,7 +108,7 @@ const llavaOnevision: Architecture = {
 
 const qwen2Vl: Architecture = {
   plan(config, file, ckpt, inputs) {
-    const c = parseQwen2VlConfig(config, file, inputs.processor, inputs.imageSize);
+    const c = parseQwen2VlConfig(config, file, inputs.processor, inputs.imageSize, inputs.maxPositions);
     const layout = qwen2VlLayout(ckpt, c.text.tieWordEmbeddings);
     const weights = qwen2VlWeights(c, layout);
     checkCheckpoint(ckpt, weights, qwen2VlUnusedTensor);
@@ -150,5 +152,10 @@ export function planArchitecture(config: unknown, configFile: string, ckpt: Safe
   }
   const arch = ARCHITECTURES[archs[0]];
   if (!arch) throw new ImportError('ARCHITECTURE', `${configFile}: architecture ${archs[0]} is not supported (supported: ${SUPPORTED_ARCHITECTURES.join(', ')})`, configFile);
-  return arch.plan(config, configFile, ckpt, inputs);
+  try {
+    return arch.plan(config, configFile, ckpt, inputs);
+  } catch (e) {
+    if (e instanceof TooManyWeightsError) throw new ImportError('CONFIG', `${configFile}: ${e.message}`, configFile);
+    throw e;
+  }
 }

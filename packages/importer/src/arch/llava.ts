@@ -90,11 +90,11 @@ export function parseFeatureLayers(raw: unknown, layers: number, file: string): 
   return (list as number[]).map((l) => (l < 0 ? layers + 1 + l : l));
 }
 
-export function parseLlavaConfig(config: unknown, file: string): LlavaConfig {
+export function parseLlavaConfig(config: unknown, file: string, maxPositions?: number): LlavaConfig {
   if (!isRecord(config)) throw new ImportError('CONFIG', `${file}: expected a JSON object`, file);
   const top = new ConfigFields(config, file, '');
   const vision = clipVision(top.record('vision_config') ?? new ConfigFields({ ...LLAVA_DEFAULT_VISION }, file, 'vision_config'));
-  const text = decoderTextConfig(top.record('text_config') ?? new ConfigFields({}, file, 'text_config'), LLAMA, top.has('tie_word_embeddings') ? top.bool('tie_word_embeddings', false) : undefined);
+  const text = decoderTextConfig(top.record('text_config') ?? new ConfigFields({}, file, 'text_config'), LLAMA, top.has('tie_word_embeddings') ? top.bool('tie_word_embeddings', false) : undefined, maxPositions);
   const featureLayers = parseFeatureLayers(config.vision_feature_layer ?? -2, vision.layers, file);
   const selectStrategy = top.oneOf('vision_feature_select_strategy', ['default', 'full'] as const, 'default');
   const patches = (vision.imageSize / vision.patchSize) ** 2;

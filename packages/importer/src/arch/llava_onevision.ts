@@ -101,11 +101,11 @@ function unpaddedGrid(rows: number, cols: number, size: [number, number]): [numb
   return [rows, cols - Math.floor((cols - newW) / 2) * 2];
 }
 
-export function parseLlavaOnevisionConfig(config: unknown, file: string): LlavaOnevisionConfig {
+export function parseLlavaOnevisionConfig(config: unknown, file: string, maxPositions?: number): LlavaOnevisionConfig {
   if (!isRecord(config)) throw new ImportError('CONFIG', `${file}: expected a JSON object`, file);
   const top = new ConfigFields(config, file, '');
   const vision = siglipVision(top.record('vision_config') ?? new ConfigFields({ ...DEFAULT_VISION }, file, 'vision_config'));
-  const text = decoderTextConfig(top.record('text_config') ?? new ConfigFields({}, file, 'text_config'), QWEN2, top.has('tie_word_embeddings') ? top.bool('tie_word_embeddings', false) : undefined);
+  const text = decoderTextConfig(top.record('text_config') ?? new ConfigFields({}, file, 'text_config'), QWEN2, top.has('tie_word_embeddings') ? top.bool('tie_word_embeddings', false) : undefined, maxPositions);
   const featureLayers = parseFeatureLayers(config.vision_feature_layer ?? -1, vision.layers, file);
   // 'default' drops a feature per view, which pack_image_features refuses for tiled images.
   if (top.oneOf('vision_feature_select_strategy', ['default', 'full'] as const, 'full') !== 'full') {

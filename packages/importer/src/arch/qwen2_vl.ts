@@ -99,12 +99,12 @@ function mropeSectionOf(t: ConfigFields, headDim: number): [number, number, numb
 }
 
 /** `imageSize` (the resized image the graph takes): given, or the processor's smart_resize of a 448x448 image. */
-export function parseQwen2VlConfig(config: unknown, file: string, processor: ImageProcessorConfig, imageSize?: [number, number]): Qwen2VlConfig {
+export function parseQwen2VlConfig(config: unknown, file: string, processor: ImageProcessorConfig, imageSize?: [number, number], maxPositions?: number): Qwen2VlConfig {
   if (!isRecord(config)) throw new ImportError('CONFIG', `${file}: expected a JSON object`, file);
   const top = new ConfigFields(config, file, '');
   // transformers 4 configs keep the decoder's fields at the top level.
   const t = top.record('text_config') ?? top;
-  const text = decoderTextConfig(t, QWEN2_VL_TEXT, top.has('tie_word_embeddings') ? top.bool('tie_word_embeddings', false) : undefined);
+  const text = decoderTextConfig(t, QWEN2_VL_TEXT, top.has('tie_word_embeddings') ? top.bool('tie_word_embeddings', false) : undefined, maxPositions);
   const vision = visionConfig(top.record('vision_config') ?? new ConfigFields({}, file, 'vision_config'), text.hidden);
   const factor = vision.patchSize * vision.mergeSize;
   const size = imageSize ?? (processor.kind === 'qwen2-vl'

@@ -44,7 +44,16 @@ export function ropeOf(t: ConfigFields, headDim: number, maxSeq: number, default
   throw new ImportError('CONFIG', `${t.file}: ${t.where}.rope type ${JSON.stringify(type)} is not supported (default, linear)`, t.file);
 }
 
-export function decoderTextConfig(t: ConfigFields, family: TextFamily, topTie: boolean | undefined): TextConfig {
+/**
+ * Positions an import builds position tables for unless told otherwise: the causal mask is
+ * [maxSeq, maxSeq] float32, 64 MiB at 4096 (LLaVA-1.5's context) but 4 GiB at Qwen2's 32768.
+ */
+export const DEFAULT_MAX_POSITIONS = 4096;
+/** The most an import builds (a 1 GiB mask); config.json may state more, the graph then covers this many. */
+export const MAX_POSITIONS = 16384;
+
+/** `maxPositions`: the most positions the graph covers (config.json's max_position_embeddings when fewer). */
+export function decoderTextConfig(t: ConfigFields, family: TextFamily, topTie: boolean | undefined, maxPositions = DEFAULT_MAX_POSITIONS): TextConfig {
   const modelType = t.has('model_type') ? t.obj.model_type : family.modelTypes[0];
   if (typeof modelType !== 'string' || !family.modelTypes.includes(modelType)) {
     throw new ImportError('ARCHITECTURE', `${t.file}: text_config.model_type ${JSON.stringify(modelType)} is not supported for ${family.architecture} (supported: ${family.modelTypes.join(', ')})`, t.file);
@@ -54,7 +63,7 @@ export function decoderTextConfig(t: ConfigFields, family: TextFamily, topTie: b
   const heads = t.int('num_attention_heads', d.heads);
   const kvHeads = t.int('num_key_value_heads', d.kvHeads ?? heads);
   const headDim = t.int('head_dim', Math.floor(hidden / heads));
-  const maxSeq = t.int('max_position_embeddings', d.maxSeq);
+  const maxSeq = Math.min(t.int('max_position_embeddings', d.maxSeq), maxPositions);
   if (heads % kvHeads !== 0) throw new ImportError('CONFIG', `${t.file}: text_config.num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`, t.file);
   if (headDim % 2 !== 0) throw new ImportError('CONFIG', `${t.file}: text_config head_dim ${headDim} is odd (RoPE rotates pairs)`, t.file);
   if (t.oneOf('hidden_act', ACTIVATIONS_READ, 'silu') !== 'silu') throw new ImportError('CONFIG', `${t.file}: text_config.hidden_act must be silu (the gated MLP of ${family.architecture})`, t.file);

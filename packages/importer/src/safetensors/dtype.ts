@@ -2,6 +2,8 @@
  * safetensors element types and their conversion to the two array types tfjs graph weights use.
  * Floats widen exactly to float32 (F64 rounds); integers stay int32 when every value fits.
  */
+import { halfTableF32 } from '@tfjs-mbq/format';
+
 export const SAFETENSORS_DTYPES = ['BOOL', 'U8', 'I8', 'F8_E5M2', 'F8_E4M3', 'I16', 'U16', 'F16', 'BF16', 'I32', 'U32', 'F32', 'F64', 'I64', 'U64'] as const;
 export type SafetensorsDtype = (typeof SAFETENSORS_DTYPES)[number];
 
@@ -22,25 +24,7 @@ export const FLOAT_DTYPES: ReadonlySet<SafetensorsDtype> = new Set(['F32', 'F16'
 /** Element types read as int32 (index buffers); I64 only when every value fits in int32. */
 export const INT_DTYPES: ReadonlySet<SafetensorsDtype> = new Set(['I32', 'I64']);
 
-/** IEEE binary16 bits -> the float32 of the same value (every half is exact in float32). */
-export function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24; // zero and subnormals
-  if (exp === 0x1f) return frac === 0 ? sign * Infinity : NaN;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
-}
-
-let halfTable: Float32Array | undefined;
-/** All 65536 halves as float32, built once (256 KiB): converting is then one lookup per value. */
-function halves(): Float32Array {
-  if (!halfTable) {
-    halfTable = new Float32Array(65536);
-    for (let h = 0; h < 65536; h++) halfTable[h] = halfToFloat(h);
-  }
-  return halfTable;
-}
+export { halfToFloat } from '@tfjs-mbq/format';
 
 /**
  * Decodes `count` little-endian values of `dtype` from `bytes` into `out` starting at `outOffset`.
@@ -55,8 +39,13 @@ export function decodeFloats(dtype: SafetensorsDtype, bytes: Uint8Array, out: Fl
       else for (let i = 0; i < n; i++) out[outOffset + i] = view.getFloat32(i * 4, true);
       return;
     case 'F16': {
-      const t = halves();
-      for (let i = 0; i < n; i++) out[outOffset + i] = t[view.getUint16(i * 2, true)]!;
+      const t = halfTableF32();
+      if (bytes.byteOffset % 2 === 0) {
+        const h = new Uint16Array(bytes.buffer, bytes.byteOffset, n); // little-endian hosts, as every tfjs target
+        for (let i = 0; i < n; i++) out[outOffset + i] = t[h[i]!]!;
+      } else {
+        for (let i = 0; i < n; i++) out[outOffset + i] = t[view.getUint16(i * 2, true)]!;
+      }
       return;
     }
     case 'BF16': {

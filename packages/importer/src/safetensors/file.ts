@@ -2,6 +2,7 @@
  * One safetensors file, read a tensor at a time with positioned reads: only the header is held;
  * a tensor's bytes are read in bounded chunks straight into its output array.
  */
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { ImportError } from '../errors.js';
 import { FLOAT_DTYPES, INT_DTYPES, decodeFloats, decodeInts, dtypeSize } from './dtype.js';
@@ -27,17 +28,28 @@ export class SafetensorsFile {
     private readonly chunkBytes: number,
   ) {}
 
-  /** Opens and validates `path`; `chunkBytes` bounds each positioned read (tests lower it). */
-  static async open(path: string, chunkBytes = READ_CHUNK_BYTES): Promise<SafetensorsFile> {
+  /**
+   * Opens and validates `path`; `chunkBytes` bounds each positioned read (tests lower it); `real`
+   * is the file to open when `path` (named in messages) is a link the caller resolved and checked.
+   * Only a regular file is read: opened non-blocking and checked on the handle, so a FIFO or device
+   * can neither block the open nor be read.
+   */
+  static async open(path: string, chunkBytes = READ_CHUNK_BYTES, real = path): Promise<SafetensorsFile> {
     let fh: FileHandle;
     try {
-      fh = await open(path, 'r');
+      fh = await open(real, constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENXIO') throw new ImportError('SAFETENSORS_READ', `${path}: not a regular file`, path);
       throw new ImportError(code === 'ENOENT' ? 'SAFETENSORS_MISSING' : 'SAFETENSORS_READ', `${path}: cannot open (${code ?? (e as Error).message})`, path);
     }
     try {
-      const size = (await fh.stat()).size;
+      const st = await fh.stat();
+      if (!st.isFile()) {
+        const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file';
+        throw new ImportError('SAFETENSORS_READ', `${path}: is ${kind}, not a regular file`, path);
+      }
+      const size = st.size;
       const first8 = new Uint8Array(8);
       if (size >= 8) await readFully(fh, path, first8, 0);
       const n = headerLength(path, first8, size);

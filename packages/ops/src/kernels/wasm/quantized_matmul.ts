@@ -3,7 +3,11 @@
  *
  * Default: the wasm SIMD kernel (simd/quantized_matmul_simd.ts) reads the packed codes where the
  * backend keeps them and computes y without unpacking W; float activations agree with the 'cpu'
- * reference to float32 rounding (sums in another order), W4A8 is bit-identical to it.
+ * reference to float32 rounding (sums in another order), W4A8 is bit-identical to it. From
+ * GEMM_MIN_M tokens on (prefill) its GEMM kernels run: a block of 8 weight rows decoded once per
+ * call into scratch (float32 (q - z)·s, or int16 q - z for W4A8), then a register-tiled GEMM (float;
+ * W4A8: int32 group sums with dot_i16x8_s). Both are bit-identical to the reference (float: with
+ * integer zero points).
  *
  * Fallback, where that kernel cannot run (no WebAssembly SIMD, tfjs-backend-wasm's threaded build
  * whose heap is not reachable, or the module still compiling in a browser main thread), or on
@@ -30,6 +34,8 @@ export interface QuantizedMatMulWasmOptions {
   kernel?: 'simd' | 'xnnpack';
   /** Tests: fill each SIMD output with NaN before the kernel writes it. */
   poisonOutput?: boolean;
+  /** Tests and benchmarks: smallest M (tokens) for the SIMD GEMM kernel (default GEMM_MIN_M). */
+  gemmMinM?: number;
 }
 let options: QuantizedMatMulWasmOptions = {};
 /** Test and benchmark hook; {} restores the defaults. */
@@ -156,7 +162,7 @@ export const quantizedMatMulWasm: KernelFunc = (args) => {
   runSimdQuantizedMatMul(k, {
     x: heap.getMemoryOffset(x.dataId), packed: heap.getMemoryOffset(packed.dataId),
     scales: heap.getMemoryOffset(scales.dataId), zeros: heap.getMemoryOffset(zeros.dataId), y: heap.getMemoryOffset(out.dataId),
-    M, N, K, groupSize: a.groupSize, words, bits: a.bits, actBits: a.actBits,
+    M, N, K, groupSize: a.groupSize, words, bits: a.bits, actBits: a.actBits, gemmMinM: options.gemmMinM,
   });
   return out;
 };

@@ -23,6 +23,9 @@ interface EmscriptenWasm {
 type Kernel = (xs: number, xsum: number, packed: number, scales: number, zeros: number, y: number,
   m0: number, N: number, K: number, g: number, words: number, sx: number, fast: number) => void;
 
+type Gemm = (x: number, packed: number, scales: number, zeros: number, y: number,
+  M: number, N: number, K: number, g: number, words: number, scratch: number) => void;
+
 type PrepLanes = (x: number, M: number, K: number, g: number, xs: number, xsum: number, sx: number) => void;
 
 export interface SimdExports {
@@ -109,6 +112,8 @@ export function simdKernelFor(backend: object): SimdKernel | string {
 export interface SimdCall {
   x: number; packed: number; scales: number; zeros: number; y: number;
   M: number; N: number; K: number; groupSize: number; words: number; bits: number; actBits: number;
+  /** Smallest M for the GEMM kernel (default GEMM_MIN_M; tests and benchmarks move it). */
+  gemmMinM?: number;
 }
 
 /** Codes per chunk of the chunk-lanes kernels (packages/ops/wasm/quantized_matmul_lanes_wat.ts). */
@@ -133,8 +138,48 @@ function kernelsFor(k: SimdKernel, family: 'lane' | 'qmm', prefix: string): Kern
   return fns;
 }
 
+/**
+ * From this many tokens on, calls take the GEMM kernels (packages/ops/wasm/quantized_matmul_gemm_wat.ts:
+ * each code decoded once per call into a block of 8 rows); fewer take the per-token kernels, which
+ * decode each code once per tile of at most 4 tokens but need no block pass.
+ */
+export const GEMM_MIN_M = 6;
+
+/** Which kernel family a call runs: 'gemm' (M >= GEMM_MIN_M, group % 32 == 0), 'lane' or 'qmm'. */
+export function simdFamily(c: Pick<SimdCall, 'M' | 'K' | 'groupSize' | 'bits' | 'actBits' | 'gemmMinM'>): 'gemm' | 'lane' | 'qmm' {
+  if (c.M >= (c.gemmMinM ?? GEMM_MIN_M) && c.groupSize % 32 === 0) return 'gemm';
+  const chunk = laneChunkCodes(c.bits);
+  return c.K % chunk === 0 && c.groupSize % chunk === 0 ? 'lane' : 'qmm';
+}
+
+const up16 = (n: number): number => (n + 15) & ~15;
+
+/**
+ * Scratch bytes of the GEMM kernels (quantized_matmul_gemm_wat.ts): float x, a float block
+ * [K][8] and 32 floats; W4A8, int16 x [M][K], token scales [M], an int16 block [K/2][8][2], the
+ * block's scales [K/g][8] and 32 floats.
+ */
+function gemmScratchBytes(c: SimdCall): number {
+  if (c.actBits !== 8) return 32 * c.K + 128;
+  return up16(2 * c.M * c.K) + up16(4 * c.M) + 16 * c.K + 32 * (c.K / c.groupSize) + 128;
+}
+
+function runGemm(k: SimdKernel, c: SimdCall): void {
+  const bytes = gemmScratchBytes(c);
+  const scratch = k.wasm._malloc(bytes) >>> 0;
+  if (scratch === 0) throw new Error(`quantizedMatMul: the wasm heap has no room for ${bytes} bytes of scratch`);
+  try {
+    const fn = k.exports[`gemm_${c.actBits === 8 ? 'a8' : 'f32'}_b${c.bits}`] as Gemm;
+    fn(c.x, c.packed, c.scales, c.zeros, c.y, c.M, c.N, c.K, c.groupSize, c.words, scratch);
+  } finally {
+    k.wasm._free(scratch);
+  }
+}
+
 /** y = x · dequant(W)ᵀ on the heap (every pointer is a heap byte offset). */
 export function runSimdQuantizedMatMul(k: SimdKernel, c: SimdCall): void {
+  const family = simdFamily(c);
+  if (family === 'gemm') { runGemm(k, c); return; }
   const { M, N, K, groupSize: g, words, bits, actBits } = c;
   const G = K / g;
   const bytes = scratchBytes(c);
@@ -145,13 +190,11 @@ export function runSimdQuantizedMatMul(k: SimdKernel, c: SimdCall): void {
     const xsum = xs + 4 * M * K;
     const sx = xsum + 16 * M * G;
     const mode = actBits === 8 ? 'a8' : 'f32';
-    const chunk = laneChunkCodes(bits);
-    const lanes = K % chunk === 0 && g % chunk === 0;
+    const lanes = family === 'lane';
     if (lanes) (k.exports[`prep_lanes_${mode}_b${bits}`] as PrepLanes)(c.x, M, K, g, xs, xsum, sx);
     else if (mode === 'a8') k.exports.prep_i8(c.x, M, K, bits, g, xs, xsum, sx);
     else k.exports.prep_f32(c.x, M, K, bits, g, xs, xsum);
     const fast = g % 32 === 0 || G === 1 ? 1 : 0;
-    const family = lanes ? 'lane' : 'qmm';
     const fns = kernelsFor(k, family, `${family}_${mode}_b${bits}`);
     const tiles = TILES[family];
     let m0 = 0;

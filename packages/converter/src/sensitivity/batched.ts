@@ -9,8 +9,8 @@ import type { GraphExecutor } from '../graph/executor.js';
 import type { GraphAnalysis } from '../graph/analysis.js';
 import type { CalibSample } from '../calib/load.js';
 import { makeBatch, batchFeeds } from '../calib/batch.js';
-import { clampByMedian, ensureGradients, type SensitivityResult, type SiteSensitivity } from '../sensitivity/index.js';
-import type { ModelIo } from './model_io.js';
+import { clampByMedian, ensureGradients, type SensitivityResult, type SiteSensitivity } from './index.js';
+import type { ModelIo } from '../graph/model_io.js';
 
 /** Sum over samples of each sample's mean next-token cross-entropy of its caption tokens (read one position earlier). */
 function summedCaptionLoss(logits: tf.Tensor, samples: readonly CalibSample[], seqLen: number): tf.Scalar {

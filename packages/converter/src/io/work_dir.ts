@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { ConversionError } from '../io/errors.js';
+import { ConversionError } from './errors.js';
 import type { GroupRecord } from '../emit/quantization_json.js';
 import type { SensitivityResult } from '../sensitivity/index.js';
 

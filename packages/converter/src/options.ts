@@ -1,12 +1,13 @@
 /** Conversion options, their defaults and validation (clear errors naming the option). */
 import { MAX_WEIGHT_BITS, MIN_WEIGHT_BITS, weightBitsProblem } from '@tfjs-mbq/format';
-import type { QuantMethod, LossMode, ScaleFamily } from '../search/types.js';
-import type { EmitMode } from '../emit/graph_model.js';
-import { ConversionError } from '../io/errors.js';
-import type { OutputFs } from '../io/atomic.js';
+import type { QuantMethod, LossMode, ScaleFamily } from './search/types.js';
+import type { EmitMode } from './emit/graph_model.js';
+import { ConversionError } from './io/errors.js';
+import type { OutputFs } from './io/atomic.js';
 import { quantizedMatMulBitsError } from '@tfjs-mbq/ops';
 import { quantizedMatMulAttrsProblem } from '@tfjs-mbq/format';
 import { BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
+import { linearPatternProblem } from './graph/linear_selection.js';
 
 export interface ConvertOptions {
   modelDir: string;
@@ -31,8 +32,23 @@ export interface ConvertOptions {
   samples?: number;
   seed?: number;
   emit?: EmitMode;
+  /**
+   * Write the decoder's RMSNorms, attention (with RoPE), SiLU gates and q/k/v, gate/up linears as
+   * the fused ops of @tfjs-mbq/ops (emit/fuse.ts; default true). false: plain tfjs ops.
+   */
+  fuse?: boolean;
   /** Alpha grid points (docs/algorithm.md: 20). */
   gridSize?: number;
+  /**
+   * Glob patterns (`*`, `?`) of the decoder-block linears to quantize, matched against labels
+   * (`layers.0.q_proj`) and node names; default all. The others stay float (their channel scales
+   * are still folded in, which leaves a float linear's output unchanged).
+   */
+  include?: string[];
+  /** Glob patterns of decoder-block linears to keep float (e.g. `layers.0.*`, `*.down_proj`). */
+  exclude?: string[];
+  /** Largest weight shard file of the output (default 4 MiB, as tensorflowjs_converter). */
+  weightShardSizeBytes?: number;
   /**
    * An existing non-empty output directory is refused unless this is set; then only the files a
    * conversion writes (and the shards of a previous conversion there) are replaced, others kept.
@@ -53,7 +69,7 @@ export interface ConvertOptions {
   /**
    * Keep the sensitivity and each block's search results here as they finish; a conversion started
    * again with the same work directory and inputs continues after the last finished block
-   * (pipeline/work_dir.ts). Not part of the output.
+   * (io/work_dir.ts). Not part of the output.
    */
   workDir?: string;
   /**
@@ -86,6 +102,7 @@ export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' |
 }
 
 export const DEFAULT_SAMPLES = 32;
+export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 
 const METHODS: readonly QuantMethod[] = ['rtn', 'awq', 'mbq', 'smoothquant'];
 const BACKENDS: readonly (BackendName | 'current')[] = [...BACKEND_NAMES, 'current'];
@@ -133,6 +150,17 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
     const why = quantizedMatMulAttrsProblem({ bits: wBits, groupSize: 1, inFeatures: 1, actBits: o.aBits }) ?? quantizedMatMulBitsError(wBits, o.aBits);
     if (why) bad(`--a-bits ${o.aBits} with --w-bits ${wBits}${o.wBits === undefined ? ' (the default)' : ''}: the MbqQuantizedMatMul op cannot run them (${why}); use --w-bits 4 --a-bits 8`);
   }
+  for (const option of ['include', 'exclude'] as const) {
+    const list = o[option];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) bad(`--${option} must be a list of patterns, got ${typeof list}`);
+    for (const p of list) {
+      const why = linearPatternProblem(p);
+      if (why) bad(`--${option} pattern ${JSON.stringify(p)} ${why}`);
+    }
+  }
+  const shardBytes = o.weightShardSizeBytes ?? DEFAULT_SHARD_BYTES;
+  if (!Number.isSafeInteger(shardBytes) || shardBytes < 1024) bad(`--weight-shard-size-bytes must be an integer >= 1024, got ${String(o.weightShardSizeBytes)}`);
   const gridSize = o.gridSize ?? 20;
   if (!Number.isInteger(gridSize) || gridSize < 1) bad(`gridSize must be a positive integer, got ${String(gridSize)}`);
   if (!o.modelDir) bad('a model directory is required');
@@ -143,8 +171,8 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
   return {
     modelDir: o.modelDir, calibDir: o.calibDir, outDir: o.outDir, method, wBits, aBits: o.aBits,
     groupSize: o.groupSize, loss, scaleFamily, distort: o.distort ?? false, rotate: o.rotate ?? false, samples: o.samples ?? DEFAULT_SAMPLES,
-    seed, emit, gridSize, overwrite: o.overwrite ?? false, backend, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false, outputFs: o.outputFs,
-    workDir: o.workDir, importedFrom: o.importedFrom,
+    seed, emit, fuse: o.fuse ?? true, gridSize, overwrite: o.overwrite ?? false, backend, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false, outputFs: o.outputFs,
+    workDir: o.workDir, importedFrom: o.importedFrom, include: o.include ?? [], exclude: o.exclude ?? [], weightShardSizeBytes: shardBytes,
   };
 }
 

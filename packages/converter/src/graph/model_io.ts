@@ -1,7 +1,7 @@
 /** Which graph inputs are the token ids and the pixels, and which tensor is the logits output. */
-import type { GraphDefJson } from '../graph/types.js';
+import type { GraphDefJson } from './types.js';
 import { ConversionError } from '../io/errors.js';
-import { dataInputs } from '../graph/attrs.js';
+import { dataInputs } from './attrs.js';
 
 export interface ModelIo {
   inputIds: string;

@@ -1,28 +1,25 @@
 /**
- * Smoke run of the quantization ops: `npm run smoke` (or `node packages/ops/dist/smoke.js [backend]`).
+ * Smoke run of the quantization ops: `npm run smoke` (or `MBQ_SMOKE_BACKEND=wasm bash packages/ops/bench/run.sh smoke`).
  * Initialises a backend ('auto' by default), runs each op on seeded random data (the quantizers
  * at every bit width 2..8) and prints, per op, the max abs error against the plain-JavaScript
  * reference algorithm (the cpu kernels' code) and how many output elements differ from it.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BACKEND_NAMES, BackendName, initBackend } from './backends/index.js';
+import { BACKEND_NAMES, BackendName, initBackend } from '../src/backends/index.js';
 import {
   dequantizeGroupwise, hadamardTransform, mbqReconstructionLoss, pseudoQuantize, quantizeActivationPerToken,
   quantizeGroupwise, uniformReconstructionLoss,
-} from './index.js';
-import { hadamardTransformImpl } from './kernels/cpu/hadamard_impl.js';
-import { combineMbqLoss, rowErrorSums, uniformLoss } from './kernels/cpu/loss_impl.js';
-import { fakeQuantize, groupParams, quantizeCodes } from './kernels/cpu/quantize_impl.js';
-import { packCodes } from './packing.js';
+} from '../src/index.js';
+import { hadamardTransformImpl } from '../src/kernels/cpu/hadamard_impl.js';
+import { combineMbqLoss, rowErrorSums, uniformLoss } from '../src/kernels/cpu/loss_impl.js';
+import { fakeQuantize, groupParams, quantizeCodes } from '../src/kernels/cpu/quantize_impl.js';
+import { packCodes } from '../src/packing.js';
+import { mulberry32 } from '../src/util/prng.js';
 
+/** Uniform in [-0.5, 0.5). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 - 0.5;
-  };
+  const next = mulberry32(seed);
+  return () => next() - 0.5;
 }
 
 /** Running comparison of one op's outputs against the reference. */
@@ -41,7 +38,7 @@ class Stat {
 }
 
 async function main(): Promise<void> {
-  const requested = (process.argv[2] ?? 'auto') as BackendName;
+  const requested = (process.argv[2] ?? process.env.MBQ_SMOKE_BACKEND ?? 'auto') as BackendName;
   if (!BACKEND_NAMES.includes(requested)) throw new Error(`smoke: unknown backend '${requested}', expected one of ${BACKEND_NAMES.join(', ')}`);
   const report = await initBackend(requested);
   const backend = report.backend;

@@ -11,7 +11,8 @@ import { GraphIndex } from '../graph/analysis.js';
 import type { ModelState } from '../graph/fold.js';
 import { dataInputs, parseTensorName } from '../graph/attrs.js';
 import { ConversionError } from '../io/errors.js';
-import { rotateLm, type LmWeightView, type DecoderLayerWeights } from '../rotate/index.js';
+import { rotateLm } from './rotate.js';
+import type { LmWeightView, DecoderLayerWeights } from './types.js';
 
 export interface RotationRecord {
   residualSize: number;
