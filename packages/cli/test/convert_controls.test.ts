@@ -44,7 +44,9 @@ const shardBytes = (dir: string): number => {
 test('--exclude keeps the matching block linears float, --weight-shard-size-bytes bounds the shards; sizes before/after everywhere', async () => {
   const out = join(scratch(), 'rtn');
   const r = await runCli(['convert', FIXTURE, '--calib', CALIB, '--out', out, '--method', 'rtn', '--w-bits', '4', '--samples', '2', '--backend', 'wasm', '--no-progress',
-    '--include', 'layers.1.*', '--include', 'lm/layers.2/*', '--include', 'layers.3.*', '--exclude', '*.down_proj', '--weight-shard-size-bytes', '262144']);
+    '--include', 'layers.1.*', '--include', 'lm/layers.2/*', '--include', 'layers.3.*', '--exclude', '*.down_proj', '--weight-shard-size-bytes', '262144',
+    // Unfused, so that each linear keeps its own node (fused q/k/v and gate/up share one: converter/test/fuse.test.ts).
+    '--no-fuse']);
   expect(r.code).toBe(0);
   const q = JSON.parse(readFileSync(join(out, 'quantization.json'), 'utf8')) as { linears: Array<{ label: string }>; keptFloat: string[]; size: { inputWeightBytes: number; outputWeightBytes: number } };
   // Included: blocks 1-3 (block 2 by node name), less every down_proj.

@@ -23,6 +23,8 @@ import type { LinearOverride, QuantConfig, ScaleGroup, ScaleSearchResult } from 
 import type { SensitivityResult } from './sensitivity/index.js';
 import { dequantizedArray, dequantizedTensor, quantizeAsymGroup, quantizeSymChannel, type QuantizedLinear } from './emit/quantize.js';
 import { convertedGraph, serialiseGraphModel } from './emit/graph_model.js';
+import { fuseDecoderOps } from './emit/fuse.js';
+import { FUSED_OPS } from '@tfjs-mbq/format';
 import { buildQuantizationJson, type QuantizationJson, type GroupRecord } from './emit/quantization_json.js';
 import { renderReport } from './emit/report.js';
 import { batchedSensitivity } from './sensitivity/batched.js';
@@ -179,6 +181,10 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   progress('load', 0, 1, opts.modelDir);
   const model = await loadModelDir(opts.modelDir, { importedFrom: opts.importedFrom });
   const modelFile = model.where('model.json');
+  const fusedNode = model.modelJson.modelTopology.node.find((n) => FUSED_OPS.includes(n.op));
+  if (fusedNode) {
+    throw new ConversionError('GRAPH_ANALYSIS', `${modelFile}: node "${fusedNode.name}" is a fused ${fusedNode.op} written by tfjs-mbq convert; convert the float model it came from instead`, modelFile);
+  }
   const analysis = analyseGraph(model.modelJson.modelTopology, model.weights);
   if (analysis.blocks.length === 0) {
     throw new ConversionError('GRAPH_ANALYSIS', `${modelFile}: no decoder blocks found (expected q/k/v linears reading one norm, an output projection, and a gate/up/down MLP)`, modelFile);
@@ -417,10 +423,13 @@ async function runPipeline(
     // A float graph carries the dequantized weights (made here, all at once: the float output's size).
     const dequantized = new Map<string, Float32Array>();
     if (opts.emit === 'float') for (const [id, q] of quantized) dequantized.set(id, await dequantizedArray(q));
-    const conv = convertedGraph(state.graph, state.weights, analysis.linears, quantized, opts.emit, dequantized);
+    const unfused = convertedGraph(state.graph, state.weights, analysis.linears, quantized, opts.emit, dequantized);
+    // The written graph only: the conversion above ran (and took gradients) on the plain ops.
+    const conv = opts.fuse ? fuseDecoderOps(unfused.graph, unfused.weights) : unfused;
+    const needsOps = opts.emit === 'quantized' || conv.graph.node !== unfused.graph.node;
     const { modelJson, shards, paths, totalBytes } = serialiseGraphModel(conv.graph, conv.weights, {
       generatedBy: model.modelJson.generatedBy ?? 'unknown',
-      userDefinedMetadata: { ...(model.modelJson.userDefinedMetadata ?? {}), mbq: { method: opts.method, wBits: opts.wBits, aBits: opts.aBits ?? null, groupSize, emit: opts.emit, requiresOps: opts.emit === 'quantized' ? '@tfjs-mbq/ops' : null } },
+      userDefinedMetadata: { ...(model.modelJson.userDefinedMetadata ?? {}), mbq: { method: opts.method, wBits: opts.wBits, aBits: opts.aBits ?? null, groupSize, emit: opts.emit, fuse: opts.fuse, requiresOps: needsOps ? '@tfjs-mbq/ops' : null } },
     }, opts.weightShardSizeBytes);
     const quantization = buildQuantizationJson({
       opts, groupSize, model, analysis, calib, records, sensitivity, rotation, quantized,

@@ -35,8 +35,11 @@ test('tfjs-mbq convert and inspect on the fixture', async () => {
   expect(readFileSync(join(out, 'report.html'), 'utf8')).toContain('<svg');
   const ins = await runCli(['inspect', out]);
   expect(ins.code).toBe(0);
-  expect(ins.stdout).toContain('28 MbqQuantizedMatMul nodes');
-  expect(ins.stdout).toContain('decoder blocks: 4');
+  // 4 blocks: q/k/v and gate/up merged (emit/fuse.ts), so qkv, o, gate_up, down per block.
+  expect(ins.stdout).toContain('16 MbqQuantizedMatMul nodes');
+  expect(ins.stdout).toContain('fused decoder ops: MbqRmsNorm 14, MbqRope 4, MbqAttention 4, MbqSiluGate 4');
+  const plain = await runCli(['inspect', FIXTURE]);
+  expect(plain.stdout).toContain('decoder blocks: 4');
 });
 
 test('two conversions with the same inputs and seed are byte-identical', async () => {

@@ -12,6 +12,7 @@ export * from './read_model.js';
 export * from './mbq_json.js';
 export * from './manifest.js';
 export * from './quantized_matmul_node.js';
+export * from './fused_nodes.js';
 export * from './tokenizer/index.js';
 export * from './hf/index.js';
 export { IMAGE_LIMITS, checkImageHeader, readImageHeader, imageSizeError, type ImageHeader } from './image_header.js';

@@ -22,4 +22,10 @@ export type { HadamardPlan, HadamardTransformOptions } from './ops/hadamard_tran
 export { quantizedMatMul } from './ops/quantized_matmul.js';
 export { quantizedMatMulBitsError } from './kernels/quantized_matmul_common.js';
 export type { QuantizedMatMulOptions } from './ops/quantized_matmul.js';
+export { rmsNorm } from './ops/rms_norm.js';
+export { siluGate } from './ops/silu_gate.js';
+export { rope } from './ops/rope.js';
+export type { RopeOptions } from './ops/rope.js';
+export { attention } from './ops/attention.js';
+export type { AttentionOptions } from './ops/attention.js';
 export { mulberry32 } from './util/prng.js';

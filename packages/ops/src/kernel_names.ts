@@ -3,7 +3,7 @@
  * Every name is registered for 'cpu', 'wasm' and 'webgpu' by registerMbqOps().
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { MBQ_QUANTIZED_MATMUL_OP } from '@tfjs-mbq/format';
+import { MBQ_ATTENTION_OP, MBQ_QUANTIZED_MATMUL_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP } from '@tfjs-mbq/format';
 
 /** Quantizer layouts of docs/algorithm.md §5. */
 export type PseudoQuantizeMode = 'asym-group' | 'sym-channel' | 'sym-token' | 'sym-tensor';
@@ -79,3 +79,24 @@ export interface MbqQuantizedMatMulAttrs {
   /** 0: float activations; 8: per-token symmetric int8 activations (W4A8, bits = 4). */
   actBits: number;
 }
+
+/** Fused decoder ops (docs/architecture.md, "Fused decoder ops"); kernel name = graph op name. */
+
+/** y [..., C] = x · rsqrt(mean(x², last axis) + eps) · gamma [C]. */
+export const MbqRmsNorm = MBQ_RMS_NORM_OP;
+export type MbqRmsNormInputs = { x: TensorInfo; gamma: TensorInfo };
+export interface MbqRmsNormAttrs { eps: number }
+
+/** x [..., 2I] (gate | up) -> y [..., I] = gate · sigmoid(gate) · up. */
+export const MbqSiluGate = MBQ_SILU_GATE_OP;
+export type MbqSiluGateInputs = { x: TensorInfo };
+
+/** Rotate-half RoPE of heads 0..heads-1 (width headDim) of x [..., n·headDim]; the rest copied. cos/sin [..., headDim]. */
+export const MbqRope = MBQ_ROPE_OP;
+export type MbqRopeInputs = { x: TensorInfo; cos: TensorInfo; sin: TensorInfo };
+export interface MbqRopeAttrs { headDim: number; heads: number }
+
+/** Grouped-query attention: q [B, Sq, H·d], k/v [B, Sk, KV·d], additive mask [Sq, Sk] -> [B, Sq, H·d]. */
+export const MbqAttention = MBQ_ATTENTION_OP;
+export type MbqAttentionInputs = { q: TensorInfo; k: TensorInfo; v: TensorInfo; mask: TensorInfo };
+export interface MbqAttentionAttrs { heads: number; kvHeads: number; headDim: number; scale: number }

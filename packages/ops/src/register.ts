@@ -16,6 +16,15 @@ import { pseudoQuantizeWasmConfig } from './kernels/wasm/pseudo_quantize.js';
 import { quantizeActivationPerTokenWasmConfig } from './kernels/wasm/quantize_activation_per_token.js';
 import { quantizeGroupwiseWasmConfig } from './kernels/wasm/quantize_groupwise.js';
 import { uniformReconstructionLossWasmConfig } from './kernels/wasm/uniform_reconstruction_loss.js';
+import { attentionCpuConfig } from './kernels/cpu/attention.js';
+import { rmsNormCpuConfig } from './kernels/cpu/rms_norm.js';
+import { ropeCpuConfig } from './kernels/cpu/rope.js';
+import { siluGateCpuConfig } from './kernels/cpu/silu_gate.js';
+import { attentionWasmConfig } from './kernels/wasm/attention.js';
+import { rmsNormWasmConfig } from './kernels/wasm/rms_norm.js';
+import { ropeWasmConfig } from './kernels/wasm/rope.js';
+import { siluGateWasmConfig } from './kernels/wasm/silu_gate.js';
+import { registerFusedGraphOps } from './graph/fused_ops.js';
 import { WEBGPU_KERNEL_CONFIGS } from './kernels/webgpu/index.js';
 import { registerQuantizedMatMul } from './kernels/register_quantized_matmul.js';
 import { registerUnpackedWeightCacheFlag } from './kernels/wasm/unpacked_weight_cache.js';
@@ -27,6 +36,8 @@ const KERNEL_CONFIGS: readonly tf.KernelConfig[] = [
   pseudoQuantizeWasmConfig, quantizeGroupwiseWasmConfig, dequantizeGroupwiseWasmConfig,
   quantizeActivationPerTokenWasmConfig, mbqReconstructionLossWasmConfig, uniformReconstructionLossWasmConfig,
   hadamardTransformWasmConfig,
+  rmsNormCpuConfig, siluGateCpuConfig, ropeCpuConfig, attentionCpuConfig,
+  rmsNormWasmConfig, siluGateWasmConfig, ropeWasmConfig, attentionWasmConfig,
   ...WEBGPU_KERNEL_CONFIGS,
 ];
 
@@ -41,5 +52,6 @@ export function registerMbqOps(): void {
     if (!tf.getKernel(config.kernelName, config.backendName)) tf.registerKernel(config);
   }
   registerQuantizedMatMul();
+  registerFusedGraphOps();
   registerUnpackedWeightCacheFlag();
 }

@@ -7,6 +7,7 @@ import { importCheckpoint, isHfCheckpointDir, isImportError } from '@tfjs-mbq/im
 import { initBackend, BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
 import { formatBytes, progressBars, table } from '../ui/progress.js';
 import { printable, printableLines, terminalJson } from '../ui/terminal_text.js';
+import { backendLine } from '../ui/backend_line.js';
 
 interface ConvertArgs {
   modelDir: string;
@@ -25,12 +26,14 @@ interface ConvertArgs {
   seed: number;
   backend: BackendName;
   emit: 'quantized' | 'float';
+  fuse: boolean;
   json: boolean;
   progress: boolean;
   workDir?: string;
   include?: string[];
   exclude?: string[];
   weightShardSizeBytes?: number;
+  verbose: boolean;
 }
 
 function fmt(v: number): string {
@@ -94,6 +97,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     .option('seed', { type: 'number', default: 0, describe: 'seed of the sample selection (and rotation signs)' })
     .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName, describe: 'tfjs backend' })
     .option('emit', { choices: ['quantized', 'float'] as const, default: 'quantized' as const, describe: 'quantized: MbqQuantizedMatMul nodes with packed weights (needs @tfjs-mbq/ops); float: plain graph, dequantized weights' })
+    .option('fuse', { type: 'boolean', default: true, describe: "write the decoder's RMSNorm, RoPE + attention, SiLU gate and q/k/v, gate/up linears as fused @tfjs-mbq/ops ops (fewer ops per token); --no-fuse: plain tfjs ops" })
     .option('include', { type: 'string', array: true, describe: 'quantize only the decoder-block linears matching these glob patterns (`*`, `?`; labels as `tfjs-mbq inspect` shows them, e.g. \'layers.*.mlp.*\' or \'*.q_proj\', or node names)' })
     .option('exclude', { type: 'string', array: true, describe: 'keep the decoder-block linears matching these glob patterns float (e.g. \'layers.0.*\' \'*.down_proj\'); vision tower, projector and lm_head always stay float' })
     .option('weight-shard-size-bytes', { type: 'number', describe: 'largest weight shard file of the output [default: 4194304, as tensorflowjs_converter]' })
@@ -117,14 +121,14 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       const options: ConvertOptions = {
         modelDir, calibDir: argv.calib, outDir: argv.out, overwrite: argv.overwrite, method: argv.method, wBits: argv.wBits,
         aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, scaleFamily: argv.scaleFamily, distort: argv.distort, rotate: argv.rotate,
-        samples: argv.samples, seed: argv.seed, emit: argv.emit, handleSignals: true, workDir: argv.workDir,
+        samples: argv.samples, seed: argv.seed, emit: argv.emit, fuse: argv.fuse, handleSignals: true, workDir: argv.workDir,
         include: argv.include?.map(String), exclude: argv.exclude?.map(String), weightShardSizeBytes: argv.weightShardSizeBytes,
         onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
       };
       // Options, their combinations and the output directory are checked before a backend starts.
       await checkConvertOptions(options);
       const backend = await initBackend(argv.backend);
-      if (argv.progress) process.stderr.write(`backend: ${backend.backend} (${backend.detail})\n`);
+      if (argv.progress || argv.verbose) process.stderr.write(`${printable(backendLine(backend, argv.verbose))}\n`);
       if (await isHfCheckpointDir(argv.modelDir)) {
         const out = resolve(argv.out);
         await mkdir(dirname(out), { recursive: true });

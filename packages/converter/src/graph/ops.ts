@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { MBQ_QUANTIZED_MATMUL_OP, quantizedMatMulAttrsOfJson } from '@tfjs-mbq/format';
 import { quantizedMatMul } from '@tfjs-mbq/ops';
 import type { NodeDefJson, DataTypeName } from './types.js';
+import { FUSED_OP_IMPLS } from './fused_ops.js';
 import { attrBool, attrFloat, attrInt, attrIntList, attrString, attrStringList, attrType } from './attrs.js';
 
 export type OpImpl = (inputs: tf.Tensor[], node: NodeDefJson) => tf.Tensor | tf.Tensor[];
@@ -75,6 +76,7 @@ const unary = (fn: (x: tf.Tensor) => tf.Tensor): OpImpl => ([x]) => fn(x);
 const binary = (fn: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): OpImpl => ([a, b]) => fn(a, b);
 
 export const OPS: Record<string, OpImpl> = {
+  ...FUSED_OP_IMPLS,
   Identity: ([x]) => x,
   StopGradient: ([x]) => x,
   Snapshot: ([x]) => x,

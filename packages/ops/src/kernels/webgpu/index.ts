@@ -6,10 +6,15 @@ import { mbqReconstructionLossWebGPUConfig } from './mbq_reconstruction_loss.js'
 import { pseudoQuantizeWebGPUConfig } from './pseudo_quantize.js';
 import { quantizeActivationPerTokenWebGPUConfig } from './quantize_activation_per_token.js';
 import { quantizeGroupwiseWebGPUConfig } from './quantize_groupwise.js';
+import { attentionWebGPUConfig } from './attention.js';
+import { rmsNormWebGPUConfig } from './rms_norm.js';
+import { ropeWebGPUConfig } from './rope.js';
+import { siluGateWebGPUConfig } from './silu_gate.js';
 import { uniformReconstructionLossWebGPUConfig } from './uniform_reconstruction_loss.js';
 
 export const WEBGPU_KERNEL_CONFIGS: readonly KernelConfig[] = [
   pseudoQuantizeWebGPUConfig, quantizeGroupwiseWebGPUConfig, dequantizeGroupwiseWebGPUConfig,
   quantizeActivationPerTokenWebGPUConfig, mbqReconstructionLossWebGPUConfig, uniformReconstructionLossWebGPUConfig,
   hadamardTransformWebGPUConfig,
+  rmsNormWebGPUConfig, siluGateWebGPUConfig, ropeWebGPUConfig, attentionWebGPUConfig,
 ];

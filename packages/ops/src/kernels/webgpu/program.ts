@@ -24,8 +24,18 @@ export interface FlatProgram {
   getUserCode(): string;
 }
 
+/** What runWebGPUProgram needs of any of our programs (flat ones here, row ones in fused_programs.ts). */
+export interface ProgramLike {
+  variableNames: string[];
+  outputShape: number[];
+  shaderKey: string;
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number];
+  getUserCode(): string;
+}
+
 export interface WebGPUBackendLike {
-  runWebGPUProgram(program: FlatProgram, inputs: TensorInfo[], outputDtype: DataType, uniforms?: ProgramUniform[]): TensorInfo;
+  runWebGPUProgram(program: ProgramLike, inputs: TensorInfo[], outputDtype: DataType, uniforms?: ProgramUniform[], output?: TensorInfo): TensorInfo;
   makeTensorInfo(shape: number[], dtype: DataType, values?: Float32Array | Int32Array): TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
 }

@@ -14,7 +14,7 @@
  * Sequence axes are found by running the graph at two lengths (see probe.ts), so nothing depends
  * on node names. The caller checks the step against a full run before trusting it.
  */
-import { MBQ_QUANTIZED_MATMUL_OP } from '@tfjs-mbq/format';
+import { MBQ_ATTENTION_OP, MBQ_QUANTIZED_MATMUL_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP } from '@tfjs-mbq/format';
 import type { NodeDefJson } from '../../model_files.js';
 import type { ConstValues } from './const_values.js';
 import { nodeName, outputIndex, seqAxes, type ProbedNode } from './graph_info.js';
@@ -57,6 +57,8 @@ const BINARY = new Set(['Add', 'AddV2', 'BiasAdd', 'Sub', 'Mul', 'RealDiv', 'Div
   'Select', 'SelectV2', 'AddN']);
 /** Ops whose first input is the activation and whose other inputs are weights: y rows = f(x rows). */
 const LINEAR = new Set(['MatMul', '_FusedMatMul', MBQ_QUANTIZED_MATMUL_OP]);
+/** Fused ops that work row by row along the last axis (other inputs: weights or broadcast tables). */
+const ROW_WISE = new Set([MBQ_RMS_NORM_OP, MBQ_SILU_GATE_OP, MBQ_ROPE_OP]);
 const REDUCE = new Set(['Mean', 'Sum', 'Max', 'Min', 'Prod']);
 /** Ops that scale with sequence length times weights: must not run over the full sequence in a step. */
 export const HEAVY_OPS = new Set(['MatMul', '_FusedMatMul', MBQ_QUANTIZED_MATMUL_OP, 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3', 'Conv2D', 'Einsum']);
@@ -243,6 +245,11 @@ export class StepGraphPlanner {
     const n = i.node;
     if (!this.seqOf(n.name).length) return null;
     if (UNARY.has(n.op) || BINARY.has(n.op)) return this.elementwise(i);
+    if (ROW_WISE.has(n.op)) {
+      const f = this.elementwise(i);
+      return f && f.kind === 'row' && f.axis < i.shape1!.length - 1 ? f : null;
+    }
+    if (n.op === MBQ_ATTENTION_OP) return this.attention(i);
     if (LINEAR.has(n.op)) return this.linear(i);
     if (n.op === 'BatchMatMul' || n.op === 'BatchMatMulV2' || n.op === 'BatchMatMulV3') return this.batchMatMul(i);
     if (n.op === 'Softmax' || n.op === 'LogSoftmax') {
@@ -342,6 +349,16 @@ export class StepGraphPlanner {
       b = full;
     }
     return this.emit(n, [a.ref, b], i.shape1!.length - 2);
+  }
+
+  /** MbqAttention(q, k, v, mask): the new token's q row against the cached k and v, its mask row. */
+  private attention(i: ProbedNode): Form | null {
+    const [qRef, kRef, vRef, maskRef] = i.inputs as [string, string, string, string];
+    const q = this.pickRow(qRef, (a) => a === 1);
+    const k = this.asFull(kRef);
+    const v = this.asFull(vRef);
+    const mask = this.asRow(maskRef, 0);
+    return q && k && v && mask ? this.emit(i.node, [q.ref, k, v, mask], 1) : null;
   }
 
   private reduce(i: ProbedNode): Form | null {

@@ -1,0 +1,134 @@
+/**
+ * emit/fuse.ts: the decoder patterns of the fixture's float graph and of a converted (quantized,
+ * GQA) graph become the fused ops, and the fused graph gives the same logits as the plain one
+ * (cpu, relative 1e-5 of the largest |logit|: float32 sums in another order).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { GraphModel } from '@tensorflow/tfjs-converter';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend } from '@tfjs-mbq/ops/backends';
+import '@tfjs-mbq/ops';
+import { registerTfjsCoreGradients } from '../src/generated/tfjs_gradients.js';
+import { convert, GraphExecutor, loadModelDir, type GraphDefJson, type WeightMap } from '@tfjs-mbq/converter';
+import { fuseDecoderOps } from '../src/emit/fuse.js';
+import { serialiseGraphModel } from '../src/emit/graph_model.js';
+import { writeSyntheticModel } from './helpers/synthetic.js';
+
+const CALIB = join(process.cwd(), 'fixtures/shapes-vqa/calib');
+const FUSED_OPS = ['MbqRmsNorm', 'MbqRope', 'MbqAttention', 'MbqSiluGate'];
+
+beforeAll(async () => { await initBackend('cpu'); registerTfjsCoreGradients(); });
+
+async function graphModel(graph: GraphDefJson, weights: WeightMap): Promise<GraphModel> {
+  const { modelJson, shards, totalBytes } = serialiseGraphModel(graph, weights, { generatedBy: 'test' });
+  const data = new Uint8Array(totalBytes);
+  let off = 0;
+  for (const s of shards) { data.set(s, off); off += s.length; }
+  const m = new GraphModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0]!.weights, weightData: data.buffer }));
+  await m.load();
+  return m;
+}
+
+function feeds(image: number, seq: number, seed: number): tf.NamedTensorMap {
+  let s = seed;
+  const r = (): number => ((s = (s * 16807) % 2147483647) / 2147483647);
+  const ids = Int32Array.from({ length: seq }, (_, i) => (i === 0 ? 2 : 5 + Math.floor(r() * 30)));
+  return { input_ids: tf.tensor2d(ids, [1, seq], 'int32'), pixel_values: tf.tensor4d(Float32Array.from({ length: image * image * 3 }, r), [1, image, image, 3]) };
+}
+
+async function relativeDiff(a: GraphModel, b: GraphModel, f: tf.NamedTensorMap): Promise<{ rel: number; scale: number }> {
+  const ya = a.execute(f, 'logits') as tf.Tensor;
+  const yb = b.execute(f, 'logits') as tf.Tensor;
+  const scale = (await tf.max(tf.abs(ya)).data())[0]!;
+  const diff = (await tf.max(tf.abs(tf.sub(ya, yb))).data())[0]!;
+  tf.dispose([ya, yb]);
+  return { rel: diff / scale, scale };
+}
+
+const opsOf = (g: GraphDefJson): Map<string, number> => {
+  const m = new Map<string, number>();
+  for (const n of g.node) m.set(n.op, (m.get(n.op) ?? 0) + 1);
+  return m;
+};
+
+test('the fixture float graph: every norm, attention and SiLU gate of the decoder fused; same logits', async () => {
+  const model = await loadModelDir(join(process.cwd(), 'fixtures/tiny-vlm'));
+  const graph = model.modelJson.modelTopology;
+  const before = JSON.stringify(graph);
+  const weightNames = [...model.weights.keys()].sort();
+  const fused = fuseDecoderOps(graph, model.weights);
+  // The input is left as it was.
+  expect(JSON.stringify(graph)).toBe(before);
+  expect([...model.weights.keys()].sort()).toEqual(weightNames);
+  // 4 layers: 2 RMSNorms each + the final one, and the 5 LayerNorms of the vision tower (RMSNorm of the centred x).
+  expect(fused.report).toMatchObject({ rmsNorm: 14, attention: 4, siluGate: 4, mergedLinears: 8 });
+  const ops = opsOf(fused.graph);
+  expect(ops.get('MbqAttention')).toBe(4);
+  expect(ops.get('MbqRope')).toBe(4);
+  expect(ops.get('MbqSiluGate')).toBe(4);
+  expect(ops.get('Softmax')).toBe(4); // the vision tower's attention (no mask) stays as it was
+  expect(fused.report.nodesAfter).toBeLessThan(fused.report.nodesBefore / 2);
+  // Every weight the fused graph reads is there, and nothing else.
+  const consts = fused.graph.node.filter((n) => n.op === 'Const').map((n) => n.name).sort();
+  expect([...fused.weights.keys()].sort()).toEqual(consts);
+  const plain = await graphModel(graph, model.weights);
+  const mine = await graphModel(fused.graph, fused.weights);
+  for (const seq of [65, 72]) {
+    const f = feeds(64, seq, 7 + seq);
+    const { rel, scale } = await relativeDiff(plain, mine, f);
+    expect(scale).toBeGreaterThan(0.5);
+    expect(rel).toBeLessThan(1e-5);
+    tf.dispose(Object.values(f));
+  }
+  // The converter's executor runs the fused graph through its tfjs compositions (graph/fused_ops.ts),
+  // gradients included: same logits, and a finite, non-zero gradient to the image.
+  const f = feeds(64, 70, 3);
+  const exec = new GraphExecutor(fused.graph, fused.weights);
+  const [viaExec] = exec.execute(f, ['logits']);
+  const ref = plain.execute(f, 'logits') as tf.Tensor;
+  const scale = (await tf.max(tf.abs(ref)).data())[0]!;
+  expect((await tf.max(tf.abs(tf.sub(viaExec!, ref))).data())[0]! / scale).toBeLessThan(1e-5);
+  const grad = tf.grad((px: tf.Tensor) => tf.sum(exec.execute({ ...f, pixel_values: px }, ['logits'])[0]!))(f.pixel_values!);
+  const g = await grad.data();
+  expect(g.every(Number.isFinite) && g.some((v) => v !== 0)).toBe(true);
+  tf.dispose([viaExec!, ref, grad, ...Object.values(f)]);
+  exec.dispose();
+  plain.dispose();
+  mine.dispose();
+});
+
+test('a converted W3 GQA model (rtn): --fuse and --no-fuse give the same logits; q/k/v and gate/up one MbqQuantizedMatMul each', async () => {
+  const modelDir = await writeSyntheticModel({ layers: 2, seed: 5, kvHeads: 1 });
+  const parent = mkdtempSync(join(tmpdir(), 'mbq-fuse-'));
+  const outs: Record<string, string> = {};
+  for (const fuse of [true, false]) {
+    outs[String(fuse)] = join(parent, `fuse-${fuse}`);
+    await convert({ modelDir, calibDir: CALIB, outDir: outs[String(fuse)]!, method: 'rtn', wBits: 3, samples: 2, fuse, backend: 'cpu' });
+  }
+  const read = (dir: string): { graph: GraphDefJson; mbq: Record<string, unknown> } => {
+    const j = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    return { graph: j.modelTopology, mbq: j.userDefinedMetadata.mbq };
+  };
+  const fused = read(outs.true!), plain = read(outs.false!);
+  expect(fused.mbq).toMatchObject({ fuse: true, requiresOps: '@tfjs-mbq/ops' });
+  const fo = opsOf(fused.graph), po = opsOf(plain.graph);
+  for (const op of FUSED_OPS) expect(po.get(op)).toBeUndefined();
+  expect(fo.get('MbqAttention')).toBe(2);
+  expect(fo.get('MbqSiluGate')).toBe(2);
+  // 7 linears per layer -> qkv, o, gate_up, down.
+  expect(po.get('MbqQuantizedMatMul')! - fo.get('MbqQuantizedMatMul')!).toBe(2 * 3);
+  const a = await loadModelDir(outs.true!), b = await loadModelDir(outs.false!);
+  const ma = await graphModel(a.modelJson.modelTopology, a.weights), mb = await graphModel(b.modelJson.modelTopology, b.weights);
+  const f = feeds(32, 30, 11);
+  const { rel, scale } = await relativeDiff(ma, mb, f);
+  expect(scale).toBeGreaterThan(0.01);
+  expect(rel).toBeLessThan(1e-5);
+  tf.dispose(Object.values(f));
+  ma.dispose();
+  mb.dispose();
+  // A fused model is not converted again: one line naming the node.
+  await expect(convert({ modelDir: outs.true!, calibDir: CALIB, outDir: join(parent, 'again'), method: 'rtn', samples: 2, backend: 'cpu' }))
+    .rejects.toThrow(/is a fused Mbq\w+ written by tfjs-mbq convert; convert the float model it came from instead/);
+});
