@@ -15,16 +15,19 @@ import { readHfDir } from './hf_dir.js';
 import { readImageProcessor } from './image_processor.js';
 import { promptLayout, type PromptLayout } from './prompt_layout.js';
 import { SafetensorsCheckpoint } from './safetensors/index.js';
-import { ShardWriter, encodeHalf, shardNames, storedBytes, type StoredDtype } from './write/weights_file.js';
+import { ShardWriter, appendHalf, shardNames, storedBytes, type StoredDtype } from './write/weights_file.js';
 
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 const LARGE_TENSOR_BYTES = 32 * 1024 * 1024;
 
 export interface ImportOptions {
+  /** The Hugging Face checkpoint directory: config.json, safetensors weights, tokenizer and processor files. */
   hfDir: string;
+  /** Output model directory, written atomically; an existing non-empty one is refused. */
   outDir: string;
   /** Storage of the checkpoint's weights (tables and scalars the graph adds stay float32). */
   dtype?: StoredDtype;
+  /** Largest weight shard file (default 4 MiB; the CLI's --weight-shard-size-bytes). */
   shardBytes?: number;
   /** Qwen2-VL: the resized image size [H, W] the graph is built for (default: the processor's size for a 448x448 image). */
   imageSize?: [number, number];
@@ -36,6 +39,7 @@ export interface ImportOptions {
   maxPositions?: number;
   /** Called after each weight is written. */
   onProgress?: (e: { done: number; total: number; name: string }) => void;
+  /** Remove the temporary output on SIGINT/SIGTERM (the CLI turns this on). */
   handleSignals?: boolean;
 }
 
@@ -129,10 +133,10 @@ async function writeWeights(out: AtomicOutputDir, b: GraphBuilder, specs: Readon
     }
     const values = await loadWeight(ckpt, s);
     if (dtype === 'float16') {
-      const { bytes, overflow } = encodeHalf(values);
-      if (overflow >= 0) throw new ImportError('OPTION', `${ckpt.entry(s.source).file}: tensor '${s.source}' holds ${values[overflow]}, beyond float16's range; import with --dtype float32`, ckpt.source);
       entries.push({ name, shape: s.shape.slice(), dtype: 'float32', quantization: { dtype: 'float16', original_dtype: 'float32' } } as WeightEntryJson);
-      await writer.append(bytes);
+      // Encoded and written a chunk at a time: no half copy of the whole tensor beside it.
+      const overflow = await appendHalf(writer, values);
+      if (overflow >= 0) throw new ImportError('OPTION', `${ckpt.entry(s.source).file}: tensor '${s.source}' holds ${values[overflow]}, beyond float16's range; import with --dtype float32`, ckpt.source);
     } else {
       entries.push({ name, shape: s.shape.slice(), dtype: 'float32' });
       await writer.append(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
