@@ -39,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     .help()
     .alias('h', 'help')
     .version(VERSION)
+    .option('verbose', { type: 'boolean', default: false, global: true, describe: 'details: why `auto` skipped a backend' })
     .wrap(Math.min(110, process.stdout.columns || 100))
     // Runs after yargs' own checks and before any command: nothing has started yet.
     // yargs passes its instance as the second argument (not in @types/yargs): the declared array options.

@@ -7,6 +7,7 @@ import {
 } from '@tfjs-mbq/eval';
 import { printableLines, terminalJson } from '../ui/terminal_text.js';
 import { progressBars } from '../ui/progress.js';
+import { backendLine } from '../ui/backend_line.js';
 
 interface EvalArgs {
   modelDir: string;
@@ -17,6 +18,7 @@ interface EvalArgs {
   batch: number;
   engine: EngineName;
   progress: boolean;
+  verbose: boolean;
   reference?: string;
 }
 
@@ -43,6 +45,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
   handler: async (args: ArgumentsCamelCase<EvalArgs>) => {
     const reference = args.reference === undefined ? undefined : await readReference(args.reference);
     const backend = await initBackend(args.backend);
+    if (args.verbose) process.stderr.write(`${backendLine(backend, true)}\n`);
     const bars = progressBars(process.stderr, args.progress);
     const engine = await loadEvalEngine(args.modelDir, args.engine, {
       onProgress: (p) => { if (p.stage === 'weights') bars.update('load', p.loadedBytes, p.totalBytes, undefined, 'bytes'); },
