@@ -91,6 +91,11 @@ test('--exclude keeps the matching block linears float, --weight-shard-size-byte
   expect(report).not.toMatch(/Scale search|Modality sensitivity|alpha|loss vs/);
   expect(r.stdout).toMatch(/^block\s+group\s+output MSE$/m);
   expect(r.stdout).not.toMatch(/alpha|reduction/);
+  // Block 0 is all float: its groups say so (the down_proj groups of the others too).
+  expect(r.stdout).toMatch(/^\s+0\s+attn-in \(kept float\)\s/m);
+  expect(r.stdout).toMatch(/^\s+1\s+mlp-out \(kept float\)\s/m);
+  expect(r.stdout).toMatch(/^\s+1\s+attn-in\s+\d/m);
+  expect(report).toContain('<td>attn-in <span class="muted">(kept float)</span></td>');
   const i = await runCli(['inspect', out]);
   expect(i.stdout.split('\n')).toContain(line);
   expect(i.stdout).toContain(`kept float by --include/--exclude: ${q.keptFloat.join(', ')}`);
