@@ -100,6 +100,7 @@ export function renderReport(q: QuantizationJson): string {
     const drop = g.lossBefore > 0 ? (1 - g.lossAfter / g.lossBefore) * 100 : 0;
     const float = g.linears.length > 0 && g.linears.every((l) => kept.has(l));
     const head = `<tr><td>${g.block}</td><td>${esc(g.group)}${float ? ' <span class="muted">(kept float)</span>' : ''}</td><td>${esc(g.linears.map((l) => l.split('.').pop() ?? l).join(', '))}</td>`;
+    if (float) return `${head}<td colspan="8" class="muted">not quantized (--include/--exclude): no scales searched</td></tr>`;
     if (q.method === 'rtn') {
       const mse = g.modalityMse?.before;
       return `${head}<td class="num">${fmt(g.lossBefore)}</td><td class="num">${mse ? fmt(mse[0]) : '-'}</td><td class="num">${mse ? fmt(mse[1]) : '-'}</td></tr>`;
