@@ -39,6 +39,7 @@ export async function main(argv: string[]): Promise<number> {
     .help()
     .alias('h', 'help')
     .version(VERSION)
+    .option('verbose', { type: 'boolean', default: false, global: true, describe: 'details: why `auto` skipped a backend' })
     .wrap(Math.min(110, process.stdout.columns || 100))
     // Runs after yargs' own checks and before any command: nothing has started yet.
     // yargs passes its instance as the second argument (not in @types/yargs): the declared array options.
@@ -62,7 +63,9 @@ export async function main(argv: string[]): Promise<number> {
     await cli.parseAsync();
   } catch (e) {
     if (e instanceof UsageError) usageError(e.message);
-    else if (e !== reported) throw e;
+    // A command's rejected handler reaches .fail() (printed, exit 1) and then rejects here with its own
+    // error: printing that again would repeat the line (seen on eval's errors).
+    else if (e !== reported && exitCode === 0) throw e;
   }
   return exitCode || (process.exitCode as number | undefined) || 0;
 }

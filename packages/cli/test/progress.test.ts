@@ -6,6 +6,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { estimateLeft, formatBytes, formatDuration, progressBars } from '../src/ui/progress.js';
+import { backendLine } from '../src/ui/backend_line.js';
 import { runCli } from './helpers/run_cli.js';
 
 const ROOT = process.cwd();
@@ -42,8 +43,16 @@ test('a TTY bar shows elapsed time and time left; the stage ends with its durati
   expect(tty.text()).toContain('1.0 MiB/4.0 MiB 0.0s');
 });
 
+test('the backend line: what auto skipped is named, why only with --verbose', () => {
+  const detail = "auto: WebAssembly (XNNPACK) (skipped tensorflow: backend 'tensorflow' needs @tensorflow/tfjs-node; webgpu: WebGPU: only a software adapter is present (llvmpipe))";
+  expect(backendLine({ backend: 'wasm', detail }, false)).toBe('backend: wasm (auto: WebAssembly (XNNPACK); skipped tensorflow, webgpu: --verbose says why)');
+  expect(backendLine({ backend: 'wasm', detail }, true)).toBe(`backend: wasm (${detail})`);
+  expect(backendLine({ backend: 'cpu', detail: 'plain JavaScript' }, false)).toBe('backend: cpu (plain JavaScript)');
+});
+
 test('eval reports the load in bytes and each stage, then the report on stdout', async () => {
-  const r = await runCli(['eval', FIXTURE, '--data', EVAL, '--backend', 'cpu', '--limit', '3']);
+  const r = await runCli(['eval', FIXTURE, '--data', EVAL, '--backend', 'cpu', '--limit', '3', '--verbose']);
+  expect(r.stderr.split('\n')).toContain('backend: cpu (plain JavaScript)');
   expect(r.code).toBe(0);
   const model = JSON.parse(readFileSync(join(FIXTURE, 'model.json'), 'utf8')) as { weightsManifest: Array<{ paths: string[] }> };
   const bytes = model.weightsManifest.flatMap((g) => g.paths).reduce((a, p) => a + statSync(join(FIXTURE, p)).size, 0);

@@ -9,20 +9,29 @@ import { quantizedMatMulAttrsProblem } from '@tfjs-mbq/format';
 import { BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
 import { linearPatternProblem } from './graph/linear_selection.js';
 
+/** Options of {@link convert} (the CLI's `tfjs-mbq convert` flags, camel-cased). */
 export interface ConvertOptions {
+  /** The float tfjs graph model directory: model.json + shards, config.json, tokenizer.json, mbq.json. */
   modelDir: string;
+  /** Calibration directory: manifest.jsonl and its PNG/JPEG images. */
   calibDir: string;
+  /** Output directory, written atomically; must not be inside `modelDir`; non-empty needs `overwrite`. */
   outDir: string;
+  /** `mbq` (default), `awq`, `rtn` (round-to-nearest, no search) or `smoothquant` (needs `aBits`). */
   method?: QuantMethod;
+  /** Weight bits, 2..8 (default 3). */
   wBits?: number;
   /** Activation bits (weight-activation quantization, e.g. 8 for W4A8). */
   aBits?: number;
   /** Default: the largest of 128/64/32 that divides every quantized K. */
   groupSize?: number;
+  /** MBQ's reconstruction loss, `mae` (default) or `mse`; `method: 'mbq'` only. */
   loss?: LossMode;
   /** Candidate scales of the awq/mbq search (default `awq`: docs/algorithm.md §4.3). */
   scaleFamily?: ScaleFamily;
+  /** Feed each block the output of the already quantized previous block (default false). */
   distort?: boolean;
+  /** Hadamard-rotate the residual stream and down_proj input before the search (default false). */
   rotate?: boolean;
   /**
    * Calibration samples to use, chosen by a seeded shuffle. Default 32 (or all, if fewer): the
@@ -30,7 +39,9 @@ export interface ConvertOptions {
    * conversion within 2 minutes on a small CPU; the paper's reference uses 128 (--samples 128).
    */
   samples?: number;
+  /** Seed of the sample selection and the rotation signs (default 0). */
   seed?: number;
+  /** `quantized` (default: MbqQuantizedMatMul on packed weights) or `float` (plain MatMuls, dequantized weights). */
   emit?: EmitMode;
   /**
    * Write the decoder's RMSNorms, attention (with RoPE), SiLU gates and q/k/v, gate/up linears as
@@ -61,6 +72,7 @@ export interface ConvertOptions {
   backend?: BackendName | 'current';
   /** Remove the temporary output on SIGINT/SIGTERM (the CLI turns this on). */
   handleSignals?: boolean;
+  /** Called as each stage advances: `{ stage, done, total, detail }`. */
   onProgress?: (event: ProgressEvent) => void;
   /** Keep the folded float model and the quantized linears in the result (tests, evaluation). */
   keepModel?: boolean;

@@ -10,6 +10,7 @@ import { ImageCache } from './images.js';
 import { readManifest, type CaptionItem, type QuestionItem } from './manifest.js';
 import type { LoadProgress } from '@tfjs-mbq/runtime';
 
+/** Options of {@link evaluate}. */
 export interface EvalOptions {
   /** Evaluate only the first `limit` questions and captions (0 = all). */
   limit?: number;
@@ -56,6 +57,7 @@ export interface EvalReport {
   predictions?: Prediction[];
 }
 
+/** Options of {@link loadEvalEngine}. */
 export interface LoadEngineOptions {
   /** Load progress of the `runtime` engine (weight bytes read; see loadVlm's onProgress). */
   onProgress?: (progress: LoadProgress) => void;

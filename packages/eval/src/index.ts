@@ -8,5 +8,6 @@ export { ENGINE_NAMES, type EngineName, type EvalEngine, type QuestionInput, typ
 export { RuntimeEngine } from './engines/runtime.js';
 export { ExecutorEngine } from './engines/executor.js';
 export { normalizeAnswer } from './answer.js';
+export { readReference, parseReference, compareWithReference, formatReferenceComparison, type ReferenceAnswer, type ReferenceComparison, type AnswerDifference } from './reference.js';
 export { readManifest, type ManifestItem, type QuestionItem, type CaptionItem } from './manifest.js';
 export { loadImage, loadImagePixels, ImageCache } from './images.js';

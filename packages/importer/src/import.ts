@@ -21,10 +21,13 @@ export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 const LARGE_TENSOR_BYTES = 32 * 1024 * 1024;
 
 export interface ImportOptions {
+  /** The Hugging Face checkpoint directory: config.json, safetensors weights, tokenizer and processor files. */
   hfDir: string;
+  /** Output model directory, written atomically; an existing non-empty one is refused. */
   outDir: string;
   /** Storage of the checkpoint's weights (tables and scalars the graph adds stay float32). */
   dtype?: StoredDtype;
+  /** Largest weight shard file (default 4 MiB; the CLI's --weight-shard-size-bytes). */
   shardBytes?: number;
   /** Qwen2-VL: the resized image size [H, W] the graph is built for (default: the processor's size for a 448x448 image). */
   imageSize?: [number, number];
@@ -36,6 +39,7 @@ export interface ImportOptions {
   maxPositions?: number;
   /** Called after each weight is written. */
   onProgress?: (e: { done: number; total: number; name: string }) => void;
+  /** Remove the temporary output on SIGINT/SIGTERM (the CLI turns this on). */
   handleSignals?: boolean;
 }
 

@@ -6,6 +6,6 @@ export { GraphOps, type ParamData } from './graph/graph_ops.js';
 export * from './graph/layers.js';
 export { importCheckpoint, DEFAULT_SHARD_BYTES, type ImportOptions, type ImportResult, type ImportedMbqJson } from './import.js';
 export { isHfCheckpointDir, readHfDir, HF_SIDECAR_FILES, type HfDirFiles } from './hf_dir.js';
-export { planArchitecture, SUPPORTED_ARCHITECTURES, type ArchitecturePlan, type PlanInputs } from './arch/index.js';
+export { planArchitecture, reimportInputs, SUPPORTED_ARCHITECTURES, type ArchitecturePlan, type PlanInputs } from './arch/index.js';
 export { floatToHalfBits } from './write/half.js';
 export { loadWeight, type WeightSpec, type WeightTransform } from './arch/plan.js';

@@ -7,13 +7,17 @@ import { imageSizeError } from '@tfjs-mbq/format';
 
 /** Row-major RGBA bytes, 4 per pixel: the layout of ImageData and of jimp's `bitmap`. */
 export interface RgbaImage {
+  /** `width * height * 4` bytes, row by row. */
   data: Uint8Array | Uint8ClampedArray;
+  /** Pixels per row. */
   width: number;
+  /** Rows. */
   height: number;
 }
 
 /** A jimp image (or anything with an RGBA `bitmap`). */
 export interface HasBitmap {
+  /** The RGBA pixels. */
   bitmap: RgbaImage;
 }
 

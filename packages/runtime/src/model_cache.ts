@@ -9,17 +9,23 @@ import { splitModelLocation } from './sources.js';
 
 /** The parts of the Cache API's Cache that the runtime uses. */
 export interface CacheLike {
+  /** The stored response of `url`, if any. */
   match(url: string): Promise<Response | undefined>;
+  /** Stores `response` under `url`. */
   put(url: string, response: Response): Promise<void>;
+  /** Every stored request (its `url`). */
   keys(): Promise<ReadonlyArray<{ url: string }>>;
+  /** Removes `url`; true if it was there. */
   delete(url: string): Promise<boolean>;
 }
 
 /** The parts of the Cache API's CacheStorage (the global `caches`) that the runtime uses. */
 export interface CacheStorageLike {
+  /** The cache of that name, created if missing. */
   open(name: string): Promise<CacheLike>;
 }
 
+/** Which cache holds models (see loadVlm's `cache`). */
 export interface ModelCacheOptions {
   /** Cache name (default `tfjs-mbq-models`). */
   name?: string;
@@ -37,6 +43,7 @@ export interface CachedModel {
   bytes: number;
 }
 
+/** The Cache API cache that models go into by default. */
 export const DEFAULT_MODEL_CACHE = 'tfjs-mbq-models';
 const BYTES_HEADER = 'x-mbq-bytes';
 

@@ -3,13 +3,13 @@
  * processor (`preprocessImage` of @tfjs-mbq/format, as transformers' processor computes it; the
  * fixture's processor is a resize and 1/255), laid out as the graph's pixel_values (mbq.json
  * `imageInput`: the image, OneVision's stacked views, Qwen2-VL's resized image), with what the
- * prompt's image-token rule needs to know of the processed image.
+ * prompt's image-token rule needs to know of the processed image. A graph takes one fixed image
+ * mode: an image the processor lays out otherwise (a Qwen2-VL image of another resized size, a
+ * OneVision image of another tile layout) is first resized to the mode's input size, exactly as
+ * calibration does (format's `graphImage`); `resizedFrom` then says so.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  graphPixelValues, preprocessImage, promptImageShape, tinyVlmImageProcessor,
-  type ImageInputLayout, type ImageProcessorConfig, type ProcessedImageShape,
-} from '@tfjs-mbq/format';
+import { graphImage, tinyVlmImageProcessor, type ImageInputLayout, type ImageProcessorConfig, type ProcessedImageShape } from '@tfjs-mbq/format';
 import { rgbaOf, type ImageInput } from './image.js';
 
 export interface ModelImage {
@@ -18,6 +18,8 @@ export interface ModelImage {
   shape: [1, number, number, 3];
   /** What the prompt builder reads of the processed image (size, original size, patch grid). */
   processed: ProcessedImageShape;
+  /** Set when the image was resized to the graph's image mode first: its own [height, width]. */
+  resizedFrom?: [number, number];
 }
 
 /**
@@ -26,18 +28,13 @@ export interface ModelImage {
  */
 export function modelImage(image: ImageInput, processor: ImageProcessorConfig, layout: ImageInputLayout, graphSize: readonly [number, number], who: string): ModelImage {
   const rgba = rgbaOf(image);
-  const pre = preprocessImage(rgba, processor);
-  let graph: ReturnType<typeof graphPixelValues>;
+  let g: ReturnType<typeof graphImage>;
   try {
-    graph = graphPixelValues(pre, layout, processor.kind === 'qwen2-vl' ? processor : undefined);
+    g = graphImage(rgba, processor, layout, graphSize);
   } catch (e) {
-    throw new Error(`${who}: a ${rgba.width}x${rgba.height} image: ${(e as Error).message.replace(/^graphPixelValues: /, '')}`);
+    throw new Error(`${who}: a ${rgba.width}x${rgba.height} image: ${(e as Error).message.replace(/^image: /, '')}`);
   }
-  const [, h, w] = graph.shape;
-  if (h !== graphSize[0] || w !== graphSize[1]) {
-    throw new Error(`${who}: the image processor made ${h}x${w} pixel_values from a ${rgba.width}x${rgba.height} image; the model takes ${graphSize[0]}x${graphSize[1]}`);
-  }
-  return { pixels: graph.data, shape: graph.shape, processed: promptImageShape(pre, processor) };
+  return { pixels: g.data, shape: g.shape, processed: g.processed, ...(g.resizedFrom ? { resizedFrom: g.resizedFrom } : {}) };
 }
 
 /**

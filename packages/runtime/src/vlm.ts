@@ -15,6 +15,7 @@ import type { ModelCacheOptions } from './model_cache.js';
 import { runGraph } from './decoding/run_graph.js';
 import { yieldToEventLoop } from './decoding/yield.js';
 
+/** Options of {@link loadVlm}. */
 export interface LoadVlmOptions {
   /**
    * tfjs backend to initialise: `auto` (default: tensorflow if installed, else hardware WebGPU,
@@ -63,6 +64,7 @@ export interface LoadProgress {
   file?: string;
 }
 
+/** Options of {@link Vlm.generate} and {@link Vlm.answer}. */
 export interface AnswerOptions {
   /** Most answer tokens to generate (default 16); decoding also stops at EOS. */
   maxNewTokens?: number;
@@ -93,6 +95,7 @@ export interface GeneratedToken {
   delta: string;
 }
 
+/** What {@link Vlm.generate} returns. */
 export interface Generation {
   /** The answer: generated words joined by spaces, EOS and special tokens left out. */
   text: string;
@@ -104,6 +107,7 @@ export interface Generation {
   stoppedAtEos: boolean;
 }
 
+/** What {@link Vlm.score} returns. */
 export interface ContinuationScore {
   /** Negative log-likelihood (natural log) of the continuation's tokens and the EOS after them, summed. */
   nll: number;
@@ -111,6 +115,7 @@ export interface ContinuationScore {
   tokens: number;
 }
 
+/** Options of {@link Vlm.timeDecode}. */
 export interface TimeDecodeOptions {
   /** Decode steps after the prefill; forced past EOS so runs are comparable. */
   steps: number;
@@ -118,6 +123,7 @@ export interface TimeDecodeOptions {
   now?: () => number;
 }
 
+/** What {@link Vlm.timeDecode} returns. */
 export interface DecodeTiming {
   /** Prompt length in tokens: BOS + image tokens + question. */
   promptLength: number;

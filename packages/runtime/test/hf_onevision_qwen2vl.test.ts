@@ -51,3 +51,32 @@ test.each(CASES)('$checkpoint: prompt ids and KV-cache greedy decoding equal tra
     vlm.dispose();
   }
 });
+
+test.each(CASES)('$checkpoint: an image the graph\'s fixed mode does not take as it is is resized to it, as calibration does, and answered', async ({ checkpoint, imageSize }) => {
+  const hfDir = join('fixtures/hf', checkpoint);
+  const imported = await importCheckpoint({ hfDir, outDir: join(tmp, `${checkpoint}-fit`), imageSize });
+  const vlm = await loadVlm(imported.outDir, { backend: 'wasm' });
+  try {
+    const { cases } = await readRecords(hfDir);
+    const c = cases[0]!;
+    // A wide photo (200x90): Qwen2-VL's processor would make another grid, OneVision's another tile layout.
+    const wide = (await Jimp.read(readFileSync((c as unknown as { image: string }).image))).resize({ w: 200, h: 90 });
+    const img = vlm.inputs.image(wide.bitmap, 'test');
+    // Qwen2-VL's smart_resize makes another grid, OneVision's unpadding another feature count.
+    expect(img.resizedFrom).toEqual([90, 200]);
+    expect(img.shape).toEqual([1, ...vlm.config.imageSize, 3]);
+    // The prompt is the processor's for the image the graph takes: the records' ids (same grid / layout).
+    expect(vlm.inputs.prompt(c.question, img.processed, 'test')).toEqual(c.input_ids);
+    const pixels = tf.tensor4d(img.pixels, img.shape);
+    try {
+      const fromPixels = await vlm.generateFromPixels(pixels, c.question, { maxNewTokens: 4 });
+      const g = await vlm.generate(wide.bitmap, c.question, { maxNewTokens: 4 });
+      expect(g.promptLength).toBe(c.input_ids.length);
+      expect(g.tokenIds).toEqual(fromPixels.tokenIds);
+    } finally {
+      pixels.dispose();
+    }
+  } finally {
+    vlm.dispose();
+  }
+});

@@ -4,11 +4,13 @@
  * interleaved (A, B, A, B, ...) so drift (thermal, other load) hits both alike.
  */
 import { promises as fs, existsSync } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import * as tf from '@tensorflow/tfjs-core';
 import { readImageFile } from '@tfjs-mbq/converter';
+import { importCheckpoint, isHfCheckpointDir, isImportError, reimportInputs } from '@tfjs-mbq/importer';
 import { loadVlm, type RgbaImage, type Vlm } from '@tfjs-mbq/runtime';
 import { CACHE_UNPACKED_WEIGHTS } from '@tfjs-mbq/ops';
 import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
@@ -85,7 +87,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
   builder: (y: Argv<object>) =>
     y
       .positional('modelDir', { type: 'string', demandOption: true, describe: 'directory with model.json, mbq.json, tokenizer.json' })
-      .option('baseline', { type: 'string', describe: 'float model directory to compare with (default: the source recorded in the model\'s metadata, if any)' })
+      .option('baseline', { type: 'string', describe: 'float model directory to compare with, or the Hugging Face checkpoint it was converted from (imported float32 for the run) [default: the source recorded in the model\'s metadata, if any]' })
       .option('backend', { choices: BACKEND_NAMES as BackendName[], default: 'auto' as BackendName, describe: 'tfjs backend' })
       .option('image', { type: 'string', describe: `PNG/JPEG to ask about (default: the first one of ${EVAL_DATA}, if present)` })
       .option('question', { type: 'string', describe: `question text (default: the first one of ${EVAL_DATA}, if present)` })
@@ -115,8 +117,32 @@ export async function bench(args: BenchArgs): Promise<BenchReport> {
     if (!Number.isInteger(args[key]) || args[key] < min) throw new BenchInputError(`--${key} must be an integer >= ${min}, got ${String(args[key])}`);
   }
   const modelDir = await checkModelDir(args.modelDir);
-  const { dir: baselineDir, from: baselineFrom, note } = await resolveBaseline(args.baseline, modelDir);
+  const { dir: baselineFound, from: baselineFrom, note } = await resolveBaseline(args.baseline, modelDir);
   if (note) process.stderr.write(`tfjs-mbq bench: ${printable(note)}\n`);
+  // A Hugging Face checkpoint as the baseline (what `convert <hfDir>` records): imported float32 into
+  // a scratch directory, as the converted model's graph was (same image size and positions).
+  let scratch: string | undefined;
+  let baselineDir = baselineFound;
+  try {
+    if (baselineFound && !existsSync(path.join(baselineFound, 'model.json')) && await isHfCheckpointDir(baselineFound)) {
+      process.stderr.write(`tfjs-mbq bench: importing the float baseline from the Hugging Face checkpoint ${printable(baselineFound)}\n`);
+      scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'tfjs-mbq-bench-'));
+      const mbq = JSON.parse(await fs.readFile(path.join(modelDir, 'mbq.json'), 'utf8')) as Parameters<typeof reimportInputs>[0];
+      baselineDir = (await importCheckpoint({ hfDir: baselineFound, outDir: path.join(scratch, 'model'), ...reimportInputs(mbq) })).outDir;
+    }
+    const report = await benchModels(args, modelDir, baselineDir, baselineFrom);
+    // The report names the baseline as the user knows it (the checkpoint), not the scratch copy.
+    if (scratch && report.models[1]) report.models[1].dir = baselineFound!;
+    return report;
+  } catch (e) {
+    if (isImportError(e)) throw new BenchInputError(`the baseline ${baselineFound}: ${e.message}`);
+    throw e;
+  } finally {
+    if (scratch) await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function benchModels(args: BenchArgs, modelDir: string, baselineDir: string | null, baselineFrom: BenchReport['baselineFrom']): Promise<BenchReport> {
   const { imagePath, question } = await resolveInput(args.image, args.question);
   const image = await readImage(imagePath);
   const dirs = baselineDir ? [modelDir, baselineDir] : [modelDir];
@@ -241,7 +267,7 @@ async function checkModelDir(dir: string): Promise<string> {
 
 /** The float model a converted one came from, if its metadata names one that exists. */
 async function resolveBaseline(option: string | undefined, modelDir: string): Promise<{ dir: string | null; from: BenchReport['baselineFrom']; note?: string }> {
-  if (option !== undefined) return { dir: await checkModelDir(option), from: 'option' };
+  if (option !== undefined) return { dir: await isHfCheckpointDir(option) ? option : await checkModelDir(option), from: 'option' };
   const readJson = async (file: string): Promise<Record<string, unknown> | null> => {
     try { return JSON.parse(await fs.readFile(path.join(modelDir, file), 'utf8')) as Record<string, unknown>; } catch { return null; }
   };
@@ -251,7 +277,7 @@ async function resolveBaseline(option: string | undefined, modelDir: string): Pr
   for (const [from, source] of recorded) {
     if (typeof source !== 'string' || !source) continue;
     for (const dir of [source, path.resolve(modelDir, source)]) {
-      if (existsSync(path.join(dir, 'model.json'))) return { dir, from };
+      if (existsSync(path.join(dir, 'model.json')) || await isHfCheckpointDir(dir)) return { dir, from };
     }
     return { dir: null, from: null, note: `the source model ${source} recorded in ${modelDir}/${from} is not here; benchmarking ${modelDir} alone` };
   }

@@ -7,6 +7,7 @@ import { importCheckpoint, isHfCheckpointDir, isImportError } from '@tfjs-mbq/im
 import { initBackend, BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
 import { formatBytes, progressBars, table } from '../ui/progress.js';
 import { printable, printableLines, terminalJson } from '../ui/terminal_text.js';
+import { backendLine } from '../ui/backend_line.js';
 
 interface ConvertArgs {
   modelDir: string;
@@ -32,6 +33,7 @@ interface ConvertArgs {
   include?: string[];
   exclude?: string[];
   weightShardSizeBytes?: number;
+  verbose: boolean;
 }
 
 function fmt(v: number): string {
@@ -126,7 +128,7 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       // Options, their combinations and the output directory are checked before a backend starts.
       await checkConvertOptions(options);
       const backend = await initBackend(argv.backend);
-      if (argv.progress) process.stderr.write(`backend: ${backend.backend} (${backend.detail})\n`);
+      if (argv.progress || argv.verbose) process.stderr.write(`${printable(backendLine(backend, argv.verbose))}\n`);
       if (await isHfCheckpointDir(argv.modelDir)) {
         const out = resolve(argv.out);
         await mkdir(dirname(out), { recursive: true });

@@ -7,7 +7,9 @@
  *   checkpoint's tokenizer / chat-template / processor files are in the output byte for byte, and
  *   loadVlm answers: greedy tokens from the image's pixel_values (format's graphImage, as
  *   calibration makes them) are the same with the KV cache and re-running the sequence, and on a
- *   second call.
+ *   second call; `answer()` / `generate()` on the PNG itself builds the processor's prompt ids (the
+ *   records' input_ids; for an import at another image size than the records', the same ids with
+ *   the image-token run as long as the processor makes it for that size) and gives those tokens.
  * - Calibration (no conversion): on the records' images and questions, a sequence is transformers'
  *   prompt ids (records' input_ids), then the answer's tokens and EOS; the vision mask is the
  *   image-token run, the caption mask the answer and EOS; pixel_values equal the processor's
@@ -55,6 +57,17 @@ export class GraphImages {
     const g = graphImage((await Jimp.read(png)).bitmap, this.processor, this.layout, this.imageSize);
     return tf.tensor4d(g.data, g.shape);
   }
+}
+
+/**
+ * The processor's input_ids for a record's question when the model's image makes `count` image
+ * tokens: the records' ids (made at the records' image size) with the image-token run re-expanded,
+ * as the processor expands its placeholder to the image's feature count.
+ */
+function processorIds(c: RecordCase, count: number): number[] {
+  const ids = c.input_ids;
+  const image = ids[c.image_token_offset]!;
+  return [...ids.slice(0, c.image_token_offset), ...new Array<number>(count).fill(image), ...ids.slice(c.image_token_offset + c.image_token_count)];
 }
 
 async function greedy(vlm: Vlm, pixels: tf.Tensor4D, question: string): Promise<number[]> {
@@ -175,6 +188,14 @@ export function describeHfConversion(checkpoint: string, options: HfConversionOp
       const tokens = await greedy(cached, pixels, c.question);
       expect(await greedy(cached, pixels, c.question)).toEqual(tokens);
       expect(await greedy(rerun, pixels, c.question)).toEqual(tokens);
+      // The app's path: the PNG and the question, through mbq.json's processor and the chat template.
+      const ids = processorIds(c, readJson<{ imageTokenCount: number }>(join(out, 'mbq.json')).imageTokenCount);
+      expect(cached.promptIds(c.question)).toEqual(ids);
+      const png = await Jimp.read(c.image);
+      const g = await cached.generate(png, c.question, { maxNewTokens: 16 });
+      expect(g.promptLength).toBe(ids.length);
+      expect(g.tokenIds).toEqual(tokens);
+      expect(await cached.answer(png, c.question, { maxNewTokens: 16 })).toBe(g.text);
     } finally {
       cached.dispose();
       rerun.dispose();

@@ -96,6 +96,7 @@ async function readImage(root: string, image: string, inputs: CalibInputs): Prom
 export interface CalibOptions {
   /** How many samples to use (default: all). */
   samples?: number;
+  /** Seed of the shuffle that picks them (default 0). */
   seed?: number;
 }
 

@@ -13,6 +13,7 @@ import { OPS, SUPPORTED_OPS, tfDtype } from './ops.js';
 export type NodeOverride = (inputs: tf.Tensor[], node: NodeDefJson) => tf.Tensor;
 
 export interface ExecuteOptions {
+  /** Nodes run by a function instead of their op (e.g. a linear with a quantized weight), by node name. */
   nodeOverrides?: ReadonlyMap<string, NodeOverride>;
   /** Tensor added to a node's (first) output: zero probes whose gradient is dLoss/dY. */
   addToOutput?: ReadonlyMap<string, tf.Tensor>;

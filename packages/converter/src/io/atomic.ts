@@ -166,6 +166,7 @@ export interface OutputDirOptions {
    * directory is refused.
    */
   overwrite?: boolean;
+  /** File operations (default node:fs; tests inject ENOSPC / EROFS). */
   fs?: OutputFs;
 }
 

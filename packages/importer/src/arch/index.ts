@@ -51,6 +51,8 @@ export interface PlanInputs {
 
 interface Architecture {
   plan(config: Record<string, unknown>, configFile: string, ckpt: SafetensorsCheckpoint, inputs: PlanInputs): ArchitecturePlan;
+  /** The graph's image size is an import option (Qwen2-VL), not fixed by the vision tower. */
+  imageSizeOption?: boolean;
 }
 
 /** Towers with one input size take no image-size option. */
@@ -107,6 +109,7 @@ const llavaOnevision: Architecture = {
 };
 
 const qwen2Vl: Architecture = {
+  imageSizeOption: true,
   plan(config, file, ckpt, inputs) {
     const c = parseQwen2VlConfig(config, file, inputs.processor, inputs.imageSize, inputs.maxPositions);
     const layout = qwen2VlLayout(ckpt, c.text.tieWordEmbeddings);
@@ -127,6 +130,18 @@ const ARCHITECTURES: Readonly<Record<string, Architecture>> = {
   [LLAVA_ARCHITECTURE]: llava, [LLAVA_ONEVISION_ARCHITECTURE]: llavaOnevision, [QWEN2_VL_ARCHITECTURE]: qwen2Vl,
 };
 export const SUPPORTED_ARCHITECTURES: readonly string[] = Object.keys(ARCHITECTURES);
+
+/**
+ * The plan inputs that rebuild the graph of an imported model directory from its checkpoint
+ * (a float baseline of the same shape): from its mbq.json's architecture, image size and positions.
+ */
+export function reimportInputs(mbq: { source?: { architecture?: unknown }; imageSize?: [number, number]; maxPositions?: number }): Pick<PlanInputs, 'imageSize' | 'maxPositions'> {
+  const arch = typeof mbq.source?.architecture === 'string' ? ARCHITECTURES[mbq.source.architecture] : undefined;
+  return {
+    ...(arch?.imageSizeOption && mbq.imageSize ? { imageSize: mbq.imageSize } : {}),
+    ...(mbq.maxPositions !== undefined ? { maxPositions: mbq.maxPositions } : {}),
+  };
+}
 
 /** Every source tensor present with the shape the config implies; no tensor the architecture does not know. */
 function checkCheckpoint(ckpt: SafetensorsCheckpoint, weights: readonly WeightSpec[], unused: (name: string) => boolean): void {

@@ -4,8 +4,11 @@ import { attentionDims } from '../kernels/fused_common.js';
 import { assertDtype, assertTensor } from './validate.js';
 
 export interface AttentionOptions {
+  /** Query heads. */
   heads: number;
+  /** Key/value heads (grouped-query attention when fewer than `heads`; must divide it). */
   kvHeads: number;
+  /** Channels per head. */
   headDim: number;
   /** Score scale (default 1 / sqrt(headDim)). */
   scale?: number;

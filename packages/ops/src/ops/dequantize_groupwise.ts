@@ -4,7 +4,9 @@ import { wordsPerRow } from '../packing.js';
 import { assertBits, assertDtype, assertGroupSize, assertRank, assertTensor, fail } from './validate.js';
 
 export interface DequantizeGroupwiseOptions {
+  /** Bits per code, 2..8. */
   bits: number;
+  /** Consecutive inputs (along K) sharing one scale and zero point; must divide K. */
   groupSize: number;
   /** K, the number of codes per row (the packed width alone does not determine it). */
   inFeatures: number;

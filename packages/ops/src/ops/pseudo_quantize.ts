@@ -5,6 +5,7 @@ import {
 import { assertBits, assertDtype, assertGroupSize, assertMinRank, assertRank, assertTensor, fail, assertNonEmpty } from './validate.js';
 
 export interface PseudoQuantizeOptions {
+  /** Bits per code. */
   bits: number;
   /**
    * - 'asym-group': asymmetric, groups of `groupSize` consecutive elements of the last axis (weights W [N, K]).

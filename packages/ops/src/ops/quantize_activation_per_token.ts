@@ -5,6 +5,7 @@ import {
 import { assertBits, assertDtype, assertMinRank, assertTensor, assertNonEmpty } from './validate.js';
 
 export interface QuantizeActivationOptions {
+  /** Bits per activation code (symmetric, one scale per token), e.g. 8. */
   bits: number;
 }
 

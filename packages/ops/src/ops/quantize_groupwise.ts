@@ -3,7 +3,9 @@ import { MbqQuantizeGroupwise, MbqQuantizeGroupwiseAttrs, MbqQuantizeGroupwiseIn
 import { assertBits, assertDtype, assertGroupSize, assertRank, assertTensor, assertNonEmpty } from './validate.js';
 
 export interface QuantizeGroupwiseOptions {
+  /** Bits per code, 2..8. */
   bits: number;
+  /** Consecutive inputs (along K) sharing one scale and zero point; must divide K. */
   groupSize: number;
 }
 

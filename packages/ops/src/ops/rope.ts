@@ -4,6 +4,7 @@ import { ropeDims } from '../kernels/fused_common.js';
 import { assertDtype, assertTensor } from './validate.js';
 
 export interface RopeOptions {
+  /** Channels per head (even: rotate-half pairs channel i with i + headDim / 2). */
   headDim: number;
   /** Heads rotated, from the start of the last axis (default: all of it); the rest is copied. */
   heads?: number;

@@ -19,11 +19,13 @@ export type { ImageInput } from '../image.js';
 // The Cache API is the origin's, shared by the page and its workers: manage cached models from here.
 export { listCachedModels, deleteCachedModel, DEFAULT_MODEL_CACHE, type CachedModel, type ModelCacheOptions } from '../model_cache.js';
 
+/** Options of {@link loadVlmInWorker}: loadVlm's that can cross to a worker, plus progress. */
 export interface LoadInWorkerOptions extends WorkerLoadOptions {
   /** Load progress, as loadVlm's onProgress, relayed from the worker. */
   onProgress?: (progress: LoadProgress) => void;
 }
 
+/** Options of {@link WorkerVlm.generate}: as Vlm.generate's. */
 export interface WorkerGenerateCallOptions extends WorkerGenerateOptions {
   /** Each generated token, relayed from the worker as it is chosen. */
   onToken?: (token: GeneratedToken) => void;

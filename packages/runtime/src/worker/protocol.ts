@@ -7,9 +7,13 @@ import type { MbqConfig } from '../mbq_config.js';
 
 /** loadVlm options that cross to the worker (no functions: fetch and signal stay on the page). */
 export interface WorkerLoadOptions {
+  /** tfjs backend in the worker, as loadVlm's `backend` (default `auto`). */
   backend?: 'auto' | 'webgpu' | 'wasm' | 'cpu' | 'tensorflow' | 'current';
+  /** As loadVlm's `kvCache` (default true). */
   kvCache?: boolean;
+  /** As loadVlm's `timeoutMs`: longest time one model file may take over HTTP (default 120 s). */
   timeoutMs?: number;
+  /** As loadVlm's `allowCrossOrigin` (default false). */
   allowCrossOrigin?: boolean;
   /** Cache API caching in the worker (a cache name, no storage object). */
   cache?: boolean | Pick<ModelCacheOptions, 'name'>;
@@ -17,17 +21,25 @@ export interface WorkerLoadOptions {
   wasmPaths?: string;
 }
 
+/** Generation options that cross to the worker (onToken and signal stay on the page). */
 export interface WorkerGenerateOptions {
+  /** Most answer tokens (default 16), as Vlm.generate's. */
   maxNewTokens?: number;
+  /** EOS is not chosen before this many tokens (default 0), as Vlm.generate's. */
   minNewTokens?: number;
 }
 
 /** What the page learns about the loaded model. */
 export interface WorkerVlmInfo {
+  /** The backend the model runs on in the worker (Vlm.backend). */
   backend: 'webgpu' | 'wasm' | 'cpu' | 'tensorflow';
+  /** Why that backend (Vlm.backendDetail). */
   backendDetail: string;
+  /** How tokens are decoded (Vlm.decoding). */
   decoding: 'kv-cache' | 're-run';
+  /** Why, or what the cache holds (Vlm.decodingNote). */
   decodingNote: string;
+  /** mbq.json (Vlm.config): image size, special token ids. */
   config: MbqConfig;
 }
 
@@ -47,7 +59,10 @@ export type FromWorker =
 
 /** The MessagePort-like side of a Worker (or of the worker's global scope) that both ends use. */
 export interface MessageEndpoint {
+  /** Sends a message (transferring `transfer`). */
   postMessage(message: unknown, transfer?: Transferable[]): void;
+  /** Listens for messages. */
   addEventListener(type: 'message', listener: (event: MessageEvent) => void): void;
+  /** Stops listening. */
   removeEventListener(type: 'message', listener: (event: MessageEvent) => void): void;
 }
