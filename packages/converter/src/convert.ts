@@ -21,7 +21,7 @@ import { searchGroupScale, quantizeWeight, weightQuantizer } from './search/inde
 import { quantizeActivationPerToken, quantizedMatMul } from '@tfjs-mbq/ops';
 import type { LinearOverride, QuantConfig, ScaleGroup, ScaleSearchResult } from './search/types.js';
 import type { SensitivityResult } from './sensitivity/index.js';
-import { quantizeAsymGroup, quantizeSymChannel, type QuantizedLinear } from './emit/quantize.js';
+import { dequantizedArray, dequantizedTensor, quantizeAsymGroup, quantizeSymChannel, type QuantizedLinear } from './emit/quantize.js';
 import { convertedGraph, serialiseGraphModel } from './emit/graph_model.js';
 import { fuseDecoderOps } from './emit/fuse.js';
 import { FUSED_OPS } from '@tfjs-mbq/format';
@@ -56,7 +56,7 @@ export interface ConvertResult {
 
 /**
  * Node overrides that run each quantized linear as the converter evaluates it: weight-only linears
- * with their dequantized float weight [N, K]; weight-activation linears through the packed kernel
+ * with their dequantized float weight [N, K] (made from the packed codes per call); weight-activation linears through the packed kernel
  * itself (per-token activation rounding is discontinuous, so only the same arithmetic reproduces it).
  */
 export function quantizedOverrides(analysis: GraphAnalysis, quantized: ReadonlyMap<string, QuantizedLinear>): Map<string, NodeOverride> {
@@ -74,7 +74,7 @@ export function quantizedOverrides(analysis: GraphAnalysis, quantized: ReadonlyM
         if (l.biasConst) y = tf.add(y, inputs[2]);
         return y;
       }
-      return linearApply(l, inputs, { weight: tf.tensor2d(q.dequant, [q.N, q.K]) });
+      return linearApply(l, inputs, { weight: dequantizedTensor(q) });
     }));
   }
   return out;
@@ -420,11 +420,14 @@ async function runPipeline(
     clock.lap('evaluate');
 
     progress('emit', 0, 1);
-    const unfused = convertedGraph(state.graph, state.weights, analysis.linears, quantized, opts.emit);
+    // A float graph carries the dequantized weights (made here, all at once: the float output's size).
+    const dequantized = new Map<string, Float32Array>();
+    if (opts.emit === 'float') for (const [id, q] of quantized) dequantized.set(id, await dequantizedArray(q));
+    const unfused = convertedGraph(state.graph, state.weights, analysis.linears, quantized, opts.emit, dequantized);
     // The written graph only: the conversion above ran (and took gradients) on the plain ops.
     const conv = opts.fuse ? fuseDecoderOps(unfused.graph, unfused.weights) : unfused;
     const needsOps = opts.emit === 'quantized' || conv.graph.node !== unfused.graph.node;
-    const { modelJson, shards, paths } = serialiseGraphModel(conv.graph, conv.weights, {
+    const { modelJson, shards, paths, totalBytes } = serialiseGraphModel(conv.graph, conv.weights, {
       generatedBy: model.modelJson.generatedBy ?? 'unknown',
       userDefinedMetadata: { ...(model.modelJson.userDefinedMetadata ?? {}), mbq: { method: opts.method, wBits: opts.wBits, aBits: opts.aBits ?? null, groupSize, emit: opts.emit, fuse: opts.fuse, requiresOps: needsOps ? '@tfjs-mbq/ops' : null } },
     }, opts.weightShardSizeBytes);
@@ -434,11 +437,12 @@ async function runPipeline(
       keptFloat: analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]).filter((id) => !isSelected.has(id)),
       size: {
         inputWeightBytes: model.modelJson.weightsManifest.flatMap((g) => g.weights).reduce((a, w) => a + storedByteLength(w), 0),
-        outputWeightBytes: shards.reduce((a, b) => a + b.byteLength, 0),
+        outputWeightBytes: totalBytes,
       },
     });
     if (model.modelJson.signature) modelJson.signature = model.modelJson.signature;
-    for (let i = 0; i < shards.length; i++) await out.writeFile(paths[i], shards[i]);
+    let shard = 0;
+    for (const bytes of shards) await out.writeFile(paths[shard++], bytes); // made one at a time
     await out.writeFile('model.json', JSON.stringify(modelJson));
     // The sidecars as loadModelDir read (and checked) them, byte for byte: config.json, tokenizer.json,
     // mbq.json, and a Hugging Face import's tokenizer, chat-template and processor files.

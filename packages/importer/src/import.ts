@@ -15,7 +15,7 @@ import { readHfDir } from './hf_dir.js';
 import { readImageProcessor } from './image_processor.js';
 import { promptLayout, type PromptLayout } from './prompt_layout.js';
 import { SafetensorsCheckpoint } from './safetensors/index.js';
-import { ShardWriter, encodeHalf, shardNames, storedBytes, type StoredDtype } from './write/weights_file.js';
+import { ShardWriter, appendHalf, shardNames, storedBytes, type StoredDtype } from './write/weights_file.js';
 
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 const LARGE_TENSOR_BYTES = 32 * 1024 * 1024;
@@ -133,10 +133,10 @@ async function writeWeights(out: AtomicOutputDir, b: GraphBuilder, specs: Readon
     }
     const values = await loadWeight(ckpt, s);
     if (dtype === 'float16') {
-      const { bytes, overflow } = encodeHalf(values);
-      if (overflow >= 0) throw new ImportError('OPTION', `${ckpt.entry(s.source).file}: tensor '${s.source}' holds ${values[overflow]}, beyond float16's range; import with --dtype float32`, ckpt.source);
       entries.push({ name, shape: s.shape.slice(), dtype: 'float32', quantization: { dtype: 'float16', original_dtype: 'float32' } } as WeightEntryJson);
-      await writer.append(bytes);
+      // Encoded and written a chunk at a time: no half copy of the whole tensor beside it.
+      const overflow = await appendHalf(writer, values);
+      if (overflow >= 0) throw new ImportError('OPTION', `${ckpt.entry(s.source).file}: tensor '${s.source}' holds ${values[overflow]}, beyond float16's range; import with --dtype float32`, ckpt.source);
     } else {
       entries.push({ name, shape: s.shape.slice(), dtype: 'float32' });
       await writer.append(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
