@@ -151,15 +151,20 @@ async function writeWeights(out: AtomicOutputDir, b: GraphBuilder, specs: Readon
   return { entries, paths, bytes };
 }
 
+/** Why `--max-positions` `v` is refused, or undefined (also when absent). */
+export function maxPositionsProblem(v: number | undefined): string | undefined {
+  if (v === undefined || (Number.isSafeInteger(v) && v >= 2 && v <= MAX_POSITIONS)) return undefined;
+  return `--max-positions must be an integer from 2 to ${MAX_POSITIONS}, got ${v}`;
+}
+
 export async function importCheckpoint(opts: ImportOptions): Promise<ImportResult> {
   const dtype = opts.dtype ?? 'float32';
   const shardBytes = opts.shardBytes ?? DEFAULT_SHARD_BYTES;
   if (dtype !== 'float32' && dtype !== 'float16') throw new ImportError('OPTION', `--dtype must be float32 or float16, got ${String(dtype)}`);
   if (!Number.isSafeInteger(shardBytes) || shardBytes < 1024) throw new ImportError('OPTION', `--weight-shard-size-bytes must be an integer >= 1024, got ${shardBytes}`);
   const maxPositions = opts.maxPositions;
-  if (maxPositions !== undefined && (!Number.isSafeInteger(maxPositions) || maxPositions < 2 || maxPositions > MAX_POSITIONS)) {
-    throw new ImportError('OPTION', `--max-positions must be an integer from 2 to ${MAX_POSITIONS}, got ${maxPositions}`);
-  }
+  const positionsProblem = maxPositionsProblem(maxPositions);
+  if (positionsProblem) throw new ImportError('OPTION', positionsProblem);
   try {
     checkOutputPath(opts.hfDir, opts.outDir);
   } catch (e) {

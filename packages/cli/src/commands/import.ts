@@ -15,7 +15,7 @@ interface ImportArgs {
 }
 
 /** `--image-size HxW` -> [H, W]; undefined when absent. */
-function parseImageSize(v: string | undefined): [number, number] | undefined {
+export function parseImageSize(v: string | undefined): [number, number] | undefined {
   if (v === undefined) return undefined;
   const m = /^(\d+)x(\d+)$/.exec(v);
   if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new Error(`--image-size must be HxW with positive integers (e.g. 448x448), got ${JSON.stringify(v)}`);
