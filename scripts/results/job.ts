@@ -5,7 +5,7 @@ import '@tfjs-mbq/ops';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { convert, type QuantizationJson } from '@tfjs-mbq/converter';
 import { evaluate, loadEvalEngine, type EvalReport } from '@tfjs-mbq/eval';
-import { CALIB_DIR, EVAL_DIR, MODEL_DIR, jobCommands, type Job } from './matrix.js';
+import { CALIB_DIR, EVAL_DIR, jobCommands, type Job } from './matrix.js';
 
 /** What the search chose for one scale group (seed's run), for the MBQ-vs-AWQ analysis. */
 export interface GroupSummary {
@@ -38,9 +38,13 @@ function groupSummaries(q: QuantizationJson): GroupSummary[] {
   }));
 }
 
-export async function runJob(j: Job, outRoot: string, limit: number, keep: boolean): Promise<JobRecord> {
+/**
+ * `model` is the model as named on the command line; `source` the model directory the job reads:
+ * the same, or for an HF checkpoint its import (made once by `run`, docs in results.ts).
+ */
+export async function runJob(j: Job, outRoot: string, limit: number, keep: boolean, model: string, source: string): Promise<JobRecord> {
   const backend = await initBackend('wasm');
-  let modelDir = MODEL_DIR;
+  let modelDir = source;
   let convertSeconds = 0;
   let q: QuantizationJson | undefined;
   const outDir = path.join(outRoot, 'models', j.id);
@@ -48,7 +52,7 @@ export async function runJob(j: Job, outRoot: string, limit: number, keep: boole
     await fs.rm(outDir, { recursive: true, force: true });
     const t0 = performance.now();
     const r = await convert({
-      modelDir: MODEL_DIR, calibDir: CALIB_DIR, outDir, method: j.method, wBits: j.wBits, aBits: j.aBits,
+      modelDir: source, calibDir: CALIB_DIR, outDir, method: j.method, wBits: j.wBits, aBits: j.aBits,
       rotate: j.rotate, seed: j.seed, ...(j.loss ? { loss: j.loss } : {}),
       ...(j.scaleFamily ? { scaleFamily: j.scaleFamily } : {}),
     });
@@ -62,7 +66,7 @@ export async function runJob(j: Job, outRoot: string, limit: number, keep: boole
   engine.dispose();
   if (!keep && j.kind !== 'fp') await fs.rm(outDir, { recursive: true, force: true });
   return {
-    job: j, commands: jobCommands(j, limit), backend: backend.backend, limit, convertSeconds, eval: report,
+    job: j, commands: jobCommands(j, limit, model, source !== model), backend: backend.backend, limit, convertSeconds, eval: report,
     groups: q ? groupSummaries(q) : [],
     calibCaptionLoss: q ? { float: q.evaluation.captionLossFloat, quantized: q.evaluation.captionLossQuantized } : undefined,
   };

@@ -70,11 +70,17 @@ export function convertFlags(j: Job): string[] {
   return flags;
 }
 
-/** The CLI commands that reproduce a job (conversion into out/results/<id>, then evaluation). */
-export function jobCommands(j: Job, limit: number): string[] {
+/**
+ * The CLI commands that reproduce a job (conversion into out/results/<id>, then evaluation) on
+ * `modelDir`. An HF checkpoint (`hf`) converts as it is (convert imports it on the fly); its FP row
+ * evaluates the import.
+ */
+export function jobCommands(j: Job, limit: number, modelDir: string = MODEL_DIR, hf = false): string[] {
   const evalArgs = `--data ${EVAL_DIR} --backend wasm --engine executor${limit ? ` --limit ${limit}` : ''}`;
-  if (j.kind === 'fp') return [`tfjs-mbq eval ${MODEL_DIR} ${evalArgs}`];
+  if (j.kind === 'fp') {
+    return hf ? [`tfjs-mbq import ${modelDir} --out out/results/imported`, `tfjs-mbq eval out/results/imported ${evalArgs}`] : [`tfjs-mbq eval ${modelDir} ${evalArgs}`];
+  }
   const out = `out/results/${j.id}`;
   const flags = [...convertFlags(j), '--backend', 'wasm'];
-  return [`tfjs-mbq convert ${MODEL_DIR} --calib ${CALIB_DIR} --out ${out} ${flags.join(' ')}`, `tfjs-mbq eval ${out} ${evalArgs}`];
+  return [`tfjs-mbq convert ${modelDir} --calib ${CALIB_DIR} --out ${out} ${flags.join(' ')}`, `tfjs-mbq eval ${out} ${evalArgs}`];
 }

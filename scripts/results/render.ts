@@ -1,6 +1,5 @@
 /** Markdown tables of docs/results.md from job records: mean over seeds with the spread. */
 import type { JobRecord } from './job.js';
-import { jobCommands } from './matrix.js';
 
 const TYPES = ['color', 'comparison', 'count', 'existence', 'position', 'shape'];
 
@@ -77,7 +76,7 @@ function regressionTable(records: JobRecord[]): string {
   return s + '\n';
 }
 
-export function renderResults(records: JobRecord[]): string {
+export function renderResults(records: JobRecord[], opts: { regression: boolean } = { regression: true }): string {
   const cfg = byConfig(records);
   const pick = (ids: string[]): JobRecord[][] => ids.map((id) => cfg.get(id)).filter((x): x is JobRecord[] => !!x);
   const fp = cfg.get('fp')?.[0];
@@ -92,9 +91,9 @@ export function renderResults(records: JobRecord[]): string {
     + alphaTable(cfg, 'mbq-w3', 'mbq-mse-w3', 'MBQ (mae, the default) vs MBQ with mse, W3')
     + alphaTable(cfg, 'smoothquant-w4a8', 'mbq-w4a8', 'SmoothQuant vs MBQ, W4A8')
     + alphaTable(cfg, 'smoothquant-w4a8', 'mbq-sqfam-w4a8', 'SmoothQuant (alpha 0.5) vs MBQ searching alpha over the SmoothQuant family, W4A8');
-  s += regressionTable(records);
+  if (opts.regression) s += regressionTable(records);
   s += '### Commands (one per row; `--seed` runs over the seeds listed)\n\n```\n';
-  for (const [, rs] of cfg) s += jobCommands(rs[0].job, limit).join(' && \\\n  ') + '\n';
+  for (const [, rs] of cfg) s += rs[0].commands.join(' && \\\n  ') + '\n';
   s += '```\n\n';
   const secs = records.map((r) => r.convertSeconds).filter((x) => x > 0);
   if (secs.length) s += `Conversion time per job: ${Math.min(...secs).toFixed(0)}–${Math.max(...secs).toFixed(0)} s (one core each, several jobs in parallel).\n\n`;

@@ -5,7 +5,7 @@
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { runCli } from './helpers/run_cli.js';
 import { printable, terminalJson } from '../src/ui/terminal_text.js';
 
@@ -67,4 +67,18 @@ test('terminalJson: C1, DEL and overrides as \\u escapes, parseable back to the 
   const text = terminalJson(v);
   expect(text).not.toMatch(RAW_CONTROL);
   expect(JSON.parse(text)).toEqual(v);
+});
+
+test('import escapes a hostile tensor name from the checkpoint in its error line', async () => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'mbq-evil-')), 'ckpt');
+  roots.push(dirname(dir));
+  cpSync(join(process.cwd(), 'fixtures/hf/llava-1.5-tiny-tf4'), dir, { recursive: true });
+  const index = join(dir, 'model.safetensors.index.json');
+  const j = JSON.parse(readFileSync(index, 'utf8')) as { weight_map: Record<string, string> };
+  j.weight_map[EVIL] = Object.values(j.weight_map)[0]!;
+  writeFileSync(index, JSON.stringify(j));
+  const r = await runCli(['import', dir, '--out', join(dirname(dir), 'out'), '--no-progress']);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain(`tfjs-mbq import: ${index}: tensor '${printable(EVIL)}' is listed in`);
+  expect(r.stderr).not.toMatch(RAW_CONTROL);
 });

@@ -93,9 +93,9 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
 
   // Everything that can refuse the inputs does so before the output directory exists.
   const applied = opts.applySearch
-    ? await readSearchFile(opts.applySearch, await searchInputs(opts, loaded.config, loaded.model, calibrated.batch), loaded.analysis, opts.method)
+    ? await readSearchFile(opts.applySearch, await searchInputs(opts, loaded.config, loaded.model, calibrated.batch, loaded.keptFloat), loaded.analysis, opts.method)
     : undefined;
-  const work = opts.workDir ? await WorkDir.open(opts.workDir, await workInputs(opts, loaded.config, loaded.model, calibrated.batch)) : undefined;
+  const work = opts.workDir ? await WorkDir.open(opts.workDir, await workInputs(opts, loaded.config, loaded.model, calibrated.batch, loaded.keptFloat)) : undefined;
   const out = await AtomicOutputDir.create(opts.outDir, { fs: opts.outputFs, overwrite: opts.overwrite });
   try {
     const result = await runStages(opts, loaded, calibrated, { applied, work, out, clock, progress });
@@ -108,7 +108,7 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
 }
 
 async function runStages(
-  opts: ResolvedOptions, { model, analysis, io, selected, groupSize, config }: Loaded, { calib, batch }: Calibrated,
+  opts: ResolvedOptions, { model, analysis, io, selected, keptFloat, groupSize, config }: Loaded, { calib, batch }: Calibrated,
   s: { applied?: SearchFile; work?: WorkDir; out: AtomicOutputDir; clock: Clock; progress: Progress },
 ): Promise<ConvertResult> {
   const { clock, progress } = s;
@@ -127,7 +127,7 @@ async function runStages(
     let sensitivity = s.applied?.sensitivity ?? null;
     let records = s.applied?.groups;
     if (records) {
-      applySearchStage(run, analysis, opts.applySearch!, records, blockDone, progress);
+      applySearchStage(run, analysis, opts.applySearch!, records, new Set(selected), blockDone, progress);
       clock.lap('search');
     } else {
       // Only MBQ weights its loss by modality (docs/algorithm.md §3).
@@ -140,7 +140,7 @@ async function runStages(
       if (opts.saveSearch) {
         await writeSearchFile(opts.saveSearch, {
           format: SEARCH_FILE_FORMAT, version: SEARCH_FILE_VERSION, backend: tf.getBackend(),
-          inputs: await searchInputs(opts, config, model, batch), sensitivity, groups: records,
+          inputs: await searchInputs(opts, config, model, batch, keptFloat), sensitivity, groups: records,
         });
       }
     }

@@ -22,8 +22,8 @@ const FUSED_OPS = ['MbqRmsNorm', 'MbqRope', 'MbqAttention', 'MbqSiluGate'];
 beforeAll(async () => { await initBackend('cpu'); registerTfjsCoreGradients(); });
 
 async function graphModel(graph: GraphDefJson, weights: WeightMap): Promise<GraphModel> {
-  const { modelJson, shards } = serialiseGraphModel(graph, weights, { generatedBy: 'test' });
-  const data = new Uint8Array(shards.reduce((s, p) => s + p.length, 0));
+  const { modelJson, shards, totalBytes } = serialiseGraphModel(graph, weights, { generatedBy: 'test' });
+  const data = new Uint8Array(totalBytes);
   let off = 0;
   for (const s of shards) { data.set(s, off); off += s.length; }
   const m = new GraphModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0]!.weights, weightData: data.buffer }));

@@ -3,7 +3,7 @@ import { CodedError } from '@tfjs-mbq/format';
 
 export type ImportErrorCode =
   | 'SAFETENSORS_HEADER' | 'SAFETENSORS_READ' | 'SAFETENSORS_DTYPE' | 'SAFETENSORS_INDEX' | 'SAFETENSORS_MISSING'
-  | 'CONFIG' | 'ARCHITECTURE' | 'TENSOR_NAME' | 'TENSOR_SHAPE' | 'TOKENIZER' | 'PROCESSOR' | 'OPTION' | 'OUTPUT_PATH' | 'WRITE';
+  | 'CONFIG' | 'ARCHITECTURE' | 'TENSOR_NAME' | 'TENSOR_SHAPE' | 'TENSOR_VALUE' | 'TOKENIZER' | 'PROCESSOR' | 'OPTION' | 'OUTPUT_PATH' | 'WRITE';
 
 export class ImportError extends CodedError<ImportErrorCode> {
   override name = 'ImportError';

@@ -15,7 +15,7 @@ import { readHfDir } from './hf_dir.js';
 import { readImageProcessor } from './image_processor.js';
 import { promptLayout, type PromptLayout } from './prompt_layout.js';
 import { SafetensorsCheckpoint } from './safetensors/index.js';
-import { ShardWriter, encodeHalf, shardNames, storedBytes, type StoredDtype } from './write/weights_file.js';
+import { ShardWriter, appendHalf, shardNames, storedBytes, type StoredDtype } from './write/weights_file.js';
 
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 const LARGE_TENSOR_BYTES = 32 * 1024 * 1024;
@@ -111,6 +111,12 @@ function mbqJsonOf(plan: ArchitecturePlan, layout: PromptLayout, processor: Imag
   return mbq;
 }
 
+/** Index of the first NaN or infinite value, or -1. */
+function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return i;
+  return -1;
+}
+
 async function writeWeights(out: AtomicOutputDir, b: GraphBuilder, specs: ReadonlyMap<string, WeightSpec>, ckpt: SafetensorsCheckpoint, dtype: StoredDtype, shardBytes: number, onProgress: ImportOptions['onProgress']): Promise<{ entries: WeightEntryJson[]; paths: string[]; bytes: number }> {
   const small = new Map(b.constants().map((c) => [c.name, c]));
   const order = b.graph().node.filter((n) => n.op === 'Const').map((n) => n.name);
@@ -132,11 +138,18 @@ async function writeWeights(out: AtomicOutputDir, b: GraphBuilder, specs: Readon
       continue;
     }
     const values = await loadWeight(ckpt, s);
+    // NaN or infinite weights make every answer NaN: refused here, naming the checkpoint's file and
+    // tensor (the converter would otherwise find them in the imported copy, a file the user never saw).
+    const bad = firstNonFinite(values);
+    if (bad >= 0) {
+      const { file } = ckpt.entry(s.source);
+      throw new ImportError('TENSOR_VALUE', `${file}: tensor '${s.source}' holds ${values[bad]} (weights must be finite)`, file);
+    }
     if (dtype === 'float16') {
-      const { bytes, overflow } = encodeHalf(values);
-      if (overflow >= 0) throw new ImportError('OPTION', `${ckpt.entry(s.source).file}: tensor '${s.source}' holds ${values[overflow]}, beyond float16's range; import with --dtype float32`, ckpt.source);
       entries.push({ name, shape: s.shape.slice(), dtype: 'float32', quantization: { dtype: 'float16', original_dtype: 'float32' } } as WeightEntryJson);
-      await writer.append(bytes);
+      // Encoded and written a chunk at a time: no half copy of the whole tensor beside it.
+      const overflow = await appendHalf(writer, values);
+      if (overflow >= 0) throw new ImportError('OPTION', `${ckpt.entry(s.source).file}: tensor '${s.source}' holds ${values[overflow]}, beyond float16's range; import with --dtype float32`, ckpt.source);
     } else {
       entries.push({ name, shape: s.shape.slice(), dtype: 'float32' });
       await writer.append(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
@@ -151,15 +164,20 @@ async function writeWeights(out: AtomicOutputDir, b: GraphBuilder, specs: Readon
   return { entries, paths, bytes };
 }
 
+/** Why `--max-positions` `v` is refused, or undefined (also when absent). */
+export function maxPositionsProblem(v: number | undefined): string | undefined {
+  if (v === undefined || (Number.isSafeInteger(v) && v >= 2 && v <= MAX_POSITIONS)) return undefined;
+  return `--max-positions must be an integer from 2 to ${MAX_POSITIONS}, got ${v}`;
+}
+
 export async function importCheckpoint(opts: ImportOptions): Promise<ImportResult> {
   const dtype = opts.dtype ?? 'float32';
   const shardBytes = opts.shardBytes ?? DEFAULT_SHARD_BYTES;
   if (dtype !== 'float32' && dtype !== 'float16') throw new ImportError('OPTION', `--dtype must be float32 or float16, got ${String(dtype)}`);
   if (!Number.isSafeInteger(shardBytes) || shardBytes < 1024) throw new ImportError('OPTION', `--weight-shard-size-bytes must be an integer >= 1024, got ${shardBytes}`);
   const maxPositions = opts.maxPositions;
-  if (maxPositions !== undefined && (!Number.isSafeInteger(maxPositions) || maxPositions < 2 || maxPositions > MAX_POSITIONS)) {
-    throw new ImportError('OPTION', `--max-positions must be an integer from 2 to ${MAX_POSITIONS}, got ${maxPositions}`);
-  }
+  const positionsProblem = maxPositionsProblem(maxPositions);
+  if (positionsProblem) throw new ImportError('OPTION', positionsProblem);
   try {
     checkOutputPath(opts.hfDir, opts.outDir);
   } catch (e) {

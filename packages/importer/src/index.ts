@@ -4,7 +4,7 @@ export * from './safetensors/index.js';
 export type { Ops } from './graph/ops.js';
 export { GraphOps, type ParamData } from './graph/graph_ops.js';
 export * from './graph/layers.js';
-export { importCheckpoint, DEFAULT_SHARD_BYTES, type ImportOptions, type ImportResult, type ImportedMbqJson } from './import.js';
+export { importCheckpoint, maxPositionsProblem, DEFAULT_SHARD_BYTES, type ImportOptions, type ImportResult, type ImportedMbqJson } from './import.js';
 export { isHfCheckpointDir, readHfDir, HF_SIDECAR_FILES, type HfDirFiles } from './hf_dir.js';
 export { planArchitecture, reimportInputs, SUPPORTED_ARCHITECTURES, type ArchitecturePlan, type PlanInputs } from './arch/index.js';
 export { floatToHalfBits } from './write/half.js';

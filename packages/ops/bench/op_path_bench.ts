@@ -1,8 +1,9 @@
 /// <reference types="@webgpu/types" />
 /**
  * Issue 17, target 1: what one W3 M=1 `quantizedMatMul` costs through tfjs on webgpu, for the
- * kernel before issue 17 (legacy_qmm_kernel.ts) and the current one, in one process, trials
- * alternating. Per shape and path, BENCH_CALLS calls are queued and read back once; per call:
+ * kernel before issue 17 (legacy_qmm_kernel.ts: WGSL and a pass of its own per call), the same
+ * programs through backend.runWebGPUProgram ('program') and recorded directly into tfjs's pass
+ * (direct_dispatch.ts, the default), in one process, trials alternating. Per shape and path, BENCH_CALLS calls are queued and read back once; per call:
  *  - enqueue: JavaScript time of the loop (the host cost of a call),
  *  - wall: loop start to readback done (what queued calls cost; at least the GPU time),
  *  - kernel GPU: the same program recorded BENCH_CALLS times into one pass outside tfjs,
@@ -12,7 +13,10 @@
  * the kernel, every WebGPU call (calls and µs per op call), WGSL generations, pipelines made.
  * A one-dispatch tfjs op (tf.add on [1, N]) gives tfjs's own per-op floor on the machine.
  * Weight copies rotate (≥ 256 MiB, BENCH_COPIES overrides) so that the L2 cannot serve repeats.
- * Env: BENCH_SHAPES (KxN,...; default the LLaMA-7B linears), BENCH_CALLS (200), BENCH_TRIALS (5).
+ * Env: BENCH_SHAPES (KxN,...; default the LLaMA-7B linears), BENCH_CALLS (200), BENCH_TRIALS (5),
+ * BENCH_SUBMIT_BATCH (tfjs's WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE; default tfjs's 15): set it above
+ * BENCH_CALLS to keep submits out of the loop, so that enqueue is recording alone (on a software
+ * adapter such as lavapipe a submit runs the queued work on the CPU and would count as host time).
  * Writes op_path_bench.json to $OUT; prints a table last.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -21,7 +25,7 @@ import { join } from 'node:path';
 import { quantizedMatMul } from '../src/index.js';
 import { MbqQuantizedMatMul } from '../src/kernel_names.js';
 import { wordsPerRow } from '../src/packing.js';
-import { quantizedMatMulWebGPU } from '../src/kernels/webgpu/quantized_matmul.js';
+import { quantizedMatMulWebGPU, setQuantizedMatMulWebGPUOptions } from '../src/kernels/webgpu/quantized_matmul.js';
 import { planQuantizedMatMul } from '../src/kernels/webgpu/quantized_matmul_plan.js';
 import { QuantizedMatMulProgram } from '../src/kernels/webgpu/quantized_matmul_programs.js';
 import { fillRandom, setupGpu, storageBuffer } from './gpu_setup.js';
@@ -36,7 +40,8 @@ const BITS = 3;
 const GROUP = 128;
 const OUT_DIR = process.env.OUT ?? 'bench-out';
 
-type PathName = 'before' | 'after' | 'tfjs add (floor)';
+type PathName = 'legacy' | 'program' | 'direct' | 'tfjs add (floor)';
+const QMM_PATHS = ['legacy', 'program', 'direct'] as const;
 
 interface TraceEntry { calls: number; us: number }
 interface PathResult {
@@ -121,8 +126,10 @@ async function main(): Promise<void> {
   instrument();
   // Small tensors that live on the CPU would otherwise run tf.add on the CPU (the floor path).
   tf.env().set('WEBGPU_CPU_FORWARD', false);
-  console.log(`adapter: ${gpu.adapterName}; timestamps ${gpu.hasTimestamps}; calls ${CALLS}; trials ${TRIALS}`);
-  const kernels: Record<'before' | 'after', tf.KernelFunc> = { before: legacyQuantizedMatMulWebGPU, after: quantizedMatMulWebGPU };
+  if (process.env.BENCH_SUBMIT_BATCH) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', Number(process.env.BENCH_SUBMIT_BATCH));
+  const batch = tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE');
+  console.log(`adapter: ${gpu.adapterName}; timestamps ${gpu.hasTimestamps}; calls ${CALLS}; trials ${TRIALS}; submit batch ${batch}`);
+  const kernels: Record<(typeof QMM_PATHS)[number], tf.KernelFunc> = { legacy: legacyQuantizedMatMulWebGPU, program: quantizedMatMulWebGPU, direct: quantizedMatMulWebGPU };
   const results: ShapeResult[] = [];
   for (const [K, N] of SHAPES) {
     const words = wordsPerRow(K, BITS);
@@ -148,9 +155,13 @@ async function main(): Promise<void> {
     const addB = tf.randomUniform([1, N], -1, 1);
     const opts = { bits: BITS, groupSize: GROUP, inFeatures: K };
     const qmm = (i: number): tf.Tensor => quantizedMatMul(x, w[i % copies].p, w[i % copies].s, w[i % copies].z, opts);
-    const calls: Record<PathName, (i: number) => tf.Tensor> = { before: qmm, after: qmm, 'tfjs add (floor)': () => tf.add(addA, addB) };
-    const paths: PathResult[] = (['before', 'after', 'tfjs add (floor)'] as const).map((path) => ({ path, enqueueUs: [], wallUs: [] }));
-    const select = (p: PathName): void => { if (p !== 'tfjs add (floor)') useKernel(kernels[p]); };
+    const calls: Record<PathName, (i: number) => tf.Tensor> = { legacy: qmm, program: qmm, direct: qmm, 'tfjs add (floor)': () => tf.add(addA, addB) };
+    const paths: PathResult[] = ([...QMM_PATHS, 'tfjs add (floor)'] as const).map((path) => ({ path, enqueueUs: [], wallUs: [] }));
+    const select = (p: PathName): void => {
+      if (p === 'tfjs add (floor)') return;
+      useKernel(kernels[p]);
+      setQuantizedMatMulWebGPUOptions({ dispatch: p === 'program' ? 'program' : 'direct' });
+    };
     for (const r of paths) { // warm-up: pipelines, buffer pools
       select(r.path);
       await trial(calls[r.path]);
@@ -175,7 +186,7 @@ async function main(): Promise<void> {
       for (const [k, e] of webgpuCalls) webgpu[k] = { calls: e.calls / CALLS, us: e.us / CALLS };
       r.trace = { enqueueUs: m.enqueueUs, kernelUs: kernelUs / CALLS, webgpu, wgslBuilds: wgslBuilds / CALLS };
     }
-    useKernel(quantizedMatMulWebGPU);
+    select('direct');
     // Kernel GPU time: the same program and buffers, recorded in one pass outside tfjs.
     const plan = planQuantizedMatMul({ M: 1, N, K, groups: G, words }, { ...opts, actBits: 0 }, {}, device);
     const y = storageBuffer(device, N * 4);
@@ -211,13 +222,14 @@ async function main(): Promise<void> {
 
 function summarize(results: ShapeResult[], adapter: string): void {
   const f = (v: number | null | undefined): string => (v == null ? '-' : v.toFixed(1));
-  const lines = [`# op path bench, ${adapter}, ${new Date().toISOString()}, ${CALLS} calls queued, one readback, median of ${TRIALS} trials`,
-    '| K x N | kernel GPU us (recorded; tfjs tf.time) | before: enqueue / wall us | after: enqueue / wall us | after - GPU us | tfjs add [1,N]: enqueue / wall us |',
-    '|---|---|---|---|---|---|'];
+  const lines = [`# op path bench, ${adapter}, ${new Date().toISOString()}, ${CALLS} calls queued, one readback, median of ${TRIALS} trials, submit batch ${tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE')}`,
+    '| K x N | kernel GPU us (recorded; tfjs tf.time) | legacy: enqueue / wall us | program: enqueue / wall us | direct: enqueue / wall us | direct wall - GPU us | tfjs add [1,N]: enqueue / wall us |',
+    '|---|---|---|---|---|---|---|'];
   for (const r of results) {
-    const [b, a, floor] = r.paths;
+    const [l, p, d, floor] = r.paths;
     const gpuUs = r.kernelGpuUs ?? r.recordedWallUs;
-    lines.push(`| ${r.K}x${r.N} | ${f(r.kernelGpuUs)}; ${f(r.tfjsKernelUs)} | ${f(median(b.enqueueUs))} / ${f(median(b.wallUs))} | ${f(median(a.enqueueUs))} / ${f(median(a.wallUs))} | ${f(median(a.wallUs) - gpuUs)} | ${f(median(floor.enqueueUs))} / ${f(median(floor.wallUs))} |`);
+    const ew = (x: PathResult): string => `${f(median(x.enqueueUs))} / ${f(median(x.wallUs))}`;
+    lines.push(`| ${r.K}x${r.N} | ${f(r.kernelGpuUs)}; ${f(r.tfjsKernelUs)} | ${ew(l)} | ${ew(p)} | ${ew(d)} | ${f(median(d.wallUs) - gpuUs)} | ${ew(floor)} |`);
   }
   lines.push('', '## trace (one traced trial per path, µs per op call; calls per op call in brackets)');
   for (const r of results) {

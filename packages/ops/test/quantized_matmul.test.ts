@@ -150,6 +150,95 @@ describe('quantizedMatMul on webgpu (every variant vs the cpu and float64 refere
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  // Shapes whose direct pipelines the cases above compiled (lavapipe compiles each new shader
+  // cold, which is slow), plus the 128x128 W3 layer the next two tests reuse.
+  it.each([
+    ['gemv W3 M=1', { bits: 3, M: 1, N: 128, K: 128, g: 128, actBits: 0 as const }],
+    ['gemv W2 M=1 odd N', { bits: 2, M: 1, N: 67, K: 384, g: 64, actBits: 0 as const }],
+    ['gemm W8 M=129', { bits: 8, M: 129, N: 17, K: 32, g: 8, actBits: 0 as const }],
+    ['generic W6 odd K', { bits: 6, M: 2, N: 11, K: 77, g: 7, actBits: 0 as const }],
+    ['W4A8 generic odd K', { bits: 4, M: 2, N: 67, K: 100, g: 20, actBits: 8 as const }],
+  ])('direct dispatch and runWebGPUProgram give identical outputs: %s', async (_name, c) => {
+    const w = randomLinear(rand, c.N, c.K, c.bits, c.g, c.actBits === 8);
+    const x = randomX(rand, c.M, c.K);
+    setQuantizedMatMulWebGPUOptions({ dispatch: 'program', poisonOutput: true });
+    const viaProgram = await run(x, [c.M, c.K], w, c.actBits);
+    setQuantizedMatMulWebGPUOptions({ dispatch: 'direct', poisonOutput: true });
+    const direct = await run(x, [c.M, c.K], w, c.actBits);
+    expect(direct).toEqual(viaProgram);
+    expect(relError(direct, cpuReference(x, c.M, w, c.actBits))).toBeLessThan(1e-5);
+  });
+
+  it('direct dispatch shares the pass with tfjs ops (chained, no validation error) and falls back under tf.time', async () => {
+    setQuantizedMatMulWebGPUOptions({ poisonOutput: true });
+    const device = (tf.backend() as unknown as { device: { pushErrorScope(f: 'validation'): void; popErrorScope(): Promise<unknown> } }).device;
+    const w = randomLinear(rand, 128, 128, 3, 128);
+    const p = tf.tensor2d(w.packed, [128, 12], 'int32');
+    const s = tf.tensor2d(w.scales, [128, 1]);
+    const z = tf.tensor2d(w.zeros, [128, 1]);
+    const x = randomX(rand, 1, 128);
+    const opts = { bits: 3, groupSize: 128, inFeatures: 128 };
+    device.pushErrorScope('validation');
+    // y1 is written by our dispatch and read by tf.add and by the next dispatch in the same pass.
+    const step = (v: tf.Tensor): tf.Tensor => tf.add(quantizedMatMul(v, p, s, z, opts), v);
+    const y = tf.tidy(() => step(step(tf.tensor2d(x, [1, 128]))));
+    const got = await y.data();
+    expect(await device.popErrorScope()).toBeNull();
+    const y1 = referenceF64(x, 1, w).map((v, i) => v + x[i]);
+    const want = referenceF64(Float32Array.from(y1), 1, w).map((v, i) => v + y1[i]);
+    expect(relError(got, want)).toBeLessThan(1e-5);
+    // Under tf.time, tfjs times each program in a pass of its own: the kernel takes runWebGPUProgram.
+    let timed: tf.Tensor | undefined;
+    await tf.time(() => { timed = quantizedMatMul(tf.tensor2d(x, [1, 128]), p, s, z, opts); });
+    expect(relError(await timed!.data(), referenceF64(x, 1, w))).toBeLessThan(2e-6);
+    [y, timed!, p, s, z].forEach((t) => t.dispose());
+  });
+
+  it('a decode loop creates no bind group, writes no uniform and compiles nothing after its first step', async () => {
+    setQuantizedMatMulWebGPUOptions({});
+    const layers = [randomLinear(rand, 128, 128, 3, 128), randomLinear(rand, 67, 384, 2, 64)];
+    const weights = layers.map((w) => [tf.tensor2d(w.packed, [w.N, w.packed.length / w.N], 'int32'),
+      tf.tensor2d(w.scales, [w.N, w.K / w.groupSize]), tf.tensor2d(w.zeros, [w.N, w.K / w.groupSize])] as const);
+    const x0 = tf.tensor2d(randomX(rand, 1, 128), [1, 128]);
+    const x1 = tf.tensor2d(randomX(rand, 1, 384), [1, 384]);
+    // Per token: our two dispatches and tf.relu's (one bind group and one uniform write).
+    const token = async (): Promise<Float32Array> => {
+      const ys = tf.tidy(() => [
+        quantizedMatMul(tf.relu(x0), ...weights[0], { bits: 3, groupSize: 128, inFeatures: 128 }),
+        quantizedMatMul(x1, ...weights[1], { bits: 2, groupSize: 64, inFeatures: 384 }),
+      ]);
+      const data = Float32Array.from([...(await ys[0].data()), ...(await ys[1].data())]);
+      ys.forEach((y) => y.dispose());
+      return data;
+    };
+    const want = await token();
+    await token();
+    const counts = { bindGroups: 0, writes: 0, pipelines: 0 };
+    const restore: Array<() => void> = [];
+    const count = (proto: Record<string, unknown>, name: string, key: keyof typeof counts): void => {
+      const orig = proto[name] as (...a: unknown[]) => unknown;
+      proto[name] = function (this: unknown, ...a: unknown[]): unknown {
+        counts[key]++;
+        return orig.apply(this, a);
+      };
+      restore.push(() => { proto[name] = orig; });
+    };
+    const gpu = globalThis as unknown as Record<string, { prototype: Record<string, unknown> }>;
+    count(gpu.GPUDevice.prototype, 'createBindGroup', 'bindGroups');
+    count(gpu.GPUQueue.prototype, 'writeBuffer', 'writes');
+    count(gpu.GPUDevice.prototype, 'createComputePipeline', 'pipelines');
+    let got: Float32Array[];
+    try {
+      got = [await token(), await token(), await token()];
+    } finally {
+      restore.forEach((r) => r());
+    }
+    // Three tokens: tf.relu's three bind groups and uniform writes, nothing of ours.
+    expect(counts).toEqual({ bindGroups: 3, writes: 3, pipelines: 0 });
+    for (const g of got) expect(g).toEqual(want);
+    [x0, x1, ...weights.flat()].forEach((t) => t.dispose());
+  });
+
   it('repeated calls generate no WGSL, compile no pipeline and open no compute pass of their own', async () => {
     setQuantizedMatMulWebGPUOptions({});
     const w = randomLinear(rand, 40, 256, 3, 128);

@@ -3,7 +3,8 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { checkConvertOptions, convert, isConversionError, type ConvertOptions, type QuantizationJson } from '@tfjs-mbq/converter';
-import { importCheckpoint, isHfCheckpointDir, isImportError } from '@tfjs-mbq/importer';
+import { ImportError, importCheckpoint, isHfCheckpointDir, isImportError, maxPositionsProblem } from '@tfjs-mbq/importer';
+import { parseImageSize } from './import.js';
 import { initBackend, BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
 import { formatBytes, progressBars, table } from '../ui/progress.js';
 import { printable, printableLines, terminalJson } from '../ui/terminal_text.js';
@@ -30,6 +31,8 @@ interface ConvertArgs {
   json: boolean;
   progress: boolean;
   workDir?: string;
+  imageSize?: string;
+  maxPositions?: number;
   include?: string[];
   exclude?: string[];
   weightShardSizeBytes?: number;
@@ -50,14 +53,24 @@ export function sizeLine(q: Pick<QuantizationJson, 'size'>): string | undefined 
   return `${formatBytes(a)} -> ${formatBytes(b)} (${(b / a).toFixed(2)}x)`;
 }
 
+/** True when --include/--exclude keep all the group's linears float: it was not searched. */
+function keptFloat(q: QuantizationJson, g: QuantizationJson['groups'][number]): boolean {
+  const kept = new Set(q.keptFloat ?? []);
+  return g.linears.length > 0 && g.linears.every((l) => kept.has(l));
+}
+
+function groupName(q: QuantizationJson, g: QuantizationJson['groups'][number]): string {
+  return keptFloat(q, g) ? `${g.group} (kept float)` : g.group;
+}
+
 export function summary(q: QuantizationJson): string {
   // Round-to-nearest searches nothing: its table is the quantization error of each group.
   const groups = q.method === 'rtn' ? table(
     ['block', 'group', 'output MSE'],
-    q.groups.map((g) => [g.block, g.group, fmt(g.lossBefore)]),
+    q.groups.map((g) => [g.block, groupName(q, g), keptFloat(q, g) ? '-' : fmt(g.lossBefore)]),
   ) : table(
     ['block', 'group', 'ratio', 'alpha', 'loss s=1', 'loss chosen', 'reduction'],
-    q.groups.map((g) => [g.block, g.group, q.sensitivity ? fmt(g.ratio) : '-', g.alpha.toFixed(2), fmt(g.lossBefore), fmt(g.lossAfter),
+    q.groups.map((g) => keptFloat(q, g) ? [g.block, groupName(q, g), '-', '-', '-', '-', '-'] : [g.block, groupName(q, g), q.sensitivity ? fmt(g.ratio) : '-', g.alpha.toFixed(2), fmt(g.lossBefore), fmt(g.lossAfter),
       `${(g.lossBefore > 0 ? (1 - g.lossAfter / g.lossBefore) * 100 : 0).toFixed(1)}%`]),
   );
   const e = q.evaluation;
@@ -103,6 +116,8 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
     .option('include', { type: 'string', array: true, describe: 'quantize only the decoder-block linears matching these glob patterns (`*`, `?`; labels as `tfjs-mbq inspect` shows them, e.g. \'layers.*.mlp.*\' or \'*.q_proj\', or node names)' })
     .option('exclude', { type: 'string', array: true, describe: 'keep the decoder-block linears matching these glob patterns float (e.g. \'layers.0.*\' \'*.down_proj\'); vision tower, projector and lm_head always stay float' })
     .option('weight-shard-size-bytes', { type: 'number', describe: 'largest weight shard file of the output [default: 4194304, as tensorflowjs_converter]' })
+    .option('image-size', { type: 'string', describe: 'a Hugging Face Qwen2-VL checkpoint: the resized image HxW its graph is built for, as `tfjs-mbq import --image-size`' })
+    .option('max-positions', { type: 'number', describe: 'a Hugging Face checkpoint: the most positions its graph covers, as `tfjs-mbq import --max-positions`' })
     .option('work-dir', { type: 'string', describe: 'keep the sensitivity and each finished block\'s search results here; run the same command again to continue after the last finished block (same output as an uninterrupted run)' })
     .option('save-search', { type: 'string', describe: 'write the search result (sensitivity and every group\'s scales, with the inputs they depend on) to this file when the search finishes' })
     .option('apply-search', { type: 'string', describe: 'apply the search result of a --save-search file instead of searching (same model, calibration and options; same output as the run that searched)' })
@@ -133,14 +148,28 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       };
       // Options, their combinations and the output directory are checked before a backend starts.
       await checkConvertOptions(options);
+      const hf = await isHfCheckpointDir(argv.modelDir);
+      let imageSize: [number, number] | undefined;
+      try {
+        imageSize = parseImageSize(argv.imageSize);
+      } catch (e) {
+        throw new ImportError('OPTION', (e as Error).message);
+      }
+      const positionsProblem = maxPositionsProblem(argv.maxPositions);
+      if (positionsProblem) throw new ImportError('OPTION', positionsProblem);
+      if (!hf && (argv.imageSize !== undefined || argv.maxPositions !== undefined)) {
+        throw new ImportError('OPTION', `${argv.imageSize !== undefined ? '--image-size' : '--max-positions'} applies to a Hugging Face checkpoint directory; ${argv.modelDir} is not one`);
+      }
       const backend = await initBackend(argv.backend);
       if (argv.progress || argv.verbose) process.stderr.write(`${printable(backendLine(backend, argv.verbose))}\n`);
-      if (await isHfCheckpointDir(argv.modelDir)) {
+      if (hf) {
         const out = resolve(argv.out);
         await mkdir(dirname(out), { recursive: true });
         scratch = await mkdtemp(join(dirname(out), `.${basename(out)}.import-`));
         modelDir = join(scratch, 'model');
-        await importCheckpoint({ hfDir: argv.modelDir, outDir: modelDir, onProgress: (e) => bars.update('import', e.done, e.total, e.name) });
+        await importCheckpoint({
+          hfDir: argv.modelDir, outDir: modelDir, imageSize, maxPositions: argv.maxPositions, onProgress: (e) => bars.update('import', e.done, e.total, e.name),
+        });
       }
       // After an import, messages and quantization.json name the checkpoint, not the scratch copy.
       result = await convert({ ...options, modelDir, backend: 'current', importedFrom: scratch ? argv.modelDir : undefined });

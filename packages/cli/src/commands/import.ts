@@ -2,6 +2,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { DEFAULT_SHARD_BYTES, SUPPORTED_ARCHITECTURES, importCheckpoint, isImportError } from '@tfjs-mbq/importer';
 import { progressBars } from '../ui/progress.js';
+import { printable } from '../ui/terminal_text.js';
 
 interface ImportArgs {
   hfDir: string;
@@ -14,7 +15,7 @@ interface ImportArgs {
 }
 
 /** `--image-size HxW` -> [H, W]; undefined when absent. */
-function parseImageSize(v: string | undefined): [number, number] | undefined {
+export function parseImageSize(v: string | undefined): [number, number] | undefined {
   if (v === undefined) return undefined;
   const m = /^(\d+)x(\d+)$/.exec(v);
   if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new Error(`--image-size must be HxW with positive integers (e.g. 448x448), got ${JSON.stringify(v)}`);
@@ -40,7 +41,7 @@ export const importCommand: CommandModule<object, ImportArgs> = {
     try {
       imageSize = parseImageSize(argv.imageSize);
     } catch (e) {
-      process.stderr.write(`tfjs-mbq import: ${(e as Error).message}\n`);
+      process.stderr.write(`tfjs-mbq import: ${printable((e as Error).message)}\n`);
       process.exitCode = 1;
       return;
     }
@@ -51,11 +52,12 @@ export const importCommand: CommandModule<object, ImportArgs> = {
       });
       bars.end();
       process.stdout.write(`imported ${r.architecture}: ${r.weights} weights, ${(r.weightBytes / 2 ** 20).toFixed(2)} MiB in ${r.shards} shard(s) (${argv.dtype}); ` +
-        `${r.mbq.imageTokenCount} image tokens at offset ${r.mbq.imageTokenOffset}\nwrote ${r.outDir} in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+        `${r.mbq.imageTokenCount} image tokens at offset ${r.mbq.imageTokenOffset}\nwrote ${printable(r.outDir)} in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
     } catch (e) {
       bars.end();
       if (!isImportError(e)) throw e;
-      process.stderr.write(`tfjs-mbq import: ${e.message}\n`);
+      // Tensor names and paths come from the checkpoint and the user: printed escaped (issue 15 §6).
+      process.stderr.write(`tfjs-mbq import: ${printable(e.message)}\n`);
       process.exitCode = 1;
     }
   },

@@ -5,6 +5,7 @@
  */
 import { encodeQuantizedMatMulAttrs, groupsPerRow, MBQ_QUANTIZED_MATMUL_OP, wordsPerRow } from '@tfjs-mbq/format';
 import type { GraphDefJson, ModelJson, NodeDefJson, WeightEntryJson } from '../graph/types.js';
+import { bytesPerElement } from '../io/weights.js';
 import type { WeightArray, WeightMap } from '../io/weights.js';
 import { copyWeights, weightInfo } from '../io/lazy_weights.js';
 import type { LinearInfo } from '../graph/analysis.js';
@@ -31,7 +32,7 @@ function toLayout(l: LinearInfo, nk: Float32Array): Float32Array {
 /** The converted graph and its weights (plain data), before serialisation. */
 export function convertedGraph(
   graph: GraphDefJson, weights: WeightMap, linears: ReadonlyMap<string, LinearInfo>,
-  quantized: ReadonlyMap<string, QuantizedLinear>, mode: EmitMode,
+  quantized: ReadonlyMap<string, QuantizedLinear>, mode: EmitMode, dequantized: ReadonlyMap<string, Float32Array> = new Map(),
 ): { graph: GraphDefJson; weights: WeightMap } {
   const g = cloneGraph(graph);
   const w: WeightMap = copyWeights(weights); // a lazy map stays on disk
@@ -41,7 +42,9 @@ export function convertedGraph(
     if (!q) { nodes.push(node); continue; }
     const l = linears.get(node.name)!;
     if (mode === 'float') {
-      w.set(l.weightConst, { dtype: 'float32', shape: [...weightInfo(weights, l.weightConst)!.shape], data: toLayout(l, q.dequant) });
+      const dq = dequantized.get(node.name);
+      if (!dq) throw new Error(`emit: ${node.name}: --emit float needs its dequantized weight`);
+      w.set(l.weightConst, { dtype: 'float32', shape: [...weightInfo(weights, l.weightConst)!.shape], data: toLayout(l, dq) });
       nodes.push(node);
       continue;
     }
@@ -70,30 +73,25 @@ export function convertedGraph(
   return { graph: g, weights: w };
 }
 
-/** model.json and shards (<= shardBytes each) for a graph whose Const values are in `weights`. */
+/**
+ * model.json and its shards (<= shardBytes each) for a graph whose Const values are in `weights`.
+ * The shards come one at a time, each filled from the weights as it is made (a lazy weight map
+ * reads each weight once), so the output is never in memory whole.
+ */
 export function serialiseGraphModel(
   graph: GraphDefJson, weights: WeightMap, meta: { generatedBy: string; userDefinedMetadata?: Record<string, unknown> }, shardBytes = 4 * 1024 * 1024,
-): { modelJson: ModelJson; shards: Uint8Array[]; paths: string[] } {
+): { modelJson: ModelJson; shards: Iterable<Uint8Array>; paths: string[]; totalBytes: number } {
   const entries: WeightEntryJson[] = [];
-  const parts: WeightArray[] = [];
+  let total = 0;
   for (const n of graph.node) {
     if (n.op !== 'Const') continue;
-    const data = weights.get(n.name);
-    if (!data) continue; // inline constant
-    entries.push({ name: n.name, shape: [...data.shape], dtype: data.dtype });
-    parts.push(data);
-  }
-  const total = parts.reduce((a, p) => a + p.data.byteLength, 0);
-  const all = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    all.set(new Uint8Array(p.data.buffer, p.data.byteOffset, p.data.byteLength), off);
-    off += p.data.byteLength;
+    const info = weightInfo(weights, n.name);
+    if (!info) continue; // inline constant
+    entries.push({ name: n.name, shape: [...info.shape], dtype: info.dtype });
+    total += info.shape.reduce((a, b) => a * b, 1) * bytesPerElement(info.dtype);
   }
   const count = Math.max(1, Math.ceil(total / shardBytes));
-  const shards: Uint8Array[] = [];
-  for (let i = 0; i < count; i++) shards.push(all.subarray(i * shardBytes, Math.min(total, (i + 1) * shardBytes)));
-  const paths = shards.map((_, i) => `group1-shard${i + 1}of${count}.bin`);
+  const paths = Array.from({ length: count }, (_, i) => `group1-shard${i + 1}of${count}.bin`);
   const modelJson: ModelJson = {
     format: 'graph-model',
     generatedBy: meta.generatedBy,
@@ -102,5 +100,30 @@ export function serialiseGraphModel(
     weightsManifest: [{ paths, weights: entries }],
     ...(meta.userDefinedMetadata ? { userDefinedMetadata: meta.userDefinedMetadata } : {}),
   };
-  return { modelJson, shards, paths };
+  return { modelJson, shards: shardsOf(weights, entries, total, shardBytes), paths, totalBytes: total };
+}
+
+/** The concatenated bytes of `entries`' weights, cut every shardBytes. */
+function* shardsOf(weights: WeightMap, entries: readonly WeightEntryJson[], total: number, shardBytes: number): Generator<Uint8Array> {
+  let shard = new Uint8Array(Math.min(shardBytes, total));
+  let filled = 0;
+  let emitted = 0;
+  for (const e of entries) {
+    const w: WeightArray = weights.get(e.name)!;
+    const bytes = new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength);
+    let at = 0;
+    while (at < bytes.byteLength) {
+      const take = Math.min(bytes.byteLength - at, shard.byteLength - filled);
+      shard.set(bytes.subarray(at, at + take), filled);
+      at += take;
+      filled += take;
+      if (filled === shard.byteLength) {
+        yield shard;
+        emitted += filled;
+        shard = new Uint8Array(Math.min(shardBytes, total - emitted));
+        filled = 0;
+      }
+    }
+  }
+  if (emitted === 0 && total === 0) yield shard; // no weights: one empty shard, as before
 }

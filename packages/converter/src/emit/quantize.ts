@@ -1,6 +1,7 @@
 /**
- * Final quantization of one linear into the packed format of docs/architecture.md, plus the
- * dequantized float weight that the converter's own (pseudo-quantized) evaluation uses.
+ * Final quantization of one linear into the packed format of docs/architecture.md. Only the packed
+ * form is kept (about a tenth of the float weight at 3 bits); the dequantized float weight that the
+ * converter's own evaluation and `--emit float` use is made from it when needed, by the same kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { quantizeGroupwise, dequantizeGroupwise, packCodes } from '@tfjs-mbq/ops';
@@ -16,8 +17,26 @@ export interface QuantizedLinear {
   packed: Int32Array; // [N, wordsPerRow]
   scales: Float32Array; // [N, K / groupSize]
   zeros: Float32Array; // [N, K / groupSize]
-  /** (q - zero) * scale, [N, K]. */
-  dequant: Float32Array;
+}
+
+/** (q - zero) * scale, [N, K], as a tensor (@tfjs-mbq/ops dequantizeGroupwise over the packed codes). */
+export function dequantizedTensor(q: QuantizedLinear): tf.Tensor2D {
+  return tf.tidy(() => {
+    const packed = tf.tensor2d(q.packed, [q.N, q.packed.length / q.N], 'int32');
+    const scales = tf.tensor2d(q.scales, [q.N, q.K / q.groupSize]);
+    const zeros = tf.tensor2d(q.zeros, [q.N, q.K / q.groupSize]);
+    return dequantizeGroupwise(packed, scales, zeros, { bits: q.bits, groupSize: q.groupSize, inFeatures: q.K }) as tf.Tensor2D;
+  });
+}
+
+/** dequantizedTensor's values (read asynchronously: tfjs-webgpu cannot read synchronously in Node). */
+export async function dequantizedArray(q: QuantizedLinear): Promise<Float32Array> {
+  const t = dequantizedTensor(q);
+  try {
+    return (await t.data()) as Float32Array;
+  } finally {
+    t.dispose();
+  }
 }
 
 /** Weight-only: asymmetric group-wise (docs/algorithm.md §5), via @tfjs-mbq/ops quantizeGroupwise. */
@@ -25,17 +44,14 @@ export async function quantizeAsymGroup(node: string, wNK: Float32Array, N: numb
   const q = tf.tidy(() => {
     const w = tf.tensor2d(wNK, [N, K]);
     const r = quantizeGroupwise(w, { bits, groupSize });
-    return { ...r, dequant: dequantizeGroupwise(r.packed, r.scales, r.zeros, { bits, groupSize, inFeatures: K }) };
+    return { packed: r.packed, scales: r.scales, zeros: r.zeros };
   });
   try {
-    // The four results come back from the device together.
-    const [packed, scales, zeros, dequant] = await Promise.all([q.packed.data(), q.scales.data(), q.zeros.data(), q.dequant.data()]);
-    return {
-      node, K, N, bits, groupSize, actBits: 0,
-      packed: packed as Int32Array, scales: scales as Float32Array, zeros: zeros as Float32Array, dequant: dequant as Float32Array,
-    };
+    // The three results come back from the device together.
+    const [packed, scales, zeros] = await Promise.all([q.packed.data(), q.scales.data(), q.zeros.data()]);
+    return { node, K, N, bits, groupSize, actBits: 0, packed: packed as Int32Array, scales: scales as Float32Array, zeros: zeros as Float32Array };
   } finally {
-    tf.dispose([q.packed, q.scales, q.zeros, q.dequant]);
+    tf.dispose([q.packed, q.scales, q.zeros]);
   }
 }
 
@@ -60,10 +76,5 @@ export async function quantizeSymChannel(node: string, wNK: Float32Array, N: num
   }
   const packed = packCodes(Int32Array.from(codes), N, K, bits);
   const zeros = new Float32Array(N).fill(half);
-  const dequant = new Float32Array(N * K);
-  for (let n = 0; n < N; n++) {
-    const sc = scales[n];
-    for (let k = 0; k < K; k++) dequant[n * K + k] = Math.fround((codes[n * K + k] - half) * sc);
-  }
-  return { node, K, N, bits, groupSize: K, actBits, packed, scales: Float32Array.from(scales), zeros, dequant };
+  return { node, K, N, bits, groupSize: K, actBits, packed, scales: Float32Array.from(scales), zeros };
 }

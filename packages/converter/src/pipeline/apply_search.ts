@@ -12,7 +12,8 @@ import type { Progress } from './progress.js';
 
 /** `records` as readSearchFile checked them: one per group, in block and group order; `blockDone` as in the search stage. */
 export function applySearchStage(
-  run: CalibRun, analysis: GraphAnalysis, file: string, records: readonly GroupRecord[], blockDone: (folded: string[]) => void, progress: Progress,
+  run: CalibRun, analysis: GraphAnalysis, file: string, records: readonly GroupRecord[], selected: ReadonlySet<string>,
+  blockDone: (folded: string[]) => void, progress: Progress,
 ): void {
   // The searching run folded each group where the (rotated) graph let it; so must this one.
   analysis.blocks.flatMap((b) => b.groups).forEach((group, i) => {
@@ -25,7 +26,8 @@ export function applySearchStage(
   for (const block of analysis.blocks) {
     const folded: string[] = [];
     for (const group of block.groups) {
-      folded.push(...applyGroupScale(run.state, analysis, group, Float32Array.from(records[i].scales)));
+      // A group whose linears all stay float was not folded by the search either (its record holds s = 1).
+      if (group.linears.some((id) => selected.has(id))) folded.push(...applyGroupScale(run.state, analysis, group, Float32Array.from(records[i].scales)));
       progress('search', ++i, records.length, `block ${block.index} ${group.name} (from the search file)`);
     }
     blockDone(folded);

@@ -7,6 +7,7 @@ import { SIDECAR_FILES } from '../io/load.js';
 import { ConversionError } from '../io/errors.js';
 import type { AtomicOutputDir } from '../io/atomic.js';
 import { convertedGraph, serialiseGraphModel } from '../emit/graph_model.js';
+import { dequantizedArray } from '../emit/quantize.js';
 import { fuseDecoderOps } from '../emit/fuse.js';
 import { buildQuantizationJson, type QuantizationJson } from '../emit/quantization_json.js';
 import { renderReport } from '../emit/report.js';
@@ -22,11 +23,14 @@ export async function emitStage(
 ): Promise<QuantizationJson> {
   const { opts, model, analysis, state, quantized, groupSize } = a;
   progress('emit', 0, 1);
-  const unfused = convertedGraph(state.graph, state.weights, analysis.linears, quantized, opts.emit);
+  // A float graph carries the dequantized weights (made here, all at once: the float output's size).
+  const dequantized = new Map<string, Float32Array>();
+  if (opts.emit === 'float') for (const [id, q] of quantized) dequantized.set(id, await dequantizedArray(q));
+  const unfused = convertedGraph(state.graph, state.weights, analysis.linears, quantized, opts.emit, dequantized);
   // The written graph only: the conversion above ran (and took gradients) on the plain ops.
   const conv = opts.fuse ? fuseDecoderOps(unfused.graph, unfused.weights) : unfused;
   const needsOps = opts.emit === 'quantized' || conv.graph.node !== unfused.graph.node;
-  const { modelJson, shards, paths } = serialiseGraphModel(conv.graph, conv.weights, {
+  const { modelJson, shards, paths, totalBytes } = serialiseGraphModel(conv.graph, conv.weights, {
     generatedBy: model.modelJson.generatedBy ?? 'unknown',
     userDefinedMetadata: { ...(model.modelJson.userDefinedMetadata ?? {}), mbq: { method: opts.method, wBits: opts.wBits, aBits: opts.aBits ?? null, groupSize, emit: opts.emit, fuse: opts.fuse, requiresOps: needsOps ? '@tfjs-mbq/ops' : null } },
   }, opts.weightShardSizeBytes);
@@ -36,11 +40,12 @@ export async function emitStage(
     keptFloat: blockLinears(analysis).filter((id) => !selected.has(id)),
     size: {
       inputWeightBytes: model.modelJson.weightsManifest.flatMap((g) => g.weights).reduce((n, w) => n + storedByteLength(w), 0),
-      outputWeightBytes: shards.reduce((n, b) => n + b.byteLength, 0),
+      outputWeightBytes: totalBytes,
     },
   });
   if (model.modelJson.signature) modelJson.signature = model.modelJson.signature;
-  for (let i = 0; i < shards.length; i++) await out.writeFile(paths[i], shards[i]);
+  let shard = 0;
+  for (const bytes of shards) await out.writeFile(paths[shard++], bytes); // made one at a time
   await out.writeFile('model.json', JSON.stringify(modelJson));
   // The sidecars as loadModelDir read (and checked) them, byte for byte: config.json, tokenizer.json,
   // mbq.json, and a Hugging Face import's tokenizer, chat-template and processor files.

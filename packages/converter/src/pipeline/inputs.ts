@@ -13,11 +13,13 @@ import type { ResolvedOptions } from '../options.js';
 import { sha256, type WorkInputs } from '../io/work_dir.js';
 import type { SearchInputs } from '../io/search_file.js';
 
-function searchOptions(opts: ResolvedOptions, config: QuantConfig, batch: CalibBatch): Record<string, unknown> {
+function searchOptions(opts: ResolvedOptions, config: QuantConfig, batch: CalibBatch, keptFloat: readonly string[]): Record<string, unknown> {
   return {
     method: config.method, wBits: config.wBits, aBits: config.aBits ?? null, groupSize: config.groupSize, loss: config.loss,
     scaleFamily: config.scaleFamily ?? 'awq', distort: config.distort, rotate: opts.rotate, gridSize: config.gridSize,
     samples: batch.batch, seed: opts.seed,
+    // Groups kept float are not searched: a run with other --include/--exclude has other results (absent when none, as before).
+    ...(keptFloat.length ? { keptFloat } : {}),
   };
 }
 
@@ -30,7 +32,7 @@ function shardPaths(model: LoadedModel): string[] {
 }
 
 /** A work directory's inputs: shards by size and modification time (hashing gigabytes at every start is too slow). */
-export async function workInputs(opts: ResolvedOptions, config: QuantConfig, model: LoadedModel, batch: CalibBatch): Promise<WorkInputs> {
+export async function workInputs(opts: ResolvedOptions, config: QuantConfig, model: LoadedModel, batch: CalibBatch, keptFloat: readonly string[]): Promise<WorkInputs> {
   const shards = [];
   for (const p of shardPaths(model)) {
     const st = await fs.stat(path.join(model.dir, p));
@@ -38,14 +40,14 @@ export async function workInputs(opts: ResolvedOptions, config: QuantConfig, mod
   }
   return {
     backend: tf.getBackend(),
-    options: searchOptions(opts, config, batch),
+    options: searchOptions(opts, config, batch, keptFloat),
     model: { modelJsonSha256: sha256(await fs.readFile(path.join(model.dir, 'model.json'))), shards },
     calibrationSha256: calibrationSha256(batch),
   };
 }
 
 /** A search file's inputs: shards by content (the file may be applied to a copy of the model elsewhere). */
-export async function searchInputs(opts: ResolvedOptions, config: QuantConfig, model: LoadedModel, batch: CalibBatch): Promise<SearchInputs> {
+export async function searchInputs(opts: ResolvedOptions, config: QuantConfig, model: LoadedModel, batch: CalibBatch, keptFloat: readonly string[]): Promise<SearchInputs> {
   const shards = [];
   for (const p of shardPaths(model)) {
     const file = path.join(model.dir, p);
@@ -58,8 +60,7 @@ export async function searchInputs(opts: ResolvedOptions, config: QuantConfig, m
     shards.push({ path: p, bytes, sha256: h.digest('hex') });
   }
   return {
-    // The linear selection too: with --distort, the next block's input quantizes only the selected linears.
-    options: { ...searchOptions(opts, config, batch), include: opts.include, exclude: opts.exclude },
+    options: searchOptions(opts, config, batch, keptFloat),
     model: { modelJsonSha256: sha256(await fs.readFile(path.join(model.dir, 'model.json'))), shards },
     calibrationSha256: calibrationSha256(batch),
   };

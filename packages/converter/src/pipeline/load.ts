@@ -16,6 +16,8 @@ export interface Loaded {
   io: ModelIo;
   /** The decoder linears to quantize (--include / --exclude), block by block; the others stay float. */
   selected: string[];
+  /** Labels of the decoder linears kept float. */
+  keptFloat: string[];
   /** 0 for weight-activation quantization (one scale per output channel). */
   groupSize: number;
   config: QuantConfig;
@@ -47,7 +49,8 @@ export async function loadStage(opts: ResolvedOptions, progress: Progress): Prom
   };
   weightQuantizer(config); // validates
   progress('load', 1, 1);
-  return { model, analysis, io, selected, groupSize, config };
+  const keptFloat = blockLinears(analysis).filter((id) => !selected.includes(id)).map((id) => analysis.linears.get(id)!.label);
+  return { model, analysis, io, selected, keptFloat, groupSize, config };
 }
 
 /** The decoder linears that get quantized, block by block: q, k, v, o, gate, up, down. */

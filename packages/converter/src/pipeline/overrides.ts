@@ -4,11 +4,11 @@ import { quantizeActivationPerToken, quantizedMatMul } from '@tfjs-mbq/ops';
 import type { GraphAnalysis, LinearInfo } from '../graph/analysis.js';
 import type { NodeOverride } from '../graph/executor.js';
 import type { LinearOverride } from '../search/types.js';
-import type { QuantizedLinear } from '../emit/quantize.js';
+import { dequantizedTensor, type QuantizedLinear } from '../emit/quantize.js';
 
 /**
  * Node overrides that run each quantized linear as the converter evaluates it: weight-only linears
- * with their dequantized float weight [N, K]; weight-activation linears through the packed kernel
+ * with their dequantized float weight [N, K] (made from the packed codes per call); weight-activation linears through the packed kernel
  * itself (per-token activation rounding is discontinuous, so only the same arithmetic reproduces it).
  */
 export function quantizedOverrides(analysis: GraphAnalysis, quantized: ReadonlyMap<string, QuantizedLinear>): Map<string, NodeOverride> {
@@ -26,7 +26,7 @@ export function quantizedOverrides(analysis: GraphAnalysis, quantized: ReadonlyM
         if (l.biasConst) y = tf.add(y, inputs[2]);
         return y;
       }
-      return linearApply(l, inputs, { weight: tf.tensor2d(q.dequant, [q.N, q.K]) });
+      return linearApply(l, inputs, { weight: dequantizedTensor(q) });
     }));
   }
   return out;

@@ -64,20 +64,28 @@ export async function searchStage(run: CalibRun, analysis: GraphAnalysis, o: Sea
       const folded: string[] = [];
       for (const [g, group] of block.groups.entries()) {
         let record: GroupRecord;
+        const keptFloat = group.linears.every((id) => !selected.has(id));
         if (saved) {
           record = saved[g];
           if (record?.block !== block.index || record.group !== group.name || record.scales.length !== analysis.linears.get(group.linears[0])!.K) {
             throw new ConversionError('OPTION', `--work-dir ${work!.dir}: the saved results of block ${block.index} do not match this model's group ${group.name}; use a new work directory`);
           }
+        } else if (keptFloat) {
+          // --include/--exclude keep every linear of the group float: there is nothing to search for (s = 1).
+          const K = analysis.linears.get(group.linears[0])!.K;
+          record = groupRecord(block, group.name, group.linears.map((id) => analysis.linears.get(id)!.label), group.fold.kind, 1,
+            { group: group.name, scales: new Float32Array(K).fill(1), alpha: 0, lossBefore: 0, lossAfter: 0, lossCurve: [] });
         } else {
           const ratio = sensitivity ? (group.name.startsWith('attn') ? sensitivity.clampedAttn : sensitivity.clampedMlp)[block.index] : 1;
           const res = await searchOnCache(run, analysis, group, at, side, { visionMask, captionMask, ratio }, config);
           record = groupRecord(block, group.name, group.linears.map((id) => analysis.linears.get(id)!.label), group.fold.kind, ratio, res);
         }
-        const changed = applyGroupScale(state, analysis, group, Float32Array.from(record.scales));
-        folded.push(...changed);
-        exec.invalidate(changed);
-        if (group.fold.kind === 'insert') exec.refresh();
+        if (!keptFloat) {
+          const changed = applyGroupScale(state, analysis, group, Float32Array.from(record.scales));
+          folded.push(...changed);
+          exec.invalidate(changed);
+          if (group.fold.kind === 'insert') exec.refresh();
+        }
         blockRecords.push(record);
         progress('search', ++doneGroups, totalGroups, `block ${block.index} ${group.name}${saved ? ' (from the work directory)' : ''}`);
         await new Promise((r) => setImmediate(r)); // let SIGINT/SIGTERM handlers run

@@ -9,7 +9,7 @@ import { FLOAT_DTYPES, INT_DTYPES, decodeFloats, decodeInts, dtypeSize } from '.
 import { headerLength, parseHeader, type SafetensorsHeader, type TensorEntry } from './header.js';
 
 /** Bytes read per positioned read: bounds the transient buffer beside each tensor's output array. */
-export const READ_CHUNK_BYTES = 16 * 1024 * 1024;
+export const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 
 async function readFully(fh: FileHandle, file: string, into: Uint8Array, position: number): Promise<void> {
   let done = 0;

@@ -19,16 +19,34 @@ export function storedBytes(count: number, dtype: StoredDtype | 'int32'): number
   return count * (dtype === 'float16' ? 2 : 4);
 }
 
-/** float32 values as little-endian binary16; returns the index of the first value beyond float16's range, or -1. */
-export function encodeHalf(values: Float32Array): { bytes: Uint8Array; overflow: number } {
-  const out = new Uint16Array(values.length);
+/** float32 values as little-endian binary16 (into `out` when given); returns the index of the first value beyond float16's range, or -1. */
+export function encodeHalf(values: Float32Array, out = new Uint16Array(values.length)): { bytes: Uint8Array; overflow: number } {
   let overflow = -1;
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
     out[i] = floatToHalfBits(v);
     if (overflow < 0 && Number.isFinite(v) && (out[i]! & 0x7c00) === 0x7c00) overflow = i;
   }
-  return { bytes: new Uint8Array(out.buffer), overflow };
+  return { bytes: new Uint8Array(out.buffer, out.byteOffset, values.length * 2), overflow };
+}
+
+/** Values encoded per write when storing float16: the encoded copy is this small, never a whole tensor. */
+export const HALF_CHUNK_VALUES = 1 << 20;
+
+/**
+ * Appends `values` as float16 in chunks of {@link HALF_CHUNK_VALUES} through one reused buffer, so
+ * memory holds the float32 tensor and 2 MiB, not its half copy too. Returns the index of the first
+ * value beyond float16's range, or -1; it stops there (the caller aborts the output).
+ */
+export async function appendHalf(writer: ShardWriter, values: Float32Array): Promise<number> {
+  const scratch = new Uint16Array(Math.min(values.length, HALF_CHUNK_VALUES));
+  for (let start = 0; start < values.length; start += HALF_CHUNK_VALUES) {
+    const part = values.subarray(start, Math.min(values.length, start + HALF_CHUNK_VALUES));
+    const { bytes, overflow } = encodeHalf(part, scratch);
+    if (overflow >= 0) return start + overflow;
+    await writer.append(bytes);
+  }
+  return -1;
 }
 
 export class ShardWriter {

@@ -26,6 +26,11 @@ export interface QmmOptions {
   gemvMT?: number;
   /** Tests only: fill the output with NaN before the kernel runs, so an unwritten element shows. */
   poisonOutput?: boolean;
+  /**
+   * 'direct' (default): record into the backend's pass with cached pipelines, uniforms and bind
+   * groups (direct_dispatch.ts); 'program': through backend.runWebGPUProgram (tests, benchmark).
+   */
+  dispatch?: 'direct' | 'program';
 }
 
 export interface QmmPlan {

@@ -1,16 +1,16 @@
 /**
- * MbqQuantizedMatMul as tfjs-webgpu programs, run with backend.runWebGPUProgram like the
- * backend's own kernels: tfjs declares the bindings and uniforms, compiles a program once per
+ * MbqQuantizedMatMul as tfjs-webgpu programs, recorded directly (direct_dispatch.ts) or run with
+ * backend.runWebGPUProgram like the backend's own kernels: tfjs declares the bindings and uniforms, compiles a program once per
  * shaderKey and records its dispatch into the compute pass it shares with every other op.
  * The shaderKey names everything the WGSL bakes in (variant, bits, K, N, group, tiling, act8),
  * so getUserCode, tens of KB of unrolled WGSL, runs on the first call of a layer shape only.
  */
-import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import type { QmmPlan } from './quantized_matmul_plan.js';
 import { act8Words, actQuantShader, gemmShader, genericShader, gemvShader } from './quantized_matmul_wgsl.js';
 
-/** tfjs-webgpu's WebGPUProgram (its module is not exported; the type is runWebGPUProgram's). */
-export type WebGPUProgram = Parameters<WebGPUBackend['runWebGPUProgram']>[0];
+import type { WebGPUProgram } from './direct_dispatch.js';
+
+export type { WebGPUProgram };
 
 const MAX_DIM = 65535;
 
