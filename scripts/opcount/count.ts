@@ -1,8 +1,8 @@
 /**
  * Ops and dispatches per decoded token (issue 17 target 5): loads each model directory with
  * loadVlm (KV cache on), runs a prefill and `steps` decode steps on a constant grey image, and
- * counts the tfjs kernels the decode steps run (tf.profile), and on webgpu the GPU programs they
- * dispatch (backend.runWebGPUProgram calls), per token: (run with N steps - run with 0 steps) / N.
+ * counts the tfjs kernels the decode steps run (tf.profile), and on webgpu the compute dispatches
+ * they record (every dispatchWorkgroups, tfjs's or a kernel's own), per token: (run with N steps - run with 0 steps) / N.
  *
  *   bash scripts/opcount/build.sh && node scripts/opcount/dist/count.mjs [--backend cpu|wasm|webgpu] [--steps 4] [--json out.json] <modelDir>...
  */
@@ -44,21 +44,45 @@ function parseArgs(argv: string[]): { backend: BackendName; steps: number; json?
   return { backend, steps, json, dirs };
 }
 
+type Fn = (...args: unknown[]) => unknown;
+
+/**
+ * Counts compute dispatches on the webgpu backend's device: every `dispatchWorkgroups` of every
+ * compute pass, whether tfjs recorded it (runWebGPUProgram) or a kernel did directly (the
+ * quantized matmul's direct dispatch). Returns the counter and the undo.
+ */
+function countDispatches(backend: object): { count: () => number; restore: () => void } {
+  let n = 0;
+  const device = (backend as { device?: Record<string, unknown> }).device;
+  const create = device?.createCommandEncoder as Fn | undefined;
+  if (!device || !create) return { count: () => 0, restore: () => {} };
+  device.createCommandEncoder = function (this: unknown, ...a: unknown[]) {
+    const enc = create.apply(this, a) as Record<string, unknown>;
+    const begin = enc.beginComputePass as Fn;
+    enc.beginComputePass = function (this: unknown, ...b: unknown[]) {
+      const pass = begin.apply(this, b) as Record<string, unknown>;
+      const dispatch = pass.dispatchWorkgroups as Fn;
+      pass.dispatchWorkgroups = function (this: unknown, ...c: unknown[]) { n++; return dispatch.apply(this, c); };
+      return pass;
+    };
+    return enc;
+  };
+  return { count: () => n, restore: () => { device.createCommandEncoder = create; } };
+}
+
 /** Kernels (and webgpu dispatches) of one timeDecode run with `steps` decode steps. */
 async function countRun(vlm: Vlm, steps: number): Promise<Counts> {
   const [h, w] = vlm.config.imageSize;
   const image = { data: new Uint8Array(h * w * 4).fill(128), width: w, height: h };
-  const backend = tf.backend() as unknown as { runWebGPUProgram?: (...args: unknown[]) => unknown };
-  let dispatches = 0;
-  const original = backend.runWebGPUProgram;
-  if (original) backend.runWebGPUProgram = (...args: unknown[]) => { dispatches++; return original.apply(backend, args); };
+  // The previous run ended reading a token back (a submit), so this run's passes are on new encoders.
+  const counter = countDispatches(tf.backend());
   try {
     const info = await tf.profile(async () => { await vlm.timeDecode(image, 'what color is the shape ?', { steps }); });
     const byKernel = new Map<string, number>();
     for (const k of info.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + 1);
-    return { kernels: info.kernels.length, dispatches, byKernel };
+    return { kernels: info.kernels.length, dispatches: counter.count(), byKernel };
   } finally {
-    if (original) backend.runWebGPUProgram = original;
+    counter.restore();
   }
 }
 

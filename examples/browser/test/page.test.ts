@@ -209,6 +209,11 @@ describeBrowser('examples/browser in headless chromium', () => {
 
   it('has no horizontal overflow at 390 px; a model that cannot load is shown as an error', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(server.url);
+    await page.waitForSelector('body[data-state="ready"]', { timeout: 90_000 });
+    await page.waitForFunction(() => document.getElementById('cached')?.textContent !== '–');
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
+    if (process.env.MBQ_SCREENSHOT) await page.screenshot({ path: process.env.MBQ_SCREENSHOT.replace(/\.png$/, '-390.png'), fullPage: true });
     await page.goto(`${server.url}?model=./missing/`);
     await page.waitForSelector('body[data-state="error"]', { timeout: 90_000 });
     expect(await page.getAttribute('#status', 'role')).toBe('alert');

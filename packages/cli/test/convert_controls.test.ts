@@ -91,6 +91,11 @@ test('--exclude keeps the matching block linears float, --weight-shard-size-byte
   expect(report).not.toMatch(/Scale search|Modality sensitivity|alpha|loss vs/);
   expect(r.stdout).toMatch(/^block\s+group\s+output MSE$/m);
   expect(r.stdout).not.toMatch(/alpha|reduction/);
+  // Block 0 is all float: its groups say so (the down_proj groups of the others too).
+  expect(r.stdout).toMatch(/^\s+0\s+attn-in \(kept float\)\s+-$/m);
+  expect(r.stdout).toMatch(/^\s+1\s+mlp-out \(kept float\)\s+-$/m);
+  expect(r.stdout).toMatch(/^\s+1\s+attn-in\s+\d/m);
+  expect(report).toContain('<td>attn-in <span class="muted">(kept float)</span></td>');
   const i = await runCli(['inspect', out]);
   expect(i.stdout.split('\n')).toContain(line);
   expect(i.stdout).toContain(`kept float by --include/--exclude: ${q.keptFloat.join(', ')}`);
@@ -112,4 +117,29 @@ test('patterns that match no block linear or leave nothing are refused naming th
   expect(shard.code).toBe(1);
   expect(shard.stderr).toContain('--weight-shard-size-bytes must be an integer >= 1024, got 100');
   expect(readdirSync(dir)).toEqual([]);
+});
+
+test('a searching method skips the groups kept float: no scales searched or folded, those weights stay the input\'s', async () => {
+  const out = join(scratch(), 'awq');
+  const r = await runCli(['convert', FIXTURE, '--calib', CALIB, '--out', out, '--method', 'awq', '--w-bits', '4', '--samples', '2', '--backend', 'wasm', '--no-progress',
+    '--exclude', '*.down_proj', '--json']);
+  expect(r.code).toBe(0);
+  const q = (JSON.parse(r.stdout) as { quantization: { groups: Array<{ block: number; group: string; alpha: number; lossCurve: number[]; scales: number[] }> } }).quantization;
+  for (const g of q.groups) {
+    if (g.group === 'mlp-out') {
+      expect(g.lossCurve).toEqual([]);
+      expect(g.scales.every((s) => s === 1)).toBe(true);
+    } else {
+      expect(g.lossCurve.length).toBe(20); // searched
+    }
+  }
+  // down_proj and the up_proj rows its group would fold into: down_proj unchanged, byte for byte.
+  const inW = weightBytes(FIXTURE);
+  const outW = weightBytes(out);
+  const mj = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8')) as ModelJson;
+  for (let b = 0; b < 4; b++) {
+    const node = mj.modelTopology.node.find((n) => n.name === `lm/layers.${b}/mlp/down_proj/MatMul`)!;
+    expect(node.op).toBe('MatMul');
+    expect(outW.get(node.input![1]!)!.equals(inW.get(node.input![1]!)!)).toBe(true);
+  }
 });

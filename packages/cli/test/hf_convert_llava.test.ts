@@ -36,3 +36,29 @@ test('llava-1.5-tiny: a chat template that cannot render a caption prompt fails 
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+test('llava-1.5-tiny: a NaN weight fails the conversion naming the checkpoint\'s safetensors file and tensor, not the imported copy', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'hf-convert-nan-'));
+  try {
+    const hfDir = join(tmp, 'my-llava');
+    cpSync(join(HF, 'llava-1.5-tiny'), hfDir, { recursive: true });
+    rmSync(join(hfDir, 'records'), { recursive: true });
+    const file = join(hfDir, 'model.safetensors');
+    const bytes = readFileSync(file);
+    const n = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')) as Record<string, { data_offsets: [number, number] }>;
+    const tensor = 'language_model.model.layers.0.mlp.down_proj.weight';
+    bytes.writeFloatLE(Number.NaN, 8 + n + header[tensor]!.data_offsets[0] + 40);
+    writeFileSync(file, bytes);
+    const out = join(tmp, 'out');
+    const r = await runCli(['convert', hfDir, '--calib', CALIB, '--out', out, '--backend', 'cpu', '--no-progress']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`tfjs-mbq convert: ${file}: tensor '${tensor}' holds NaN (weights must be finite)`);
+    expect(r.stderr).not.toContain('.import-');
+    expect(r.stderr).not.toContain('group1-shard');
+    expect(existsSync(out)).toBe(false);
+    expect(readdirSync(tmp).sort()).toEqual(['my-llava']);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});

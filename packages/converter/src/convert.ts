@@ -195,7 +195,8 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   }
   const io = findModelIo(model.modelJson.modelTopology, modelFile);
   const name = (id: string): { node: string; label: string } => ({ node: id, label: analysis.linears.get(id)!.label });
-  const selection = selectLinears(analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]).map(name), analysis.otherLinears.map(name), opts.include, opts.exclude);
+  const blockIds = analysis.blocks.flatMap((b) => [b.q, b.k, b.v, b.o, b.gate, b.up, b.down]);
+  const selection = selectLinears(blockIds.map(name), analysis.otherLinears.map(name), opts.include, opts.exclude);
   const blockLinears = selection.quantize;
   const groupSize = chooseGroupSize(opts.groupSize, blockLinears.map((id) => ({ label: analysis.linears.get(id)!.label, K: analysis.linears.get(id)!.K })), opts.aBits !== undefined);
   const config: QuantConfig = {
@@ -213,7 +214,8 @@ async function convertResolved(opts: ResolvedOptions): Promise<ConvertResult> {
   progress('calibrate', 1, 1, `${calib.samples.length} of ${calib.available} samples`);
   clock.lap('calibrate');
 
-  const work = opts.workDir ? await WorkDir.open(opts.workDir, await workInputs(opts, config, model, batch)) : undefined;
+  const keptFloat = blockIds.filter((id) => !selection.quantize.includes(id)).map((id) => analysis.linears.get(id)!.label);
+  const work = opts.workDir ? await WorkDir.open(opts.workDir, await workInputs(opts, config, model, batch, keptFloat)) : undefined;
   const out = await AtomicOutputDir.create(opts.outDir, { fs: opts.outputFs, overwrite: opts.overwrite });
   try {
     const state: ModelState = { graph: cloneGraph(model.modelJson.modelTopology), weights: copyWeights(model.weights) };
@@ -242,7 +244,7 @@ function checkWorkDir(workDir: string, modelDir: string, outDir: string): void {
 }
 
 /** Everything the saved search results of a work directory depend on. */
-async function workInputs(opts: ResolvedOptions, config: QuantConfig, model: LoadedModel, batch: CalibBatch): Promise<WorkInputs> {
+async function workInputs(opts: ResolvedOptions, config: QuantConfig, model: LoadedModel, batch: CalibBatch, keptFloat: string[]): Promise<WorkInputs> {
   const modelFile = path.join(model.dir, 'model.json');
   const shards = [];
   for (const p of model.modelJson.weightsManifest.flatMap((g) => g.paths)) {
@@ -255,6 +257,8 @@ async function workInputs(opts: ResolvedOptions, config: QuantConfig, model: Loa
       method: config.method, wBits: config.wBits, aBits: config.aBits ?? null, groupSize: config.groupSize, loss: config.loss,
       scaleFamily: config.scaleFamily ?? 'awq', distort: config.distort, rotate: opts.rotate, gridSize: config.gridSize,
       samples: batch.batch, seed: opts.seed,
+      // Groups kept float are not searched: a run with other --include/--exclude has other results (absent when none, as before).
+      ...(keptFloat.length ? { keptFloat } : {}),
     },
     model: { modelJsonSha256: sha256(await fs.readFile(modelFile)), shards },
     calibrationSha256: sha256(batch.inputIds, batch.pixels, batch.visionMask, batch.captionMask),
@@ -342,20 +346,28 @@ async function runPipeline(
       const folded: string[] = [];
       for (const [g, group] of block.groups.entries()) {
         let record: GroupRecord;
+        const keptFloat = group.linears.every((id) => !isSelected.has(id));
         if (saved) {
           record = saved[g];
           if (record?.block !== block.index || record.group !== group.name || record.scales.length !== analysis.linears.get(group.linears[0])!.K) {
             throw new ConversionError('OPTION', `--work-dir ${opts.workDir}: the saved results of block ${block.index} do not match this model's group ${group.name}; use a new work directory`);
           }
+        } else if (keptFloat) {
+          // --include/--exclude keep every linear of the group float: there is nothing to search for (s = 1).
+          const K = analysis.linears.get(group.linears[0])!.K;
+          record = groupRecord(block, group.name, group.linears.map((id) => analysis.linears.get(id)!.label), group.fold.kind, 1,
+            { group: group.name, scales: new Float32Array(K).fill(1), alpha: 0, lossBefore: 0, lossAfter: 0, lossCurve: [] });
         } else {
           const ratio = sensitivity ? (group.name.startsWith('attn') ? sensitivity.clampedAttn : sensitivity.clampedMlp)[block.index] : 1;
           const res = await searchOnCache(exec, analysis, state, group, at, side, validRows, { visionMask, captionMask, ratio }, config);
           record = groupRecord(block, group.name, group.linears.map((id) => analysis.linears.get(id)!.label), group.fold.kind, ratio, res);
         }
-        const changed = applyGroupScale(state, analysis, group, Float32Array.from(record.scales));
-        folded.push(...changed);
-        exec.invalidate(changed);
-        if (group.fold.kind === 'insert') exec.refresh();
+        if (!keptFloat) {
+          const changed = applyGroupScale(state, analysis, group, Float32Array.from(record.scales));
+          folded.push(...changed);
+          exec.invalidate(changed);
+          if (group.fold.kind === 'insert') exec.refresh();
+        }
         blockRecords.push(record);
         progress('search', ++doneGroups, totalGroups, `block ${block.index} ${group.name}${saved ? ' (from the work directory)' : ''}`);
         await new Promise((r) => setImmediate(r)); // let SIGINT/SIGTERM handlers run

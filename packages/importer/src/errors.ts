@@ -1,7 +1,7 @@
 /** Every error the importer reports on bad input: a stable code, and one line naming the file. */
 export type ImportErrorCode =
   | 'SAFETENSORS_HEADER' | 'SAFETENSORS_READ' | 'SAFETENSORS_DTYPE' | 'SAFETENSORS_INDEX' | 'SAFETENSORS_MISSING'
-  | 'CONFIG' | 'ARCHITECTURE' | 'TENSOR_NAME' | 'TENSOR_SHAPE' | 'TOKENIZER' | 'PROCESSOR' | 'OPTION' | 'OUTPUT_PATH' | 'WRITE';
+  | 'CONFIG' | 'ARCHITECTURE' | 'TENSOR_NAME' | 'TENSOR_SHAPE' | 'TENSOR_VALUE' | 'TOKENIZER' | 'PROCESSOR' | 'OPTION' | 'OUTPUT_PATH' | 'WRITE';
 
 export class ImportError extends Error {
   readonly code: ImportErrorCode;

@@ -111,6 +111,12 @@ function mbqJsonOf(plan: ArchitecturePlan, layout: PromptLayout, processor: Imag
   return mbq;
 }
 
+/** Index of the first NaN or infinite value, or -1. */
+function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return i;
+  return -1;
+}
+
 async function writeWeights(out: AtomicOutputDir, b: GraphBuilder, specs: ReadonlyMap<string, WeightSpec>, ckpt: SafetensorsCheckpoint, dtype: StoredDtype, shardBytes: number, onProgress: ImportOptions['onProgress']): Promise<{ entries: WeightEntryJson[]; paths: string[]; bytes: number }> {
   const small = new Map(b.constants().map((c) => [c.name, c]));
   const order = b.graph().node.filter((n) => n.op === 'Const').map((n) => n.name);
@@ -132,6 +138,13 @@ async function writeWeights(out: AtomicOutputDir, b: GraphBuilder, specs: Readon
       continue;
     }
     const values = await loadWeight(ckpt, s);
+    // NaN or infinite weights make every answer NaN: refused here, naming the checkpoint's file and
+    // tensor (the converter would otherwise find them in the imported copy, a file the user never saw).
+    const bad = firstNonFinite(values);
+    if (bad >= 0) {
+      const { file } = ckpt.entry(s.source);
+      throw new ImportError('TENSOR_VALUE', `${file}: tensor '${s.source}' holds ${values[bad]} (weights must be finite)`, file);
+    }
     if (dtype === 'float16') {
       entries.push({ name, shape: s.shape.slice(), dtype: 'float32', quantization: { dtype: 'float16', original_dtype: 'float32' } } as WeightEntryJson);
       // Encoded and written a chunk at a time: no half copy of the whole tensor beside it.

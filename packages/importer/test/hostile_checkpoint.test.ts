@@ -7,7 +7,7 @@
  * file, before anything is allocated or written. A Hugging Face cache snapshot, whose files are
  * links into the cache's blob store, still imports.
  */
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -175,6 +175,40 @@ describe('config.json sizes that would allocate without bound', () => {
     const out = join(tmp, 'out');
     const m = await importErrorOf(importCheckpoint({ hfDir: d, outDir: out }));
     expect(m).toMatch(new RegExp(`^${pf}: the graph's input image would be \\d+x\\d+: the image is \\d+x\\d+ pixels, over the limit of 8192 on a side`));
+    expectNoWrite(out);
+  });
+
+  it('a config.json and a sparse model.safetensors that agree on a 2^31-element embedding: refused before it is allocated', async () => {
+    const vocab = 2 ** 25; // x hidden 64 = 2^31 elements, 8 GiB of F32 per table: the file is sparse
+    const d = withConfig('llava-1.5-tiny', (c) => { c.text_config!.vocab_size = vocab; });
+    const file = join(d, 'model.safetensors');
+    const bytes = readFileSync(file);
+    const n = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+    let offset = 0;
+    for (const [name, t] of Object.entries(header)) {
+      if (name === '__metadata__') continue;
+      if (name.endsWith('embed_tokens.weight') || name.endsWith('lm_head.weight')) t.shape = [vocab, 64];
+      const size = t.shape.reduce((a, b) => a * b, 1) * 4;
+      t.data_offsets = [offset, offset + size];
+      offset += size;
+    }
+    let json = JSON.stringify(header);
+    while (json.length % 8 !== 0) json += ' ';
+    const fd = openSync(file, 'w');
+    try {
+      const len = Buffer.alloc(8);
+      len.writeBigUInt64LE(BigInt(json.length));
+      writeSync(fd, len);
+      writeSync(fd, json);
+      ftruncateSync(fd, 8 + json.length + offset); // zeros, never written: no disk space used
+    } finally {
+      closeSync(fd);
+    }
+    const out = join(tmp, 'out');
+    expect(await importErrorOf(importCheckpoint({ hfDir: d, outDir: out }))).toMatch(
+      new RegExp(`^${file}: tensor 'language_model\\.(model\\.embed_tokens|lm_head)\\.weight' has 2147483648 elements, more than the 1073741824 the importer holds at once`),
+    );
     expectNoWrite(out);
   });
 });

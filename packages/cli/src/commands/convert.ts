@@ -51,14 +51,24 @@ export function sizeLine(q: Pick<QuantizationJson, 'size'>): string | undefined 
   return `${formatBytes(a)} -> ${formatBytes(b)} (${(b / a).toFixed(2)}x)`;
 }
 
+/** True when --include/--exclude keep all the group's linears float: it was not searched. */
+function keptFloat(q: QuantizationJson, g: QuantizationJson['groups'][number]): boolean {
+  const kept = new Set(q.keptFloat ?? []);
+  return g.linears.length > 0 && g.linears.every((l) => kept.has(l));
+}
+
+function groupName(q: QuantizationJson, g: QuantizationJson['groups'][number]): string {
+  return keptFloat(q, g) ? `${g.group} (kept float)` : g.group;
+}
+
 export function summary(q: QuantizationJson): string {
   // Round-to-nearest searches nothing: its table is the quantization error of each group.
   const groups = q.method === 'rtn' ? table(
     ['block', 'group', 'output MSE'],
-    q.groups.map((g) => [g.block, g.group, fmt(g.lossBefore)]),
+    q.groups.map((g) => [g.block, groupName(q, g), keptFloat(q, g) ? '-' : fmt(g.lossBefore)]),
   ) : table(
     ['block', 'group', 'ratio', 'alpha', 'loss s=1', 'loss chosen', 'reduction'],
-    q.groups.map((g) => [g.block, g.group, q.sensitivity ? fmt(g.ratio) : '-', g.alpha.toFixed(2), fmt(g.lossBefore), fmt(g.lossAfter),
+    q.groups.map((g) => keptFloat(q, g) ? [g.block, groupName(q, g), '-', '-', '-', '-', '-'] : [g.block, groupName(q, g), q.sensitivity ? fmt(g.ratio) : '-', g.alpha.toFixed(2), fmt(g.lossBefore), fmt(g.lossAfter),
       `${(g.lossBefore > 0 ? (1 - g.lossAfter / g.lossBefore) * 100 : 0).toFixed(1)}%`]),
   );
   const e = q.evaluation;

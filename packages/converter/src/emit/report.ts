@@ -95,9 +95,12 @@ export function renderReport(q: QuantizationJson): string {
       `r = g<sub>vis</sub>/g<sub>txt</sub>; the search uses max(r, median) (median attn ${fmt(q.sensitivity.medianAttn)}, mlp ${fmt(q.sensitivity.medianMlp)}).</p>`
     : `<p class="muted">Modality sensitivity is measured for --method mbq only (this run: ${esc(q.method)}).</p>`;
   const searched = q.method === 'mbq' || q.method === 'awq';
+  const kept = new Set(q.keptFloat ?? []);
   const rows = q.groups.map((g) => {
     const drop = g.lossBefore > 0 ? (1 - g.lossAfter / g.lossBefore) * 100 : 0;
-    const head = `<tr><td>${g.block}</td><td>${esc(g.group)}</td><td>${esc(g.linears.map((l) => l.split('.').pop() ?? l).join(', '))}</td>`;
+    const float = g.linears.length > 0 && g.linears.every((l) => kept.has(l));
+    const head = `<tr><td>${g.block}</td><td>${esc(g.group)}${float ? ' <span class="muted">(kept float)</span>' : ''}</td><td>${esc(g.linears.map((l) => l.split('.').pop() ?? l).join(', '))}</td>`;
+    if (float) return `${head}<td colspan="8" class="muted">not quantized (--include/--exclude): no scales searched</td></tr>`;
     if (q.method === 'rtn') {
       const mse = g.modalityMse?.before;
       return `${head}<td class="num">${fmt(g.lossBefore)}</td><td class="num">${mse ? fmt(mse[0]) : '-'}</td><td class="num">${mse ? fmt(mse[1]) : '-'}</td></tr>`;

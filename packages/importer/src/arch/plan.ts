@@ -37,11 +37,22 @@ function product(s: readonly number[]): number {
   return s.reduce((a, b) => a * b, 1);
 }
 
-/** Checks a checkpoint tensor's shape against what the config implies. */
+/**
+ * Most elements of one weight: the importer holds one tensor at a time as float32, so this bounds
+ * its memory (4 GiB; a 7B model's largest, the embedding table, has 131 M). A checkpoint (a sparse
+ * file, say) whose shapes agree with an absurd config.json is refused before any is allocated.
+ */
+export const MAX_TENSOR_ELEMENTS = 2 ** 30;
+
+/** Checks a checkpoint tensor's shape against what the config implies, and its size against MAX_TENSOR_ELEMENTS. */
 export function checkSourceShape(ckpt: SafetensorsCheckpoint, spec: WeightSpec): void {
   const e = ckpt.entry(spec.source);
   if (e.shape.join(',') !== spec.sourceShape.join(',')) {
     throw new ImportError('TENSOR_SHAPE', `${e.file}: tensor '${spec.source}' has shape [${e.shape.join(', ')}] but config.json implies [${spec.sourceShape.join(', ')}]`, e.file);
+  }
+  const elements = product(spec.sourceShape);
+  if (elements > MAX_TENSOR_ELEMENTS) {
+    throw new ImportError('TENSOR_SHAPE', `${e.file}: tensor '${spec.source}' has ${elements} elements, more than the ${MAX_TENSOR_ELEMENTS} the importer holds at once (4 GiB as float32)`, e.file);
   }
 }
 
