@@ -61,7 +61,3 @@ export function attrStringList(node: NodeDefJson, key: string): string[] {
 export function attrType(node: NodeDefJson, key: string): DataTypeName | undefined {
   return attr(node, key)?.type;
 }
-
-export function encodeString(s: string): string {
-  return Buffer.from(s, 'utf8').toString('base64');
-}

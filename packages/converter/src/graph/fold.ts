@@ -29,17 +29,6 @@ export function linearWeightNK(weights: WeightMap, l: LinearInfo): Float32Array 
   return out;
 }
 
-/** Stores an [N, K] weight back into the linear's own layout. */
-export function setLinearWeightNK(weights: WeightMap, l: LinearInfo, nk: Float32Array): void {
-  const old = weights.get(l.weightConst)!;
-  let data = nk;
-  if (l.weightKN) {
-    data = new Float32Array(l.N * l.K);
-    for (let k = 0; k < l.K; k++) for (let n = 0; n < l.N; n++) data[k * l.N + n] = nk[n * l.K + k];
-  }
-  weights.set(l.weightConst, { dtype: 'float32', shape: [...old.shape], data });
-}
-
 function scaleInputColumns(weights: WeightMap, l: LinearInfo, s: Float32Array): void {
   const w = floatWeight(weights, l.weightConst).slice();
   if (l.weightKN) for (let k = 0; k < l.K; k++) for (let n = 0; n < l.N; n++) w[k * l.N + n] *= s[k];
