@@ -21,6 +21,8 @@ export { hadamardTransform, hadamardMatrix, hadamardPlan, paleyI, paleyII } from
 export type { HadamardPlan, HadamardTransformOptions } from './ops/hadamard_transform.js';
 export { quantizedMatMul } from './ops/quantized_matmul.js';
 export { quantizedMatMulBitsError } from './kernels/quantized_matmul_common.js';
+// The quantizers on host arrays (what every backend's kernels match bit for bit), for code that packs on the host.
+export { groupParams, quantizeCodes, type QuantScheme, type GroupParams } from './kernels/cpu/quantize_impl.js';
 export type { QuantizedMatMulOptions } from './ops/quantized_matmul.js';
 export { rmsNorm } from './ops/rms_norm.js';
 export { siluGate } from './ops/silu_gate.js';

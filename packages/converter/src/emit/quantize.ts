@@ -4,7 +4,7 @@
  * converter's own evaluation and `--emit float` use is made from it when needed, by the same kernel.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { quantizeGroupwise, dequantizeGroupwise, packCodes } from '@tfjs-mbq/ops';
+import { quantizeGroupwise, dequantizeGroupwise, groupParams, packCodes, quantizeCodes } from '@tfjs-mbq/ops';
 
 export interface QuantizedLinear {
   node: string;
@@ -60,21 +60,11 @@ export async function quantizeAsymGroup(node: string, wNK: Float32Array, N: numb
  * with zero = 2^(bits-1) and one group per row (docs/architecture.md).
  */
 export async function quantizeSymChannel(node: string, wNK: Float32Array, N: number, K: number, bits: number, actBits: number): Promise<QuantizedLinear> {
+  // The ops' symmetric quantizer, one group per row: scale = max(|w|, 1e-5) / (2^(b-1) - 1),
+  // q = clamp(round(w / scale), -2^(b-1), 2^(b-1) - 1), stored as q + 2^(b-1).
   const half = 2 ** (bits - 1);
-  const t = tf.tidy(() => {
-    const w = tf.tensor2d(wNK, [N, K]);
-    const scale = tf.div(tf.maximum(tf.max(tf.abs(w), 1, true), 1e-5), half - 1);
-    const q = tf.clipByValue(tf.round(tf.div(w, scale)), -half, half - 1);
-    return { codes: tf.add(q, half), scale };
-  });
-  let codes: Float32Array;
-  let scales: Float32Array;
-  try {
-    [codes, scales] = await Promise.all([t.codes.data() as Promise<Float32Array>, t.scale.data() as Promise<Float32Array>]);
-  } finally {
-    tf.dispose([t.codes, t.scale]);
-  }
-  const packed = packCodes(Int32Array.from(codes), N, K, bits);
-  const zeros = new Float32Array(N).fill(half);
-  return { node, K, N, bits, groupSize: K, actBits, packed, scales: Float32Array.from(scales), zeros };
+  const params = groupParams(wNK, K, bits, 'sym');
+  const codes = quantizeCodes(wNK, K, params, bits, 'sym');
+  for (let i = 0; i < codes.length; i++) codes[i] += half;
+  return { node, K, N, bits, groupSize: K, actBits, packed: packCodes(codes, N, K, bits), scales: params.scales, zeros: new Float32Array(N).fill(half) };
 }
