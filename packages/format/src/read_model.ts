@@ -99,48 +99,69 @@ export interface WeightReadProgress {
   file?: string;
 }
 
+/** Each manifest group's declared bytes, refused before any shard is touched when their total is over `limit`. */
+function declaredGroupBytes(modelJson: ModelJson, modelWhere: string, limit: number): { perGroup: number[]; total: number } {
+  const perGroup = modelJson.weightsManifest.map((g) => g.weights.reduce((a, w) => a + storedByteLength(w), 0));
+  const total = perGroup.reduce((a, b) => a + b, 0);
+  if (total > limit) {
+    throw new FormatError('WEIGHTS_SHARD_SIZE', `${modelWhere}: the manifest declares ${total} bytes of weights, more than the limit of ${limit}`, modelWhere);
+  }
+  return { perGroup, total };
+}
+
+/**
+ * Takes one group's shards in order, each no further than the group still lacks (`take` reads or
+ * locates one shard and says how many bytes it holds), and refuses a group whose shards hold more
+ * or fewer bytes than its entries declare. The one home of the shard checks of both readers below.
+ */
+async function takeGroupShards<T>(
+  source: FileSource, paths: readonly string[], gi: number, want: number, modelWhere: string,
+  take: (path: string, maxBytes: number) => Promise<{ item: T; bytes: number }>,
+): Promise<T[]> {
+  const items: T[] = [];
+  let got = 0;
+  const shards = paths.map((p) => source.where(p)).join(', ');
+  for (const p of paths) {
+    let taken: { item: T; bytes: number };
+    try {
+      taken = await take(p, want - got);
+    } catch (e) {
+      if (e instanceof SourceReadError && e.problem === 'too-large') {
+        throw new FormatError('WEIGHTS_SHARD_SIZE', `${shards}: weight shards of group ${gi} hold more than the ${want} bytes ${modelWhere} describes (${detail(e)}; more than described: dtype or shape mismatch?)`, source.where(p));
+      }
+      if (e instanceof SourceReadError && e.problem === 'not-found') {
+        throw new FormatError('WEIGHTS_SHARD_MISSING', `${e.where}: weight shard listed in ${modelWhere} is missing (${detail(e)})`, e.where);
+      }
+      return sourceFailure(e, 'WEIGHTS_SHARD_MISSING', source.where(p));
+    }
+    items.push(taken.item);
+    got += taken.bytes;
+  }
+  if (got !== want) {
+    throw new FormatError('WEIGHTS_SHARD_SIZE', `${shards}: weight shards of group ${gi} hold ${got} bytes, ${modelWhere} describes ${want} (shard missing data: truncated or short)`,
+      source.where(paths[paths.length - 1] ?? 'model.json'));
+  }
+  return items;
+}
+
 /**
  * The bytes of every manifest group, in manifest order, each exactly as long as its entries
  * declare. A shard is read only up to what its group still lacks, so a sparse, oversized or
  * endless shard costs no more than the manifest declares.
  */
 export async function readWeightGroups(source: FileSource, modelJson: ModelJson, modelWhere: string, options: ReadWeightsOptions = {}): Promise<WeightGroup[]> {
-  const limit = options.maxWeightBytes ?? DEFAULT_MAX_WEIGHT_BYTES;
-  const expected = modelJson.weightsManifest.map((g) => g.weights.reduce((a, w) => a + storedByteLength(w), 0));
-  const total = expected.reduce((a, b) => a + b, 0);
-  if (total > limit) {
-    throw new FormatError('WEIGHTS_SHARD_SIZE', `${modelWhere}: the manifest declares ${total} bytes of weights, more than the limit of ${limit}`, modelWhere);
-  }
+  const { perGroup, total } = declaredGroupBytes(modelJson, modelWhere, options.maxWeightBytes ?? DEFAULT_MAX_WEIGHT_BYTES);
   const groups: WeightGroup[] = [];
   let loaded = 0;
   options.onProgress?.({ loadedBytes: 0, totalBytes: total });
   for (const [gi, group] of modelJson.weightsManifest.entries()) {
-    const want = expected[gi]!;
-    const parts: Uint8Array[] = [];
-    let got = 0;
-    const shards = group.paths.map((p) => source.where(p)).join(', ');
-    for (const p of group.paths) {
-      let bytes: Uint8Array;
-      try {
-        bytes = await source.read(p, want - got);
-      } catch (e) {
-        if (e instanceof SourceReadError && e.problem === 'too-large') {
-          throw new FormatError('WEIGHTS_SHARD_SIZE', `${shards}: weight shards of group ${gi} hold more than the ${want} bytes ${modelWhere} describes (${detail(e)}; more than described: dtype or shape mismatch?)`, source.where(p));
-        }
-        if (e instanceof SourceReadError && e.problem === 'not-found') {
-          throw new FormatError('WEIGHTS_SHARD_MISSING', `${e.where}: weight shard listed in ${modelWhere} is missing (${detail(e)})`, e.where);
-        }
-        return sourceFailure(e, 'WEIGHTS_SHARD_MISSING', source.where(p));
-      }
-      parts.push(bytes);
-      got += bytes.byteLength;
+    const want = perGroup[gi]!;
+    const parts = await takeGroupShards(source, group.paths, gi, want, modelWhere, async (p, maxBytes) => {
+      const bytes = await source.read(p, maxBytes);
       loaded += bytes.byteLength;
       options.onProgress?.({ loadedBytes: loaded, totalBytes: total, file: source.where(p) });
-    }
-    if (got !== want) {
-      throw new FormatError('WEIGHTS_SHARD_SIZE', `${shards}: weight shards of group ${gi} hold ${got} bytes, ${modelWhere} describes ${want} (shard missing data: truncated or short)`,
-        source.where(group.paths[group.paths.length - 1] ?? 'model.json'));
-    }
+      return { item: bytes, bytes: bytes.byteLength };
+    });
     groups.push({ bytes: parts.length === 1 ? parts[0]! : concatBytes(parts, want), shards: group.paths.map((p) => source.where(p)) });
   }
   return groups;
@@ -162,39 +183,14 @@ export interface LocatedWeightGroup {
 export async function locateWeightGroups(source: FileSource, modelJson: ModelJson, modelWhere: string, options: ReadWeightsOptions = {}): Promise<LocatedWeightGroup[]> {
   const local = source.localFile?.bind(source);
   if (!local) throw new FormatError('MODEL_JSON_READ', `${source.location}: weights can be read a tensor at a time only from a local directory`, source.location);
-  const limit = options.maxWeightBytes ?? Number.MAX_SAFE_INTEGER;
-  const expected = modelJson.weightsManifest.map((g) => g.weights.reduce((a, w) => a + storedByteLength(w), 0));
-  const total = expected.reduce((a, b) => a + b, 0);
-  if (total > limit) {
-    throw new FormatError('WEIGHTS_SHARD_SIZE', `${modelWhere}: the manifest declares ${total} bytes of weights, more than the limit of ${limit}`, modelWhere);
-  }
+  const { perGroup } = declaredGroupBytes(modelJson, modelWhere, options.maxWeightBytes ?? Number.MAX_SAFE_INTEGER);
   const groups: LocatedWeightGroup[] = [];
   for (const [gi, group] of modelJson.weightsManifest.entries()) {
-    const want = expected[gi]!;
-    const files: LocatedWeightGroup['files'] = [];
-    let got = 0;
-    const shards = group.paths.map((p) => source.where(p)).join(', ');
-    for (const p of group.paths) {
-      let file: LocalFile;
-      try {
-        file = await local(p, want - got);
-      } catch (e) {
-        if (e instanceof SourceReadError && e.problem === 'too-large') {
-          throw new FormatError('WEIGHTS_SHARD_SIZE', `${shards}: weight shards of group ${gi} hold more than the ${want} bytes ${modelWhere} describes (${detail(e)}; more than described: dtype or shape mismatch?)`, source.where(p));
-        }
-        if (e instanceof SourceReadError && e.problem === 'not-found') {
-          throw new FormatError('WEIGHTS_SHARD_MISSING', `${e.where}: weight shard listed in ${modelWhere} is missing (${detail(e)})`, e.where);
-        }
-        return sourceFailure(e, 'WEIGHTS_SHARD_MISSING', source.where(p));
-      }
-      files.push({ ...file, where: source.where(p) });
-      got += file.bytes;
-    }
-    if (got !== want) {
-      throw new FormatError('WEIGHTS_SHARD_SIZE', `${shards}: weight shards of group ${gi} hold ${got} bytes, ${modelWhere} describes ${want} (shard missing data: truncated or short)`,
-        source.where(group.paths[group.paths.length - 1] ?? 'model.json'));
-    }
-    groups.push({ files, bytes: want });
+    const files = await takeGroupShards(source, group.paths, gi, perGroup[gi]!, modelWhere, async (p, maxBytes) => {
+      const file = await local(p, maxBytes);
+      return { item: { ...file, where: source.where(p) }, bytes: file.bytes };
+    });
+    groups.push({ files, bytes: perGroup[gi]! });
   }
   return groups;
 }
