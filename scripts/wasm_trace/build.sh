@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Bundles trace.ts, step_cpu.ts and scaled_checkpoint.ts into scripts/wasm_trace/dist/*.mjs (workspace packages from their
+# Bundles trace.ts, step_cpu.ts and scaled_checkpoint.ts (common.ts goes into the first two) into scripts/wasm_trace/dist/*.mjs (workspace packages from their
 # built dist/, npm packages external: tfjs-backend-wasm finds its .wasm files next to its module).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

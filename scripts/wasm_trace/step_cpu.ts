@@ -6,19 +6,11 @@
  *   node scripts/wasm_trace/dist/step_cpu.mjs out/fused-w4 out/fused-f32emit [--backend wasm] [--rounds 10] [--steps 32]
  * The first round is a warm-up; medians over the other rounds' steps.
  */
-import { readImageFile } from '@tfjs-mbq/converter';
 import { initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
-import { loadVlm, type RgbaImage, type Vlm } from '@tfjs-mbq/runtime';
+import { loadImageAndModels, median, takeFlag } from './common.js';
 
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  const v = args[i + 1];
-  args.splice(i, 2);
-  if (v === undefined) throw new Error(`${name} needs a value`);
-  return v;
-};
+const flag = (name: string, fallback: string): string => takeFlag(args, name, fallback);
 const backendName = flag('--backend', 'wasm') as BackendName;
 const rounds = Number(flag('--rounds', '10'));
 const steps = Number(flag('--steps', '32'));
@@ -30,11 +22,7 @@ for (const [name, v] of [['--rounds', rounds], ['--steps', steps]] as const) {
 if (args.length === 0) throw new Error('usage: step_cpu.mjs <modelDir> [<modelDir> ...] [--backend wasm] [--rounds 10] [--steps 32]');
 
 await initBackend(backendName);
-const decoded = await readImageFile(image);
-if (typeof decoded === 'string') throw new Error(`${image}: cannot read image (${decoded})`);
-const img: RgbaImage = { data: decoded.bitmap.data, width: decoded.bitmap.width, height: decoded.bitmap.height };
-const models: Vlm[] = [];
-for (const dir of args) models.push(await loadVlm(dir, { backend: 'current' }));
+const { img, models } = await loadImageAndModels(image, args);
 
 const results = models.map(() => ({ wall: [] as number[], cpu: [] as number[] }));
 for (let r = 0; r < rounds; r++) {
@@ -61,11 +49,6 @@ for (let r = 0; r < rounds; r++) {
   }
 }
 for (const m of models) m.dispose();
-const median = (v: number[]): number => {
-  const s = v.slice().sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-};
 const base = results[results.length - 1]!;
 console.log(`backend ${backendName}; per decode step, median of ${results[0]!.cpu.length} steps (${rounds - 1} interleaved rounds × ${steps}); ratio to the last model`);
 for (const [i, dir] of args.entries()) {

@@ -10,20 +10,13 @@
  * consistent, not exact. A decode step = timeDecode(steps=16) minus timeDecode(steps=0), over 16.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readImageFile } from '@tfjs-mbq/converter';
 import { initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
-import { loadVlm, type RgbaImage, type Vlm } from '@tfjs-mbq/runtime';
+import type { Vlm } from '@tfjs-mbq/runtime';
+import { loadImageAndModels, median, takeFlag } from './common.js';
 
 const STEPS = 16;
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  const v = args[i + 1];
-  args.splice(i, 2);
-  if (v === undefined) throw new Error(`${name} needs a value`);
-  return v;
-};
+const flag = (name: string, fallback: string): string => takeFlag(args, name, fallback);
 const backendName = flag('--backend', 'wasm') as BackendName;
 const rounds = Number(flag('--rounds', '8'));
 const image = flag('--image', 'fixtures/shapes-vqa/eval/0000.png');
@@ -50,11 +43,7 @@ for (const config of tf.getKernelsForBackend(backend)) {
   };
 }
 
-const decoded = await readImageFile(image);
-if (typeof decoded === 'string') throw new Error(`${image}: cannot read image (${decoded})`);
-const img: RgbaImage = { data: decoded.bitmap.data, width: decoded.bitmap.width, height: decoded.bitmap.height };
-const models: Vlm[] = [];
-for (const dir of args) models.push(await loadVlm(dir, { backend: 'current' }));
+const { img, models } = await loadImageAndModels(image, args);
 
 async function run(m: Vlm, steps: number): Promise<Sample> {
   const s: Sample = new Map();
@@ -86,11 +75,6 @@ for (let r = 0; r < rounds; r++) {
 }
 for (const m of models) m.dispose();
 
-const median = (v: number[]): number => {
-  const s = v.slice().sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
-};
 const keys = new Set<string>();
 for (const samples of perStep) for (const s of samples) for (const k of s.keys()) keys.add(k);
 const col = (k: string): number[] => perStep.map((samples) => median(samples.map((s) => s.get(k) ?? 0)));
