@@ -6,6 +6,7 @@
  * uniforms; `_start` sets the private builtins and calls `main`). Only `uniforms.m` is declared:
  * it is the only uniform the programs read.
  */
+import { directShader, type WgslType } from '../src/kernels/webgpu/direct_dispatch.js';
 import type { QmmPlan } from '../src/kernels/webgpu/quantized_matmul_plan.js';
 import { ActQuantProgram, QuantizedMatMulProgram, WebGPUProgram } from '../src/kernels/webgpu/quantized_matmul_programs.js';
 
@@ -25,32 +26,16 @@ export interface QmmStep {
   dispatch: [number, number, number];
 }
 
-type ElementType = 'f32' | 'i32';
+type ElementType = WgslType;
 
-/** The WGSL tfjs would wrap around `program`'s user code (bindings, uniforms, entry point). */
+/**
+ * The WGSL tfjs would wrap around `program`'s user code: directShader with no constant inputs
+ * lays every binding out in one group as tfjs does (result, the inputs in variableNames order,
+ * the uniforms).
+ */
 export function standaloneShader(program: WebGPUProgram, inputTypes: ElementType[], outputType: ElementType): string {
-  const vec = (t: ElementType, c: number): string => (c === 1 ? t : `vec${c}<${t}>`);
-  const L = [
-    'var<private> localId: vec3<u32>;', 'var<private> localIndex: u32;', 'var<private> globalId: vec3<u32>;',
-    'var<private> numWorkgroups: vec3<u32>;', 'var<private> workgroupId: vec3<u32>;',
-    'struct Uniforms { m : i32, };',
-    `@group(0) @binding(0) var<storage, read_write> result: array<${outputType}>;`,
-  ];
-  program.variableNames.forEach((name, i) => {
-    L.push(`@group(0) @binding(${i + 1}) var<storage, read> ${name}: array<${vec(inputTypes[i], program.variableComponents?.[i] ?? 1)}>;`);
-  });
-  L.push(`@group(0) @binding(${program.variableNames.length + 1}) var<uniform> uniforms: Uniforms;`);
-  L.push(program.getUserCode());
-  const flat = !(program.dispatchLayout.y?.length) && !(program.dispatchLayout.z?.length);
-  const [wx, wy, wz] = program.workgroupSize;
-  L.push(`@compute @workgroup_size(${wx}, ${wy}, ${wz})
-fn _start(@builtin(local_invocation_id) LocalId : vec3<u32>, @builtin(global_invocation_id) GlobalId : vec3<u32>,
-          @builtin(local_invocation_index) LocalIndex: u32, @builtin(workgroup_id) WorkgroupId : vec3<u32>,
-          @builtin(num_workgroups) NumWorkgroups : vec3<u32>) {
-  localId = LocalId; localIndex = LocalIndex; globalId = GlobalId; numWorkgroups = NumWorkgroups; workgroupId = WorkgroupId;
-  main(${flat ? 'i32(GlobalId.x)' : ''});
-}`);
-  return L.join('\n');
+  const types = Object.fromEntries(program.variableNames.map((name, i) => [name, inputTypes[i]!]));
+  return directShader(program, { constant: [], types, output: outputType });
 }
 
 const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
