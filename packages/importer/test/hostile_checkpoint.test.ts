@@ -11,23 +11,13 @@ import { closeSync, cpSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, rea
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { importCheckpoint, isImportError, SafetensorsCheckpoint } from '@tfjs-mbq/importer';
+import { importCheckpoint, SafetensorsCheckpoint } from '@tfjs-mbq/importer';
+import { importErrorOf } from './helpers/import_error.js';
 import { f32, writeSafetensors } from './helpers/safetensors_writer.js';
 
 let tmp: string;
 beforeEach(() => { tmp = mkdtempSync(join(tmpdir(), 'hostile-ckpt-')); });
 afterEach(() => rmSync(tmp, { recursive: true, force: true }));
-
-async function importErrorOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (!isImportError(e)) throw e;
-    expect(e.message).not.toContain('\n');
-    return e.message;
-  }
-  throw new Error('expected an ImportError');
-}
 
 /** A copy of a fixture checkpoint (without its records) at tmp/<name>. */
 function copyOf(name: string): string {

@@ -1,7 +1,8 @@
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SafetensorsCheckpoint, SafetensorsFile, halfToFloat, isImportError } from '@tfjs-mbq/importer';
+import { SafetensorsCheckpoint, SafetensorsFile, halfToFloat } from '@tfjs-mbq/importer';
+import { importErrorOf } from './helpers/import_error.js';
 import { f32, i64, safetensorsBytes, u16, writeSafetensors } from './helpers/safetensors_writer.js';
 
 let dir: string;
@@ -11,18 +12,6 @@ afterEach(() => rmSync(dir, { recursive: true, force: true }));
 async function readAll(path: string, name: string, chunk?: number): Promise<Float32Array> {
   const f = await SafetensorsFile.open(path, chunk);
   try { return await f.readFloat32(name); } finally { await f.close(); }
-}
-
-/** The message of the ImportError `p` rejects with (fails the test if it resolves or throws something else). */
-async function importErrorOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    if (!isImportError(e)) throw e;
-    expect(e.message).not.toContain('\n');
-    return e.message;
-  }
-  throw new Error('expected an ImportError');
 }
 
 describe('float conversions, against hand-computed values', () => {
