@@ -40,6 +40,16 @@ function worstScaledError(y: Float32Array, ref: Float32Array, x: Float32Array, M
   return worst;
 }
 
+/** W4A8 with the wasm options in force: bit-identical to the cpu reference, within 1e-6 of float64 on the same int8 codes. */
+async function expectW4A8BitIdentical(M: number, N: number, K: number, g: number): Promise<void> {
+  const w = randomLinear(rand, N, K, 4, g, g === K);
+  const x = randomX(rand, M, K);
+  const y = await run(x, [M, K], w, 8);
+  expect(Array.from(y)).toEqual(Array.from(cpuReference(x, M, w, 8)));
+  const { q, scale } = quantizeActivationsInt8(x, M, K);
+  expect(relError(y, referenceAct8F64(q, scale, M, w))).toBeLessThan(1e-6);
+}
+
 // [bits, M, N, K, groupSize]: every bit width with groups 32/64/128/K, K not a multiple of 32
 // (one group), N odd and not a multiple of 4, M 1..5 (tiles of 4, 2 and 1). Both kernel families
 // run: chunk lanes where K and the group are multiples of the chunk (16/32/64/128 codes at
@@ -87,14 +97,7 @@ describe('quantizedMatMul on wasm: SIMD kernel on the packed codes', () => {
 
   it.each([
     [1, 9, 256, 256], [2, 13, 192, 32], [3, 7, 100, 100], [4, 5, 128, 64], [5, 11, 96, 32], [9, 6, 256, 128], [2, 5, 120, 24],
-  ])('W4A8 M=%i N=%i K=%i group %i is bit-identical to the cpu reference', async (M, N, K, g) => {
-    const w = randomLinear(rand, N, K, 4, g, g === K);
-    const x = randomX(rand, M, K);
-    const y = await run(x, [M, K], w, 8);
-    expect(Array.from(y)).toEqual(Array.from(cpuReference(x, M, w, 8)));
-    const { q, scale } = quantizeActivationsInt8(x, M, K);
-    expect(relError(y, referenceAct8F64(q, scale, M, w))).toBeLessThan(1e-6);
-  });
+  ])('W4A8 M=%i N=%i K=%i group %i is bit-identical to the cpu reference', expectW4A8BitIdentical);
 
   it('keeps the weights packed: no unpacked copies, no extra tensors, even with MBQ_CACHE_UNPACKED_WEIGHTS', async () => {
     const w = randomLinear(rand, 21, 96, 4, 32, true);
@@ -157,14 +160,7 @@ describe('quantizedMatMul on wasm: SIMD GEMM kernel (several tokens)', () => {
   // W4A8: int16 activations and weights, int32 group sums (dot_i16x8_s), groups combined like the reference.
   it.each([
     [GEMM_MIN_M, 13, 256, 32], [9, 8, 96, 96], [11, 17, 192, 64], [7, 1, 128, 128], [2, 5, 64, 32], [13, 9, 256, 256],
-  ])('W4A8 M=%i N=%i K=%i group %i is bit-identical to the cpu reference', async (M, N, K, g) => {
-    const w = randomLinear(rand, N, K, 4, g, g === K);
-    const x = randomX(rand, M, K);
-    const y = await run(x, [M, K], w, 8);
-    expect(Array.from(y)).toEqual(Array.from(cpuReference(x, M, w, 8)));
-    const { q, scale } = quantizeActivationsInt8(x, M, K);
-    expect(relError(y, referenceAct8F64(q, scale, M, w))).toBeLessThan(1e-6);
-  });
+  ])('W4A8 M=%i N=%i K=%i group %i is bit-identical to the cpu reference', expectW4A8BitIdentical);
 
   it('fractional zero points and leading batch dims stay within float32 rounding of the reference', async () => {
     const w = randomLinear(rand, 21, 128, 4, 32);
