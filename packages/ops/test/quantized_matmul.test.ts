@@ -9,6 +9,25 @@ import { cpuReference, mulberry32, randomLinear, RandomLinear, randomX, referenc
 
 const rand = mulberry32(20261126);
 
+/** The prototype of a WebGPU class of Dawn's globals (GPUDevice, GPUQueue, ...), to wrap its methods. */
+function gpuProto(name: string): Record<string, unknown> {
+  return (globalThis as unknown as Record<string, { prototype: Record<string, unknown> }>)[name]!.prototype;
+}
+
+/** Counts the calls of each [prototype, method] under its key until `restore` puts the methods back. */
+function countCalls<K extends string>(targets: ReadonlyArray<[Record<string, unknown>, string, K]>): { counts: Record<K, number>; restore: () => void } {
+  const counts = Object.fromEntries(targets.map(([, , key]) => [key, 0])) as Record<K, number>;
+  const restores = targets.map(([proto, name, key]) => {
+    const orig = proto[name] as (...a: unknown[]) => unknown;
+    proto[name] = function (this: unknown, ...a: unknown[]): unknown {
+      counts[key]++;
+      return orig.apply(this, a);
+    };
+    return () => { proto[name] = orig; };
+  });
+  return { counts, restore: () => restores.forEach((r) => r()) };
+}
+
 describe('quantizedMatMul on cpu (the exact reference)', () => {
   beforeAll(async () => { await initBackend('cpu'); });
 
@@ -213,25 +232,16 @@ describe('quantizedMatMul on webgpu (every variant vs the cpu and float64 refere
     };
     const want = await token();
     await token();
-    const counts = { bindGroups: 0, writes: 0, pipelines: 0 };
-    const restore: Array<() => void> = [];
-    const count = (proto: Record<string, unknown>, name: string, key: keyof typeof counts): void => {
-      const orig = proto[name] as (...a: unknown[]) => unknown;
-      proto[name] = function (this: unknown, ...a: unknown[]): unknown {
-        counts[key]++;
-        return orig.apply(this, a);
-      };
-      restore.push(() => { proto[name] = orig; });
-    };
-    const gpu = globalThis as unknown as Record<string, { prototype: Record<string, unknown> }>;
-    count(gpu.GPUDevice.prototype, 'createBindGroup', 'bindGroups');
-    count(gpu.GPUQueue.prototype, 'writeBuffer', 'writes');
-    count(gpu.GPUDevice.prototype, 'createComputePipeline', 'pipelines');
+    const { counts, restore } = countCalls([
+      [gpuProto('GPUDevice'), 'createBindGroup', 'bindGroups'],
+      [gpuProto('GPUQueue'), 'writeBuffer', 'writes'],
+      [gpuProto('GPUDevice'), 'createComputePipeline', 'pipelines'],
+    ]);
     let got: Float32Array[];
     try {
       got = [await token(), await token(), await token()];
     } finally {
-      restore.forEach((r) => r());
+      restore();
     }
     // Three tokens: tf.relu's three bind groups and uniform writes, nothing of ours.
     expect(counts).toEqual({ bindGroups: 3, writes: 3, pipelines: 0 });
@@ -248,25 +258,16 @@ describe('quantizedMatMul on webgpu (every variant vs the cpu and float64 refere
     const first = call();
     const want = await first.data(); // compiled; inputs uploaded; the backend's encoder submitted
     // Count what the next calls do, by wrapping the methods that the per-call work went through.
-    const counts = { wgsl: 0, pipelines: 0, passes: 0 };
-    const restore: Array<() => void> = [];
-    const count = (proto: Record<string, unknown>, name: string, key: keyof typeof counts): void => {
-      const orig = proto[name] as (...a: unknown[]) => unknown;
-      proto[name] = function (this: unknown, ...a: unknown[]): unknown {
-        counts[key]++;
-        return orig.apply(this, a);
-      };
-      restore.push(() => { proto[name] = orig; });
-    };
-    const gpu = globalThis as unknown as Record<string, { prototype: Record<string, unknown> }>;
-    count(QuantizedMatMulProgram.prototype as unknown as Record<string, unknown>, 'getUserCode', 'wgsl');
-    count(gpu.GPUDevice.prototype, 'createComputePipeline', 'pipelines');
-    count(gpu.GPUCommandEncoder.prototype, 'beginComputePass', 'passes');
+    const { counts, restore } = countCalls([
+      [QuantizedMatMulProgram.prototype as unknown as Record<string, unknown>, 'getUserCode', 'wgsl'],
+      [gpuProto('GPUDevice'), 'createComputePipeline', 'pipelines'],
+      [gpuProto('GPUCommandEncoder'), 'beginComputePass', 'passes'],
+    ]);
     let outs: tf.Tensor[];
     try {
       outs = Array.from({ length: 8 }, call);
     } finally {
-      restore.forEach((r) => r());
+      restore();
     }
     // tfjs keeps one compute pass open across dispatches until it submits (every 15 by default):
     // 8 queued calls begin at most one pass; the kernel before issue 17 began 8.
