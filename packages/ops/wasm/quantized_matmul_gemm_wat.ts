@@ -17,7 +17,7 @@
  *
  * Needs groupSize % 32 == 0 (so K % 32 == 0): whole 32-code blocks per group.
  */
-import { Emitter, range } from './wat_emitter.js';
+import { Emitter, gather4, range } from './wat_emitter.js';
 
 /** Tokens per micro-kernel call, largest first. */
 export const GEMM_M_TILES = [4, 1] as const;
@@ -27,15 +27,15 @@ export const GEMM_ROWS = 8;
 export function gemmExportName(bits: number): string { return `gemm_f32_b${bits}`; }
 
 
-/** deq4_b<bits>: rows n0..n0+3 (clamped to N - 1) into wb + 32·k (4 floats per k, stride 32 bytes). */
-function deq4(e: Emitter, bits: number): void {
-  const mask = (1 << bits) - 1;
-  e.emit(`(func $deq4_b${bits} (param $packed i32) (param $scales i32) (param $zeros i32) (param $n0 i32) (param $N i32)`,
-    `(param $K i32) (param $g i32) (param $words i32) (param $wb i32)`);
+/**
+ * The start deq4 and deq4A8 share: their i32 locals and the given v128 ones, $G = K / g, and per
+ * row n0 + i (clamped to N - 1) the pointers $p<i> (packed words), $sp<i> (scales), $zp<i> (zeros).
+ */
+function deqRowsPrologue(e: Emitter, v128Locals: readonly string[]): void {
   const i32s = ['$G', '$gi', '$kb', '$kGroupEnd', '$r', '$o'];
   for (const i of range(4)) i32s.push(`$p${i}`, `$sp${i}`, `$zp${i}`);
   e.emit(i32s.map((l) => `(local ${l} i32)`).join(' '));
-  e.emit(['$w', '$wn', '$sv', '$zv'].map((l) => `(local ${l} v128)`).join(' '));
+  e.emit(v128Locals.map((l) => `(local ${l} v128)`).join(' '));
   e.emit(`local.get $K`, `local.get $g`, `i32.div_u`, `local.set $G`);
   for (const i of range(4)) {
     e.emit(`local.get $n0`, `i32.const ${i}`, `i32.add`, `local.get $N`, `i32.const 1`, `i32.sub`,
@@ -44,18 +44,18 @@ function deq4(e: Emitter, bits: number): void {
     e.emit(`local.get $r`, `local.get $G`, `i32.mul`, `i32.const 2`, `i32.shl`, `local.tee $r`, `local.get $scales`, `i32.add`, `local.set $sp${i}`);
     e.emit(`local.get $r`, `local.get $zeros`, `i32.add`, `local.set $zp${i}`);
   }
-  const gather = (ptr: (i: number) => string, off: number, dst: string): void => {
-    for (const i of range(4)) {
-      e.emit(`local.get ${ptr(i)}`);
-      if (i === 0) e.emit(`v128.load32_zero offset=${off} align=4`);
-      else e.emit(`local.get ${dst}`, `v128.load32_lane offset=${off} align=4 ${i}`);
-      e.emit(`local.set ${dst}`);
-    }
-  };
+}
+
+/** deq4_b<bits>: rows n0..n0+3 (clamped to N - 1) into wb + 32·k (4 floats per k, stride 32 bytes). */
+function deq4(e: Emitter, bits: number): void {
+  const mask = (1 << bits) - 1;
+  e.emit(`(func $deq4_b${bits} (param $packed i32) (param $scales i32) (param $zeros i32) (param $n0 i32) (param $N i32)`,
+    `(param $K i32) (param $g i32) (param $words i32) (param $wb i32)`);
+  deqRowsPrologue(e, ['$w', '$wn', '$sv', '$zv']);
   e.emit(`i32.const 0`, `local.set $gi`, `i32.const 0`, `local.set $kb`, `local.get $wb`, `local.set $o`);
   e.emit(`(loop $groups`);
-  gather((i) => `$sp${i}`, 0, '$sv');
-  gather((i) => `$zp${i}`, 0, '$zv');
+  gather4(e, (i) => `$sp${i}`, [], 0, '$sv');
+  gather4(e, (i) => `$zp${i}`, [], 0, '$zv');
   for (const i of range(4)) e.emit(`local.get $sp${i}`, `i32.const 4`, `i32.add`, `local.set $sp${i}`, `local.get $zp${i}`, `i32.const 4`, `i32.add`, `local.set $zp${i}`);
   e.emit(`local.get $kb`, `local.get $g`, `i32.add`, `local.set $kGroupEnd`);
   e.emit(`(loop $blocks`);
@@ -67,7 +67,7 @@ function deq4(e: Emitter, bits: number): void {
     const s = bit & 31;
     if (t !== cur) {
       if (wnHolds === t) e.emit(`local.get $wn`, `local.set $w`);
-      else gather((i) => `$p${i}`, 4 * t, '$w');
+      else gather4(e, (i) => `$p${i}`, [], 4 * t, '$w');
       cur = t;
     }
     e.emit(`local.get $o`);
@@ -76,7 +76,7 @@ function deq4(e: Emitter, bits: number): void {
       if (s > 0) e.emit(`i32.const ${s}`, `i32x4.shr_u`);
       if (s + bits < 32) e.emit(`v128.const i32x4 ${mask} ${mask} ${mask} ${mask}`, `v128.and`);
     } else {
-      gather((i) => `$p${i}`, 4 * (t + 1), '$wn');
+      gather4(e, (i) => `$p${i}`, [], 4 * (t + 1), '$wn');
       wnHolds = t + 1;
       e.emit(`local.get $w`, `i32.const ${s}`, `i32x4.shr_u`, `local.get $wn`, `i32.const ${32 - s}`, `i32x4.shl`, `v128.or`,
         `v128.const i32x4 ${mask} ${mask} ${mask} ${mask}`, `v128.and`);
@@ -215,30 +215,11 @@ function deq4A8(e: Emitter, bits: number): void {
   const mask = (1 << bits) - 1;
   e.emit(`(func $deq4_a8_b${bits} (param $packed i32) (param $scales i32) (param $zeros i32) (param $n0 i32) (param $N i32)`,
     `(param $K i32) (param $g i32) (param $words i32) (param $wb i32) (param $sb i32)`);
-  const i32s = ['$G', '$gi', '$kb', '$kGroupEnd', '$r', '$o'];
-  for (const i of range(4)) i32s.push(`$p${i}`, `$sp${i}`, `$zp${i}`);
-  e.emit(i32s.map((l) => `(local ${l} i32)`).join(' '));
-  e.emit(['$w', '$wn', '$sv', '$zv', '$ev', '$nv'].map((l) => `(local ${l} v128)`).join(' '));
-  e.emit(`local.get $K`, `local.get $g`, `i32.div_u`, `local.set $G`);
-  for (const i of range(4)) {
-    e.emit(`local.get $n0`, `i32.const ${i}`, `i32.add`, `local.get $N`, `i32.const 1`, `i32.sub`,
-      `local.get $n0`, `i32.const ${i}`, `i32.add`, `local.get $N`, `i32.lt_u`, `select`, `local.set $r`);
-    e.emit(`local.get $packed`, `local.get $r`, `local.get $words`, `i32.mul`, `i32.const 2`, `i32.shl`, `i32.add`, `local.set $p${i}`);
-    e.emit(`local.get $r`, `local.get $G`, `i32.mul`, `i32.const 2`, `i32.shl`, `local.tee $r`, `local.get $scales`, `i32.add`, `local.set $sp${i}`);
-    e.emit(`local.get $r`, `local.get $zeros`, `i32.add`, `local.set $zp${i}`);
-  }
-  const gather = (ptr: (i: number) => string, off: number, dst: string): void => {
-    for (const i of range(4)) {
-      e.emit(`local.get ${ptr(i)}`);
-      if (i === 0) e.emit(`v128.load32_zero offset=${off} align=4`);
-      else e.emit(`local.get ${dst}`, `v128.load32_lane offset=${off} align=4 ${i}`);
-      e.emit(`local.set ${dst}`);
-    }
-  };
+  deqRowsPrologue(e, ['$w', '$wn', '$sv', '$zv', '$ev', '$nv']);
   e.emit(`i32.const 0`, `local.set $gi`, `i32.const 0`, `local.set $kb`, `local.get $wb`, `local.set $o`);
   e.emit(`(loop $groups`);
-  gather((i) => `$sp${i}`, 0, '$sv');
-  gather((i) => `$zp${i}`, 0, '$zv');
+  gather4(e, (i) => `$sp${i}`, [], 0, '$sv');
+  gather4(e, (i) => `$zp${i}`, [], 0, '$zv');
   e.emit(`local.get $sb`, `local.get $sv`, `v128.store align=4`, `local.get $sb`, `i32.const 32`, `i32.add`, `local.set $sb`);
   e.emit(`local.get $zv`, `i32x4.trunc_sat_f32x4_s`, `local.set $zv`);
   for (const i of range(4)) e.emit(`local.get $sp${i}`, `i32.const 4`, `i32.add`, `local.set $sp${i}`, `local.get $zp${i}`, `i32.const 4`, `i32.add`, `local.set $zp${i}`);
@@ -252,7 +233,7 @@ function deq4A8(e: Emitter, bits: number): void {
     const s = bit & 31;
     if (t !== cur) {
       if (wnHolds === t) e.emit(`local.get $wn`, `local.set $w`);
-      else gather((i) => `$p${i}`, 4 * t, '$w');
+      else gather4(e, (i) => `$p${i}`, [], 4 * t, '$w');
       cur = t;
     }
     if (j % 2 === 1) e.emit(`local.get $o`, `local.get $ev`);
@@ -261,7 +242,7 @@ function deq4A8(e: Emitter, bits: number): void {
       if (s > 0) e.emit(`i32.const ${s}`, `i32x4.shr_u`);
       if (s + bits < 32) e.emit(`v128.const i32x4 ${mask} ${mask} ${mask} ${mask}`, `v128.and`);
     } else {
-      gather((i) => `$p${i}`, 4 * (t + 1), '$wn');
+      gather4(e, (i) => `$p${i}`, [], 4 * (t + 1), '$wn');
       wnHolds = t + 1;
       e.emit(`local.get $w`, `i32.const ${s}`, `i32x4.shr_u`, `local.get $wn`, `i32.const ${32 - s}`, `i32x4.shl`, `v128.or`,
         `v128.const i32x4 ${mask} ${mask} ${mask} ${mask}`, `v128.and`);

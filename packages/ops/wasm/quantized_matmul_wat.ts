@@ -37,7 +37,7 @@
  * (quantized_matmul_gemm_wat.ts, gemm_*) decodes each code once per call instead of once per tile.
  */
 
-import { Emitter, range, type QmmMode } from './wat_emitter.js';
+import { Emitter, gather4, range, type QmmMode } from './wat_emitter.js';
 import { laneChunkCodes, laneKernel, laneKernelName, prepLanes, prepLanesName } from './quantized_matmul_lanes_wat.js';
 import { gemmA8ExportName, gemmA8Functions, gemmExportName, gemmFunctions } from './quantized_matmul_gemm_wat.js';
 
@@ -60,16 +60,6 @@ export function qmmExportName(bits: number, mTile: number, mode: QmmMode): strin
 const ROWS = 4;
 
 
-/** Gathers word (byte offset `off` + local `base`) of the four rows into v128 local `dst`. */
-function gather(e: Emitter, rowPtr: (i: number) => string, offsetExpr: string[], off: number, dst: string): void {
-  for (const i of range(ROWS)) {
-    e.emit(`local.get ${rowPtr(i)}`, ...offsetExpr);
-    if (offsetExpr.length > 0) e.emit(`i32.add`);
-    if (i === 0) e.emit(`v128.load32_zero offset=${off} align=4`);
-    else e.emit(`local.get ${dst}`, `v128.load32_lane offset=${off} align=4 ${i}`);
-    e.emit(`local.set ${dst}`);
-  }
-}
 
 /** Multiply-adds the float code in $cf into the accumulators of position `j` (constant x offset). */
 function macConst(e: Emitter, mTile: number, accs: number, j: number): void {
@@ -128,7 +118,7 @@ function kernel(e: Emitter, bits: number, mTile: number, mode: QmmMode): void {
   // $w holds word `cur` of the four rows; a straddling code leaves the next word in $wn.
   let cur = -1;
   let wnHolds = -1;
-  const word = (t: number, dst: string): void => gather(e, (i) => `$q${i}`, [], 4 * t, dst);
+  const word = (t: number, dst: string): void => gather4(e, (i) => `$q${i}`, [], 4 * t, dst);
   for (const j of range(32)) {
     const bit = j * bits;
     const t = bit >> 5;
@@ -169,14 +159,14 @@ function kernel(e: Emitter, bits: number, mTile: number, mode: QmmMode): void {
   e.emit(`(loop $tail`);
   e.emit(`local.get $kb`, `i32.const ${bits}`, `i32.mul`, `local.tee $bitpos`, `i32.const 5`, `i32.shr_u`, `i32.const 2`, `i32.shl`, `local.set $wb`);
   e.emit(`local.get $bitpos`, `i32.const 31`, `i32.and`, `local.set $s`);
-  gather(e, (i) => `$p${i}`, [`local.get $wb`], 0, '$w');
+  gather4(e, (i) => `$p${i}`, [`local.get $wb`], 0, '$w');
   e.emit(`(if (i32.le_u (i32.add (local.get $s) (i32.const ${bits})) (i32.const 31))`,
     `(then local.get $w i32.const ${mask} local.get $s i32.shl i32x4.splat v128.and local.set $c)`,
     `(else`,
     `(if (i32.eq (i32.add (local.get $s) (i32.const ${bits})) (i32.const 32))`,
     `(then local.get $w local.get $s i32x4.shr_u local.set $c)`,
     `(else`);
-  gather(e, (i) => `$p${i}`, [`local.get $wb`], 4, '$wn');
+  gather4(e, (i) => `$p${i}`, [`local.get $wb`], 4, '$wn');
   e.emit(`local.get $w`, `local.get $s`, `i32x4.shr_u`, `local.get $wn`, `i32.const 32`, `local.get $s`, `i32.sub`, `i32x4.shl`, `v128.or`,
     `v128.const i32x4 ${mask} ${mask} ${mask} ${mask}`, `v128.and`, `local.set $c`);
   e.emit(`))))`);
@@ -191,8 +181,8 @@ function kernel(e: Emitter, bits: number, mTile: number, mode: QmmMode): void {
   e.emit(`)`, `)`); // loop $tail, block $noTail
 
   // Group epilogue: scales and zeros of the four rows.
-  gather(e, (i) => `$sp${i}`, [`local.get $gi`, `i32.const 2`, `i32.shl`], 0, '$sv');
-  gather(e, (i) => `$zp${i}`, [`local.get $gi`, `i32.const 2`, `i32.shl`], 0, '$zv');
+  gather4(e, (i) => `$sp${i}`, [`local.get $gi`, `i32.const 2`, `i32.shl`], 0, '$sv');
+  gather4(e, (i) => `$zp${i}`, [`local.get $gi`, `i32.const 2`, `i32.shl`], 0, '$zv');
   for (const m of range(mTile)) {
     // Σx (f32) or Σqx (i32) of this token and group.
     const sumAddr = [`local.get $m0`, `i32.const ${m}`, `i32.add`, `local.get $G`, `i32.mul`, `local.get $gi`, `i32.add`, `i32.const 2`, `i32.shl`, `local.get $xsum`, `i32.add`];
