@@ -18,7 +18,7 @@ export interface SyntheticOptions {
   randomGammas?: boolean;
 }
 
-export function syntheticConfig(opts: SyntheticOptions = {}): { config: TinyVlmConfig; tok: WordTokenizer } {
+function syntheticConfig(opts: SyntheticOptions = {}): { config: TinyVlmConfig; tok: WordTokenizer } {
   const tok = WordTokenizer.fixture();
   const c = tinyVlmConfig(tok.size);
   c.imageSize = 32;

@@ -21,7 +21,7 @@ export interface TinyVlmOptions extends SyntheticOptions {
 export const TOKENIZER = WordTokenizer.fixture();
 
 /** The model's shape: a one-layer vision tower and the language model of `dims`. */
-export function tinyConfig(opts: Pick<TinyVlmOptions, 'layers' | 'dims'> = {}): TinyVlmConfig {
+function tinyConfig(opts: Pick<TinyVlmOptions, 'layers' | 'dims'> = {}): TinyVlmConfig {
   const d: Dims = { ...TINY, ...opts.dims };
   const c = tinyVlmConfig(TOKENIZER.size);
   return {
