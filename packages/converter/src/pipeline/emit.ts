@@ -9,11 +9,26 @@ import type { AtomicOutputDir } from '../io/atomic.js';
 import { convertedGraph, serialiseGraphModel } from '../emit/graph_model.js';
 import { dequantizedArray } from '../emit/quantize.js';
 import { fuseDecoderOps } from '../emit/fuse.js';
+import { parseTensorName } from '../graph/attrs.js';
 import { buildQuantizationJson, type QuantizationJson } from '../emit/quantization_json.js';
 import { renderReport } from '../emit/report.js';
 import type { ModelState } from '../graph/fold.js';
 import { blockLinears } from './load.js';
 import type { Progress } from './progress.js';
+
+/** Nodes a signature names (tensor "name" fields of its inputs and outputs): the fuse pass keeps them. */
+function signatureNodes(signature: Record<string, unknown> | undefined): Set<string> {
+  const names = new Set<string>();
+  for (const part of ['inputs', 'outputs']) {
+    const entries = signature?.[part];
+    if (!entries || typeof entries !== 'object') continue;
+    for (const e of Object.values(entries as Record<string, unknown>)) {
+      const name = (e as { name?: unknown } | null)?.name;
+      if (typeof name === 'string') names.add(parseTensorName(name).node);
+    }
+  }
+  return names;
+}
 
 /** What quantization.json records, less what emit measures itself (kept-float linears, weight bytes). */
 type QuantizationInputs = Omit<Parameters<typeof buildQuantizationJson>[0], 'keptFloat' | 'size'>;
@@ -28,7 +43,7 @@ export async function emitStage(
   if (opts.emit === 'float') for (const [id, q] of quantized) dequantized.set(id, await dequantizedArray(q));
   const unfused = convertedGraph(state.graph, state.weights, analysis.linears, quantized, opts.emit, dequantized);
   // The written graph only: the conversion above ran (and took gradients) on the plain ops.
-  const conv = opts.fuse ? fuseDecoderOps(unfused.graph, unfused.weights) : unfused;
+  const conv = opts.fuse ? fuseDecoderOps(unfused.graph, unfused.weights, signatureNodes(model.modelJson.signature)) : unfused;
   const needsOps = opts.emit === 'quantized' || conv.graph.node !== unfused.graph.node;
   const { modelJson, shards, paths, totalBytes } = serialiseGraphModel(conv.graph, conv.weights, {
     generatedBy: model.modelJson.generatedBy ?? 'unknown',
