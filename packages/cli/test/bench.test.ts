@@ -42,10 +42,10 @@ function expectTimings(s: BenchStats, samples: number): void {
 }
 
 /** Runs the bench in this process (so tf.memory() is this process's) and parses its JSON. */
-async function benchJson(model: string, baseline: string): Promise<BenchReport> {
+async function benchJson(model: string, baseline: string, stderr = ''): Promise<BenchReport> {
   const tensors = tf.memory().numTensors;
   const r = await runCli(['bench', model, '--baseline', baseline, '--tokens', String(TOKENS), '--runs', String(RUNS), '--warmup', '1', '--backend', 'wasm', '--json']);
-  expect(r.stderr).toBe('');
+  expect(r.stderr).toBe(stderr);
   expect(r.code).toBe(0);
   expect(tf.memory().numTensors).toBe(tensors);
   return JSON.parse(r.stdout) as BenchReport;
@@ -85,6 +85,8 @@ test('bench: the float fixture against itself (wasm, --json): structure, bytes f
   expect(report.models[0]!.memoryBytes).toBe(report.models[1]!.memoryBytes);
   expect(report.ratio!.weightBytes).toBe(1);
   expect(report.ratio!.memoryBytes).toBe(1);
+  expect(report.models.map((m) => [m.graph, m.fusedNodes])).toEqual([['unfused', 0], ['unfused', 0]]);
+  expect(report.sameGraphs).toBe(true);
   for (const v of Object.values(report.ratio!)) expect(Number.isFinite(v) && v > 0).toBe(true);
   expect(report.tensors.leaked).toBe(0);
   // The forced decode is greedy decoding: up to EOS its tokens are generate()'s.
@@ -103,9 +105,14 @@ test('bench: the float fixture against itself (wasm, --json): structure, bytes f
 test('bench: a W4 conversion against the float fixture: weight bytes as the files say, clearly smaller than float', async () => {
   const out = join(scratch(), 'w4');
   await convertFixture(out, { wBits: 4, samples: 4 });
-  const report = await benchJson(out, FIXTURE_MODEL);
+  const report = await benchJson(out, FIXTURE_MODEL, 'tfjs-mbq bench: warning: the model\'s graph is fused but the baseline\'s unfused: the ratios mix op fusion with the weights\n');
   expectModel(report, 0, out);
   expectModel(report, 1, FIXTURE_MODEL);
+  // convert fuses by default, the fixture is a plain graph: said in the JSON and the table.
+  expect(report.models.map((m) => m.graph)).toEqual(['fused', 'unfused']);
+  expect(report.models[0]!.fusedNodes).toBeGreaterThan(0);
+  expect(report.sameGraphs).toBe(false);
+  expect(formatBenchReport(report)).toMatch(/^model: .*\(fused graph, kv-cache\)\nbaseline: .*\(unfused graph, kv-cache\)\ngraphs differ \(fused vs unfused\)/m);
   const [w4, float] = [shardBytes(out), shardBytes(FIXTURE_MODEL)];
   expect(report.ratio!.weightBytes).toBeCloseTo(w4 / float, 12);
   // The quantized linears held K*N float32 values; at 4 bits (plus group scales) at least half of that must be gone.

@@ -20,7 +20,7 @@ import type { GraphDefJson, NodeDefJson } from '../graph/types.js';
 import type { WeightArray, WeightMap } from '../io/weights.js';
 import { attrBool, attrInt, canonicalTensor, dataInputs, parseTensorName } from '../graph/attrs.js';
 import { cloneGraph } from '../graph/fold.js';
-import { copyWeights, weightInfo } from '../io/lazy_weights.js';
+import { copyWeights, LazyWeightMap, weightInfo } from '../io/lazy_weights.js';
 
 export interface FuseReport {
   rmsNorm: number;
@@ -48,7 +48,8 @@ class Graph {
   readonly byName = new Map<string, NodeDefJson>();
   private readonly taken = new Set<string>();
 
-  constructor(readonly nodes: NodeDefJson[], readonly weights: WeightMap) {
+  /** spill: merged weights go to the lazy map's scratch file as they are made (memory holds one at a time). */
+  constructor(readonly nodes: NodeDefJson[], readonly weights: WeightMap, private readonly spill = false) {
     for (const n of nodes) { this.byName.set(n.name, n); this.taken.add(n.name); }
   }
 
@@ -120,6 +121,7 @@ class Graph {
     const name = this.fresh(base);
     const dtype = w.dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT';
     this.weights.set(name, w);
+    if (this.spill && this.weights instanceof LazyWeightMap) this.weights.spill([name]);
     return this.add({ name, op: 'Const', attr: { dtype: { type: dtype }, value: { tensor: { dtype, tensorShape: { dim: w.shape.map((d) => ({ size: String(d) })) } } } } });
   }
 
@@ -412,10 +414,19 @@ function dropDead(g: Graph, readBefore: ReadonlySet<string>): NodeDefJson[] {
   return nodes;
 }
 
+export interface FuseOptions {
+  /**
+   * With a lazy weight map: move each merged weight to the map's scratch file as soon as it is made
+   * (a float model's merged q/k/v and gate/up weights are most of it); the caller disposes the
+   * returned map. Default false (a quantized model's merged weights are small).
+   */
+  spill?: boolean;
+}
+
 /** The graph with its decoder patterns fused (a copy; `weights` is not modified). */
-export function fuseDecoderOps(graph: GraphDefJson, weights: WeightMap): { graph: GraphDefJson; weights: WeightMap; report: FuseReport } {
+export function fuseDecoderOps(graph: GraphDefJson, weights: WeightMap, opts: FuseOptions = {}): { graph: GraphDefJson; weights: WeightMap; report: FuseReport } {
   const out = cloneGraph(graph);
-  const g = new Graph(out.node, copyWeights(weights));
+  const g = new Graph(out.node, copyWeights(weights), opts.spill ?? false);
   const readBefore = new Set(out.node.flatMap((n) => (n.input ?? []).map((r) => parseTensorName(r).node)));
   const report: FuseReport = { rmsNorm: 0, siluGate: 0, attention: 0, mergedLinears: 0, nodesBefore: out.node.length, nodesAfter: 0 };
   const original = out.node.slice();
