@@ -6,7 +6,12 @@
  * (a lazy map over its shards), each merged weight spilled to scratch as it is made; the fused
  * weights are then written in graph order, one at a time, stored as the import stores them.
  */
-import { fuseDecoderOps, LazyWeightMap, loadModelDir, weightInfo, type FuseReport, type GraphDefJson, type WeightEntryJson } from '@tfjs-mbq/converter';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  AtomicOutputDir, checkOutputPath, fuseDecoderOps, LazyWeightMap, loadModelDir, weightInfo,
+  type FuseReport, type GraphDefJson, type ModelJson, type WeightEntryJson,
+} from '@tfjs-mbq/converter';
 import { ShardWriter, appendHalf, float32Entry, shardNames, storedBytes, type StoredDtype } from './write/weights_file.js';
 
 export interface FusedWeights {
@@ -63,5 +68,31 @@ export async function writeFusedWeights(unfusedDir: string, outDir: string, dtyp
     return { graph: fused.graph, entries, paths, bytes, report: fused.report };
   } finally {
     if (fused.weights instanceof LazyWeightMap) fused.weights.dispose();
+  }
+}
+
+/**
+ * A float model directory (an import, a tfjs graph model) as a fused copy in `outDir` (written
+ * atomically): its graph through the same pass, its other files copied. Merged weights are stored
+ * as float16 when the source stores its weights so. `tfjs-mbq bench` makes its baseline with it.
+ */
+export async function fuseModelDir(srcDir: string, outDir: string, shardBytes = 4 * 1024 * 1024): Promise<{ outDir: string; report: FuseReport }> {
+  checkOutputPath(srcDir, outDir);
+  const source = JSON.parse(await readFile(join(srcDir, 'model.json'), 'utf8')) as ModelJson;
+  const entries = source.weightsManifest.flatMap((g) => g.weights);
+  const shards = new Set(source.weightsManifest.flatMap((g) => g.paths));
+  const dtype: StoredDtype = entries.some((e) => e.quantization?.dtype === 'float16') ? 'float16' : 'float32';
+  const out = await AtomicOutputDir.create(outDir);
+  try {
+    const f = await writeFusedWeights(srcDir, out.tempDir, dtype, shardBytes);
+    await out.writeFile('model.json', JSON.stringify({ ...source, modelTopology: f.graph, weightsManifest: [{ paths: f.paths, weights: f.entries }] } satisfies ModelJson));
+    for (const e of await readdir(srcDir, { withFileTypes: true })) {
+      if (e.isFile() && e.name !== 'model.json' && !shards.has(e.name) && !e.name.startsWith('.')) await out.writeFile(e.name, await readFile(join(srcDir, e.name)));
+    }
+    await out.commit();
+    return { outDir: out.outDir, report: f.report };
+  } catch (e) {
+    await out.abort();
+    throw e;
   }
 }

@@ -9,9 +9,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import * as tf from '@tensorflow/tfjs-core';
-import { readImageFile } from '@tfjs-mbq/converter';
+import { isConversionError, readImageFile } from '@tfjs-mbq/converter';
 import { FUSED_OPS } from '@tfjs-mbq/format';
-import { importCheckpoint, isHfCheckpointDir, isImportError, reimportInputs } from '@tfjs-mbq/importer';
+import { fuseModelDir, importCheckpoint, isHfCheckpointDir, isImportError, reimportInputs } from '@tfjs-mbq/importer';
 import { loadVlm, type RgbaImage, type Vlm } from '@tfjs-mbq/runtime';
 import { CACHE_UNPACKED_WEIGHTS } from '@tfjs-mbq/ops';
 import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
@@ -30,6 +30,8 @@ interface BenchArgs {
   json: boolean;
   /** tfjs flag MBQ_CACHE_UNPACKED_WEIGHTS (wasm: unpack each low-bit weight once). */
   cacheUnpackedWeights?: boolean;
+  /** A fused model's unfused float baseline runs as a fused scratch copy (default true). */
+  matchGraphs?: boolean;
 }
 
 /** Median, 90th percentile (nearest rank) and the samples they come from, in milliseconds or per second. */
@@ -75,6 +77,12 @@ export interface BenchReport {
   runs: number;
   /** Where the baseline came from: --baseline, metadata of the model, or none. */
   baselineFrom: 'option' | 'quantization.json' | 'model.json' | null;
+  /**
+   * What ran as the baseline, made from the directory named: `import` (a Hugging Face checkpoint,
+   * imported fused or not as the model is), `fuse` (a fused copy of an unfused float model, for a
+   * fused model), or null (the directory as it is).
+   */
+  baselineMade: 'import' | 'fuse' | null;
   models: ModelBench[];
   /** Whether model and baseline are both fused or both unfused graphs (null without a baseline): otherwise the ratios mix graph and weight effects. */
   sameGraphs: boolean | null;
@@ -102,6 +110,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('warmup', { type: 'number', default: 1, describe: 'untimed rounds before the timed ones' })
       .option('runs', { type: 'number', default: 5, describe: 'timed rounds per model' })
       .option('json', { type: 'boolean', default: false, describe: 'print the raw numbers as JSON' })
+      .option('match-graphs', { type: 'boolean', default: true, describe: 'for a fused model (convert\'s default), run an unfused float baseline as a fused copy made for the run (import\'s fuse pass), so both run the same ops; --no-match-graphs: the baseline as it is' })
       .option('cache-unpacked-weights', { type: 'boolean', default: false, describe: 'wasm: unpack each low-bit weight once and keep it as float32 on the wasm heap (near-float decode speed, float memory; tfjs flag MBQ_CACHE_UNPACKED_WEIGHTS)' })
       .example('$0 bench out/tiny-vlm-mbq-w4 --baseline fixtures/tiny-vlm --backend wasm', 'W4 model against the float fixture')
       .example('$0 bench fixtures/tiny-vlm --tokens 32 --runs 10 --json', 'one model, raw numbers') as unknown as Argv<BenchArgs>,
@@ -130,16 +139,28 @@ export async function bench(args: BenchArgs): Promise<BenchReport> {
   // a scratch directory, as the converted model's graph was (same image size and positions).
   let scratch: string | undefined;
   let baselineDir = baselineFound;
+  let baselineMade: BenchReport['baselineMade'] = null;
   try {
+    // Fused as the model is, so that the two graphs differ only in their linears.
+    const fused = baselineFound !== null && (await modelFiles(modelDir)).fusedNodes > 0;
     if (baselineFound && !existsSync(path.join(baselineFound, 'model.json')) && await isHfCheckpointDir(baselineFound)) {
-      // Fused as the model is, so that the two graphs differ only in their linears.
-      const fuse = (await modelFiles(modelDir)).fusedNodes > 0;
-      process.stderr.write(`tfjs-mbq bench: importing the float baseline from the Hugging Face checkpoint ${printable(baselineFound)} (${fuse ? 'fused' : 'unfused'}, as the model)\n`);
+      process.stderr.write(`tfjs-mbq bench: importing the float baseline from the Hugging Face checkpoint ${printable(baselineFound)} (${fused ? 'fused' : 'unfused'}, as the model)\n`);
       scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'tfjs-mbq-bench-'));
       const mbq = JSON.parse(await fs.readFile(path.join(modelDir, 'mbq.json'), 'utf8')) as Parameters<typeof reimportInputs>[0];
-      baselineDir = (await importCheckpoint({ hfDir: baselineFound, outDir: path.join(scratch, 'model'), ...reimportInputs(mbq), fuse })).outDir;
+      baselineDir = (await importCheckpoint({ hfDir: baselineFound, outDir: path.join(scratch, 'model'), ...reimportInputs(mbq), fuse: fused })).outDir;
+      baselineMade = 'import';
+    } else if (baselineFound && fused && (args.matchGraphs ?? true) && (await modelFiles(baselineFound)).fusedNodes === 0) {
+      process.stderr.write(`tfjs-mbq bench: fusing the float baseline ${printable(baselineFound)} into a scratch copy, as the model is fused (--no-match-graphs: as it is)\n`);
+      scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'tfjs-mbq-bench-'));
+      try {
+        baselineDir = (await fuseModelDir(baselineFound, path.join(scratch, 'model'))).outDir;
+      } catch (e) {
+        if (isConversionError(e)) throw new BenchInputError(`the baseline ${baselineFound}: ${e.message} (--no-match-graphs runs it as it is)`);
+        throw e;
+      }
+      baselineMade = 'fuse';
     }
-    const report = await benchModels(args, modelDir, baselineDir, baselineFrom);
+    const report = { ...await benchModels(args, modelDir, baselineDir, baselineFrom), baselineMade };
     // The report names the baseline as the user knows it (the checkpoint), not the scratch copy.
     if (scratch && report.models[1]) report.models[1].dir = baselineFound!;
     return report;
@@ -151,7 +172,7 @@ export async function bench(args: BenchArgs): Promise<BenchReport> {
   }
 }
 
-async function benchModels(args: BenchArgs, modelDir: string, baselineDir: string | null, baselineFrom: BenchReport['baselineFrom']): Promise<BenchReport> {
+async function benchModels(args: BenchArgs, modelDir: string, baselineDir: string | null, baselineFrom: BenchReport['baselineFrom']): Promise<Omit<BenchReport, 'baselineMade'>> {
   const { imagePath, question } = await resolveInput(args.image, args.question);
   const image = await readImage(imagePath);
   const dirs = baselineDir ? [modelDir, baselineDir] : [modelDir];
@@ -262,7 +283,7 @@ export function formatBenchReport(r: BenchReport): string {
   const out = [
     `backend ${r.backend} (${r.backendDetail})${r.cacheUnpackedWeights ? ', unpacked weights cached (float32 on the wasm heap, not counted below)' : ''}`,
     `model:    ${a.dir} (${a.graph} graph, ${a.decoding})`,
-    b ? `baseline: ${b.dir} (${b.graph} graph, ${b.decoding}${r.baselineFrom === 'option' ? '' : `, from ${r.baselineFrom}`})` : 'baseline: none (pass --baseline <floatModelDir> to compare)',
+    b ? `baseline: ${b.dir} (${b.graph} graph${r.baselineMade === 'fuse' ? ' made for the run' : r.baselineMade === 'import' ? ', imported for the run' : ''}, ${b.decoding}${r.baselineFrom === 'option' ? '' : `, from ${r.baselineFrom}`})` : 'baseline: none (pass --baseline <floatModelDir> to compare)',
     ...(r.sameGraphs === false ? ['graphs differ (fused vs unfused): the ratios mix op fusion with the weights'] : []),
     `prompt: ${a.promptLength} tokens ("${r.question}" about ${r.image}); ${r.tokens} decode steps per run, forced past EOS`,
     `${r.warmup} warmup + ${r.runs} timed rounds${b ? ', models interleaved' : ''}`,
