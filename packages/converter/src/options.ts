@@ -125,7 +125,7 @@ export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' |
   keepModel: boolean;
 }
 
-export const DEFAULT_SAMPLES = 32;
+const DEFAULT_SAMPLES = 32;
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 
 const METHODS: readonly QuantMethod[] = ['rtn', 'awq', 'mbq', 'smoothquant'];

@@ -42,7 +42,7 @@ function finite(op: string, name: string, v: unknown, positive: boolean): number
 }
 
 /** Why RoPE attrs are invalid (head_dim even), or undefined. */
-export function ropeAttrsProblem(a: RopeAttrs): string | undefined {
+function ropeAttrsProblem(a: RopeAttrs): string | undefined {
   try {
     positiveInt(MBQ_ROPE_OP, 'headDim', a.headDim);
     positiveInt(MBQ_ROPE_OP, 'heads', a.heads);
@@ -51,7 +51,7 @@ export function ropeAttrsProblem(a: RopeAttrs): string | undefined {
 }
 
 /** Why attention attrs are invalid (kvHeads divides heads), or undefined. */
-export function attentionAttrsProblem(a: AttentionAttrs): string | undefined {
+function attentionAttrsProblem(a: AttentionAttrs): string | undefined {
   try {
     positiveInt(MBQ_ATTENTION_OP, 'heads', a.heads);
     positiveInt(MBQ_ATTENTION_OP, 'kvHeads', a.kvHeads);

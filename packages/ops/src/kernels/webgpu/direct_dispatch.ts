@@ -157,7 +157,7 @@ interface DirectPipeline {
 const programPipelines = new WeakMap<GPUDevice, Map<string, DirectPipeline>>();
 
 /** The pipeline of `program` under `layout`, compiled on the first call per device and shaderKey. */
-export function directPipeline(device: GPUDevice, program: WebGPUProgram, layout: DirectLayout): DirectPipeline {
+function directPipeline(device: GPUDevice, program: WebGPUProgram, layout: DirectLayout): DirectPipeline {
   let byKey = programPipelines.get(device);
   if (!byKey) {
     byKey = new Map();

@@ -19,7 +19,7 @@ import type { NodeDefJson } from '../../model_files.js';
 import type { ConstValues } from './const_values.js';
 import { nodeName, outputIndex, seqAxes, type ProbedNode } from './graph_info.js';
 
-export const STEP_PREFIX = 'kv_step/';
+const STEP_PREFIX = 'kv_step/';
 
 type Form = { kind: 'fixed' } | { kind: 'full' } | { kind: 'row'; axis: number; ref: string };
 
@@ -61,7 +61,7 @@ const LINEAR = new Set(['MatMul', '_FusedMatMul', MBQ_QUANTIZED_MATMUL_OP]);
 const ROW_WISE = new Set([MBQ_RMS_NORM_OP, MBQ_SILU_GATE_OP, MBQ_ROPE_OP]);
 const REDUCE = new Set(['Mean', 'Sum', 'Max', 'Min', 'Prod']);
 /** Ops that scale with sequence length times weights: must not run over the full sequence in a step. */
-export const HEAVY_OPS = new Set(['MatMul', '_FusedMatMul', MBQ_QUANTIZED_MATMUL_OP, 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3', 'Conv2D', 'Einsum']);
+const HEAVY_OPS = new Set(['MatMul', '_FusedMatMul', MBQ_QUANTIZED_MATMUL_OP, 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3', 'Conv2D', 'Einsum']);
 
 function attrInt(node: NodeDefJson, key: string): number {
   const v = (node.attr?.[key] as { i?: string | number } | undefined)?.i;
