@@ -39,7 +39,7 @@ test('imports float32 and float16 (the exact half rounding), shards of the reque
   const dir = scratch();
   const f32 = await runCli(['import', join(HF, 'llava-1.5-tiny-tf4'), '--out', join(dir, 'f32'), '--no-progress']);
   expect(f32.code).toBe(0);
-  expect(f32.stdout).toMatch(/imported LlavaForConditionalGeneration: 46 weights, .* 9 image tokens at offset 3\nfused: 2 attention, \d+ RMSNorm, 2 SiLU gate; 4 linear groups merged; \d+ -> \d+ nodes\n/);
+  expect(f32.stdout).toMatch(/imported LlavaForConditionalGeneration: 46 weights, .* 9 image tokens at offset 3\nfused: 2 attention, \d+ RMSNorm \(4 with the residual add\), 2 SiLU gate; 4 linear groups merged; \d+ -> \d+ nodes\n/);
   const f16 = await runCli(['import', join(HF, 'llava-1.5-tiny-tf4'), '--out', join(dir, 'f16'), '--dtype', 'float16', '--weight-shard-size-bytes', '65536', '--no-progress']);
   expect(f16.code).toBe(0);
   for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'chat_template.json', 'preprocessor_config.json', 'processor_config.json', 'mbq.json', 'model.json']) {
@@ -71,7 +71,7 @@ test('--no-fuse: the plain graph; the fused import\'s merged q/k/v and gate/up w
   expect(plain.stdout).not.toMatch(/fused:/);
   const ops = (out: string): string[] => (JSON.parse(readFileSync(join(dir, out, 'model.json'), 'utf8')) as { modelTopology: { node: Array<{ op: string }> } }).modelTopology.node.map((n) => n.op);
   expect(ops('plain').filter((op) => op.startsWith('Mbq'))).toEqual([]);
-  expect(new Set(ops('fused').filter((op) => op.startsWith('Mbq')))).toEqual(new Set(['MbqRmsNorm', 'MbqRope', 'MbqAttention', 'MbqSiluGate']));
+  expect(new Set(ops('fused').filter((op) => op.startsWith('Mbq')))).toEqual(new Set(['MbqRmsNorm', 'MbqAddRmsNorm', 'MbqRope', 'MbqAttention', 'MbqSiluGate']));
   const p = weightsOf(join(dir, 'plain')), f = weightsOf(join(dir, 'fused'));
   // [K, N] weights side by side along N: q, k, v -> qkv; gate, up -> gate_up.
   const sideBySide = (names: string[]): number[] => {

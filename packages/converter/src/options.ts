@@ -44,7 +44,7 @@ export interface ConvertOptions {
   /** `quantized` (default: MbqQuantizedMatMul on packed weights) or `float` (plain MatMuls, dequantized weights). */
   emit?: EmitMode;
   /**
-   * Write the decoder's RMSNorms, attention (with RoPE), SiLU gates and q/k/v, gate/up linears as
+   * Write the decoder's RMSNorms (with the residual adds they read), attention (with RoPE), SiLU gates and q/k/v, gate/up linears as
    * the fused ops of @tfjs-mbq/ops (emit/fuse.ts; default true). false: plain tfjs ops.
    */
   fuse?: boolean;

@@ -9,7 +9,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  AtomicOutputDir, checkOutputPath, fuseDecoderOps, LazyWeightMap, loadModelDir, weightInfo,
+  AtomicOutputDir, checkOutputPath, fuseDecoderOps, LazyWeightMap, loadModelDir, signatureNodes, weightInfo,
   type FuseReport, type GraphDefJson, type ModelJson, type WeightEntryJson,
 } from '@tfjs-mbq/converter';
 import { ShardWriter, appendHalf, float32Entry, shardNames, storedBytes, type StoredDtype } from './write/weights_file.js';
@@ -30,7 +30,7 @@ export interface FusedWeights {
 export async function writeFusedWeights(unfusedDir: string, outDir: string, dtype: StoredDtype, shardBytes: number): Promise<FusedWeights> {
   const m = await loadModelDir(unfusedDir, { requireSidecars: false, checkFinite: false });
   const stored = new Map(m.modelJson.weightsManifest.flatMap((g) => g.weights).map((e) => [e.name, e]));
-  const fused = fuseDecoderOps(m.modelJson.modelTopology, m.weights, { spill: true });
+  const fused = fuseDecoderOps(m.modelJson.modelTopology, m.weights, signatureNodes(m.modelJson.signature), { spill: true });
   try {
     const entries: WeightEntryJson[] = [];
     let total = 0;

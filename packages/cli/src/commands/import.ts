@@ -56,7 +56,7 @@ export const importCommand: CommandModule<object, ImportArgs> = {
       bars.end();
       process.stdout.write(`imported ${r.architecture}: ${r.weights} weights, ${(r.weightBytes / 2 ** 20).toFixed(2)} MiB in ${r.shards} shard(s) (${argv.dtype}); ` +
         `${r.mbq.imageTokenCount} image tokens at offset ${r.mbq.imageTokenOffset}\n` +
-        (r.fused ? `fused: ${r.fused.attention} attention, ${r.fused.rmsNorm} RMSNorm, ${r.fused.siluGate} SiLU gate; ${r.fused.mergedLinears} linear groups merged; ${r.fused.nodesBefore} -> ${r.fused.nodesAfter} nodes\n` : '') +
+        (r.fused ? `fused: ${r.fused.attention} attention, ${r.fused.rmsNorm} RMSNorm (${r.fused.addRmsNorm} with the residual add), ${r.fused.siluGate} SiLU gate; ${r.fused.mergedLinears} linear groups merged; ${r.fused.nodesBefore} -> ${r.fused.nodesAfter} nodes\n` : '') +
         `wrote ${printable(r.outDir)} in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
     } catch (e) {
       bars.end();

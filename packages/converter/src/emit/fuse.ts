@@ -2,18 +2,20 @@
  * Rewrites the decoder patterns of a written graph into the fused ops of @tfjs-mbq/ops
  * (docs/architecture.md, "Fused decoder ops"), so that a decode step runs fewer ops:
  * - RMSNorm  Square→Mean→Add(eps)→Rsqrt→Mul(x)→Mul(gamma)          -> MbqRmsNorm(x, gamma)
+ * - residual MbqRmsNorm(Add(a, b), gamma), a and b activations -> MbqAddRmsNorm(a, b, gamma)
+ *   (outputs [y, sum]; the Add's other readers, the next residual add, read sum)
  * - SiLU gate Mul(Mul(g, Sigmoid(g)), u), g and u linears of one x -> MbqSiluGate(gate_up), gate_up
  *   one linear (MatMul or MbqQuantizedMatMul) whose weight rows are gate's then up's
  * - attention per-head slices, RoPE (rotate-half), scores, scale, additive mask, Softmax, context,
  *   concat of heads -> MbqAttention(MbqRope(q), MbqRope(k), v, mask); when q/k/v are linears of
  *   one x: one qkv linear, one MbqRope over its q and k heads, and three slices.
  * Patterns are found by structure (ops, constants and wiring), never by node names. The final
- * node of each pattern keeps its name, so every consumer still reads it; nodes nothing reads any
- * more are then dropped. Applied to the graph a conversion writes (quantized and float alike);
+ * node of each pattern keeps its name, so every consumer still reads it (an Add folded into a
+ * norm is the one node whose readers are rewired); nodes nothing reads any more are then dropped. Applied to the graph a conversion writes (quantized and float alike);
  * the conversion itself (sensitivity's tf.grad, the search) runs on the unfused graph.
  */
 import {
-  encodeAttentionAttrs, encodeRmsNormAttrs, encodeRopeAttrs, MBQ_ATTENTION_OP, MBQ_QUANTIZED_MATMUL_OP,
+  encodeAttentionAttrs, encodeRmsNormAttrs, encodeRopeAttrs, MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_QUANTIZED_MATMUL_OP,
   MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP, quantizedMatMulAttrsOfJson,
 } from '@tfjs-mbq/format';
 import type { GraphDefJson, NodeDefJson } from '../graph/types.js';
@@ -24,6 +26,8 @@ import { copyWeights, LazyWeightMap, weightInfo } from '../io/lazy_weights.js';
 
 export interface FuseReport {
   rmsNorm: number;
+  /** Of those, norms that took in the residual Add they read (MbqAddRmsNorm). */
+  addRmsNorm: number;
   siluGate: number;
   attention: number;
   /** Linears merged into one (q/k/v: 3 -> 1; gate/up: 2 -> 1), counted as merged groups. */
@@ -400,6 +404,29 @@ function fuseAttention(g: Graph, cat: NodeDefJson): 'qkv' | 'split' | false {
   return qkv ? 'qkv' : 'split';
 }
 
+/**
+ * MbqRmsNorm `n` of Add(a, b) -> MbqAddRmsNorm(a, b, gamma), keeping n's name (output 0 is its
+ * y); every other reader of the Add reads output 1 (the sum). Only an Add of two activations
+ * (no Const operand: a bias or position-table add stays) in float, not a graph output (`keep`).
+ */
+function fuseResidualNorm(g: Graph, n: NodeDefJson, keep: ReadonlySet<string>): boolean {
+  const [xRef, gamma] = g.ins(n);
+  const add = g.node(xRef, ...ADD);
+  if (!add || keep.has(add.name) || (add.attr?.T?.type ?? 'DT_FLOAT') !== 'DT_FLOAT') return false;
+  const ab = g.ins(add);
+  if (ab.length !== 2 || ab.some((r) => g.node(r, 'Const') !== undefined)) return false;
+  for (const m of g.nodes) {
+    if (m === n || !m.input) continue;
+    m.input = m.input.map((r) => {
+      const p = parseTensorName(r);
+      if (p.node !== add.name) return r;
+      return p.control ? `^${n.name}` : `${n.name}:1`;
+    });
+  }
+  g.replace(n, MBQ_ADD_RMS_NORM_OP, [ab[0]!, ab[1]!, gamma!], n.attr);
+  return true;
+}
+
 /** Drops nodes that nothing reads any more and that something read before (and their weights). */
 function dropDead(g: Graph, readBefore: ReadonlySet<string>): NodeDefJson[] {
   let nodes = g.nodes;
@@ -423,12 +450,31 @@ export interface FuseOptions {
   spill?: boolean;
 }
 
-/** The graph with its decoder patterns fused (a copy; `weights` is not modified). */
-export function fuseDecoderOps(graph: GraphDefJson, weights: WeightMap, opts: FuseOptions = {}): { graph: GraphDefJson; weights: WeightMap; report: FuseReport } {
+/** Nodes a signature names (tensor "name" fields of its inputs and outputs): the fuse pass keeps them. */
+export function signatureNodes(signature: Record<string, unknown> | undefined): Set<string> {
+  const names = new Set<string>();
+  for (const part of ['inputs', 'outputs']) {
+    const entries = signature?.[part];
+    if (!entries || typeof entries !== 'object') continue;
+    for (const e of Object.values(entries as Record<string, unknown>)) {
+      const name = (e as { name?: unknown } | null)?.name;
+      if (typeof name === 'string') names.add(parseTensorName(name).node);
+    }
+  }
+  return names;
+}
+
+/**
+ * The graph with its decoder patterns fused (a copy; `weights` is not modified). `keep`: nodes
+ * read from outside the graph (signature outputs), never folded away.
+ */
+export function fuseDecoderOps(
+  graph: GraphDefJson, weights: WeightMap, keep: ReadonlySet<string> = new Set(), opts: FuseOptions = {},
+): { graph: GraphDefJson; weights: WeightMap; report: FuseReport } {
   const out = cloneGraph(graph);
   const g = new Graph(out.node, copyWeights(weights), opts.spill ?? false);
   const readBefore = new Set(out.node.flatMap((n) => (n.input ?? []).map((r) => parseTensorName(r).node)));
-  const report: FuseReport = { rmsNorm: 0, siluGate: 0, attention: 0, mergedLinears: 0, nodesBefore: out.node.length, nodesAfter: 0 };
+  const report: FuseReport = { rmsNorm: 0, addRmsNorm: 0, siluGate: 0, attention: 0, mergedLinears: 0, nodesBefore: out.node.length, nodesAfter: 0 };
   const original = out.node.slice();
   for (const n of original) {
     const fused = fuseAttention(g, n);
@@ -440,6 +486,10 @@ export function fuseDecoderOps(graph: GraphDefJson, weights: WeightMap, opts: Fu
     if (fuseSiluGate(g, n)) { report.siluGate++; report.mergedLinears++; continue; }
     const r = matchRmsNorm(g, n);
     if (r) { g.replace(n, MBQ_RMS_NORM_OP, [r.x, r.gamma], encodeRmsNormAttrs({ eps: r.eps })); report.rmsNorm++; }
+  }
+  // After the norms above: the Add of a residual is matched as the input of a fused norm.
+  for (const n of original) {
+    if (n.op === MBQ_RMS_NORM_OP && fuseResidualNorm(g, n, keep)) report.addRmsNorm++;
   }
   out.node = dropDead(g, readBefore);
   // Producers first: new nodes were appended after their consumers' originals.

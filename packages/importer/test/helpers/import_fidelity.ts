@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type { GraphModel } from '@tensorflow/tfjs-converter';
-import { FUSED_OPS, graphPixelValues, MBQ_ATTENTION_OP, MBQ_RMS_NORM_OP, MBQ_SILU_GATE_OP, type ModelJson, type PreprocessedImage } from '@tfjs-mbq/format';
+import { FUSED_OPS, graphPixelValues, MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_RMS_NORM_OP, MBQ_SILU_GATE_OP, type ModelJson, type PreprocessedImage } from '@tfjs-mbq/format';
 import '@tfjs-mbq/ops'; // the fused ops as graph ops
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { importCheckpoint, type ImportResult } from '@tfjs-mbq/importer';
@@ -83,8 +83,10 @@ export function describeImportFidelity(o: FidelityOptions): void {
     expect(plain.modelTopology.node.some((n) => FUSED_OPS.includes(n.op))).toBe(false);
     expect(ops(f, MBQ_ATTENTION_OP)).toEqual(Array.from({ length: layers }, (_, i) => expect.stringMatching(new RegExp(`^lm/layers\\.${i}/`))));
     expect(ops(f, MBQ_SILU_GATE_OP)).toHaveLength(layers);
-    expect(ops(f, MBQ_RMS_NORM_OP).filter((n) => n.startsWith('lm/'))).toHaveLength(2 * layers + 1);
-    expect(fused.fused).toMatchObject({ attention: layers, siluGate: layers, mergedLinears: 2 * layers });
+    // Every decoder norm; those after a residual add take it in (MbqAddRmsNorm): two per layer.
+    expect([...ops(f, MBQ_RMS_NORM_OP), ...ops(f, MBQ_ADD_RMS_NORM_OP)].filter((n) => n.startsWith('lm/'))).toHaveLength(2 * layers + 1);
+    expect(ops(f, MBQ_ADD_RMS_NORM_OP)).toHaveLength(2 * layers);
+    expect(fused.fused).toMatchObject({ attention: layers, siluGate: layers, addRmsNorm: 2 * layers, mergedLinears: 2 * layers });
     expect(imported.fused).toBeUndefined();
     // The weights the fuse pass left alone keep their entries (storage included).
     const entries = (m: ModelJson): Map<string, unknown> => new Map(m.weightsManifest.flatMap((g) => g.weights).map((w) => [w.name, w]));
