@@ -27,7 +27,7 @@ function detail(e: SourceReadError): string {
 }
 
 /** Parses JSON text (a leading UTF-8 byte order mark, as some editors write, is skipped). */
-export function parseJsonText(text: string, file: string, code: FormatErrorCode): unknown {
+function parseJsonText(text: string, file: string, code: FormatErrorCode): unknown {
   try {
     return JSON.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
   } catch (e) {

@@ -46,7 +46,7 @@ export function maxAbs(a: ArrayLike<number>): number {
 }
 
 /** Round half to even, float64 (the reference's own copy, independent of the package). */
-export function rhe(v: number): number {
+function rhe(v: number): number {
   const f = Math.floor(v);
   const d = v - f;
   if (d < 0.5) return f;

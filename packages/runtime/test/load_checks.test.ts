@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend, loadVlm } from '@tfjs-mbq/runtime';
-import { MBQ_JSON, TINY, testImage, tokenizerJson, writeTinyVlm } from './helpers/tiny_vlm.js';
+import { MBQ_JSON, TINY, TOKENIZER, testImage, writeTinyVlm } from './helpers/tiny_vlm.js';
 
 let root: string;
 let good: string;
@@ -29,7 +29,7 @@ async function damaged(file: string, content: unknown): Promise<string> {
   return dir;
 }
 
-const vocabSize = Object.keys((tokenizerJson() as { model: { vocab: Record<string, number> } }).model.vocab).length;
+const vocabSize = TOKENIZER.size;
 
 describe('§5 inconsistent model files are refused at load, naming file and field', () => {
   test.each([

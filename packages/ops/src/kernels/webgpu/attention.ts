@@ -6,7 +6,7 @@ import { fusedRunOptions } from './fused_options.js';
 import { attentionProgram } from './fused_programs.js';
 import { asWebGPU, f32u, i32u, withShape } from './program.js';
 
-export const attentionWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
+const attentionWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = asWebGPU(MbqAttention, backend);
   const { q, k, v, mask } = inputs as MbqAttentionInputs;
   const a = attrs as unknown as MbqAttentionAttrs;

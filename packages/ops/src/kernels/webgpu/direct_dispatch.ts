@@ -78,7 +78,7 @@ export function runProgram(backend: WebGPUBackendLike, program: WebGPUProgram, i
 const checked = new WeakMap<object, BackendInternals | null>();
 
 /** The backend's internals, or null when this tfjs-webgpu lacks any of them (callers fall back). */
-export function directBackend(backend: object): BackendInternals | null {
+function directBackend(backend: object): BackendInternals | null {
   let d = checked.get(backend);
   if (d === undefined) {
     const b = backend as Partial<Record<keyof BackendInternals, unknown>>;
@@ -93,7 +93,7 @@ export function directBackend(backend: object): BackendInternals | null {
 }
 
 /** Whether a dispatch may be recorded directly now (not while tfjs profiles or compiles only). */
-export function canRecordDirect(d: BackendInternals): boolean {
+function canRecordDirect(d: BackendInternals): boolean {
   return d.activeTimers == null && !env().getBool('WEBGPU_ENGINE_COMPILE_ONLY');
 }
 

@@ -9,7 +9,7 @@ import { asWebGPU, f32u, i32u, withShape } from './program.js';
 const GAMMA = ['gamma'] as const;
 
 /** One workgroup per row: sum of squares reduced in shared memory, then the scaled row. */
-export const rmsNormWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
+const rmsNormWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = asWebGPU(MbqRmsNorm, backend);
   const { x, gamma } = inputs as MbqRmsNormInputs;
   const { eps } = attrs as unknown as MbqRmsNormAttrs;

@@ -6,7 +6,7 @@ import { fusedRunOptions } from './fused_options.js';
 import { ropeProgram } from './fused_programs.js';
 import { asWebGPU, i32u, withShape } from './program.js';
 
-export const ropeWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
+const ropeWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = asWebGPU(MbqRope, backend);
   const { x, cos, sin } = inputs as MbqRopeInputs;
   const a = attrs as unknown as MbqRopeAttrs;

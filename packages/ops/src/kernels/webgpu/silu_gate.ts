@@ -6,7 +6,7 @@ import { fusedRunOptions } from './fused_options.js';
 import { siluGateProgram } from './fused_programs.js';
 import { asWebGPU, i32u, withShape } from './program.js';
 
-export const siluGateWebGPU: KernelFunc = ({ inputs, backend }) => {
+const siluGateWebGPU: KernelFunc = ({ inputs, backend }) => {
   const gpu = asWebGPU(MbqSiluGate, backend);
   const { x } = inputs as MbqSiluGateInputs;
   const { rows, I, outShape } = siluGateDims(x.shape);

@@ -27,7 +27,7 @@ export interface LoadedForDecoding {
 }
 
 /** Relative tolerance of the step-vs-full check (float32 sums in another order). */
-export const KV_CHECK_TOLERANCE = 1e-3;
+const KV_CHECK_TOLERANCE = 1e-3;
 
 /**
  * Adds KV-cache decoding to a loaded prefill graph. The prefill model is disposed before the
@@ -88,7 +88,7 @@ async function checkStep(decoder: KvCacheDecoder, pixels: tf.Tensor4D, ids: numb
 }
 
 /** The model files with the step nodes and their int32 constants appended. */
-export function withStep(files: GraphModelFiles, step: StepGraph): GraphModelFiles {
+function withStep(files: GraphModelFiles, step: StepGraph): GraphModelFiles {
   const extra = step.consts.reduce((s, c) => s + c.values.length * 4, 0);
   const data = new Uint8Array(files.weightData.byteLength + extra);
   data.set(new Uint8Array(files.weightData), 0);
