@@ -3,7 +3,8 @@
  * native code to fd 2 (src/ui/dawn_warnings.ts says why no option turns them off), so the built
  * CLI runs its command in a child whose stderr is filtered. Checked on the filter itself and on a
  * real `tfjs-mbq bench --backend webgpu` (lavapipe in CI, where it must run; elsewhere, without an
- * adapter, that part says it is skipped).
+ * adapter, that part says it is skipped), and on a pty, where the child's own stderr must still be
+ * the terminal (bars, in order with stdout).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -63,7 +64,13 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
 }
 
 /** Whether Dawn finds an adapter here, and what creating it prints on stderr without the CLI's filter. */
-async function dawnProbe(): Promise<{ adapter: boolean; stderr: string }> {
+let probed: Promise<{ adapter: boolean; stderr: string }> | undefined;
+function dawnProbe(): Promise<{ adapter: boolean; stderr: string }> {
+  probed ??= probeDawn();
+  return probed;
+}
+
+async function probeDawn(): Promise<{ adapter: boolean; stderr: string }> {
   const script = `const { initBackend } = await import(${JSON.stringify(pathToFileURL(BACKENDS).href)});
 try { await initBackend('webgpu'); process.stdout.write('adapter'); } catch (e) { process.stdout.write('none: ' + e.message); }`;
   const r = await run(['--input-type=module', '-e', script]);
@@ -84,4 +91,24 @@ test('tfjs-mbq bench --backend webgpu (the built bin): no Dawn warning reaches s
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(/^backend webgpu \(/);
   expect(r.stderr.split('\n').filter((l) => DAWN_LINE.test(l))).toEqual([]);
+}, 120_000);
+
+test('on a terminal (a pty from script(1)): progress bars stay bars, come before the results, and no Dawn line shows', async () => {
+  const probe = await dawnProbe();
+  const hasScript = (await run(['-e', "require('node:child_process').execFileSync('script', ['--version'])"])).code === 0;
+  if (!probe.adapter || !hasScript) {
+    if (process.env.CI === 'true') throw new Error(`needs a WebGPU adapter and script(1): adapter ${probe.adapter}, script ${hasScript}`);
+    console.warn(`dawn_stderr: terminal part skipped (adapter ${probe.adapter}, script(1) ${hasScript})`);
+    return;
+  }
+  const cmd = [process.execPath, BIN, 'eval', join(ROOT, 'fixtures/tiny-vlm'), '--data', join(ROOT, 'fixtures/shapes-vqa/eval'), '--limit', '2', '--backend', 'webgpu']
+    .map((a) => `'${a}'`).join(' ');
+  const r = await run(['-e', `process.stdout.write(require('node:child_process').execFileSync('script', ['-qec', ${JSON.stringify(cmd)}, '/dev/null']))`]);
+  expect(r.code).toBe(0);
+  const screen = r.stdout; // the pty carries stdout and stderr together, in the order they were written
+  expect(screen).toContain('\r\x1b[Kquestions'); // drawn as a bar: the child's stderr is the terminal
+  const results = screen.indexOf('(backend webgpu, engine runtime)'); // stdout's first line
+  expect(results).toBeGreaterThan(0);
+  expect(screen.indexOf('captions: done')).toBeLessThan(results);
+  expect(screen).not.toMatch(DAWN_LINE);
 }, 120_000);

@@ -34,8 +34,7 @@ type ElementType = WgslType;
  * the uniforms).
  */
 function standaloneShader(program: WebGPUProgram, inputTypes: ElementType[], outputType: ElementType): string {
-  const types = Object.fromEntries(program.variableNames.map((name, i) => [name, inputTypes[i]!]));
-  return directShader(program, { constant: [], types, output: outputType });
+  return directShader(program, [], inputTypes, outputType);
 }
 
 const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();

@@ -22,7 +22,7 @@ import type { GraphDefJson, NodeDefJson } from '../graph/types.js';
 import type { WeightArray, WeightMap } from '../io/weights.js';
 import { attrBool, attrInt, canonicalTensor, dataInputs, parseTensorName } from '../graph/attrs.js';
 import { cloneGraph } from '../graph/fold.js';
-import { copyWeights, weightInfo } from '../io/lazy_weights.js';
+import { copyWeights, LazyWeightMap, weightInfo } from '../io/lazy_weights.js';
 
 export interface FuseReport {
   rmsNorm: number;
@@ -52,7 +52,8 @@ class Graph {
   readonly byName = new Map<string, NodeDefJson>();
   private readonly taken = new Set<string>();
 
-  constructor(readonly nodes: NodeDefJson[], readonly weights: WeightMap) {
+  /** spill: merged weights go to the lazy map's scratch file as they are made (memory holds one at a time). */
+  constructor(readonly nodes: NodeDefJson[], readonly weights: WeightMap, private readonly spill = false) {
     for (const n of nodes) { this.byName.set(n.name, n); this.taken.add(n.name); }
   }
 
@@ -124,6 +125,7 @@ class Graph {
     const name = this.fresh(base);
     const dtype = w.dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT';
     this.weights.set(name, w);
+    if (this.spill && this.weights instanceof LazyWeightMap) this.weights.spill([name]);
     return this.add({ name, op: 'Const', attr: { dtype: { type: dtype }, value: { tensor: { dtype, tensorShape: { dim: w.shape.map((d) => ({ size: String(d) })) } } } } });
   }
 
@@ -439,13 +441,38 @@ function dropDead(g: Graph, readBefore: ReadonlySet<string>): NodeDefJson[] {
   return nodes;
 }
 
+export interface FuseOptions {
+  /**
+   * With a lazy weight map: move each merged weight to the map's scratch file as soon as it is made
+   * (a float model's merged q/k/v and gate/up weights are most of it); the caller disposes the
+   * returned map. Default false (a quantized model's merged weights are small).
+   */
+  spill?: boolean;
+}
+
+/** Nodes a signature names (tensor "name" fields of its inputs and outputs): the fuse pass keeps them. */
+export function signatureNodes(signature: Record<string, unknown> | undefined): Set<string> {
+  const names = new Set<string>();
+  for (const part of ['inputs', 'outputs']) {
+    const entries = signature?.[part];
+    if (!entries || typeof entries !== 'object') continue;
+    for (const e of Object.values(entries as Record<string, unknown>)) {
+      const name = (e as { name?: unknown } | null)?.name;
+      if (typeof name === 'string') names.add(parseTensorName(name).node);
+    }
+  }
+  return names;
+}
+
 /**
  * The graph with its decoder patterns fused (a copy; `weights` is not modified). `keep`: nodes
  * read from outside the graph (signature outputs), never folded away.
  */
-export function fuseDecoderOps(graph: GraphDefJson, weights: WeightMap, keep: ReadonlySet<string> = new Set()): { graph: GraphDefJson; weights: WeightMap; report: FuseReport } {
+export function fuseDecoderOps(
+  graph: GraphDefJson, weights: WeightMap, keep: ReadonlySet<string> = new Set(), opts: FuseOptions = {},
+): { graph: GraphDefJson; weights: WeightMap; report: FuseReport } {
   const out = cloneGraph(graph);
-  const g = new Graph(out.node, copyWeights(weights));
+  const g = new Graph(out.node, copyWeights(weights), opts.spill ?? false);
   const readBefore = new Set(out.node.flatMap((n) => (n.input ?? []).map((r) => parseTensorName(r).node)));
   const report: FuseReport = { rmsNorm: 0, addRmsNorm: 0, siluGate: 0, attention: 0, mergedLinears: 0, nodesBefore: out.node.length, nodesAfter: 0 };
   const original = out.node.slice();

@@ -8,27 +8,13 @@ import { ConversionError } from '../io/errors.js';
 import type { AtomicOutputDir } from '../io/atomic.js';
 import { convertedGraph, serialiseGraphModel } from '../emit/graph_model.js';
 import { dequantizedArray } from '../emit/quantize.js';
-import { fuseDecoderOps } from '../emit/fuse.js';
-import { parseTensorName } from '../graph/attrs.js';
+import { fuseDecoderOps, signatureNodes } from '../emit/fuse.js';
 import { buildQuantizationJson, type QuantizationJson } from '../emit/quantization_json.js';
 import { renderReport } from '../emit/report.js';
 import type { ModelState } from '../graph/fold.js';
 import { blockLinears } from './load.js';
 import type { Progress } from './progress.js';
 
-/** Nodes a signature names (tensor "name" fields of its inputs and outputs): the fuse pass keeps them. */
-function signatureNodes(signature: Record<string, unknown> | undefined): Set<string> {
-  const names = new Set<string>();
-  for (const part of ['inputs', 'outputs']) {
-    const entries = signature?.[part];
-    if (!entries || typeof entries !== 'object') continue;
-    for (const e of Object.values(entries as Record<string, unknown>)) {
-      const name = (e as { name?: unknown } | null)?.name;
-      if (typeof name === 'string') names.add(parseTensorName(name).node);
-    }
-  }
-  return names;
-}
 
 /** What quantization.json records, less what emit measures itself (kept-float linears, weight bytes). */
 type QuantizationInputs = Omit<Parameters<typeof buildQuantizationJson>[0], 'keptFloat' | 'size'>;

@@ -128,7 +128,13 @@ export class StepGraphPlanner {
     const found = new Set<string>();
     const stack = [...outputs];
     while (stack.length) {
-      const name = nodeName(stack.pop()!);
+      const ref = stack.pop()!;
+      const name = nodeName(ref);
+      // The prefill's values are captured and fed by node name, i.e. output 0 (an image-only
+      // MbqAddRmsNorm's sum is output 1): refused here, so loading falls back to re-running.
+      if (outputIndex(ref) !== 0 && this.info.get(name)?.imageOnly && !stepNodes.has(name)) {
+        throw new Error(`the step would read output ${outputIndex(ref)} of the image-only node '${name}'; prefill values are fed by node name (output 0)`);
+      }
       if (seen.has(name)) continue;
       seen.add(name);
       const step = stepNodes.get(name);
