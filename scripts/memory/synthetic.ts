@@ -18,7 +18,7 @@ export interface SyntheticVlmOptions {
   seed?: number;
 }
 
-export function syntheticVlmConfig(o: SyntheticVlmOptions): { config: TinyVlmConfig; tok: WordTokenizer } {
+function syntheticVlmConfig(o: SyntheticVlmOptions): { config: TinyVlmConfig; tok: WordTokenizer } {
   const tok = WordTokenizer.fixture();
   const c = tinyVlmConfig(tok.size);
   c.lm = { ...c.lm, layers: o.blocks, hidden: o.hidden ?? c.lm.hidden, mlp: o.mlp ?? c.lm.mlp, heads: o.heads ?? c.lm.heads, kvHeads: o.kvHeads ?? c.lm.kvHeads };

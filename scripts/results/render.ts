@@ -65,7 +65,7 @@ function alphaTable(cfg: Map<string, JobRecord[]>, a: string, b: string, title: 
 }
 
 /** The ids the CI regression test (packages/cli/test/accuracy_regression.test.ts) reproduces. */
-export const REGRESSION_JOBS = ['mbq-w3-s0', 'mbq-w4a8-s0', 'mbq-sqfam-w4a8-s0'];
+const REGRESSION_JOBS = ['mbq-w3-s0', 'mbq-w4a8-s0', 'mbq-sqfam-w4a8-s0'];
 
 function regressionTable(records: JobRecord[]): string {
   const rows = REGRESSION_JOBS.map((id) => records.find((r) => r.job.id === id)).filter((r): r is JobRecord => !!r);

@@ -42,10 +42,10 @@ function expectTimings(s: BenchStats, samples: number): void {
 }
 
 /** Runs the bench in this process (so tf.memory() is this process's) and parses its JSON. */
-async function benchJson(model: string, baseline: string): Promise<BenchReport> {
+async function benchJson(model: string, baseline: string, stderr = '', ...extra: string[]): Promise<BenchReport> {
   const tensors = tf.memory().numTensors;
-  const r = await runCli(['bench', model, '--baseline', baseline, '--tokens', String(TOKENS), '--runs', String(RUNS), '--warmup', '1', '--backend', 'wasm', '--json']);
-  expect(r.stderr).toBe('');
+  const r = await runCli(['bench', model, '--baseline', baseline, '--tokens', String(TOKENS), '--runs', String(RUNS), '--warmup', '1', '--backend', 'wasm', '--json', ...extra]);
+  expect(r.stderr).toBe(stderr);
   expect(r.code).toBe(0);
   expect(tf.memory().numTensors).toBe(tensors);
   return JSON.parse(r.stdout) as BenchReport;
@@ -85,6 +85,8 @@ test('bench: the float fixture against itself (wasm, --json): structure, bytes f
   expect(report.models[0]!.memoryBytes).toBe(report.models[1]!.memoryBytes);
   expect(report.ratio!.weightBytes).toBe(1);
   expect(report.ratio!.memoryBytes).toBe(1);
+  expect(report.models.map((m) => [m.graph, m.fusedNodes])).toEqual([['unfused', 0], ['unfused', 0]]);
+  expect([report.sameGraphs, report.baselineMade]).toEqual([true, null]);
   for (const v of Object.values(report.ratio!)) expect(Number.isFinite(v) && v > 0).toBe(true);
   expect(report.tensors.leaked).toBe(0);
   // The forced decode is greedy decoding: up to EOS its tokens are generate()'s.
@@ -103,9 +105,14 @@ test('bench: the float fixture against itself (wasm, --json): structure, bytes f
 test('bench: a W4 conversion against the float fixture: weight bytes as the files say, clearly smaller than float', async () => {
   const out = join(scratch(), 'w4');
   await convertFixture(out, { wBits: 4, samples: 4 });
-  const report = await benchJson(out, FIXTURE_MODEL);
+  // --no-match-graphs: the plain fixture as it is against the fused model, said in the JSON and the table.
+  const report = await benchJson(out, FIXTURE_MODEL, 'tfjs-mbq bench: warning: the model\'s graph is fused but the baseline\'s unfused: the ratios mix op fusion with the weights\n', '--no-match-graphs');
   expectModel(report, 0, out);
   expectModel(report, 1, FIXTURE_MODEL);
+  expect(report.models.map((m) => m.graph)).toEqual(['fused', 'unfused']);
+  expect(report.models[0]!.fusedNodes).toBeGreaterThan(0);
+  expect([report.sameGraphs, report.baselineMade]).toEqual([false, null]);
+  expect(formatBenchReport(report)).toMatch(/^model: .*\(fused graph, kv-cache\)\nbaseline: .*\(unfused graph, kv-cache\)\ngraphs differ \(fused vs unfused\)/m);
   const [w4, float] = [shardBytes(out), shardBytes(FIXTURE_MODEL)];
   expect(report.ratio!.weightBytes).toBeCloseTo(w4 / float, 12);
   // The quantized linears held K*N float32 values; at 4 bits (plus group scales) at least half of that must be gone.
@@ -115,13 +122,20 @@ test('bench: a W4 conversion against the float fixture: weight bytes as the file
   expect(w4).toBeLessThan(float - 0.5 * floatLinearBytes);
   expect(report.models[0]!.memoryBytes).toBeLessThan(report.models[1]!.memoryBytes);
   expect(report.tensors.leaked).toBe(0);
-  // Without --baseline, the source model the converter recorded in quantization.json is the baseline.
-  const d = await runCli(['bench', out, '--tokens', '1', '--runs', '1', '--warmup', '0', '--backend', 'wasm', '--json']);
+  // Without --baseline, the source model the converter recorded in quantization.json is the baseline,
+  // run as a fused copy (the model is fused): the same ops, the same float model (its tokens).
+  const d = await runCli(['bench', out, '--tokens', String(TOKENS), '--runs', '1', '--warmup', '0', '--backend', 'wasm', '--json']);
   expect(d.code).toBe(0);
+  expect(d.stderr).toBe(`tfjs-mbq bench: fusing the float baseline ${FIXTURE_MODEL} into a scratch copy, as the model is fused (--no-match-graphs: as it is)\n`);
   const byDefault = JSON.parse(d.stdout) as BenchReport;
   expect(byDefault.baselineFrom).toBe('quantization.json');
-  expect(byDefault.models.map((m) => m.role)).toEqual(['model', 'baseline']);
-  expect(byDefault.ratio!.weightBytes).toBeCloseTo(w4 / float, 12);
+  expect(byDefault.models.map((m) => [m.role, m.dir, m.graph])).toEqual([['model', out, 'fused'], ['baseline', FIXTURE_MODEL, 'fused']]);
+  expect(byDefault.models[1]!.fusedNodes).toBe(byDefault.models[0]!.fusedNodes);
+  expect([byDefault.sameGraphs, byDefault.baselineMade]).toEqual([true, 'fuse']);
+  expect(byDefault.models[1]!.tokenIds).toEqual(report.models[1]!.tokenIds);
+  // The fused copy's weights: the same values regrouped, plus a few slice bounds.
+  expect(byDefault.ratio!.weightBytes).toBeCloseTo(w4 / float, 2);
+  expect(formatBenchReport(byDefault)).toMatch(/^baseline: .*\(fused graph made for the run, kv-cache, from quantization.json\)$/m);
   expect(byDefault.cacheUnpackedWeights).toBe(false);
   // --cache-unpacked-weights changes where the dequantized weights live, not one decoded token.
   const c = await runCli(['bench', out, '--tokens', String(TOKENS), '--runs', '1', '--warmup', '0', '--backend', 'wasm', '--json', '--cache-unpacked-weights']);

@@ -32,21 +32,26 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 interface BenchJson {
   baselineFrom: string;
-  models: Array<{ role: string; dir: string; tokenIds: number[]; promptLength: number; weightBytes: number }>;
+  models: Array<{ role: string; dir: string; graph: string; fusedNodes: number; tokenIds: number[]; promptLength: number; weightBytes: number }>;
+  sameGraphs: boolean | null;
+  baselineMade: string | null;
   ratio: { weightBytes: number } | null;
   tensors: { leaked: number };
 }
 
-test('bench: the recorded checkpoint is imported as the float baseline; its tokens are transformers\' greedy ones', async () => {
+test('bench: the recorded checkpoint is imported as the float baseline, fused as the model; its tokens are transformers\' greedy ones', async () => {
   const { cases } = await readRecords(hfDir);
   const c = cases[0]!;
   const before = readdirSync(tmpdir()).filter((f) => f.startsWith('tfjs-mbq-bench-')).length;
   const r = await runCli(['bench', out, '--backend', 'wasm', '--runs', '1', '--warmup', '0', '--tokens', '4', '--json', '--image', c.image, '--question', c.question]);
   expect(r.code).toBe(0);
-  expect(messages(r.stderr)).toEqual([`tfjs-mbq bench: importing the float baseline from the Hugging Face checkpoint ${hfDir}`]);
+  expect(messages(r.stderr)).toEqual([`tfjs-mbq bench: importing the float baseline from the Hugging Face checkpoint ${hfDir} (fused, as the model)`]);
   const j = JSON.parse(r.stdout) as BenchJson;
   expect(j.baselineFrom).toBe('quantization.json');
-  expect(j.models.map((m) => [m.role, m.dir])).toEqual([['model', out], ['baseline', hfDir]]);
+  expect(j.models.map((m) => [m.role, m.dir, m.graph])).toEqual([['model', out, 'fused'], ['baseline', hfDir, 'fused']]);
+  // The same fused ops in both (the converter's pass): the graphs differ only in their linears.
+  expect(j.models[1]!.fusedNodes).toBe(j.models[0]!.fusedNodes);
+  expect([j.sameGraphs, j.baselineMade]).toEqual([true, 'import']);
   expect(j.models[1]!.promptLength).toBe(c.input_ids.length);
   expect(j.models[1]!.tokenIds).toEqual(c.greedy_token_ids.slice(0, 5)); // the prefill's token, then 4 decode steps
   expect(j.ratio!.weightBytes).toBeLessThan(1);

@@ -1,7 +1,8 @@
 /**
  * `tfjs-mbq import`: a Hugging Face checkpoint in, a model directory out; float16 storage is the
- * exact half rounding of the float32 import; bad input exits 1 with one line naming the file and
- * writes nothing.
+ * exact half rounding of the float32 import; the decoder in the converter's fused ops unless
+ * --no-fuse, merged weights the concatenation of the plain ones; bad input exits 1 with one line
+ * naming the file and writes nothing.
  */
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,7 +39,7 @@ test('imports float32 and float16 (the exact half rounding), shards of the reque
   const dir = scratch();
   const f32 = await runCli(['import', join(HF, 'llava-1.5-tiny-tf4'), '--out', join(dir, 'f32'), '--no-progress']);
   expect(f32.code).toBe(0);
-  expect(f32.stdout).toMatch(/imported LlavaForConditionalGeneration: 46 weights, .* 9 image tokens at offset 3/);
+  expect(f32.stdout).toMatch(/imported LlavaForConditionalGeneration: 46 weights, .* 9 image tokens at offset 3\nfused: 2 attention, \d+ RMSNorm \(4 with the residual add\), 2 SiLU gate; 4 linear groups merged; \d+ -> \d+ nodes\n/);
   const f16 = await runCli(['import', join(HF, 'llava-1.5-tiny-tf4'), '--out', join(dir, 'f16'), '--dtype', 'float16', '--weight-shard-size-bytes', '65536', '--no-progress']);
   expect(f16.code).toBe(0);
   for (const f of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'chat_template.json', 'preprocessor_config.json', 'processor_config.json', 'mbq.json', 'model.json']) {
@@ -53,13 +54,40 @@ test('imports float32 and float16 (the exact half rounding), shards of the reque
   expect([...b.keys()]).toEqual([...a.keys()]);
   const q = JSON.parse(readFileSync(join(dir, 'f16', 'model.json'), 'utf8')) as ModelJsonLite;
   const halfStored = new Set(q.weightsManifest[0]!.weights.filter((w) => w.quantization?.dtype === 'float16').map((w) => w.name));
-  expect(halfStored.has('lm/layers.0/self_attn/q_proj/weight')).toBe(true);
+  expect(halfStored.has('lm/layers.0/self_attn/concat_heads/qkv/weight')).toBe(true); // merged from half-stored parts
   expect(halfStored.has('lm/rope/cos_table')).toBe(false); // tables the graph adds stay float32
   for (const [name, values] of a) {
     const got = b.get(name)!;
     const want = halfStored.has(name) ? Float32Array.from(values, (v) => halfToFloat(floatToHalfBits(v))) : values;
     expect(Array.from(got)).toEqual(Array.from(want));
   }
+});
+
+test('--no-fuse: the plain graph; the fused import\'s merged q/k/v and gate/up weights are the plain ones side by side', async () => {
+  const dir = scratch();
+  const args = (out: string, ...more: string[]): string[] => ['import', join(HF, 'llava-1.5-tiny'), '--out', join(dir, out), '--no-progress', ...more];
+  const [plain, fused] = [await runCli(args('plain', '--no-fuse')), await runCli(args('fused'))];
+  expect([plain.code, fused.code]).toEqual([0, 0]);
+  expect(plain.stdout).not.toMatch(/fused:/);
+  const ops = (out: string): string[] => (JSON.parse(readFileSync(join(dir, out, 'model.json'), 'utf8')) as { modelTopology: { node: Array<{ op: string }> } }).modelTopology.node.map((n) => n.op);
+  expect(ops('plain').filter((op) => op.startsWith('Mbq'))).toEqual([]);
+  expect(new Set(ops('fused').filter((op) => op.startsWith('Mbq')))).toEqual(new Set(['MbqRmsNorm', 'MbqAddRmsNorm', 'MbqRope', 'MbqAttention', 'MbqSiluGate']));
+  const p = weightsOf(join(dir, 'plain')), f = weightsOf(join(dir, 'fused'));
+  // [K, N] weights side by side along N: q, k, v -> qkv; gate, up -> gate_up.
+  const sideBySide = (names: string[]): number[] => {
+    const parts = names.map((n) => p.get(n)!);
+    const K = 64;
+    const out: number[] = [];
+    for (let k = 0; k < K; k++) for (const w of parts) { const n = w.length / K; out.push(...w.subarray(k * n, (k + 1) * n)); }
+    return out;
+  };
+  for (const l of [0, 1]) {
+    const at = `lm/layers.${l}`;
+    expect(Array.from(f.get(`${at}/self_attn/concat_heads/qkv/weight`)!)).toEqual(sideBySide(['q', 'k', 'v'].map((x) => `${at}/self_attn/${x}_proj/weight`)));
+    expect(Array.from(f.get(`${at}/mlp/act_mul/gate_up/weight`)!)).toEqual(sideBySide(['gate', 'up'].map((x) => `${at}/mlp/${x}_proj/weight`)));
+    expect(f.has(`${at}/self_attn/q_proj/weight`)).toBe(false);
+  }
+  for (const [name, values] of f) if (p.has(name)) expect(values).toEqual(p.get(name));
 });
 
 test('imports Qwen2-VL for the resized image size --image-size names', async () => {

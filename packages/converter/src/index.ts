@@ -17,4 +17,6 @@ export { loadCalibration, selectIndices, type CalibSample, type CalibSet, type C
 export { calibInputs, wordLevelCalibInputs, type CalibInputs } from './calib/inputs.js';
 export type { QuantizationJson, GroupRecord } from './emit/quantization_json.js';
 export { renderReport } from './emit/report.js';
+export { fuseDecoderOps, signatureNodes, type FuseOptions, type FuseReport } from './emit/fuse.js';
+export { LazyWeightMap, weightInfo } from './io/lazy_weights.js';
 

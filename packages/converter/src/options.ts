@@ -44,7 +44,7 @@ export interface ConvertOptions {
   /** `quantized` (default: MbqQuantizedMatMul on packed weights) or `float` (plain MatMuls, dequantized weights). */
   emit?: EmitMode;
   /**
-   * Write the decoder's RMSNorms, attention (with RoPE), SiLU gates and q/k/v, gate/up linears as
+   * Write the decoder's RMSNorms (with the residual adds they read), attention (with RoPE), SiLU gates and q/k/v, gate/up linears as
    * the fused ops of @tfjs-mbq/ops (emit/fuse.ts; default true). false: plain tfjs ops.
    */
   fuse?: boolean;
@@ -125,7 +125,7 @@ export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' |
   keepModel: boolean;
 }
 
-export const DEFAULT_SAMPLES = 32;
+const DEFAULT_SAMPLES = 32;
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 
 const METHODS: readonly QuantMethod[] = ['rtn', 'awq', 'mbq', 'smoothquant'];

@@ -11,13 +11,14 @@ import { join } from 'node:path';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import '@tfjs-mbq/ops';
 import { registerTfjsCoreGradients } from '../src/generated/tfjs_gradients.js';
-import { convert, GraphExecutor, loadModelDir, type GraphDefJson, type WeightMap } from '@tfjs-mbq/converter';
+import { attr, convert, GraphBuilder, GraphExecutor, loadModelDir, type GraphDefJson, type WeightMap } from '@tfjs-mbq/converter';
+import { concatBytes, decodeWeights } from '@tfjs-mbq/format';
 import { fuseDecoderOps } from '../src/emit/fuse.js';
 import { serialiseGraphModel } from '../src/emit/graph_model.js';
 import { writeSyntheticModel } from './helpers/synthetic.js';
 
 const CALIB = join(process.cwd(), 'fixtures/shapes-vqa/calib');
-const FUSED_OPS = ['MbqRmsNorm', 'MbqRope', 'MbqAttention', 'MbqSiluGate'];
+const FUSED_OPS = ['MbqRmsNorm', 'MbqAddRmsNorm', 'MbqRope', 'MbqAttention', 'MbqSiluGate'];
 
 beforeAll(async () => { await initBackend('cpu'); registerTfjsCoreGradients(); });
 
@@ -47,6 +48,8 @@ async function relativeDiff(a: GraphModel, b: GraphModel, f: tf.NamedTensorMap):
   return { rel: diff / scale, scale };
 }
 
+const opOf = (g: GraphDefJson, ref: string): string | undefined => g.node.find((n) => n.name === ref.replace(/:\d+$/, ''))?.op;
+
 const opsOf = (g: GraphDefJson): Map<string, number> => {
   const m = new Map<string, number>();
   for (const n of g.node) m.set(n.op, (m.get(n.op) ?? 0) + 1);
@@ -63,8 +66,15 @@ test('the fixture float graph: every norm, attention and SiLU gate of the decode
   expect(JSON.stringify(graph)).toBe(before);
   expect([...model.weights.keys()].sort()).toEqual(weightNames);
   // 4 layers: 2 RMSNorms each + the final one, and the 5 LayerNorms of the vision tower (RMSNorm of the centred x).
-  expect(fused.report).toMatchObject({ rmsNorm: 14, attention: 4, siluGate: 4, mergedLinears: 8 });
+  // The 8 residual adds of the decoder went into the norm after each (the final norm's included);
+  // the first block's norm reads the embeddings, the vision tower's LayerNorms a centred x.
+  expect(fused.report).toMatchObject({ rmsNorm: 14, addRmsNorm: 8, attention: 4, siluGate: 4, mergedLinears: 8 });
   const ops = opsOf(fused.graph);
+  expect(ops.get('MbqAddRmsNorm')).toBe(8);
+  expect(ops.get('MbqRmsNorm')).toBe(6);
+  // Each sum (output 1) is read by the next residual, i.e. the next MbqAddRmsNorm, but the last.
+  const sumReaders = fused.graph.node.filter((n) => (n.input ?? []).some((r) => r.endsWith(':1') && opOf(fused.graph, r) === 'MbqAddRmsNorm'));
+  expect(sumReaders.map((n) => n.op)).toEqual(new Array(7).fill('MbqAddRmsNorm'));
   expect(ops.get('MbqAttention')).toBe(4);
   expect(ops.get('MbqRope')).toBe(4);
   expect(ops.get('MbqSiluGate')).toBe(4);
@@ -117,6 +127,7 @@ test('a converted W3 GQA model (rtn): --fuse and --no-fuse give the same logits;
   for (const op of FUSED_OPS) expect(po.get(op)).toBeUndefined();
   expect(fo.get('MbqAttention')).toBe(2);
   expect(fo.get('MbqSiluGate')).toBe(2);
+  expect(fo.get('MbqAddRmsNorm')).toBe(4); // 2 residual adds a layer, each into the norm after it
   // 7 linears per layer -> qkv, o, gate_up, down.
   expect(po.get('MbqQuantizedMatMul')! - fo.get('MbqQuantizedMatMul')!).toBe(2 * 3);
   const a = await loadModelDir(outs.true!), b = await loadModelDir(outs.false!);
@@ -130,5 +141,55 @@ test('a converted W3 GQA model (rtn): --fuse and --no-fuse give the same logits;
   mb.dispose();
   // A fused model is not converted again: one line naming the node.
   await expect(convert({ modelDir: outs.true!, calibDir: CALIB, outDir: join(parent, 'again'), method: 'rtn', samples: 2, backend: 'cpu' }))
-    .rejects.toThrow(/is a fused Mbq\w+ written by tfjs-mbq convert; convert the float model it came from instead/);
+    .rejects.toThrow(/is a fused Mbq\w+ \(written by tfjs-mbq convert, or by import's --fuse\); convert the unfused float model instead/);
+});
+
+/** RMSNorm as written by a graph export: Mul(Mul(x, Rsqrt(Add(Mean(Square(x), -1, keep), eps))), gamma). */
+function rmsNormNodes(b: GraphBuilder, name: string, x: string, C: number, seed: number): string {
+  const F = { T: attr.type('float32') };
+  const sq = b.op(`${name}/sq`, 'Square', [x], F);
+  const mean = b.op(`${name}/mean`, 'Mean', [sq, b.constant(`${name}/axis`, Int32Array.of(-1), [1], 'int32')], { ...F, keep_dims: attr.bool(true) });
+  const e = b.op(`${name}/eps`, 'AddV2', [mean, b.constant(`${name}/eps_c`, Float32Array.of(1e-6), [])], F);
+  const xr = b.op(`${name}/xr`, 'Mul', [x, b.op(`${name}/rsqrt`, 'Rsqrt', [e], F)], F);
+  return b.op(name, 'Mul', [xr, b.constant(`${name}/weight`, Float32Array.from({ length: C }, (_, i) => 0.5 + ((i * 7 + seed) % 11) / 10), [C])], F);
+}
+
+test('residual adds: an Add of two activations goes into the norm reading it, its other readers read the sum; a Const operand or a kept name stays an Add', async () => {
+  const C = 12;
+  const F = { T: attr.type('float32') };
+  const b = new GraphBuilder();
+  const x = b.placeholder('x', 'float32', [-1, 3, C]);
+  const y = b.placeholder('y', 'float32', [-1, 3, C]);
+  const n1 = rmsNormNodes(b, 'n1', b.op('biased', 'AddV2', [x, b.constant('bias', Float32Array.from({ length: C }, (_, i) => i / 10), [C])], F), C, 1);
+  const h = b.op('h', 'AddV2', [x, y], F);
+  const n2 = rmsNormNodes(b, 'n2', h, C, 2);
+  const h2 = b.op('h2', 'AddV2', [h, n2], F); // reads the sum and the norm
+  const n3 = rmsNormNodes(b, 'n3', h2, C, 3);
+  b.op('out', 'AddN', [n1, n3, h2], { ...F, N: attr.int(3) });
+  const { modelJson, shards } = b.build();
+  const weights: WeightMap = decodeWeights({ modelJson, where: 'model.json', groups: [{ bytes: concatBytes(shards), shards: [] }] });
+  const graph = modelJson.modelTopology;
+  const run = (g: GraphDefJson, w: WeightMap): Promise<Float32Array> => graphModel(g, w).then(async (m) => {
+    const f = { x: tf.tensor3d(Float32Array.from({ length: 2 * 3 * C }, (_, i) => Math.sin(i)), [2, 3, C]), y: tf.tensor3d(Float32Array.from({ length: 2 * 3 * C }, (_, i) => Math.cos(3 * i)), [2, 3, C]) };
+    const out = m.execute(f, 'out') as tf.Tensor;
+    const v = (await out.data()) as Float32Array;
+    tf.dispose([out, f.x, f.y]);
+    m.dispose();
+    return v;
+  });
+  const plain = await run(graph, weights);
+  // h2 is named by the signature: kept, so n3 stays a plain MbqRmsNorm.
+  const fused = fuseDecoderOps(graph, weights, new Set(['h2']));
+  expect(fused.report).toMatchObject({ rmsNorm: 3, addRmsNorm: 1 });
+  const byName = new Map(fused.graph.node.map((n) => [n.name, n]));
+  expect(byName.get('n1')!.op).toBe('MbqRmsNorm'); // x + a Const bias stays an Add
+  expect(byName.get('n2')).toMatchObject({ op: 'MbqAddRmsNorm', input: ['x', 'y', 'n2/weight'] });
+  expect(byName.has('h')).toBe(false);
+  expect(byName.get('h2')!.input).toEqual(['n2:1', 'n2']);
+  expect(byName.get('n3')).toMatchObject({ op: 'MbqRmsNorm', input: ['h2', 'n3/weight'] });
+  const got = await run(fused.graph, fused.weights);
+  expect(got.length).toBe(plain.length);
+  for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - plain[i]!)).toBeLessThan(1e-5 * Math.max(1, Math.abs(plain[i]!)));
+  // Without the signature's name, h2 goes into n3 as well.
+  expect(fuseDecoderOps(graph, weights).report).toMatchObject({ rmsNorm: 3, addRmsNorm: 2 });
 });

@@ -55,7 +55,7 @@ export async function removeCase(parent: string): Promise<void> {
 }
 
 /** Resolves with the outcome of `p`, or rejects with a 'hang' error after `ms`. */
-export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const hang = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`HANG: ${what} did not finish within ${ms} ms`)), ms);

@@ -7,6 +7,13 @@ import type { AttrValueJson } from './graph_model.js';
 
 /** inputs [x [..., C], gamma [C]]: y = x · rsqrt(mean(x², last axis) + eps) · gamma. attr `eps` (f). */
 export const MBQ_RMS_NORM_OP = 'MbqRmsNorm';
+/**
+ * inputs [x, residual, gamma [C]] (x and residual broadcast as in Add): outputs
+ * [y = rmsnorm(sum) · gamma, sum = x + residual], the residual add folded into the norm that
+ * reads it. Output 0 is what the replaced MbqRmsNorm gave (its node keeps the name), output 1
+ * the residual stream carried on. attr `eps` (f), as MbqRmsNorm.
+ */
+export const MBQ_ADD_RMS_NORM_OP = 'MbqAddRmsNorm';
 /** inputs [x [..., 2I]] (gate then up along the last axis): y [..., I] = silu(gate) · up. */
 export const MBQ_SILU_GATE_OP = 'MbqSiluGate';
 /**
@@ -22,7 +29,7 @@ export const MBQ_ROPE_OP = 'MbqRope';
  */
 export const MBQ_ATTENTION_OP = 'MbqAttention';
 
-export const FUSED_OPS: readonly string[] = [MBQ_RMS_NORM_OP, MBQ_SILU_GATE_OP, MBQ_ROPE_OP, MBQ_ATTENTION_OP];
+export const FUSED_OPS: readonly string[] = [MBQ_RMS_NORM_OP, MBQ_ADD_RMS_NORM_OP, MBQ_SILU_GATE_OP, MBQ_ROPE_OP, MBQ_ATTENTION_OP];
 
 export interface RmsNormAttrs { eps: number }
 export interface RopeAttrs { headDim: number; heads: number }
@@ -42,7 +49,7 @@ function finite(op: string, name: string, v: unknown, positive: boolean): number
 }
 
 /** Why RoPE attrs are invalid (head_dim even), or undefined. */
-export function ropeAttrsProblem(a: RopeAttrs): string | undefined {
+function ropeAttrsProblem(a: RopeAttrs): string | undefined {
   try {
     positiveInt(MBQ_ROPE_OP, 'headDim', a.headDim);
     positiveInt(MBQ_ROPE_OP, 'heads', a.heads);
@@ -51,7 +58,7 @@ export function ropeAttrsProblem(a: RopeAttrs): string | undefined {
 }
 
 /** Why attention attrs are invalid (kvHeads divides heads), or undefined. */
-export function attentionAttrsProblem(a: AttentionAttrs): string | undefined {
+function attentionAttrsProblem(a: AttentionAttrs): string | undefined {
   try {
     positiveInt(MBQ_ATTENTION_OP, 'heads', a.heads);
     positiveInt(MBQ_ATTENTION_OP, 'kvHeads', a.kvHeads);

@@ -92,13 +92,14 @@ async function measure(hfDir: string): Promise<void> {
   const out = join(tmpdir(), `mbq-rss-${process.pid}`);
   const before = process.memoryUsage().rss;
   const t0 = Date.now();
-  const r = await importCheckpoint({ hfDir, outDir: out, dtype: arg('dtype', 'float32') as 'float32' | 'float16' });
+  const fuse = process.argv.includes('--fuse');
+  const r = await importCheckpoint({ hfDir, outDir: out, dtype: arg('dtype', 'float32') as 'float32' | 'float16', fuse });
   const seconds = (Date.now() - t0) / 1000;
   const peak = vmHwmBytes();
   rmSync(out, { recursive: true, force: true });
   const mib = (b: number): number => Math.round((b / 2 ** 20) * 10) / 10;
   process.stdout.write(JSON.stringify({
-    hfDir, dtype: arg('dtype', 'float32'), seconds, weights: r.weights, weightMiB: mib(r.weightBytes),
+    hfDir, dtype: arg('dtype', 'float32'), fuse, seconds, weights: r.weights, weightMiB: mib(r.weightBytes),
     largestTensor: largest.name, largestTensorFloat32MiB: mib(largest.bytes), rssBeforeMiB: mib(before), peakRssMiB: mib(peak),
     peakOverLargest: Math.round((peak / largest.bytes) * 100) / 100, node: process.version, date: new Date().toISOString().slice(0, 10),
   }, null, 1) + '\n');
@@ -115,7 +116,7 @@ if (synthetic) {
 } else {
   const dir = process.argv[2];
   if (!dir || dir.startsWith('--')) {
-    process.stderr.write('usage: peak_rss <hfDir> [--dtype float16] | --synthetic <dir> [--hidden N --layers N --vocab N]\n');
+    process.stderr.write('usage: peak_rss <hfDir> [--dtype float16] [--fuse] | --synthetic <dir> [--hidden N --layers N --vocab N]\n');
     process.exit(2);
   }
   await measure(dir);

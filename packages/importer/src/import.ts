@@ -3,19 +3,21 @@
  * (model.json + shards, config.json, mbq.json, the tokenizer and processor files), written
  * atomically. Weights stream one tensor at a time from safetensors into the shards.
  */
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AtomicOutputDir, GraphBuilder, checkOutputPath, isConversionError, type ModelJson, type WeightEntryJson } from '@tfjs-mbq/converter';
+import { AtomicOutputDir, GraphBuilder, checkOutputPath, isConversionError, type FuseReport, type GraphDefJson, type ModelJson, type WeightEntryJson } from '@tfjs-mbq/converter';
 import { configMaxPositions, imageSizeError, processedImageShape, type ImageInputLayout, type ImageProcessorConfig, type MbqJson } from '@tfjs-mbq/format';
 import { planArchitecture, type ArchitecturePlan } from './arch/index.js';
 import { MAX_POSITIONS } from './arch/text_config.js';
 import { loadWeight, type WeightSpec } from './arch/plan.js';
 import { ImportError } from './errors.js';
+import { writeFusedWeights } from './fuse.js';
 import { GraphOps } from './graph/graph_ops.js';
 import { readHfDir } from './hf_dir.js';
 import { readImageProcessor } from './image_processor.js';
 import { promptLayout, type PromptLayout } from './prompt_layout.js';
 import { SafetensorsCheckpoint } from './safetensors/index.js';
-import { ShardWriter, appendHalf, shardNames, storedBytes, type StoredDtype } from './write/weights_file.js';
+import { ShardWriter, appendHalf, float32Entry, shardNames, storedBytes, type StoredDtype } from './write/weights_file.js';
 
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 const LARGE_TENSOR_BYTES = 32 * 1024 * 1024;
@@ -37,6 +39,13 @@ export interface ImportOptions {
    * records `maxPositions`, which the runtime and the converter honour).
    */
   maxPositions?: number;
+  /**
+   * Rewrite the decoder into the converter's fused ops (MbqRmsNorm, MbqSiluGate, MbqRope, MbqAttention;
+   * merged qkv and gate-up linears), as `convert` writes its output: the float model then runs like
+   * for like against a converted one. Default false: the converter reads (and refuses anything but)
+   * the unfused graph. Costs a second pass over the weights (the unfused shards are written first).
+   */
+  fuse?: boolean;
   /** Called after each weight is written. */
   onProgress?: (e: { done: number; total: number; name: string }) => void;
   /** Remove the temporary output on SIGINT/SIGTERM (the CLI turns this on). */
@@ -58,6 +67,8 @@ export interface ImportResult {
   weights: number;
   weightBytes: number;
   shards: number;
+  /** What `fuse` rewrote; absent without it. */
+  fused?: FuseReport;
 }
 
 /** Param lookups declare a Const whose data the writer streams from the checkpoint later. */
@@ -117,7 +128,7 @@ function firstNonFinite(values: Float32Array): number {
   return -1;
 }
 
-async function writeWeights(out: AtomicOutputDir, b: GraphBuilder, specs: ReadonlyMap<string, WeightSpec>, ckpt: SafetensorsCheckpoint, dtype: StoredDtype, shardBytes: number, onProgress: ImportOptions['onProgress']): Promise<{ entries: WeightEntryJson[]; paths: string[]; bytes: number }> {
+async function writeWeights(dir: string, b: GraphBuilder, specs: ReadonlyMap<string, WeightSpec>, ckpt: SafetensorsCheckpoint, dtype: StoredDtype, shardBytes: number, onProgress: ImportOptions['onProgress']): Promise<{ entries: WeightEntryJson[]; paths: string[]; bytes: number }> {
   const small = new Map(b.constants().map((c) => [c.name, c]));
   const order = b.graph().node.filter((n) => n.op === 'Const').map((n) => n.name);
   const size = (name: string): number => {
@@ -126,7 +137,7 @@ async function writeWeights(out: AtomicOutputDir, b: GraphBuilder, specs: Readon
   };
   const total = order.reduce((acc, n) => acc + size(n), 0);
   const paths = shardNames(total, shardBytes);
-  const writer = new ShardWriter(out.tempDir, paths, shardBytes);
+  const writer = new ShardWriter(dir, paths, shardBytes);
   const entries: WeightEntryJson[] = [];
   let done = 0;
   for (const name of order) {
@@ -146,12 +157,12 @@ async function writeWeights(out: AtomicOutputDir, b: GraphBuilder, specs: Readon
       throw new ImportError('TENSOR_VALUE', `${file}: tensor '${s.source}' holds ${values[bad]} (weights must be finite)`, file);
     }
     if (dtype === 'float16') {
-      entries.push({ name, shape: s.shape.slice(), dtype: 'float32', quantization: { dtype: 'float16', original_dtype: 'float32' } } as WeightEntryJson);
+      entries.push(float32Entry(name, s.shape, true));
       // Encoded and written a chunk at a time: no half copy of the whole tensor beside it.
       const overflow = await appendHalf(writer, values);
       if (overflow >= 0) throw new ImportError('OPTION', `${ckpt.entry(s.source).file}: tensor '${s.source}' holds ${values[overflow]}, beyond float16's range; import with --dtype float32`, ckpt.source);
     } else {
-      entries.push({ name, shape: s.shape.slice(), dtype: 'float32' });
+      entries.push(float32Entry(name, s.shape, false));
       await writer.append(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
     }
     // Large tensors come and go one after another; where the embedder exposes V8's gc (node
@@ -205,17 +216,31 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
       if (isConversionError(e)) throw new ImportError(e.code === 'WRITE' ? 'WRITE' : 'OUTPUT_PATH', e.message, opts.outDir);
       throw e;
     }
-    const { entries, paths, bytes } = await writeWeights(out, b, specs, ckpt, dtype, shardBytes, opts.onProgress);
-    const modelJson: ModelJson = {
+    const modelJsonOf = (topology: GraphDefJson, w: { paths: string[]; entries: WeightEntryJson[] }): string => JSON.stringify({
       format: 'graph-model', generatedBy: 'tfjs-mbq import', convertedBy: `tfjs-mbq import (${plan.architecture})`,
-      modelTopology: b.graph(), weightsManifest: [{ paths, weights: entries }],
-    };
-    await out.writeFile('model.json', JSON.stringify(modelJson));
+      modelTopology: topology, weightsManifest: [{ paths: w.paths, weights: w.entries }],
+    } satisfies ModelJson);
+    // With fuse, the unfused import goes to a scratch folder of the output first (same file system).
+    const unfusedDir = opts.fuse ? join(out.tempDir, '.unfused') : out.tempDir;
+    if (opts.fuse) await mkdir(unfusedDir);
+    const unfused = await writeWeights(unfusedDir, b, specs, ckpt, dtype, shardBytes, opts.onProgress);
+    let written: { paths: string[]; bytes: number } = unfused;
+    let fused: FuseReport | undefined;
+    if (opts.fuse) {
+      await writeFile(join(unfusedDir, 'model.json'), modelJsonOf(b.graph(), unfused));
+      const f = await writeFusedWeights(unfusedDir, out.tempDir, dtype, shardBytes);
+      await rm(unfusedDir, { recursive: true, force: true });
+      await out.writeFile('model.json', modelJsonOf(f.graph, f));
+      written = f;
+      fused = f.report;
+    } else {
+      await out.writeFile('model.json', modelJsonOf(b.graph(), unfused));
+    }
     await out.writeFile('mbq.json', JSON.stringify(mbq, null, 2) + '\n');
     // The bytes that were read and checked, not the files again (they may have changed since).
     for (const f of files.present) await out.writeFile(f, files.bytes.get(f)!);
     await out.commit();
-    return { outDir: out.outDir, architecture: plan.architecture, mbq, weights: specs.size, weightBytes: bytes, shards: paths.length };
+    return { outDir: out.outDir, architecture: plan.architecture, mbq, weights: specs.size, weightBytes: written.bytes, shards: written.paths.length, ...(fused ? { fused } : {}) };
   } catch (e) {
     await out?.abort();
     throw e;

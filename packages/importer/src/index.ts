@@ -8,4 +8,5 @@ export { importCheckpoint, maxPositionsProblem, DEFAULT_SHARD_BYTES, type Import
 export { isHfCheckpointDir, readHfDir, HF_SIDECAR_FILES, type HfDirFiles } from './hf_dir.js';
 export { planArchitecture, reimportInputs, SUPPORTED_ARCHITECTURES, type ArchitecturePlan, type PlanInputs } from './arch/index.js';
 export { floatToHalfBits } from './write/half.js';
+export { fuseModelDir } from './fuse.js';
 export { loadWeight, type WeightSpec, type WeightTransform } from './arch/plan.js';

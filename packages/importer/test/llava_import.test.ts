@@ -3,7 +3,8 @@
  * 5.17 layout, F32; transformers-4 published layout, BF16, sharded) are imported and run with plain
  * tfjs on the processor's recorded pixel_values and input_ids, on cpu and wasm. Logits must lie
  * within 1e-4 of the largest |logit| of transformers' float32 eager logits; the 16 greedy tokens
- * must equal transformers' generate().
+ * must equal transformers' generate(). The `fuse` import (the converter's fused decoder ops) is held
+ * to the same, and to the plain import's logits within 1e-5 of the largest |logit|.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { importCheckpoint, type ImportResult } from '@tfjs-mbq/importer';
 import { analyseGraph, loadModelDir } from '@tfjs-mbq/converter';
+import '@tfjs-mbq/ops'; // the fused ops as graph ops
 import { greedy, loadPlain, maxDiff, nchwToNhwc, readRecords, runLogits } from './helpers/hf_records.js';
 
 const TOLERANCE = 1e-4;
@@ -20,10 +22,14 @@ const BACKENDS = ['cpu', 'wasm'] as const;
 
 let tmp: string;
 const imported = new Map<string, ImportResult>();
+const fused = new Map<string, ImportResult>();
 
 beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'llava-import-'));
-  for (const name of CHECKPOINTS) imported.set(name, await importCheckpoint({ hfDir: join('fixtures/hf', name), outDir: join(tmp, name) }));
+  for (const name of CHECKPOINTS) {
+    imported.set(name, await importCheckpoint({ hfDir: join('fixtures/hf', name), outDir: join(tmp, name) }));
+    fused.set(name, await importCheckpoint({ hfDir: join('fixtures/hf', name), outDir: join(tmp, `${name}-fused`), fuse: true }));
+  }
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -81,6 +87,30 @@ describe.each(CHECKPOINTS)('%s', (name) => {
         }
       }
       model.dispose();
+      expect(tf.memory().numTensors).toBeLessThan(50);
+    });
+
+    it(`fuse: logits within ${TOLERANCE} of transformers' and 1e-5 of the plain import's (of the largest |logit|), the same greedy tokens (cpu: first case)`, async () => {
+      const r = fused.get(name)!;
+      expect(r.fused).toMatchObject({ attention: 2, siluGate: 2, mergedLinears: 4 });
+      const [model, plain] = [await loadPlain(r.outDir), await loadPlain(imported.get(name)!.outDir)];
+      const { cases, tensors } = await readRecords(hfDir);
+      const size = r.mbq.imageSize;
+      for (const c of cases) {
+        const t = await tensors(c.index);
+        const pixels = nchwToNhwc(t.pixelValues, 3, size[0], size[1]);
+        const logits = await runLogits(model, pixels, size, c.input_ids);
+        const hf = maxDiff(logits, t.logits);
+        const own = maxDiff(logits, await runLogits(plain, pixels, size, c.input_ids));
+        process.stdout.write(`${name} ${backend} case ${c.index} fused: vs transformers ${(hf.diff / hf.scale).toExponential(2)}, vs plain ${(own.diff / own.scale).toExponential(2)} of the largest |logit|\n`);
+        expect(hf.diff).toBeLessThanOrEqual(TOLERANCE * hf.scale);
+        expect(own.diff).toBeLessThanOrEqual(1e-5 * own.scale);
+        if (backend === 'wasm' || c.index === 0) {
+          expect(await greedy(model, pixels, size, c.input_ids, c.greedy_token_ids.length, c.logits_shape[2]!, [r.mbq.eosTokenId])).toEqual(c.greedy_token_ids);
+        }
+      }
+      model.dispose();
+      plain.dispose();
       expect(tf.memory().numTensors).toBeLessThan(50);
     });
   });

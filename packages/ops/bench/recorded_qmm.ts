@@ -33,15 +33,14 @@ type ElementType = WgslType;
  * lays every binding out in one group as tfjs does (result, the inputs in variableNames order,
  * the uniforms).
  */
-export function standaloneShader(program: WebGPUProgram, inputTypes: ElementType[], outputType: ElementType): string {
-  const types = Object.fromEntries(program.variableNames.map((name, i) => [name, inputTypes[i]!]));
-  return directShader(program, { constant: [], types, output: outputType });
+function standaloneShader(program: WebGPUProgram, inputTypes: ElementType[], outputType: ElementType): string {
+  return directShader(program, [], inputTypes, outputType);
 }
 
 const pipelineCache = new WeakMap<GPUDevice, Map<string, GPUComputePipeline>>();
 
 /** Compiled once per WGSL source and device (keyed by the source, as the old kernel did). */
-export function pipelineFor(device: GPUDevice, code: string): GPUComputePipeline {
+function pipelineFor(device: GPUDevice, code: string): GPUComputePipeline {
   let cache = pipelineCache.get(device);
   if (!cache) {
     cache = new Map();

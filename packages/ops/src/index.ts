@@ -25,6 +25,7 @@ export { quantizedMatMulBitsError } from './kernels/quantized_matmul_common.js';
 export { groupParams, quantizeCodes, type QuantScheme, type GroupParams } from './kernels/cpu/quantize_impl.js';
 export type { QuantizedMatMulOptions } from './ops/quantized_matmul.js';
 export { rmsNorm } from './ops/rms_norm.js';
+export { addRmsNorm } from './ops/add_rms_norm.js';
 export { siluGate } from './ops/silu_gate.js';
 export { rope } from './ops/rope.js';
 export type { RopeOptions } from './ops/rope.js';

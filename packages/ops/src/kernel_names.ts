@@ -3,7 +3,7 @@
  * Every name is registered for 'cpu', 'wasm' and 'webgpu' by registerMbqOps().
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { MBQ_ATTENTION_OP, MBQ_QUANTIZED_MATMUL_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP } from '@tfjs-mbq/format';
+import { MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_QUANTIZED_MATMUL_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP } from '@tfjs-mbq/format';
 
 /** Quantizer layouts of docs/algorithm.md §5. */
 export type PseudoQuantizeMode = 'asym-group' | 'sym-channel' | 'sym-token' | 'sym-tensor';
@@ -86,6 +86,11 @@ export interface MbqQuantizedMatMulAttrs {
 export const MbqRmsNorm = MBQ_RMS_NORM_OP;
 export type MbqRmsNormInputs = { x: TensorInfo; gamma: TensorInfo };
 export interface MbqRmsNormAttrs { eps: number }
+
+/** x, residual [..., C] (same shape), gamma [C] -> [y = rmsNorm(x + residual) · gamma, sum = x + residual]. */
+export const MbqAddRmsNorm = MBQ_ADD_RMS_NORM_OP;
+export type MbqAddRmsNormInputs = { x: TensorInfo; residual: TensorInfo; gamma: TensorInfo };
+export type MbqAddRmsNormAttrs = MbqRmsNormAttrs;
 
 /** x [..., 2I] (gate | up) -> y [..., I] = gate · sigmoid(gate) · up. */
 export const MbqSiluGate = MBQ_SILU_GATE_OP;

@@ -16,10 +16,12 @@ import { pseudoQuantizeWasmConfig } from './kernels/wasm/pseudo_quantize.js';
 import { quantizeActivationPerTokenWasmConfig } from './kernels/wasm/quantize_activation_per_token.js';
 import { quantizeGroupwiseWasmConfig } from './kernels/wasm/quantize_groupwise.js';
 import { uniformReconstructionLossWasmConfig } from './kernels/wasm/uniform_reconstruction_loss.js';
+import { addRmsNormCpuConfig } from './kernels/cpu/add_rms_norm.js';
 import { attentionCpuConfig } from './kernels/cpu/attention.js';
 import { rmsNormCpuConfig } from './kernels/cpu/rms_norm.js';
 import { ropeCpuConfig } from './kernels/cpu/rope.js';
 import { siluGateCpuConfig } from './kernels/cpu/silu_gate.js';
+import { addRmsNormWasmConfig } from './kernels/wasm/add_rms_norm.js';
 import { attentionWasmConfig } from './kernels/wasm/attention.js';
 import { rmsNormWasmConfig } from './kernels/wasm/rms_norm.js';
 import { ropeWasmConfig } from './kernels/wasm/rope.js';
@@ -36,8 +38,8 @@ const KERNEL_CONFIGS: readonly tf.KernelConfig[] = [
   pseudoQuantizeWasmConfig, quantizeGroupwiseWasmConfig, dequantizeGroupwiseWasmConfig,
   quantizeActivationPerTokenWasmConfig, mbqReconstructionLossWasmConfig, uniformReconstructionLossWasmConfig,
   hadamardTransformWasmConfig,
-  rmsNormCpuConfig, siluGateCpuConfig, ropeCpuConfig, attentionCpuConfig,
-  rmsNormWasmConfig, siluGateWasmConfig, ropeWasmConfig, attentionWasmConfig,
+  rmsNormCpuConfig, addRmsNormCpuConfig, siluGateCpuConfig, ropeCpuConfig, attentionCpuConfig,
+  rmsNormWasmConfig, addRmsNormWasmConfig, siluGateWasmConfig, ropeWasmConfig, attentionWasmConfig,
   ...WEBGPU_KERNEL_CONFIGS,
 ];
 

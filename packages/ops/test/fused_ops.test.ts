@@ -1,12 +1,15 @@
 /**
  * The fused decoder kernels (rmsNorm, siluGate, rope, attention) on cpu, wasm and webgpu
- * (lavapipe in CI) against float64 references, fresh seed per run, odd shapes; webgpu outputs
- * are poisoned (NaN-filled) before the kernel writes them. Also the graph-model ops.
+ * (lavapipe in CI) against float64 references, fresh seed per run, odd shapes; on webgpu through
+ * both dispatch paths (recorded directly and backend.runWebGPUProgram, each checked to be the one
+ * taken), outputs poisoned (NaN-filled) before the kernel writes them. Then the direct path's
+ * own cases: identical to runWebGPUProgram, a dispatch over the per-dimension limit, the
+ * fallback under tf.time, chaining with tfjs ops in one pass, a steady loop that makes nothing new.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attention, rmsNorm, rope, siluGate } from '@tfjs-mbq/ops';
 import { setFusedWebGPUOptions } from '../src/kernels/webgpu/fused_options.js';
-import { BACKENDS, freshSeed, makeRng, maxAbs, randomData, useBackend } from './ops_test_util.js';
+import { countCalls, freshSeed, gpuProto, makeRng, randomData, TestBackend, useBackend } from './ops_test_util.js';
 
 const seed = freshSeed();
 const rng = makeRng(seed);
@@ -72,14 +75,20 @@ function refAttention(q: Float32Array, k: Float32Array, v: Float32Array, mask: F
   return out;
 }
 
-/** max |got - ref| / max(1, max |ref|): the relative error the graph checks use. */
+/** max |got - ref| / max(1, max |ref|): the relative error the graph checks use; Infinity if any output is not finite. */
 function relErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
   expect(got.length).toBe(ref.length);
-  let e = 0;
-  for (let i = 0; i < ref.length; i++) e = Math.max(e, Math.abs(got[i]! - ref[i]!));
-  const err = e / Math.max(1, maxAbs(ref));
-  if (Number.isNaN(e) || Array.prototype.some.call(got, (v: number) => !Number.isFinite(v))) return Infinity;
-  return err;
+  // Plain comparisons: Math calls cost about a microsecond each under jest, and this runs over 4M outputs.
+  let e = 0, m = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const g = got[i]!, r = ref[i]!;
+    if (g !== g || g === Infinity || g === -Infinity) return Infinity;
+    const d = g > r ? g - r : r - g;
+    if (d > e) e = d;
+    if (r > m) m = r;
+    else if (-r > m) m = -r;
+  }
+  return e / Math.max(1, m);
 }
 
 const causal = (Sq: number, Sk: number): Float32Array => {
@@ -91,34 +100,88 @@ const causal = (Sq: number, Sk: number): Float32Array => {
 // float32 kernels vs float64: sums of up to a few hundred terms of O(1) values.
 const TOL = 2e-5;
 
-describe.each(BACKENDS)(`fused decoder ops on %s (seed ${seed})`, (backend) => {
+function tiled(block: Float32Array, n: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += block.length) out.set(block.subarray(0, Math.min(block.length, n - i)), i);
+  return out;
+}
+
+/** One call of a fused op on fresh random inputs: its float64 reference and expected output shape. */
+interface OpCase { run: () => tf.Tensor; ref: Float64Array; shape: number[]; inputs: tf.Tensor[] }
+
+function rmsNormCase(shape: number[]): OpCase {
+  const C = shape[shape.length - 1]!;
+  const x = randomData(rng, shape.reduce((a, b) => a * b, 1), 2);
+  const g = randomData(rng, C);
+  const eps = 1e-6 * (1 + rng.uniform());
+  const inputs = [tf.tensor(x, shape), tf.tensor1d(g)];
+  return { run: () => rmsNorm(inputs[0]!, inputs[1]!, eps), ref: refRmsNorm(x, g, C, eps), shape, inputs };
+}
+
+/** `period` > 0: a random block of that length repeated (millions of normals take tens of seconds under jest). */
+function siluGateCase(shape: number[], period = 0): OpCase {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const x = period > 0 ? tiled(randomData(rng, period, 3), n) : randomData(rng, n, 3);
+  const I = shape[shape.length - 1]! / 2;
+  const inputs = [tf.tensor(x, shape)];
+  return { run: () => siluGate(inputs[0]!), ref: refSiluGate(x, I), shape: [...shape.slice(0, -1), I], inputs };
+}
+
+/** [B, S, n·d] with `heads` of the n heads rotated, cos/sin of shape [...lead, d]. */
+function ropeCase(B: number, S: number, n: number, heads: number, d: number, lead: readonly number[]): OpCase {
+  const L = n * d;
+  const x = randomData(rng, B * S * L);
+  const cosRows = lead.reduce((a, b) => a * b, 1);
+  const ang = Array.from({ length: cosRows * d }, () => rng.uniform() * 6.3);
+  const cos = Float32Array.from(ang, Math.cos), sin = Float32Array.from(ang, Math.sin);
+  const inputs = [tf.tensor(x, [B, S, L]), tf.tensor(cos, [...lead, d]), tf.tensor(sin, [...lead, d])];
+  return { run: () => rope(inputs[0]!, inputs[1]!, inputs[2]!, { headDim: d, heads }), ref: refRope(x, cos, sin, L, d, heads, cosRows), shape: [B, S, L], inputs };
+}
+
+/** Causal, end-aligned mask with some extra negative biases. */
+function attentionCase(B: number, Sq: number, Sk: number, H: number, KV: number, d: number): OpCase {
+  const q = randomData(rng, B * Sq * H * d), k = randomData(rng, B * Sk * KV * d), v = randomData(rng, B * Sk * KV * d);
+  const mask = causal(Sq, Sk);
+  for (let i = 0; i < mask.length; i++) if (mask[i] === 0 && rng.uniform() < 0.1) mask[i] = -3 * rng.uniform();
+  const scale = 1 / Math.sqrt(d);
+  const inputs = [tf.tensor(q, [B, Sq, H * d]), tf.tensor(k, [B, Sk, KV * d]), tf.tensor(v, [B, Sk, KV * d]), tf.tensor(mask, [Sq, Sk])];
+  const run = (): tf.Tensor => attention(inputs[0]!, inputs[1]!, inputs[2]!, inputs[3]!, { heads: H, kvHeads: KV, headDim: d, scale });
+  return { run, ref: refAttention(q, k, v, mask, B, Sq, Sk, H, KV, d, scale), shape: [B, Sq, H * d], inputs };
+}
+
+type Dispatch = 'direct' | 'program';
+const CASES: ReadonlyArray<readonly [TestBackend, Dispatch | '']> = [['cpu', ''], ['wasm', ''], ['webgpu', 'direct'], ['webgpu', 'program']];
+
+/** Runs `op` and, on webgpu, checks it took `path`: runWebGPUProgram once, or never. */
+function onPath<T>(path: Dispatch | '', op: () => T): T {
+  if (path === '') return op();
+  const { counts, restore } = countCalls([[Object.getPrototypeOf(tf.backend()) as Record<string, unknown>, 'runWebGPUProgram', 'runs']]);
+  try {
+    return op();
+  } finally {
+    restore();
+    expect(counts.runs).toBe(path === 'program' ? 1 : 0);
+  }
+}
+
+/** Runs the case on `path`, checks shape and values against the reference, disposes everything. */
+async function check(c: OpCase, path: Dispatch | ''): Promise<void> {
+  const y = onPath(path, c.run);
+  expect(y.shape).toEqual(c.shape);
+  expect(relErr(await y.data(), c.ref)).toBeLessThan(TOL);
+  [y, ...c.inputs].forEach((t) => t.dispose());
+}
+
+describe.each(CASES)(`fused decoder ops on %s %s (seed ${seed})`, (backend, path) => {
   beforeAll(async () => {
     await useBackend(backend);
-    setFusedWebGPUOptions({ poisonOutput: true });
+    setFusedWebGPUOptions({ poisonOutput: true, dispatch: path === '' ? undefined : path });
   });
   afterAll(() => setFusedWebGPUOptions({}));
 
-  it.each([[[3, 5, 37]], [[1, 1, 128]], [[2, 300]], [[7]]])('rmsNorm %j', async (shape) => {
-    const C = shape[shape.length - 1]!;
-    const n = shape.reduce((a, b) => a * b, 1);
-    const x = randomData(rng, n, 2);
-    const g = randomData(rng, C);
-    const eps = 1e-6 * (1 + rng.uniform());
-    const y = rmsNorm(tf.tensor(x, shape), tf.tensor1d(g), eps);
-    expect(y.shape).toEqual(shape);
-    expect(relErr(await y.data(), refRmsNorm(x, g, C, eps))).toBeLessThan(TOL);
-    y.dispose();
-  });
+  it.each([[[3, 5, 37]], [[1, 1, 128]], [[2, 300]], [[7]]])('rmsNorm %j', (shape) => check(rmsNormCase(shape), path));
 
-  it.each([[[2, 3, 2 * 19]], [[1, 1, 2 * 256]], [[5, 2]]])('siluGate %j', async (shape) => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const x = randomData(rng, n, 3);
-    const I = shape[shape.length - 1]! / 2;
-    const y = siluGate(tf.tensor(x, shape));
-    expect(y.shape).toEqual([...shape.slice(0, -1), I]);
-    expect(relErr(await y.data(), refSiluGate(x, I))).toBeLessThan(TOL);
-    y.dispose();
-  });
+  it.each([[[2, 3, 2 * 19]], [[1, 1, 2 * 256]], [[5, 2]]])('siluGate %j', (shape) => check(siluGateCase(shape), path));
 
   it.each([
     // [B, S, heads total, rotated heads, d, cos leading shape]
@@ -126,16 +189,7 @@ describe.each(BACKENDS)(`fused decoder ops on %s (seed ${seed})`, (backend) => {
     [1, 7, 5, 3, 10, [7]],
     [3, 1, 2, 1, 32, [1, 1]],
     [2, 4, 4, 4, 8, [2, 4]],
-  ] as const)('rope B=%i S=%i n=%i heads=%i d=%i cos %j', async (B, S, n, heads, d, lead) => {
-    const L = n * d;
-    const x = randomData(rng, B * S * L);
-    const cosRows = lead.reduce((a: number, b: number) => a * b, 1);
-    const ang = Array.from({ length: cosRows * d }, () => rng.uniform() * 6.3);
-    const cos = Float32Array.from(ang, Math.cos), sin = Float32Array.from(ang, Math.sin);
-    const y = rope(tf.tensor(x, [B, S, L]), tf.tensor(cos, [...lead, d]), tf.tensor(sin, [...lead, d]), { headDim: d, heads });
-    expect(relErr(await y.data(), refRope(x, cos, sin, L, d, heads, cosRows))).toBeLessThan(TOL);
-    y.dispose();
-  });
+  ] as const)('rope B=%i S=%i n=%i heads=%i d=%i cos %j', (B, S, n, heads, d, lead) => check(ropeCase(B, S, n, heads, d, lead), path));
 
   it.each([
     // [B, Sq, Sk, H, KV, d]
@@ -144,15 +198,82 @@ describe.each(BACKENDS)(`fused decoder ops on %s (seed ${seed})`, (backend) => {
     [2, 5, 5, 3, 1, 10],
     [1, 3, 130, 2, 2, 72],
     [1, 1, 9, 6, 3, 130],
-  ] as const)('attention B=%i Sq=%i Sk=%i H=%i KV=%i d=%i (causal, end-aligned mask)', async (B, Sq, Sk, H, KV, d) => {
-    const q = randomData(rng, B * Sq * H * d), k = randomData(rng, B * Sk * KV * d), v = randomData(rng, B * Sk * KV * d);
-    const mask = causal(Sq, Sk);
-    for (let i = 0; i < mask.length; i++) if (mask[i] === 0 && rng.uniform() < 0.1) mask[i] = -3 * rng.uniform();
-    const scale = 1 / Math.sqrt(d);
-    const y = attention(tf.tensor(q, [B, Sq, H * d]), tf.tensor(k, [B, Sk, KV * d]), tf.tensor(v, [B, Sk, KV * d]), tf.tensor(mask, [Sq, Sk]), { heads: H, kvHeads: KV, headDim: d, scale });
-    expect(y.shape).toEqual([B, Sq, H * d]);
-    expect(relErr(await y.data(), refAttention(q, k, v, mask, B, Sq, Sk, H, KV, d, scale))).toBeLessThan(TOL);
-    y.dispose();
+  ] as const)('attention B=%i Sq=%i Sk=%i H=%i KV=%i d=%i (causal, end-aligned mask)',
+    (B, Sq, Sk, H, KV, d) => check(attentionCase(B, Sq, Sk, H, KV, d), path));
+});
+
+describe(`fused decoder ops on webgpu: the direct path (seed ${seed})`, () => {
+  beforeAll(async () => { await useBackend('webgpu'); });
+  afterEach(() => setFusedWebGPUOptions({}));
+
+  // Shapes whose pipelines (both paths) the cases above compiled: lavapipe compiles slowly.
+  const cases = (): OpCase[] => [rmsNormCase([3, 5, 37]), siluGateCase([2, 3, 2 * 19]), ropeCase(1, 7, 5, 3, 10, [7]), attentionCase(1, 3, 130, 2, 2, 72)];
+
+  it('gives the outputs of runWebGPUProgram, bit for bit', async () => {
+    for (const c of cases()) {
+      setFusedWebGPUOptions({ poisonOutput: true, dispatch: 'program' });
+      const viaProgram = onPath('program', c.run);
+      setFusedWebGPUOptions({ poisonOutput: true, dispatch: 'direct' });
+      const direct = onPath('direct', c.run);
+      expect(await direct.data()).toEqual(await viaProgram.data());
+      expect(relErr(await direct.data(), c.ref)).toBeLessThan(TOL);
+      [direct, viaProgram, ...c.inputs].forEach((t) => t.dispose());
+    }
+  });
+
+  it('reshapes a flat dispatch over the per-dimension limit as tfjs does (siluGate, 2^22 outputs: 65536 workgroups)', async () => {
+    setFusedWebGPUOptions({ poisonOutput: true });
+    // A prime period: a write to the wrong index shows unless it is off by a multiple of it.
+    await check(siluGateCase([1, 2 * 2 ** 22], 99991), 'direct');
+  });
+
+  it('takes runWebGPUProgram under tf.time (tfjs times each program in a pass of its own)', async () => {
+    const c = rmsNormCase([3, 5, 37]);
+    let y: tf.Tensor | undefined;
+    await tf.time(() => { y = onPath('program', c.run); });
+    expect(relErr(await y!.data(), c.ref)).toBeLessThan(TOL);
+    [y!, ...c.inputs].forEach((t) => t.dispose());
+  });
+
+  it('shares the pass with tfjs ops (chained, no validation error)', async () => {
+    const device = (tf.backend() as unknown as { device: { pushErrorScope(f: 'validation'): void; popErrorScope(): Promise<unknown> } }).device;
+    const x = randomData(rng, 2 * 3 * 38), g = randomData(rng, 38);
+    const [xt, gt] = [tf.tensor(x, [2, 3, 38]), tf.tensor1d(g)];
+    device.pushErrorScope('validation');
+    // rmsNorm's output is read by tf.add, whose output siluGate reads, all before one submit.
+    const y = tf.tidy(() => siluGate(tf.add(rmsNorm(xt, gt, 1e-6), xt)));
+    const got = await y.data();
+    expect(await device.popErrorScope()).toBeNull();
+    const h = refRmsNorm(x, g, 38, 1e-6).map((v, i) => v + x[i]!);
+    expect(relErr(got, refSiluGate(Float32Array.from(h), 19))).toBeLessThan(TOL);
+    [y, xt, gt].forEach((t) => t.dispose());
+  });
+
+  it('a steady loop of the four ops creates no bind group, writes no uniform and compiles nothing after its first steps', async () => {
+    const cs = cases();
+    const step = async (): Promise<Float32Array[]> => {
+      const ys = cs.map((c) => c.run());
+      const out = await Promise.all(ys.map(async (y) => Float32Array.from(await y.data())));
+      ys.forEach((y) => y.dispose());
+      return out;
+    };
+    const want = await step();
+    await step();
+    const { counts, restore } = countCalls([
+      [gpuProto('GPUDevice'), 'createBindGroup', 'bindGroups'],
+      [gpuProto('GPUQueue'), 'writeBuffer', 'writes'],
+      [gpuProto('GPUDevice'), 'createComputePipeline', 'pipelines'],
+      [Object.getPrototypeOf(tf.backend()) as Record<string, unknown>, 'runWebGPUProgram', 'programs'],
+    ]);
+    let got: Float32Array[][];
+    try {
+      got = [await step(), await step(), await step()];
+    } finally {
+      restore();
+    }
+    expect(counts).toEqual({ bindGroups: 0, writes: 0, pipelines: 0, programs: 0 });
+    for (const g of got) expect(g).toEqual(want);
+    cs.forEach((c) => c.inputs.forEach((t) => t.dispose()));
   });
 });
 

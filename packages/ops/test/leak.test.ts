@@ -7,14 +7,14 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  dequantizeGroupwise, hadamardTransform, mbqReconstructionLoss, pseudoQuantize, quantizeActivationPerToken,
+  addRmsNorm, dequantizeGroupwise, hadamardTransform, mbqReconstructionLoss, pseudoQuantize, quantizeActivationPerToken,
   quantizeActivationPerTokenWithCodes, quantizeGroupwise, quantizedMatMul, uniformReconstructionLoss,
 } from '@tfjs-mbq/ops';
 import { freshSeed, makeRng, randomData, useBackend, type TestBackend } from './ops_test_util.js';
 
 const CALLS: Record<TestBackend, number> = { cpu: 1000, wasm: 1000, webgpu: 100 };
 
-interface Fixture { w: tf.Tensor2D; x: tf.Tensor2D; x3: tf.Tensor3D; xb: tf.Tensor2D; x3b: tf.Tensor3D; vm: tf.Tensor; cm: tf.Tensor; packed: tf.Tensor2D; scales: tf.Tensor2D; zeros: tf.Tensor2D; packed4: tf.Tensor2D; scales4: tf.Tensor2D; zeros4: tf.Tensor2D }
+interface Fixture { w: tf.Tensor2D; g: tf.Tensor1D; x: tf.Tensor2D; x3: tf.Tensor3D; xb: tf.Tensor2D; x3b: tf.Tensor3D; vm: tf.Tensor; cm: tf.Tensor; packed: tf.Tensor2D; scales: tf.Tensor2D; zeros: tf.Tensor2D; packed4: tf.Tensor2D; scales4: tf.Tensor2D; zeros4: tf.Tensor2D }
 
 /** Odd sizes: N = 5 rows, K = 48 (groups of 16; 3-bit rows straddle words), 7 tokens. */
 function fixture(seed: number): Fixture {
@@ -23,7 +23,7 @@ function fixture(seed: number): Fixture {
   const q3 = quantizeGroupwise(w, { bits: 3, groupSize: 16 });
   const q4 = quantizeGroupwise(w, { bits: 4, groupSize: 16 });
   return {
-    w, x: tf.tensor2d(randomData(rng, 7 * 48), [7, 48]), x3: tf.tensor3d(randomData(rng, 7 * 48), [1, 7, 48]),
+    w, g: tf.tensor1d(randomData(rng, 48)), x: tf.tensor2d(randomData(rng, 7 * 48), [7, 48]), x3: tf.tensor3d(randomData(rng, 7 * 48), [1, 7, 48]),
     xb: tf.tensor2d(randomData(rng, 7 * 48), [7, 48]), x3b: tf.tensor3d(randomData(rng, 7 * 48), [1, 7, 48]),
     vm: tf.tensor2d([[1, 1, 1, 0, 0, 0, 0]], [1, 7], 'int32'), cm: tf.tensor2d([[0, 0, 0, 0, 1, 1, 1]], [1, 7], 'bool'),
     packed: q3.packed, scales: q3.scales, zeros: q3.zeros, packed4: q4.packed, scales4: q4.scales, zeros4: q4.zeros,
@@ -48,6 +48,8 @@ function variants(f: Fixture): Record<string, () => tf.Tensor[]> {
     'MbqHadamardTransform inverse': () => [hadamardTransform(f.x3, { inverse: true })],
     'MbqQuantizedMatMul float activations': () => [quantizedMatMul(f.x3, f.packed, f.scales, f.zeros, { bits: 3, groupSize: 16, inFeatures: 48 })],
     'MbqQuantizedMatMul W4A8': () => [quantizedMatMul(f.x, f.packed4, f.scales4, f.zeros4, { bits: 4, groupSize: 16, inFeatures: 48, actBits: 8 })],
+    // Two outputs (webgpu: two programs, reshaped views of their outputs).
+    MbqAddRmsNorm: () => addRmsNorm(f.x3, f.x3b, f.g, 1e-6),
   };
 }
 

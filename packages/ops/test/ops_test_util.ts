@@ -1,4 +1,4 @@
-/** Helpers for the ops tests: seeded random data, float64 references, backend list. */
+/** Helpers for the ops tests: seeded random data, float64 references, backend list, WebGPU call counting. */
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { mulberry32 } from '@tfjs-mbq/ops';
@@ -46,7 +46,7 @@ export function maxAbs(a: ArrayLike<number>): number {
 }
 
 /** Round half to even, float64 (the reference's own copy, independent of the package). */
-export function rhe(v: number): number {
+function rhe(v: number): number {
   const f = Math.floor(v);
   const d = v - f;
   if (d < 0.5) return f;
@@ -112,4 +112,23 @@ export function expectMatchesReference(actual: ArrayLike<number>, x: ArrayLike<n
 export async function values(t: tf.Tensor): Promise<Float32Array | Int32Array | Uint8Array> {
   const v = await t.data();
   return v as Float32Array | Int32Array | Uint8Array;
+}
+
+/** The prototype of a WebGPU class of Dawn's globals (GPUDevice, GPUQueue, ...), to wrap its methods. */
+export function gpuProto(name: string): Record<string, unknown> {
+  return (globalThis as unknown as Record<string, { prototype: Record<string, unknown> }>)[name]!.prototype;
+}
+
+/** Counts the calls of each [prototype, method] under its key until `restore` puts the methods back. */
+export function countCalls<K extends string>(targets: ReadonlyArray<[Record<string, unknown>, string, K]>): { counts: Record<K, number>; restore: () => void } {
+  const counts = Object.fromEntries(targets.map(([, , key]) => [key, 0])) as Record<K, number>;
+  const restores = targets.map(([proto, name, key]) => {
+    const orig = proto[name] as (...a: unknown[]) => unknown;
+    proto[name] = function (this: unknown, ...a: unknown[]): unknown {
+      counts[key]++;
+      return orig.apply(this, a);
+    };
+    return () => { proto[name] = orig; };
+  });
+  return { counts, restore: () => restores.forEach((r) => r()) };
 }

@@ -5,28 +5,10 @@ import { quantizeActivationsInt8 } from '../src/kernels/quantized_matmul_common.
 import { setQuantizedMatMulWebGPUOptions } from '../src/kernels/webgpu/quantized_matmul.js';
 import { planQuantizedMatMul, QmmOptions, QmmVariant } from '../src/kernels/webgpu/quantized_matmul_plan.js';
 import { QuantizedMatMulProgram } from '../src/kernels/webgpu/quantized_matmul_programs.js';
+import { countCalls, gpuProto } from './ops_test_util.js';
 import { cpuReference, mulberry32, randomLinear, RandomLinear, randomX, referenceAct8F64, referenceF64, relError, run } from './quantized_matmul_helpers.js';
 
 const rand = mulberry32(20261126);
-
-/** The prototype of a WebGPU class of Dawn's globals (GPUDevice, GPUQueue, ...), to wrap its methods. */
-function gpuProto(name: string): Record<string, unknown> {
-  return (globalThis as unknown as Record<string, { prototype: Record<string, unknown> }>)[name]!.prototype;
-}
-
-/** Counts the calls of each [prototype, method] under its key until `restore` puts the methods back. */
-function countCalls<K extends string>(targets: ReadonlyArray<[Record<string, unknown>, string, K]>): { counts: Record<K, number>; restore: () => void } {
-  const counts = Object.fromEntries(targets.map(([, , key]) => [key, 0])) as Record<K, number>;
-  const restores = targets.map(([proto, name, key]) => {
-    const orig = proto[name] as (...a: unknown[]) => unknown;
-    proto[name] = function (this: unknown, ...a: unknown[]): unknown {
-      counts[key]++;
-      return orig.apply(this, a);
-    };
-    return () => { proto[name] = orig; };
-  });
-  return { counts, restore: () => restores.forEach((r) => r()) };
-}
 
 describe('quantizedMatMul on cpu (the exact reference)', () => {
   beforeAll(async () => { await initBackend('cpu'); });

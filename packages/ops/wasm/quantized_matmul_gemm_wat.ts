@@ -20,9 +20,9 @@
 import { Emitter, gather4, range } from './wat_emitter.js';
 
 /** Tokens per micro-kernel call, largest first. */
-export const GEMM_M_TILES = [4, 1] as const;
+const GEMM_M_TILES = [4, 1] as const;
 /** Weight rows per dequantized block. */
-export const GEMM_ROWS = 8;
+const GEMM_ROWS = 8;
 
 export function gemmExportName(bits: number): string { return `gemm_f32_b${bits}`; }
 

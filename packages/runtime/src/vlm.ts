@@ -13,6 +13,7 @@ import { readModelInputs, type ModelInputs } from './model_inputs.js';
 import { ModelSource, splitModelLocation, type FetchLike } from './sources.js';
 import type { ModelCacheOptions } from './model_cache.js';
 import { runGraph } from './decoding/run_graph.js';
+import { TextStream } from './decoding/text_stream.js';
 import { yieldToEventLoop } from './decoding/yield.js';
 
 /** Options of {@link loadVlm}. */
@@ -50,6 +51,12 @@ export interface LoadVlmOptions {
    * ignored for local directories (Node). A model changed on the server is seen after deleting it.
    */
   cache?: boolean | ModelCacheOptions;
+  /**
+   * Refuse a model whose manifest declares more weight bytes than this, before any shard is read
+   * (default 8 GiB, the format's DEFAULT_MAX_WEIGHT_BYTES). Shards stay separate buffers, so a
+   * larger model (a float32 7B: 27 GB) loads once an app raises this for it.
+   */
+  maxWeightBytes?: number;
 }
 
 /** How far {@link loadVlm} is. */
@@ -89,9 +96,15 @@ export interface GeneratedToken {
   id: number;
   /** Its position in the answer: 0 for the first generated token. */
   index: number;
-  /** The answer so far, as {@link Generation.text} would give it now. */
+  /**
+   * The answer so far: every `delta` up to this one. A character whose bytes are not all generated
+   * yet (byte-level or byte-fallback tokens) is held back until the token that completes it; the
+   * last token of a generation stopped by `maxNewTokens` brings what is held back (as U+FFFD, as
+   * {@link Generation.text} has it), so the final `text` is `Generation.text` (at EOS, an incomplete
+   * character at the end is in `Generation.text` only).
+   */
   text: string;
-  /** What this token added to `text` (empty for a special token). */
+  /** What this token added to `text` (empty for a special token and while a character is incomplete). */
   delta: string;
 }
 
@@ -224,20 +237,20 @@ export class Vlm {
     signal?.throwIfAborted();
     const decoder = this.makeDecoder();
     const tokenIds: number[] = [];
-    let text = '';
+    const stream = onToken ? new TextStream(this.tokenizer) : undefined;
     let stoppedAtEos = false;
     try {
       let next = await decoder.prefill(pixels, prompt, limits.min > 0 ? eos : undefined);
       for (;;) {
         if (next === eos) { stoppedAtEos = true; break; }
         tokenIds.push(next);
-        if (onToken) {
-          const now = this.tokenizer.decode(tokenIds);
-          onToken({ id: next, index: tokenIds.length - 1, text: now, delta: now.startsWith(text) ? now.slice(text.length) : now });
-          text = now;
+        // a step would run a position past the model's tables
+        const last = tokenIds.length >= limits.max || (max !== null && prompt.length + tokenIds.length > max);
+        if (onToken && stream) {
+          const delta = stream.push(next, last);
+          onToken({ id: next, index: tokenIds.length - 1, text: stream.text, delta });
         }
-        if (tokenIds.length >= limits.max) break;
-        if (max !== null && prompt.length + tokenIds.length > max) break; // a step would run a position past the model's tables
+        if (last) break;
         if (signal) {
           await yieldToEventLoop();
           signal.throwIfAborted();
@@ -408,7 +421,7 @@ export async function loadVlm(location: string, options: LoadVlmOptions = {}): P
   const onProgress = options.onProgress;
   let totalBytes = 0;
   const [filesRead, inputsRead] = await Promise.allSettled([
-    readGraphModel(source, onProgress && ((p) => { totalBytes = p.totalBytes; onProgress({ stage: 'weights', ...p }); })),
+    readGraphModel(source, { maxWeightBytes: options.maxWeightBytes, onProgress: onProgress && ((p) => { totalBytes = p.totalBytes; onProgress({ stage: 'weights', ...p }); }) }),
     readModelInputs(source),
   ]);
   for (const r of [filesRead, inputsRead]) if (r.status === 'rejected') throw r.reason;

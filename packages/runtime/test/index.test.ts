@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { GraphModel } from '@tensorflow/tfjs-converter';
 import { GraphBuilder, attr } from '@tfjs-mbq/converter';
-import { dequantizeGroupwise, quantizeGroupwise } from '@tfjs-mbq/ops';
+import { dequantizeGroupwise, mulberry32, quantizeGroupwise } from '@tfjs-mbq/ops';
 import * as runtime from '@tfjs-mbq/runtime';
-import { prng } from './helpers/tiny_vlm.js';
 
 describe('@tfjs-mbq/runtime entry point', () => {
   beforeAll(async () => { await runtime.initBackend('cpu'); });
@@ -16,7 +15,7 @@ describe('@tfjs-mbq/runtime entry point', () => {
   });
 
   it('with the ops registered by import, a plain tfjs GraphModel runs an MbqQuantizedMatMul node', async () => {
-    const rand = prng(3);
+    const rand = mulberry32(3);
     const [m, k, n] = [3, 24, 5];
     const w = tf.tensor2d(Float32Array.from({ length: n * k }, () => rand() * 2 - 1), [n, k]);
     const q = quantizeGroupwise(w, { bits: 3, groupSize: 8 });

@@ -9,9 +9,9 @@ describe('KV-cache decoding (step graph derived from the prefill graph)', () => 
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mbq-kv-'));
-    await writeTinyVlm(join(dir, 'causal'), { seed: 5, layers: 2, eosScale: 0 });
-    await writeTinyVlm(join(dir, 'bidirectional'), { seed: 5, layers: 2, causal: false });
-    await writeTinyVlm(join(dir, 'opaque'), { seed: 5, layers: 2, opaqueOp: true });
+    await writeTinyVlm(join(dir, 'causal'), { seed: 6, layers: 2, eosScale: 0 });
+    await writeTinyVlm(join(dir, 'bidirectional'), { seed: 6, layers: 2, causal: false });
+    await writeTinyVlm(join(dir, 'opaque'), { seed: 6, layers: 2, opaqueOp: true });
   });
   afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
 

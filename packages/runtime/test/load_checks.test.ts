@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend, loadVlm } from '@tfjs-mbq/runtime';
-import { MBQ_JSON, TINY, testImage, tokenizerJson, writeTinyVlm } from './helpers/tiny_vlm.js';
+import { MBQ_JSON, TINY, TOKENIZER, testImage, writeTinyVlm } from './helpers/tiny_vlm.js';
 
 let root: string;
 let good: string;
@@ -29,7 +29,7 @@ async function damaged(file: string, content: unknown): Promise<string> {
   return dir;
 }
 
-const vocabSize = Object.keys((tokenizerJson() as { model: { vocab: Record<string, number> } }).model.vocab).length;
+const vocabSize = TOKENIZER.size;
 
 describe('§5 inconsistent model files are refused at load, naming file and field', () => {
   test.each([
@@ -110,4 +110,36 @@ describe('over HTTP (loopback)', () => {
       files.set('model.json', saved);
     }
   });
+});
+
+/** `good` with its weight bytes cut into shards of `size` bytes (weights and constants straddle them). */
+async function resharded(size: number): Promise<{ dir: string; total: number }> {
+  const dir = join(root, `resharded${n++}`);
+  await cp(good, dir, { recursive: true });
+  const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
+  const [group] = json.weightsManifest;
+  const bytes = Buffer.concat(await Promise.all(group!.paths.map((p) => readFile(join(dir, p)))));
+  const paths: string[] = [];
+  for (let o = 0; o < bytes.length; o += size) {
+    paths.push(`part${paths.length}.bin`);
+    await writeFile(join(dir, paths[paths.length - 1]!), bytes.subarray(o, o + size));
+  }
+  group!.paths = paths;
+  await writeFile(join(dir, 'model.json'), JSON.stringify(json));
+  return { dir, total: bytes.length };
+}
+
+test('maxWeightBytes: over it a model is refused before any shard is read; shards load as separate buffers', async () => {
+  const { dir, total } = await resharded(1000);
+  await expect(loadVlm(dir, { backend: 'cpu', maxWeightBytes: total - 1 }))
+    .rejects.toThrow(`model.json: the manifest declares ${total} bytes of weights, more than the limit of ${total - 1}`);
+  const image = testImage(TINY.imageSize);
+  const ref = await loadVlm(good, { backend: 'cpu' });
+  const split = await loadVlm(dir, { backend: 'cpu', maxWeightBytes: total });
+  expect(split.decoding).toBe('kv-cache');
+  const a = await ref.generate(image, 'what color', { maxNewTokens: 4 });
+  const b = await split.generate(image, 'what color', { maxNewTokens: 4 });
+  expect(b.tokenIds).toEqual(a.tokenIds);
+  ref.dispose();
+  split.dispose();
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadVlm } from '@tfjs-mbq/runtime';
-import { IMAGE_TOKENS, MBQ_JSON, TINY, testImage, writeTinyVlm } from './helpers/tiny_vlm.js';
+import { MBQ_JSON, TINY, testImage, writeTinyVlm } from './helpers/tiny_vlm.js';
 
 describe('loadVlm + answer (re-run decoding) on a tiny random VLM', () => {
   let dir: string;
@@ -20,7 +20,7 @@ describe('loadVlm + answer (re-run decoding) on a tiny random VLM', () => {
     const image = testImage(TINY.imageSize, 11);
     const gen = await vlm.generate(image, 'what color is the shape?', { maxNewTokens: 6 });
     const prompt = vlm.promptIds('what color is the shape?');
-    expect(prompt.slice(0, 1 + IMAGE_TOKENS)).toEqual([MBQ_JSON.bosTokenId, ...new Array(IMAGE_TOKENS).fill(MBQ_JSON.imageTokenId)]);
+    expect(prompt.slice(0, 1 + MBQ_JSON.imageTokenCount)).toEqual([MBQ_JSON.bosTokenId, ...new Array(MBQ_JSON.imageTokenCount).fill(MBQ_JSON.imageTokenId)]);
     expect(gen.promptLength).toBe(prompt.length);
 
     // Reference: the same loop written directly against the graph model.

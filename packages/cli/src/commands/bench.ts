@@ -9,8 +9,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import * as tf from '@tensorflow/tfjs-core';
-import { readImageFile } from '@tfjs-mbq/converter';
-import { importCheckpoint, isHfCheckpointDir, isImportError, reimportInputs } from '@tfjs-mbq/importer';
+import { isConversionError, readImageFile } from '@tfjs-mbq/converter';
+import { FUSED_OPS } from '@tfjs-mbq/format';
+import { fuseModelDir, importCheckpoint, isHfCheckpointDir, isImportError, reimportInputs } from '@tfjs-mbq/importer';
 import { loadVlm, type RgbaImage, type Vlm } from '@tfjs-mbq/runtime';
 import { CACHE_UNPACKED_WEIGHTS } from '@tfjs-mbq/ops';
 import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
@@ -29,6 +30,8 @@ interface BenchArgs {
   json: boolean;
   /** tfjs flag MBQ_CACHE_UNPACKED_WEIGHTS (wasm: unpack each low-bit weight once). */
   cacheUnpackedWeights?: boolean;
+  /** A fused model's unfused float baseline runs as a fused scratch copy (default true). */
+  matchGraphs?: boolean;
 }
 
 /** Median, 90th percentile (nearest rank) and the samples they come from, in milliseconds or per second. */
@@ -37,6 +40,10 @@ export interface BenchStats { median: number; p90: number; samples: number[] }
 export interface ModelBench {
   role: 'model' | 'baseline';
   dir: string;
+  /** `fused`: the graph has the fused decoder ops (MbqRmsNorm, MbqSiluGate, MbqRope, MbqAttention) convert writes. */
+  graph: 'fused' | 'unfused';
+  /** Nodes of those ops in the graph. */
+  fusedNodes: number;
   /** Sum of the weight shard files listed in model.json. */
   weightBytes: number;
   weightFiles: number;
@@ -70,7 +77,15 @@ export interface BenchReport {
   runs: number;
   /** Where the baseline came from: --baseline, metadata of the model, or none. */
   baselineFrom: 'option' | 'quantization.json' | 'model.json' | null;
+  /**
+   * What ran as the baseline, made from the directory named: `import` (a Hugging Face checkpoint,
+   * imported fused or not as the model is), `fuse` (a fused copy of an unfused float model, for a
+   * fused model), or null (the directory as it is).
+   */
+  baselineMade: 'import' | 'fuse' | null;
   models: ModelBench[];
+  /** Whether model and baseline are both fused or both unfused graphs (null without a baseline): otherwise the ratios mix graph and weight effects. */
+  sameGraphs: boolean | null;
   /** model / baseline of each median (and of weight and memory bytes); null without a baseline. */
   ratio: Record<'weightBytes' | 'memoryBytes' | 'loadMs' | 'prefillMs' | 'decodeMsPerToken' | 'tokensPerSecond', number> | null;
   tensors: { before: number; after: number; leaked: number };
@@ -95,6 +110,7 @@ export const benchCommand: CommandModule<object, BenchArgs> = {
       .option('warmup', { type: 'number', default: 1, describe: 'untimed rounds before the timed ones' })
       .option('runs', { type: 'number', default: 5, describe: 'timed rounds per model' })
       .option('json', { type: 'boolean', default: false, describe: 'print the raw numbers as JSON' })
+      .option('match-graphs', { type: 'boolean', default: true, describe: 'for a fused model (convert\'s default), run an unfused float baseline as a fused copy made for the run (import\'s fuse pass), so both run the same ops; --no-match-graphs: the baseline as it is' })
       .option('cache-unpacked-weights', { type: 'boolean', default: false, describe: 'wasm: unpack each low-bit weight once and keep it as float32 on the wasm heap (near-float decode speed, float memory; tfjs flag MBQ_CACHE_UNPACKED_WEIGHTS)' })
       .example('$0 bench out/tiny-vlm-mbq-w4 --baseline fixtures/tiny-vlm --backend wasm', 'W4 model against the float fixture')
       .example('$0 bench fixtures/tiny-vlm --tokens 32 --runs 10 --json', 'one model, raw numbers') as unknown as Argv<BenchArgs>,
@@ -123,14 +139,28 @@ export async function bench(args: BenchArgs): Promise<BenchReport> {
   // a scratch directory, as the converted model's graph was (same image size and positions).
   let scratch: string | undefined;
   let baselineDir = baselineFound;
+  let baselineMade: BenchReport['baselineMade'] = null;
   try {
+    // Fused as the model is, so that the two graphs differ only in their linears.
+    const fused = baselineFound !== null && (await modelFiles(modelDir)).fusedNodes > 0;
     if (baselineFound && !existsSync(path.join(baselineFound, 'model.json')) && await isHfCheckpointDir(baselineFound)) {
-      process.stderr.write(`tfjs-mbq bench: importing the float baseline from the Hugging Face checkpoint ${printable(baselineFound)}\n`);
+      process.stderr.write(`tfjs-mbq bench: importing the float baseline from the Hugging Face checkpoint ${printable(baselineFound)} (${fused ? 'fused' : 'unfused'}, as the model)\n`);
       scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'tfjs-mbq-bench-'));
       const mbq = JSON.parse(await fs.readFile(path.join(modelDir, 'mbq.json'), 'utf8')) as Parameters<typeof reimportInputs>[0];
-      baselineDir = (await importCheckpoint({ hfDir: baselineFound, outDir: path.join(scratch, 'model'), ...reimportInputs(mbq) })).outDir;
+      baselineDir = (await importCheckpoint({ hfDir: baselineFound, outDir: path.join(scratch, 'model'), ...reimportInputs(mbq), fuse: fused })).outDir;
+      baselineMade = 'import';
+    } else if (baselineFound && fused && (args.matchGraphs ?? true) && (await modelFiles(baselineFound)).fusedNodes === 0) {
+      process.stderr.write(`tfjs-mbq bench: fusing the float baseline ${printable(baselineFound)} into a scratch copy, as the model is fused (--no-match-graphs: as it is)\n`);
+      scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'tfjs-mbq-bench-'));
+      try {
+        baselineDir = (await fuseModelDir(baselineFound, path.join(scratch, 'model'))).outDir;
+      } catch (e) {
+        if (isConversionError(e)) throw new BenchInputError(`the baseline ${baselineFound}: ${e.message} (--no-match-graphs runs it as it is)`);
+        throw e;
+      }
+      baselineMade = 'fuse';
     }
-    const report = await benchModels(args, modelDir, baselineDir, baselineFrom);
+    const report = { ...await benchModels(args, modelDir, baselineDir, baselineFrom), baselineMade };
     // The report names the baseline as the user knows it (the checkpoint), not the scratch copy.
     if (scratch && report.models[1]) report.models[1].dir = baselineFound!;
     return report;
@@ -142,11 +172,14 @@ export async function bench(args: BenchArgs): Promise<BenchReport> {
   }
 }
 
-async function benchModels(args: BenchArgs, modelDir: string, baselineDir: string | null, baselineFrom: BenchReport['baselineFrom']): Promise<BenchReport> {
+async function benchModels(args: BenchArgs, modelDir: string, baselineDir: string | null, baselineFrom: BenchReport['baselineFrom']): Promise<Omit<BenchReport, 'baselineMade'>> {
   const { imagePath, question } = await resolveInput(args.image, args.question);
   const image = await readImage(imagePath);
   const dirs = baselineDir ? [modelDir, baselineDir] : [modelDir];
-  const weights = await Promise.all(dirs.map(weightFileBytes));
+  const files = await Promise.all(dirs.map(modelFiles));
+  if (files.length === 2 && (files[0]!.fusedNodes > 0) !== (files[1]!.fusedNodes > 0)) {
+    process.stderr.write(`tfjs-mbq bench: warning: the model's graph is ${graphOf(files[0]!)} but the baseline's ${graphOf(files[1]!)}: the ratios mix op fusion with the weights\n`);
+  }
 
   const backend = await initBackend(args.backend);
   const cacheUnpackedWeights = args.cacheUnpackedWeights ?? false;
@@ -191,8 +224,10 @@ async function benchModels(args: BenchArgs, modelDir: string, baselineDir: strin
   const models: ModelBench[] = dirs.map((dir, m) => ({
     role: m === 0 ? 'model' : 'baseline',
     dir,
-    weightBytes: weights[m]!.bytes,
-    weightFiles: weights[m]!.files,
+    graph: graphOf(files[m]!),
+    fusedNodes: files[m]!.fusedNodes,
+    weightBytes: files[m]!.bytes,
+    weightFiles: files[m]!.files,
     memoryBytes: memory[m]!,
     decoding: loaded[m]!.decoding,
     decodingNote: loaded[m]!.decodingNote,
@@ -216,7 +251,7 @@ async function benchModels(args: BenchArgs, modelDir: string, baselineDir: strin
     : null;
   return {
     backend: backend.backend, backendDetail: backend.detail, cacheUnpackedWeights, image: imagePath, question,
-    tokens: args.tokens, warmup: args.warmup, runs: args.runs, baselineFrom, models, ratio,
+    tokens: args.tokens, warmup: args.warmup, runs: args.runs, baselineFrom, models, sameGraphs: b ? a!.graph === b.graph : null, ratio,
     tensors: { before, after, leaked: after - before },
   };
 }
@@ -247,8 +282,9 @@ export function formatBenchReport(r: BenchReport): string {
   const body = rows.map(([label, get, fmt]) => (b ? [label, fmt(get(a)), fmt(get(b)), (get(a) / get(b)).toFixed(2)] : [label, fmt(get(a))]));
   const out = [
     `backend ${r.backend} (${r.backendDetail})${r.cacheUnpackedWeights ? ', unpacked weights cached (float32 on the wasm heap, not counted below)' : ''}`,
-    `model:    ${a.dir} (${a.decoding})`,
-    b ? `baseline: ${b.dir} (${b.decoding}${r.baselineFrom === 'option' ? '' : `, from ${r.baselineFrom}`})` : 'baseline: none (pass --baseline <floatModelDir> to compare)',
+    `model:    ${a.dir} (${a.graph} graph, ${a.decoding})`,
+    b ? `baseline: ${b.dir} (${b.graph} graph${r.baselineMade === 'fuse' ? ' made for the run' : r.baselineMade === 'import' ? ', imported for the run' : ''}, ${b.decoding}${r.baselineFrom === 'option' ? '' : `, from ${r.baselineFrom}`})` : 'baseline: none (pass --baseline <floatModelDir> to compare)',
+    ...(r.sameGraphs === false ? ['graphs differ (fused vs unfused): the ratios mix op fusion with the weights'] : []),
     `prompt: ${a.promptLength} tokens ("${r.question}" about ${r.image}); ${r.tokens} decode steps per run, forced past EOS`,
     `${r.warmup} warmup + ${r.runs} timed rounds${b ? ', models interleaved' : ''}`,
     '',
@@ -304,10 +340,19 @@ async function readImage(file: string): Promise<RgbaImage> {
   return { data: img.bitmap.data, width: img.bitmap.width, height: img.bitmap.height };
 }
 
-/** Bytes of the weight shards model.json lists (what a user downloads besides the JSON files). */
-async function weightFileBytes(dir: string): Promise<{ bytes: number; files: number }> {
+interface ModelFiles {
+  /** Bytes of the weight shards model.json lists (what a user downloads besides the JSON files). */
+  bytes: number;
+  files: number;
+  /** Nodes of the fused decoder ops in the graph. */
+  fusedNodes: number;
+}
+
+const graphOf = (f: Pick<ModelFiles, 'fusedNodes'>): ModelBench['graph'] => (f.fusedNodes > 0 ? 'fused' : 'unfused');
+
+async function modelFiles(dir: string): Promise<ModelFiles> {
   const file = path.join(dir, 'model.json');
-  let json: { weightsManifest?: Array<{ paths?: unknown }> };
+  let json: { weightsManifest?: Array<{ paths?: unknown }>; modelTopology?: { node?: unknown } };
   try {
     json = JSON.parse(await fs.readFile(file, 'utf8')) as typeof json;
   } catch (e) {
@@ -321,5 +366,7 @@ async function weightFileBytes(dir: string): Promise<{ bytes: number; files: num
     if (!st) throw new BenchInputError(`${path.join(dir, p)}: weight shard listed in model.json not found`);
     bytes += st.size;
   }
-  return { bytes, files: paths.length };
+  const nodes = Array.isArray(json.modelTopology?.node) ? json.modelTopology.node as Array<{ op?: unknown }> : [];
+  const fusedNodes = nodes.filter((n) => typeof n.op === 'string' && FUSED_OPS.includes(n.op)).length;
+  return { bytes, files: paths.length, fusedNodes };
 }

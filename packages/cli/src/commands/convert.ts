@@ -85,7 +85,7 @@ export const convertCommand = (worker?: URL): CommandModule<object, ConvertArgs>
     .option('seed', { type: 'number', default: 0, describe: 'seed of the sample selection (and rotation signs)' })
     .option('backend', { choices: BACKEND_NAMES, default: 'auto' as BackendName, describe: 'tfjs backend' })
     .option('emit', { choices: ['quantized', 'float'] as const, default: 'quantized' as const, describe: 'quantized: MbqQuantizedMatMul nodes with packed weights (needs @tfjs-mbq/ops); float: plain graph, dequantized weights' })
-    .option('fuse', { type: 'boolean', default: true, describe: "write the decoder's RMSNorm, RoPE + attention, SiLU gate and q/k/v, gate/up linears as fused @tfjs-mbq/ops ops (fewer ops per token); --no-fuse: plain tfjs ops" })
+    .option('fuse', { type: 'boolean', default: true, describe: "write the decoder's RMSNorm (with the residual add before it), RoPE + attention, SiLU gate and q/k/v, gate/up linears as fused @tfjs-mbq/ops ops (fewer ops per token); --no-fuse: plain tfjs ops" })
     .option('include', { type: 'string', array: true, describe: 'quantize only the decoder-block linears matching these glob patterns (`*`, `?`; labels as `tfjs-mbq inspect` shows them, e.g. \'layers.*.mlp.*\' or \'*.q_proj\', or node names)' })
     .option('exclude', { type: 'string', array: true, describe: 'keep the decoder-block linears matching these glob patterns float (e.g. \'layers.0.*\' \'*.down_proj\'); vision tower, projector and lm_head always stay float' })
     .option('weight-shard-size-bytes', { type: 'number', describe: 'largest weight shard file of the output [default: 4194304, as tensorflowjs_converter]' })

@@ -11,6 +11,7 @@ interface ImportArgs {
   weightShardSizeBytes: number;
   imageSize?: string;
   maxPositions?: number;
+  fuse: boolean;
   progress: boolean;
 }
 
@@ -32,8 +33,10 @@ export const importCommand: CommandModule<object, ImportArgs> = {
     .option('weight-shard-size-bytes', { type: 'number', default: DEFAULT_SHARD_BYTES, describe: 'largest weight shard file' })
     .option('image-size', { type: 'string', describe: 'Qwen2-VL: the resized image HxW the graph is built for (a smart_resize output; default: the processor\'s size for a 448x448 image)' })
     .option('max-positions', { type: 'number', describe: 'most positions (prompt + answer tokens) the graph covers, at most 16384 [default: config.json\'s max_position_embeddings, or 4096 when it states more: the causal-mask table is positions² floats]' })
+    .option('fuse', { type: 'boolean', default: true, describe: 'write the decoder in the fused ops convert writes (MbqRmsNorm, MbqSiluGate, MbqRope, MbqAttention; merged qkv and gate-up linears), so the float model runs like for like against a converted one; --no-fuse for the plain graph, which convert reads' })
     .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr (--no-progress to silence)' })
-    .example('$0 import fixtures/hf/llava-1.5-tiny --out out/llava-tiny', 'import a LLaVA-1.5 checkpoint') as unknown as Argv<ImportArgs>,
+    .example('$0 import fixtures/hf/llava-1.5-tiny --out out/llava-tiny', 'import a LLaVA-1.5 checkpoint (fused decoder ops)')
+    .example('$0 import fixtures/hf/llava-1.5-tiny --out out/llava-plain --no-fuse', 'the plain graph, as convert reads it') as unknown as Argv<ImportArgs>,
   handler: async (argv: ArgumentsCamelCase<ImportArgs>) => {
     const bars = progressBars(process.stderr, argv.progress);
     const t0 = Date.now();
@@ -47,12 +50,14 @@ export const importCommand: CommandModule<object, ImportArgs> = {
     }
     try {
       const r = await importCheckpoint({
-        hfDir: argv.hfDir, outDir: argv.out, dtype: argv.dtype, shardBytes: argv.weightShardSizeBytes, handleSignals: true, imageSize, maxPositions: argv.maxPositions,
+        hfDir: argv.hfDir, outDir: argv.out, dtype: argv.dtype, shardBytes: argv.weightShardSizeBytes, handleSignals: true, imageSize, maxPositions: argv.maxPositions, fuse: argv.fuse,
         onProgress: (e) => bars.update('import', e.done, e.total, e.name),
       });
       bars.end();
       process.stdout.write(`imported ${r.architecture}: ${r.weights} weights, ${(r.weightBytes / 2 ** 20).toFixed(2)} MiB in ${r.shards} shard(s) (${argv.dtype}); ` +
-        `${r.mbq.imageTokenCount} image tokens at offset ${r.mbq.imageTokenOffset}\nwrote ${printable(r.outDir)} in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+        `${r.mbq.imageTokenCount} image tokens at offset ${r.mbq.imageTokenOffset}\n` +
+        (r.fused ? `fused: ${r.fused.attention} attention, ${r.fused.rmsNorm} RMSNorm (${r.fused.addRmsNorm} with the residual add), ${r.fused.siluGate} SiLU gate; ${r.fused.mergedLinears} linear groups merged; ${r.fused.nodesBefore} -> ${r.fused.nodesAfter} nodes\n` : '') +
+        `wrote ${printable(r.outDir)} in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
     } catch (e) {
       bars.end();
       if (!isImportError(e)) throw e;

@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadModelDir, analyseGraph, isConversionError, type QuantizationJson } from '@tfjs-mbq/converter';
-import { MbqAttention, MbqRmsNorm, MbqRope, MbqSiluGate } from '@tfjs-mbq/ops';
+import { MbqAddRmsNorm, MbqAttention, MbqRmsNorm, MbqRope, MbqSiluGate } from '@tfjs-mbq/ops';
 import { formatBytes, table } from '../ui/progress.js';
 import { sizeLine } from './convert.js';
 import { MBQ_QUANTIZED_MATMUL_OP, storedByteLength } from '@tfjs-mbq/format';
@@ -79,7 +79,7 @@ async function inspect(argv: InspectArgs): Promise<void> {
     const out: string[] = [];
     out.push(`${P(info.dir)}: ${info.nodes} nodes, ${info.weights} weights (${info.parameters} values, ${formatBytes(info.weightBytes)}), ${info.linears} linears with constant weights`);
     if (customOps.length) out.push(`${customOps.length} ${MBQ_QUANTIZED_MATMUL_OP} nodes (needs import '@tfjs-mbq/ops')`);
-    const fused = [MbqRmsNorm, MbqRope, MbqAttention, MbqSiluGate].filter((op) => info.ops[op]).map((op) => `${op} ${info.ops[op]}`);
+    const fused = [MbqRmsNorm, MbqAddRmsNorm, MbqRope, MbqAttention, MbqSiluGate].filter((op) => info.ops[op]).map((op) => `${op} ${info.ops[op]}`);
     if (fused.length) out.push(`fused decoder ops: ${fused.join(', ')} (needs import '@tfjs-mbq/ops'; decoder blocks are found in unfused graphs only)`);
     out.push('', `decoder blocks: ${analysis.blocks.length}`);
     out.push(table(['block', 'group', 'linears', 'fold into', 'output compared'], analysis.blocks.flatMap((b) => b.groups.map((g) => [

@@ -44,7 +44,7 @@ function readJson<T>(file: string): T {
 }
 
 /** The graph's pixel_values of a PNG, made as calibration makes them (mbq.json's processor and layout). */
-export class GraphImages {
+class GraphImages {
   private constructor(readonly processor: ImageProcessorConfig, readonly layout: ImageInputLayout, readonly imageSize: [number, number]) {}
 
   static of(modelDir: string): GraphImages {

@@ -2,28 +2,32 @@
  * Rewrites the decoder patterns of a written graph into the fused ops of @tfjs-mbq/ops
  * (docs/architecture.md, "Fused decoder ops"), so that a decode step runs fewer ops:
  * - RMSNorm  Square→Mean→Add(eps)→Rsqrt→Mul(x)→Mul(gamma)          -> MbqRmsNorm(x, gamma)
+ * - residual MbqRmsNorm(Add(a, b), gamma), a and b activations -> MbqAddRmsNorm(a, b, gamma)
+ *   (outputs [y, sum]; the Add's other readers, the next residual add, read sum)
  * - SiLU gate Mul(Mul(g, Sigmoid(g)), u), g and u linears of one x -> MbqSiluGate(gate_up), gate_up
  *   one linear (MatMul or MbqQuantizedMatMul) whose weight rows are gate's then up's
  * - attention per-head slices, RoPE (rotate-half), scores, scale, additive mask, Softmax, context,
  *   concat of heads -> MbqAttention(MbqRope(q), MbqRope(k), v, mask); when q/k/v are linears of
  *   one x: one qkv linear, one MbqRope over its q and k heads, and three slices.
  * Patterns are found by structure (ops, constants and wiring), never by node names. The final
- * node of each pattern keeps its name, so every consumer still reads it; nodes nothing reads any
- * more are then dropped. Applied to the graph a conversion writes (quantized and float alike);
+ * node of each pattern keeps its name, so every consumer still reads it (an Add folded into a
+ * norm is the one node whose readers are rewired); nodes nothing reads any more are then dropped. Applied to the graph a conversion writes (quantized and float alike);
  * the conversion itself (sensitivity's tf.grad, the search) runs on the unfused graph.
  */
 import {
-  encodeAttentionAttrs, encodeRmsNormAttrs, encodeRopeAttrs, MBQ_ATTENTION_OP, MBQ_QUANTIZED_MATMUL_OP,
+  encodeAttentionAttrs, encodeRmsNormAttrs, encodeRopeAttrs, MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_QUANTIZED_MATMUL_OP,
   MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP, quantizedMatMulAttrsOfJson,
 } from '@tfjs-mbq/format';
 import type { GraphDefJson, NodeDefJson } from '../graph/types.js';
 import type { WeightArray, WeightMap } from '../io/weights.js';
 import { attrBool, attrInt, canonicalTensor, dataInputs, parseTensorName } from '../graph/attrs.js';
 import { cloneGraph } from '../graph/fold.js';
-import { copyWeights, weightInfo } from '../io/lazy_weights.js';
+import { copyWeights, LazyWeightMap, weightInfo } from '../io/lazy_weights.js';
 
 export interface FuseReport {
   rmsNorm: number;
+  /** Of those, norms that took in the residual Add they read (MbqAddRmsNorm). */
+  addRmsNorm: number;
   siluGate: number;
   attention: number;
   /** Linears merged into one (q/k/v: 3 -> 1; gate/up: 2 -> 1), counted as merged groups. */
@@ -48,7 +52,8 @@ class Graph {
   readonly byName = new Map<string, NodeDefJson>();
   private readonly taken = new Set<string>();
 
-  constructor(readonly nodes: NodeDefJson[], readonly weights: WeightMap) {
+  /** spill: merged weights go to the lazy map's scratch file as they are made (memory holds one at a time). */
+  constructor(readonly nodes: NodeDefJson[], readonly weights: WeightMap, private readonly spill = false) {
     for (const n of nodes) { this.byName.set(n.name, n); this.taken.add(n.name); }
   }
 
@@ -120,6 +125,7 @@ class Graph {
     const name = this.fresh(base);
     const dtype = w.dtype === 'int32' ? 'DT_INT32' : 'DT_FLOAT';
     this.weights.set(name, w);
+    if (this.spill && this.weights instanceof LazyWeightMap) this.weights.spill([name]);
     return this.add({ name, op: 'Const', attr: { dtype: { type: dtype }, value: { tensor: { dtype, tensorShape: { dim: w.shape.map((d) => ({ size: String(d) })) } } } } });
   }
 
@@ -398,6 +404,29 @@ function fuseAttention(g: Graph, cat: NodeDefJson): 'qkv' | 'split' | false {
   return qkv ? 'qkv' : 'split';
 }
 
+/**
+ * MbqRmsNorm `n` of Add(a, b) -> MbqAddRmsNorm(a, b, gamma), keeping n's name (output 0 is its
+ * y); every other reader of the Add reads output 1 (the sum). Only an Add of two activations
+ * (no Const operand: a bias or position-table add stays) in float, not a graph output (`keep`).
+ */
+function fuseResidualNorm(g: Graph, n: NodeDefJson, keep: ReadonlySet<string>): boolean {
+  const [xRef, gamma] = g.ins(n);
+  const add = g.node(xRef, ...ADD);
+  if (!add || keep.has(add.name) || (add.attr?.T?.type ?? 'DT_FLOAT') !== 'DT_FLOAT') return false;
+  const ab = g.ins(add);
+  if (ab.length !== 2 || ab.some((r) => g.node(r, 'Const') !== undefined)) return false;
+  for (const m of g.nodes) {
+    if (m === n || !m.input) continue;
+    m.input = m.input.map((r) => {
+      const p = parseTensorName(r);
+      if (p.node !== add.name) return r;
+      return p.control ? `^${n.name}` : `${n.name}:1`;
+    });
+  }
+  g.replace(n, MBQ_ADD_RMS_NORM_OP, [ab[0]!, ab[1]!, gamma!], n.attr);
+  return true;
+}
+
 /** Drops nodes that nothing reads any more and that something read before (and their weights). */
 function dropDead(g: Graph, readBefore: ReadonlySet<string>): NodeDefJson[] {
   let nodes = g.nodes;
@@ -412,12 +441,40 @@ function dropDead(g: Graph, readBefore: ReadonlySet<string>): NodeDefJson[] {
   return nodes;
 }
 
-/** The graph with its decoder patterns fused (a copy; `weights` is not modified). */
-export function fuseDecoderOps(graph: GraphDefJson, weights: WeightMap): { graph: GraphDefJson; weights: WeightMap; report: FuseReport } {
+export interface FuseOptions {
+  /**
+   * With a lazy weight map: move each merged weight to the map's scratch file as soon as it is made
+   * (a float model's merged q/k/v and gate/up weights are most of it); the caller disposes the
+   * returned map. Default false (a quantized model's merged weights are small).
+   */
+  spill?: boolean;
+}
+
+/** Nodes a signature names (tensor "name" fields of its inputs and outputs): the fuse pass keeps them. */
+export function signatureNodes(signature: Record<string, unknown> | undefined): Set<string> {
+  const names = new Set<string>();
+  for (const part of ['inputs', 'outputs']) {
+    const entries = signature?.[part];
+    if (!entries || typeof entries !== 'object') continue;
+    for (const e of Object.values(entries as Record<string, unknown>)) {
+      const name = (e as { name?: unknown } | null)?.name;
+      if (typeof name === 'string') names.add(parseTensorName(name).node);
+    }
+  }
+  return names;
+}
+
+/**
+ * The graph with its decoder patterns fused (a copy; `weights` is not modified). `keep`: nodes
+ * read from outside the graph (signature outputs), never folded away.
+ */
+export function fuseDecoderOps(
+  graph: GraphDefJson, weights: WeightMap, keep: ReadonlySet<string> = new Set(), opts: FuseOptions = {},
+): { graph: GraphDefJson; weights: WeightMap; report: FuseReport } {
   const out = cloneGraph(graph);
-  const g = new Graph(out.node, copyWeights(weights));
+  const g = new Graph(out.node, copyWeights(weights), opts.spill ?? false);
   const readBefore = new Set(out.node.flatMap((n) => (n.input ?? []).map((r) => parseTensorName(r).node)));
-  const report: FuseReport = { rmsNorm: 0, siluGate: 0, attention: 0, mergedLinears: 0, nodesBefore: out.node.length, nodesAfter: 0 };
+  const report: FuseReport = { rmsNorm: 0, addRmsNorm: 0, siluGate: 0, attention: 0, mergedLinears: 0, nodesBefore: out.node.length, nodesAfter: 0 };
   const original = out.node.slice();
   for (const n of original) {
     const fused = fuseAttention(g, n);
@@ -429,6 +486,10 @@ export function fuseDecoderOps(graph: GraphDefJson, weights: WeightMap): { graph
     if (fuseSiluGate(g, n)) { report.siluGate++; report.mergedLinears++; continue; }
     const r = matchRmsNorm(g, n);
     if (r) { g.replace(n, MBQ_RMS_NORM_OP, [r.x, r.gamma], encodeRmsNormAttrs({ eps: r.eps })); report.rmsNorm++; }
+  }
+  // After the norms above: the Add of a residual is matched as the input of a fused norm.
+  for (const n of original) {
+    if (n.op === MBQ_RMS_NORM_OP && fuseResidualNorm(g, n, keep)) report.addRmsNorm++;
   }
   out.node = dropDead(g, readBefore);
   // Producers first: new nodes were appended after their consumers' originals.

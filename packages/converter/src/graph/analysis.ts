@@ -13,7 +13,7 @@ import { ConversionError } from '../io/errors.js';
 import { attrBool, attrString, dataInputs, parseTensorName } from './attrs.js';
 import { SUPPORTED_OPS } from './ops.js';
 
-export const LINEAR_OPS: ReadonlySet<string> = new Set(['MatMul', 'BatchMatMul', 'BatchMatMulV2', '_FusedMatMul', 'Einsum', MBQ_QUANTIZED_MATMUL_OP]);
+const LINEAR_OPS: ReadonlySet<string> = new Set(['MatMul', 'BatchMatMul', 'BatchMatMulV2', '_FusedMatMul', 'Einsum', MBQ_QUANTIZED_MATMUL_OP]);
 /** Ops that only move data around: a channel scale passes through them unchanged. */
 const PASS_THROUGH = new Set(['Identity', 'Reshape', 'Transpose', 'Snapshot', 'StopGradient', 'ExpandDims', 'Squeeze']);
 /** Ops that select channels (head slices) without mixing them. */
@@ -109,7 +109,7 @@ export class GraphIndex {
   }
 }
 
-export function labelOf(name: string): string {
+function labelOf(name: string): string {
   const parts = name.split('/').filter((p) => p !== 'MatMul' && p !== 'lm' && p !== 'self_attn' && p !== 'mlp');
   return parts.join('.') || name;
 }

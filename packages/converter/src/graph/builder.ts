@@ -102,7 +102,7 @@ export class GraphBuilder {
 }
 
 /** Lays weights out in order into shards named group1-shard{i}of{n}.bin. */
-export function packModel(graph: GraphDefJson, weights: readonly WeightTensor[], shardBytes = 4 * 1024 * 1024): { modelJson: ModelJson; shards: Uint8Array[] } {
+function packModel(graph: GraphDefJson, weights: readonly WeightTensor[], shardBytes = 4 * 1024 * 1024): { modelJson: ModelJson; shards: Uint8Array[] } {
   const entries: WeightEntryJson[] = weights.map((w) => ({ name: w.name, shape: w.shape.slice(), dtype: w.dtype }));
   const total = weights.reduce((s, w) => s + w.data.byteLength, 0);
   const all = new Uint8Array(total);
@@ -121,7 +121,7 @@ export function packModel(graph: GraphDefJson, weights: readonly WeightTensor[],
 }
 
 /** Writes model.json and its shards; each file goes to a temporary name first, then is renamed. */
-export async function writeGraphModel(dir: string, modelJson: ModelJson, shards: readonly Uint8Array[]): Promise<void> {
+async function writeGraphModel(dir: string, modelJson: ModelJson, shards: readonly Uint8Array[]): Promise<void> {
   await mkdir(dir, { recursive: true });
   const paths = modelJson.weightsManifest.flatMap((g) => g.paths);
   if (paths.length !== shards.length) throw new Error(`writeGraphModel: ${paths.length} shard paths for ${shards.length} shards`);

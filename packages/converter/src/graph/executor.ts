@@ -27,7 +27,7 @@ export interface ExecuteOptions {
   streamConsts?: boolean;
 }
 
-export function weightToTensor(w: WeightArray): tf.Tensor {
+function weightToTensor(w: WeightArray): tf.Tensor {
   return tf.tensor(w.data, w.shape, w.dtype);
 }
 

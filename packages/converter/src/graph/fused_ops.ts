@@ -1,16 +1,15 @@
 /**
- * The fused decoder ops of @tfjs-mbq/ops (MbqRmsNorm, MbqSiluGate, MbqRope, MbqAttention; what
+ * The fused decoder ops of @tfjs-mbq/ops (MbqRmsNorm, MbqAddRmsNorm, MbqSiluGate, MbqRope, MbqAttention; what
  * emit/fuse.ts writes) as compositions of tfjs ops, so the executor runs a fused graph with
  * gradients (tf.grad) on any backend: the converter reads its own fused output like any graph.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
   decodeAttentionAttrs, decodeRmsNormAttrs, decodeRopeAttrs,
-  MBQ_ATTENTION_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP,
+  MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP,
 } from '@tfjs-mbq/format';
+import type { OpImpl } from './ops.js';
 import type { NodeDefJson } from './types.js';
-
-type OpImpl = (inputs: tf.Tensor[], node: NodeDefJson) => tf.Tensor;
 
 const reader = (n: NodeDefJson) => (name: string): unknown => {
   const a = n.attr?.[name];
@@ -25,10 +24,13 @@ function rotate(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
   return tf.add(tf.mul(x, c), tf.mul(rot, s));
 }
 
+const rmsNorm = (x: tf.Tensor, gamma: tf.Tensor, eps: number): tf.Tensor => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), gamma);
+
 export const FUSED_OP_IMPLS: Record<string, OpImpl> = {
-  [MBQ_RMS_NORM_OP]: ([x, gamma], n) => {
-    const { eps } = decodeRmsNormAttrs(reader(n), `node "${n.name}"`);
-    return tf.mul(tf.mul(x!, tf.rsqrt(tf.add(tf.mean(tf.square(x!), -1, true), eps))), gamma!);
+  [MBQ_RMS_NORM_OP]: ([x, gamma], n) => rmsNorm(x!, gamma!, decodeRmsNormAttrs(reader(n), `node "${n.name}"`).eps),
+  [MBQ_ADD_RMS_NORM_OP]: ([x, residual, gamma], n) => {
+    const sum = tf.add(x!, residual!);
+    return [rmsNorm(sum, gamma!, decodeRmsNormAttrs(reader(n), `node "${n.name}"`).eps), sum];
   },
   [MBQ_SILU_GATE_OP]: ([x]) => {
     const [g, u] = tf.split(x!, 2, -1);

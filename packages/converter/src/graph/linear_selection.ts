@@ -22,7 +22,7 @@ export interface LinearSelection {
 }
 
 /** The whole-string regular expression of a glob pattern. */
-export function globRegExp(pattern: string): RegExp {
+function globRegExp(pattern: string): RegExp {
   const body = [...pattern].map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[\\^$.|+()[\]{}]/g, '\\$&'))).join('');
   return new RegExp(`^${body}$`);
 }

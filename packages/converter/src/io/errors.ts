@@ -1,4 +1,4 @@
-/** Every error the converter reports on bad input: a stable code, and a message naming the file or node. */
+/** Every error the converter reports as one line: bad input (a stable code, a message naming the file or node) or a failed backend. */
 import { CodedError, FormatError, type FormatErrorCode } from '@tfjs-mbq/format';
 
 export type ConversionErrorCode =
@@ -6,7 +6,9 @@ export type ConversionErrorCode =
   | 'UNSUPPORTED_OP' | 'GRAPH_ANALYSIS' | 'GRAPH_EXEC'
   | 'OPTION' | 'OUTPUT_PATH' | 'WRITE'
   | 'CALIB_EMPTY' | 'CALIB_MANIFEST' | 'CALIB_IMAGE' | 'CALIB_TOKEN'
-  | 'INTERRUPTED';
+  | 'INTERRUPTED'
+  /** The backend failed (a lost or out-of-memory device, non-finite results): not the input's fault. */
+  | 'BACKEND';
 
 export class ConversionError extends CodedError<ConversionErrorCode> {
   override name = 'ConversionError';

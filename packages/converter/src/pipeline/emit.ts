@@ -8,12 +8,13 @@ import { ConversionError } from '../io/errors.js';
 import type { AtomicOutputDir } from '../io/atomic.js';
 import { convertedGraph, serialiseGraphModel } from '../emit/graph_model.js';
 import { dequantizedArray } from '../emit/quantize.js';
-import { fuseDecoderOps } from '../emit/fuse.js';
+import { fuseDecoderOps, signatureNodes } from '../emit/fuse.js';
 import { buildQuantizationJson, type QuantizationJson } from '../emit/quantization_json.js';
 import { renderReport } from '../emit/report.js';
 import type { ModelState } from '../graph/fold.js';
 import { blockLinears } from './load.js';
 import type { Progress } from './progress.js';
+
 
 /** What quantization.json records, less what emit measures itself (kept-float linears, weight bytes). */
 type QuantizationInputs = Omit<Parameters<typeof buildQuantizationJson>[0], 'keptFloat' | 'size'>;
@@ -28,7 +29,7 @@ export async function emitStage(
   if (opts.emit === 'float') for (const [id, q] of quantized) dequantized.set(id, await dequantizedArray(q));
   const unfused = convertedGraph(state.graph, state.weights, analysis.linears, quantized, opts.emit, dequantized);
   // The written graph only: the conversion above ran (and took gradients) on the plain ops.
-  const conv = opts.fuse ? fuseDecoderOps(unfused.graph, unfused.weights) : unfused;
+  const conv = opts.fuse ? fuseDecoderOps(unfused.graph, unfused.weights, signatureNodes(model.modelJson.signature)) : unfused;
   const needsOps = opts.emit === 'quantized' || conv.graph.node !== unfused.graph.node;
   const { modelJson, shards, paths, totalBytes } = serialiseGraphModel(conv.graph, conv.weights, {
     generatedBy: model.modelJson.generatedBy ?? 'unknown',

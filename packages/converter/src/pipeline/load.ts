@@ -29,7 +29,7 @@ export async function loadStage(opts: ResolvedOptions, progress: Progress): Prom
   const modelFile = model.where('model.json');
   const fusedNode = model.modelJson.modelTopology.node.find((n) => FUSED_OPS.includes(n.op));
   if (fusedNode) {
-    throw new ConversionError('GRAPH_ANALYSIS', `${modelFile}: node "${fusedNode.name}" is a fused ${fusedNode.op} written by tfjs-mbq convert; convert the float model it came from instead`, modelFile);
+    throw new ConversionError('GRAPH_ANALYSIS', `${modelFile}: node "${fusedNode.name}" is a fused ${fusedNode.op} (written by tfjs-mbq convert, or by import's --fuse); convert the unfused float model instead (a Hugging Face checkpoint itself, or its tfjs-mbq import --no-fuse)`, modelFile);
   }
   const analysis = analyseGraph(model.modelJson.modelTopology, model.weights);
   if (analysis.blocks.length === 0) {

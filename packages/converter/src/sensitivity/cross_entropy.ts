@@ -38,3 +38,25 @@ export function captionCrossEntropy(
     return tf.neg(tf.sum(tf.mul(picked, tf.tensor1d(weights)))) as tf.Scalar;
   });
 }
+
+/**
+ * The batched form of the same loss: the sum over a padded chunk's samples of each one's mean
+ * caption cross-entropy. Samples in a causal batch are independent, so its gradient at a sample's
+ * rows is that sample's own. Dense target weights [B*S, V] instead of a gather: wasm has no kernel
+ * for gather's gradient.
+ */
+export function summedCaptionLoss(
+  logits: tf.Tensor, samples: readonly { inputIds: ArrayLike<number>; captionMask: ArrayLike<number> }[], seqLen: number,
+): tf.Scalar {
+  const V = logits.shape[logits.rank - 1];
+  const target = new Float32Array(samples.length * seqLen * V);
+  samples.forEach((s, b) => {
+    let count = 0;
+    for (let p = 1; p < s.inputIds.length; p++) if (s.captionMask[p]) count++;
+    for (let p = 1; p < s.inputIds.length; p++) {
+      if (s.captionMask[p]) target[(b * seqLen + p - 1) * V + s.inputIds[p]] = 1 / count;
+    }
+  });
+  const logp = tf.logSoftmax(tf.reshape(logits, [-1, V]));
+  return tf.neg(tf.sum(tf.mul(logp, tf.tensor2d(target, [samples.length * seqLen, V])))) as tf.Scalar;
+}

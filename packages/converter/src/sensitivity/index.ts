@@ -1,4 +1,4 @@
-export { captionCrossEntropy } from './cross_entropy.js';
+export { captionCrossEntropy, summedCaptionLoss } from './cross_entropy.js';
 export { lowerMedian, clampByMedian } from './median.js';
 export {
   measureSensitivity, groupRatio,

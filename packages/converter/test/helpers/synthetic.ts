@@ -6,9 +6,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildGraph } from '../../../../fixtures/src/model/export.js';
 import { tinyVlmConfig, type TinyVlmConfig } from '../../../../fixtures/src/model/config.js';
-import { syntheticWeights, writeSyntheticVlm } from '../../../../fixtures/src/model/synthetic.js';
+import { writeSyntheticVlm } from '../../../../fixtures/src/model/synthetic.js';
 import { WordTokenizer } from '../../../../fixtures/src/tokenizer.js';
 
 export interface SyntheticOptions {
@@ -19,7 +18,7 @@ export interface SyntheticOptions {
   randomGammas?: boolean;
 }
 
-export function syntheticConfig(opts: SyntheticOptions = {}): { config: TinyVlmConfig; tok: WordTokenizer } {
+function syntheticConfig(opts: SyntheticOptions = {}): { config: TinyVlmConfig; tok: WordTokenizer } {
   const tok = WordTokenizer.fixture();
   const c = tinyVlmConfig(tok.size);
   c.imageSize = 32;
@@ -36,5 +35,3 @@ export async function writeSyntheticModel(opts: SyntheticOptions = {}, dir?: str
   await writeSyntheticVlm(out, config, tok, opts);
   return out;
 }
-
-export { buildGraph, syntheticWeights };

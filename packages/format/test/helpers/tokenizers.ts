@@ -6,7 +6,7 @@
  */
 
 /** GPT-2's byte -> printable character table (bytes_to_unicode). */
-export function bytesToUnicode(): string[] {
+function bytesToUnicode(): string[] {
   const bs: number[] = [];
   for (let b = 0x21; b <= 0x7e; b++) bs.push(b);
   for (let b = 0xa1; b <= 0xac; b++) bs.push(b);

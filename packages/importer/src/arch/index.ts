@@ -79,7 +79,7 @@ const llava: Architecture = {
 };
 
 /** A `single` processor (CLIP, SigLIP) must make exactly the vision tower's square input. */
-export function singleImageProblem(p: ImageProcessorConfig, side: number): string | undefined {
+function singleImageProblem(p: ImageProcessorConfig, side: number): string | undefined {
   if (p.kind !== 'single') return `a ${p.kind} image processor does not feed a fixed-size vision tower`;
   const final = p.centerCrop ?? (p.resize && 'height' in p.resize ? p.resize : null);
   if (!final || final.height !== side || final.width !== side) {

@@ -11,12 +11,12 @@
  */
 import { ImportError } from '../errors.js';
 import type { Ops } from '../graph/ops.js';
-import { activation, layerNorm, linear, ropeInputs, type Activation } from '../graph/layers.js';
+import { ACTIVATIONS, activation, layerNorm, linear, ropeInputs, type Activation } from '../graph/layers.js';
 import type { SafetensorsCheckpoint } from '../safetensors/index.js';
 import { ConfigFields, isRecord } from './config_fields.js';
 import { findPrefix, isLayerInRange, type PartCandidates } from './layout.js';
 import { WeightPlan, type WeightSpec } from './plan.js';
-import { ACTIVATIONS_READ, decoderForward, decoderTextConfig, decoderWeights, type TextConfig, type TextFamily } from './text_config.js';
+import { decoderForward, decoderTextConfig, decoderWeights, type TextConfig, type TextFamily } from './text_config.js';
 import { patchify, vitLayer, vitLayerWeights } from './vit.js';
 
 export const LLAVA_ARCHITECTURE = 'LlavaForConditionalGeneration';
@@ -50,8 +50,6 @@ export interface LlavaConfig {
   imageTokenCount: number;
 }
 
-const ACTS = ACTIVATIONS_READ;
-
 /** transformers' LlavaConfig when vision_config is absent: the CLIP ViT-L/14-336 of LLaVA-1.5. */
 const LLAVA_DEFAULT_VISION = { hidden_size: 1024, intermediate_size: 4096, patch_size: 14, image_size: 336, num_hidden_layers: 24, num_attention_heads: 16 };
 
@@ -64,7 +62,7 @@ function clipVision(v: ConfigFields): ClipVisionConfig {
   const c: ClipVisionConfig = {
     imageSize: v.int('image_size', 224), patchSize: v.int('patch_size', 32), channels: v.int('num_channels', 3),
     hidden: v.int('hidden_size', 768), mlp: v.int('intermediate_size', 3072), layers: v.int('num_hidden_layers', 12),
-    heads: v.int('num_attention_heads', 12), act: v.oneOf('hidden_act', ACTS, 'quick_gelu'), eps: v.num('layer_norm_eps', 1e-5),
+    heads: v.int('num_attention_heads', 12), act: v.oneOf('hidden_act', ACTIVATIONS, 'quick_gelu'), eps: v.num('layer_norm_eps', 1e-5),
   };
   if (c.imageSize % c.patchSize !== 0) throw new ImportError('CONFIG', `${v.file}: vision_config.image_size ${c.imageSize} is not a multiple of patch_size ${c.patchSize}`, v.file);
   if (c.hidden % c.heads !== 0) throw new ImportError('CONFIG', `${v.file}: vision_config.hidden_size ${c.hidden} is not a multiple of num_attention_heads ${c.heads}`, v.file);
@@ -104,7 +102,7 @@ export function parseLlavaConfig(config: unknown, file: string, maxPositions?: n
   }
   const imageTokenId = top.has('image_token_index') ? top.int('image_token_index', undefined, 0) : top.int('image_token_id', 32000, 0);
   return {
-    vision, text, projectorAct: top.oneOf('projector_hidden_act', ACTS, 'gelu'), projectorBias: top.bool('multimodal_projector_bias', true),
+    vision, text, projectorAct: top.oneOf('projector_hidden_act', ACTIVATIONS, 'gelu'), projectorBias: top.bool('multimodal_projector_bias', true),
     featureLayers, visionLayersUsed: Math.max(...featureLayers), selectStrategy, imageTokenId, imageTokenCount,
   };
 }

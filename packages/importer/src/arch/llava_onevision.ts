@@ -19,14 +19,14 @@
  */
 import { selectBestResolution, type ImageInputLayout, type ImageProcessorConfig } from '@tfjs-mbq/format';
 import { ImportError } from '../errors.js';
-import { activation, linear, ropeInputs, type Activation } from '../graph/layers.js';
+import { ACTIVATIONS, activation, linear, ropeInputs, type Activation } from '../graph/layers.js';
 import type { Ops } from '../graph/ops.js';
 import type { SafetensorsCheckpoint } from '../safetensors/index.js';
 import { ConfigFields, isRecord } from './config_fields.js';
 import { findPrefix, isLayerInRange, type PartCandidates } from './layout.js';
 import { parseFeatureLayers } from './llava.js';
 import { WeightPlan, type WeightSpec } from './plan.js';
-import { ACTIVATIONS_READ, decoderForward, decoderTextConfig, decoderWeights, type TextConfig, type TextFamily } from './text_config.js';
+import { decoderForward, decoderTextConfig, decoderWeights, type TextConfig, type TextFamily } from './text_config.js';
 import { patchify, vitLayer, vitLayerWeights, type VitEncoderConfig } from './vit.js';
 
 export const LLAVA_ONEVISION_ARCHITECTURE = 'LlavaOnevisionForConditionalGeneration';
@@ -73,7 +73,7 @@ function siglipVision(v: ConfigFields): SiglipVisionConfig {
   // SiglipVisionConfig defaults.
   const c: SiglipVisionConfig = {
     imageSize: v.int('image_size', 224), patchSize: v.int('patch_size', 16), hidden: v.int('hidden_size', 768), mlp: v.int('intermediate_size', 3072),
-    layers: v.int('num_hidden_layers', 12), heads: v.int('num_attention_heads', 12), act: v.oneOf('hidden_act', ACTIVATIONS_READ, 'gelu_pytorch_tanh'),
+    layers: v.int('num_hidden_layers', 12), heads: v.int('num_attention_heads', 12), act: v.oneOf('hidden_act', ACTIVATIONS, 'gelu_pytorch_tanh'),
     eps: v.num('layer_norm_eps', 1e-6),
   };
   if (v.int('num_channels', 3) !== 3) throw new ImportError('CONFIG', `${v.file}: vision_config.num_channels must be 3 (RGB images)`, v.file);
@@ -127,7 +127,7 @@ export function parseLlavaOnevisionConfig(config: unknown, file: string, maxPosi
   }
   const imageTokenId = top.has('image_token_index') ? top.int('image_token_index', undefined, 0) : top.int('image_token_id', 151646, 0);
   return {
-    vision, text, projectorAct: top.oneOf('projector_hidden_act', ACTIVATIONS_READ, 'gelu'), projectorBias: top.bool('multimodal_projector_bias', true),
+    vision, text, projectorAct: top.oneOf('projector_hidden_act', ACTIVATIONS, 'gelu'), projectorBias: top.bool('multimodal_projector_bias', true),
     featureLayers, visionLayersUsed: Math.max(...featureLayers), imageTokenId, pinpoints, tileGrid,
     imageTokenCount: g * g + rows * (cols + 1),
   };

@@ -42,7 +42,7 @@ function product(s: readonly number[]): number {
  * its memory (4 GiB; a 7B model's largest, the embedding table, has 131 M). A checkpoint (a sparse
  * file, say) whose shapes agree with an absurd config.json is refused before any is allocated.
  */
-export const MAX_TENSOR_ELEMENTS = 2 ** 30;
+const MAX_TENSOR_ELEMENTS = 2 ** 30;
 
 /** Checks a checkpoint tensor's shape against what the config implies, and its size against MAX_TENSOR_ELEMENTS. */
 export function checkSourceShape(ckpt: SafetensorsCheckpoint, spec: WeightSpec): void {
@@ -157,7 +157,7 @@ export function transposeChunk(values: Float32Array, first: number, lo: number, 
 }
 
 /** More weights than any real checkpoint has (a 7B VLM has about 700): a config.json asking for more is refused while planning. */
-export const MAX_WEIGHTS = 100_000;
+const MAX_WEIGHTS = 100_000;
 
 /** A config.json whose layer counts imply more than MAX_WEIGHTS weights (planArchitecture names the file). */
 export class TooManyWeightsError extends Error {

@@ -21,13 +21,13 @@
  */
 import { mergeWindowOrder, smartResize, type ImageInputLayout, type ImageProcessorConfig } from '@tfjs-mbq/format';
 import { ImportError } from '../errors.js';
-import { activation, causalMask, encoderAttention, inverseFrequencies, layerNorm, linear, positionInputs, type Activation, type PositionTables, type RopeCosSin } from '../graph/layers.js';
+import { ACTIVATIONS, activation, causalMask, encoderAttention, inverseFrequencies, layerNorm, linear, positionInputs, type Activation, type PositionTables, type RopeCosSin } from '../graph/layers.js';
 import type { Ops } from '../graph/ops.js';
 import type { SafetensorsCheckpoint } from '../safetensors/index.js';
 import { ConfigFields, isRecord } from './config_fields.js';
 import { findPrefix, type PartCandidates } from './layout.js';
 import { WeightPlan, type WeightSpec } from './plan.js';
-import { ACTIVATIONS_READ, decoderForward, decoderTextConfig, decoderWeights, type TextConfig, type TextFamily } from './text_config.js';
+import { decoderForward, decoderTextConfig, decoderWeights, type TextConfig, type TextFamily } from './text_config.js';
 import { patchify } from './vit.js';
 
 export const QWEN2_VL_ARCHITECTURE = 'Qwen2VLForConditionalGeneration';
@@ -66,7 +66,7 @@ const QWEN2_VL_TEXT: TextFamily = {
 };
 
 /** The image the graph is built for when the import does not name one: transformers' processing of a 448x448 image. */
-export const QWEN2_VL_DEFAULT_IMAGE = 448;
+const QWEN2_VL_DEFAULT_IMAGE = 448;
 
 function visionConfig(v: ConfigFields, outHidden: number): Qwen2VlVisionConfig {
   const modelType = v.has('model_type') ? v.obj.model_type : 'qwen2_vl';
@@ -78,7 +78,7 @@ function visionConfig(v: ConfigFields, outHidden: number): Qwen2VlVisionConfig {
   const heads = v.int('num_heads', 16);
   const rope = v.record('rope_parameters');
   const c: Qwen2VlVisionConfig = {
-    depth: v.int('depth', 32), embed, heads, mlp: Math.trunc(embed * v.num('mlp_ratio', 4)), act: v.oneOf('hidden_act', ACTIVATIONS_READ, 'quick_gelu'),
+    depth: v.int('depth', 32), embed, heads, mlp: Math.trunc(embed * v.num('mlp_ratio', 4)), act: v.oneOf('hidden_act', ACTIVATIONS, 'quick_gelu'),
     patchSize: v.int('patch_size', 14), temporalPatchSize: v.int('temporal_patch_size', 2), mergeSize: v.int('spatial_merge_size', 2),
     outHidden, ropeTheta: rope?.has('rope_theta') ? rope.num('rope_theta') : 10000,
   };
@@ -193,7 +193,7 @@ export function qwen2VlProcessorProblem(c: Qwen2VlConfig, p: ImageProcessorConfi
 }
 
 /** Multimodal RoPE tables by sequence index (get_rope_index for one image at `offset`) and the causal mask. */
-export function qwen2VlPositionTables(c: Qwen2VlConfig, offset: number): PositionTables {
+function qwen2VlPositionTables(c: Qwen2VlConfig, offset: number): PositionTables {
   const t = c.text;
   const d = t.headDim;
   const S = t.maxSeq;

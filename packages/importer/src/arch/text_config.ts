@@ -4,7 +4,7 @@
  */
 import { ImportError } from '../errors.js';
 import type { Ops } from '../graph/ops.js';
-import { decoderStack, mergeImage, type Activation, type DecoderConfig, type RopeConfig, type RopeInputs } from '../graph/layers.js';
+import { ACTIVATIONS, decoderStack, mergeImage, type DecoderConfig, type RopeConfig, type RopeInputs } from '../graph/layers.js';
 import type { ConfigFields } from './config_fields.js';
 import type { WeightPlan } from './plan.js';
 
@@ -31,10 +31,8 @@ export interface TextFamily {
   qkvBias: 'always' | 'attention_bias';
 }
 
-export const ACTIVATIONS_READ: readonly Activation[] = ['gelu', 'gelu_pytorch_tanh', 'quick_gelu', 'silu'];
-
 /** rope_parameters (transformers 5) or rope_theta + rope_scaling (transformers 4); default and linear types. */
-export function ropeOf(t: ConfigFields, headDim: number, maxSeq: number, defaultTheta = 10000): RopeConfig {
+function ropeOf(t: ConfigFields, headDim: number, maxSeq: number, defaultTheta = 10000): RopeConfig {
   const params = t.record('rope_parameters') ?? t.record('rope_scaling');
   const theta = params?.has('rope_theta') ? params.num('rope_theta') : t.num('rope_theta', defaultTheta);
   const type = params ? (params.has('rope_type') ? params.obj.rope_type : params.obj.type ?? 'default') : 'default';
@@ -66,7 +64,7 @@ export function decoderTextConfig(t: ConfigFields, family: TextFamily, topTie: b
   const maxSeq = Math.min(t.int('max_position_embeddings', d.maxSeq), maxPositions);
   if (heads % kvHeads !== 0) throw new ImportError('CONFIG', `${t.file}: text_config.num_attention_heads ${heads} is not a multiple of num_key_value_heads ${kvHeads}`, t.file);
   if (headDim % 2 !== 0) throw new ImportError('CONFIG', `${t.file}: text_config head_dim ${headDim} is odd (RoPE rotates pairs)`, t.file);
-  if (t.oneOf('hidden_act', ACTIVATIONS_READ, 'silu') !== 'silu') throw new ImportError('CONFIG', `${t.file}: text_config.hidden_act must be silu (the gated MLP of ${family.architecture})`, t.file);
+  if (t.oneOf('hidden_act', ACTIVATIONS, 'silu') !== 'silu') throw new ImportError('CONFIG', `${t.file}: text_config.hidden_act must be silu (the gated MLP of ${family.architecture})`, t.file);
   if (t.bool('mlp_bias', false)) throw new ImportError('CONFIG', `${t.file}: text_config.mlp_bias true is not supported`, t.file);
   const qkvBias = family.qkvBias === 'always' || t.bool('attention_bias', false);
   // LLaMA's attention_bias also puts a bias on o_proj, which the graph does not have.

@@ -5,6 +5,7 @@
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { WeightEntryJson } from '@tfjs-mbq/format';
 import { floatToHalfBits } from './half.js';
 
 export type StoredDtype = 'float32' | 'float16';
@@ -17,6 +18,14 @@ export function shardNames(totalBytes: number, shardBytes: number): string[] {
 /** Bytes of `count` values stored as `dtype` (int32 weights always take 4). */
 export function storedBytes(count: number, dtype: StoredDtype | 'int32'): number {
   return count * (dtype === 'float16' ? 2 : 4);
+}
+
+/** The manifest entry of a float32 weight, stored as float16 when `half` (tfjs widens it on load). */
+export function float32Entry(name: string, shape: readonly number[], half: boolean): WeightEntryJson {
+  return half
+    // original_dtype: as tfjs-converter writes it (not in the format's type, which readers do not need).
+    ? { name, shape: shape.slice(), dtype: 'float32', quantization: { dtype: 'float16', original_dtype: 'float32' } } as WeightEntryJson
+    : { name, shape: shape.slice(), dtype: 'float32' };
 }
 
 /** float32 values as little-endian binary16 (into `out` when given); returns the index of the first value beyond float16's range, or -1. */

@@ -1,15 +1,16 @@
 /**
- * Graph-model ops of the fused decoder kernels (MbqRmsNorm, MbqSiluGate, MbqRope, MbqAttention;
+ * Graph-model ops of the fused decoder kernels (MbqRmsNorm, MbqAddRmsNorm, MbqSiluGate, MbqRope, MbqAttention;
  * @tfjs-mbq/format's fused_nodes.ts), registered with tf.registerOp so that tf.loadGraphModel /
  * GraphModel.execute run such nodes.
  */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { registerOp } from '@tensorflow/tfjs-converter';
 import type { GraphNode } from '@tensorflow/tfjs-converter';
 import {
   decodeAttentionAttrs, decodeRmsNormAttrs, decodeRopeAttrs,
-  MBQ_ATTENTION_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP,
+  MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP,
 } from '@tfjs-mbq/format';
+import { addRmsNorm } from '../ops/add_rms_norm.js';
 import { attention } from '../ops/attention.js';
 import { rmsNorm } from '../ops/rms_norm.js';
 import { rope } from '../ops/rope.js';
@@ -26,6 +27,14 @@ export function registerFusedGraphOps(): void {
   registerOp(MBQ_RMS_NORM_OP, (node) => {
     const [x, gamma] = inputsOf(node, MBQ_RMS_NORM_OP, ['x', 'gamma']);
     return rmsNorm(x!, gamma!, decodeRmsNormAttrs((n) => node.attrs[n], `${MBQ_RMS_NORM_OP} node`).eps);
+  });
+  registerOp(MBQ_ADD_RMS_NORM_OP, (node) => {
+    const [x, residual, gamma] = inputsOf(node, MBQ_ADD_RMS_NORM_OP, ['x', 'residual', 'gamma']);
+    const { eps } = decodeRmsNormAttrs((n) => node.attrs[n], `${MBQ_ADD_RMS_NORM_OP} node`);
+    if (tf.util.arraysEqual(x!.shape, residual!.shape)) return addRmsNorm(x!, residual!, gamma!, eps);
+    // The Add it replaced broadcast; the kernels take one shape (a decoder's residuals always are).
+    const sum = tf.add(x!, residual!);
+    return [rmsNorm(sum, gamma!, eps), sum];
   });
   registerOp(MBQ_SILU_GATE_OP, (node) => siluGate(inputsOf(node, MBQ_SILU_GATE_OP, ['x'])[0]!));
   registerOp(MBQ_ROPE_OP, (node) => {

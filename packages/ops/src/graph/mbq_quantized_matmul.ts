@@ -11,7 +11,7 @@ import { quantizedMatMul } from '../ops/quantized_matmul.js';
 
 export { MBQ_QUANTIZED_MATMUL_OP };
 
-export function executeMbqQuantizedMatMul(node: GraphNode): tf.Tensor {
+function executeMbqQuantizedMatMul(node: GraphNode): tf.Tensor {
   const where = `${MBQ_QUANTIZED_MATMUL_OP} node`;
   if (node.inputs.length !== 4) {
     throw new Error(`${where}: expected 4 inputs [x, packed, scales, zeros], got ${node.inputs.length}`);

@@ -1,10 +1,10 @@
 /**
- * Shape checks and dimensions of the fused decoder kernels (MbqRmsNorm, MbqSiluGate, MbqRope,
- * MbqAttention), shared by the op wrappers and every backend's kernel (graph nodes reach the
+ * Shape checks and dimensions of the fused decoder kernels (MbqRmsNorm, MbqAddRmsNorm,
+ * MbqSiluGate, MbqRope, MbqAttention), shared by the op wrappers and every backend's kernel (graph nodes reach the
  * kernels without the wrappers). Errors follow tfjs: "Error in <kernel>: <problem>".
  */
 import type { MbqAttentionAttrs, MbqRopeAttrs } from '../kernel_names.js';
-import { MbqAttention, MbqRmsNorm, MbqRope, MbqSiluGate } from '../kernel_names.js';
+import { MbqAddRmsNorm, MbqAttention, MbqRmsNorm, MbqRope, MbqSiluGate } from '../kernel_names.js';
 
 const fail = (op: string, problem: string): never => {
   throw new Error(`Error in ${op}: ${problem}`);
@@ -12,12 +12,20 @@ const fail = (op: string, problem: string): never => {
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** rows x C. */
-export function rmsNormDims(x: readonly number[], gamma: readonly number[]): { rows: number; C: number } {
-  if (x.length < 1) fail(MbqRmsNorm, `'x' must have rank >= 1, got shape [${x}]`);
+export function rmsNormDims(x: readonly number[], gamma: readonly number[], op: string = MbqRmsNorm): { rows: number; C: number } {
+  if (x.length < 1) fail(op, `'x' must have rank >= 1, got shape [${x}]`);
   const C = x[x.length - 1]!;
-  if (gamma.length !== 1 || gamma[0] !== C) fail(MbqRmsNorm, `'gamma' must have shape [${C}] (the last axis of x [${x}]), got [${gamma}]`);
-  if (C === 0) fail(MbqRmsNorm, `'x' must have a non-empty last axis, got shape [${x}]`);
+  if (gamma.length !== 1 || gamma[0] !== C) fail(op, `'gamma' must have shape [${C}] (the last axis of x [${x}]), got [${gamma}]`);
+  if (C === 0) fail(op, `'x' must have a non-empty last axis, got shape [${x}]`);
   return { rows: size(x) / C, C };
+}
+
+/** rows x C; the kernels take x and residual of one shape (the graph op broadcasts others itself). */
+export function addRmsNormDims(x: readonly number[], residual: readonly number[], gamma: readonly number[]): { rows: number; C: number } {
+  if (x.length !== residual.length || x.some((v, i) => v !== residual[i])) {
+    fail(MbqAddRmsNorm, `'residual' must have the shape of 'x' [${x}], got [${residual}]`);
+  }
+  return rmsNormDims(x, gamma, MbqAddRmsNorm);
 }
 
 /** rows x 2I -> rows x I. */

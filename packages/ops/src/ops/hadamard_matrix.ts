@@ -10,7 +10,7 @@
  * All matrices are scaled by 1/sqrt(d), so they are orthonormal.
  */
 
-export const HADAMARD_BASE_SIZES: readonly number[] = [1, 12, 20, 28];
+const HADAMARD_BASE_SIZES: readonly number[] = [1, 12, 20, 28];
 
 export interface HadamardPlan {
   /** Size of the transformed axis. */

@@ -9,10 +9,10 @@ export type QuantScheme = 'asym' | 'sym';
 
 const f32 = Math.fround;
 /** 1e-5 as the f32 literal the WGSL kernels use. */
-export const MIN_RANGE = f32(1e-5);
+const MIN_RANGE = f32(1e-5);
 
 /** Code range of a scheme: asym [0, 2^b - 1], sym [-2^(b-1), 2^(b-1) - 1]. */
-export function codeRange(bits: number, scheme: QuantScheme): { lo: number; hi: number } {
+function codeRange(bits: number, scheme: QuantScheme): { lo: number; hi: number } {
   return scheme === 'asym' ? { lo: 0, hi: 2 ** bits - 1 } : { lo: -(2 ** (bits - 1)), hi: 2 ** (bits - 1) - 1 };
 }
 
@@ -23,7 +23,7 @@ export interface GroupParams {
 }
 
 /** Scale (and zero) of one group from its min and max (asym) or its absmax (sym, pass min = -absmax). */
-export function paramsFromRange(mn: number, mx: number, bits: number, scheme: QuantScheme): { scale: number; zero: number } {
+function paramsFromRange(mn: number, mx: number, bits: number, scheme: QuantScheme): { scale: number; zero: number } {
   if (scheme === 'asym') {
     const maxq = 2 ** bits - 1;
     const scale = f32(Math.max(f32(mx - mn), MIN_RANGE) / maxq);
@@ -59,7 +59,7 @@ export function groupParams(x: ArrayLike<number>, groupSize: number, bits: numbe
 }
 
 /** q = clamp(round(v / scale) + zero, lo, hi). */
-export function quantizeValue(v: number, scale: number, zero: number, lo: number, hi: number): number {
+function quantizeValue(v: number, scale: number, zero: number, lo: number, hi: number): number {
   return Math.min(Math.max(roundHalfEven(f32(v / scale)) + zero, lo), hi);
 }
 

@@ -142,7 +142,7 @@ function zerosAreSmallIntegers(backend: WasmHeapBackend, zeros: TensorInfo, bits
   return ok;
 }
 
-export const quantizedMatMulWasm: KernelFunc = (args) => {
+const quantizedMatMulWasm: KernelFunc = (args) => {
   const { inputs, backend, attrs } = args;
   const { x, packed, scales, zeros } = inputs as { x: TensorInfo; packed: TensorInfo; scales: TensorInfo; zeros: TensorInfo };
   const a = attrs as unknown as MbqQuantizedMatMulAttrs;

@@ -5,7 +5,7 @@ import { asWebGPU } from './program.js';
 import { unpackDequantizeGpu } from './quantize_programs.js';
 
 /** WGSL: one invocation per output element unpacks its code and applies (q - zero) * scale. */
-export const dequantizeGroupwiseWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
+const dequantizeGroupwiseWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = asWebGPU(MbqDequantizeGroupwise, backend);
   const { packed, scales, zeros } = inputs as MbqDequantizeGroupwiseInputs;
   const { bits, groupSize, inFeatures: K } = attrs as unknown as MbqDequantizeGroupwiseAttrs;

@@ -1,29 +1,32 @@
 /// <reference types="@webgpu/types" />
 /**
- * Direct dispatch of a tfjs-webgpu program's user code into the backend's open compute pass,
- * without runWebGPUProgram's per-call work (issue 17 target 1). runWebGPUProgram builds a shader
- * key from the input shapes, lays out and uploads a uniform buffer (NaN, Inf, every shape and
- * stride) and creates a bind group of every binding on every call; for a kernel whose weights
- * never change and whose only run-time value is M, all of that is constant. Here:
- * - the WGSL is the program's user code behind declarations of our own, in two bind groups:
- *   group 0 the constant inputs (weights), group 1 the output, the per-call inputs and `uniforms`;
- *   one explicit pipeline layout per binding count, so a weights' bind group fits every pipeline;
- * - pipelines are compiled once per (device, shaderKey); the `uniforms` buffer ({ m }) once per
- *   (device, M), written at creation;
- * - bind groups are cached by the buffers they bind (weights: per layer; group 1: per output,
- *   inputs and uniform buffer; tfjs's buffer pool hands the same buffers out again), so a steady
- *   decode loop creates none;
+ * runProgram: how every program of ours reaches the GPU. By default a program's user code is
+ * recorded straight into the backend's open compute pass, without runWebGPUProgram's per-call
+ * work (issue 17): runWebGPUProgram builds a shader key from the input shapes, lays out and
+ * uploads a uniform buffer (NaN, Inf, every shape and stride) and creates a bind group of every
+ * binding on every call, which dominates a small op's cost (tens of µs per call). Here:
+ * - the WGSL is the program's user code behind declarations of our own, in one or two bind
+ *   groups: group 0 the inputs the caller names constant (weights), then the output, the other
+ *   inputs and `uniforms` (`size` for flat programs, then the program's `uniforms` fields);
+ *   one explicit layout per binding count, so a weights' bind group fits every pipeline;
+ * - pipelines are compiled once per (device, shaderKey, dtypes, dispatch shape); a uniform
+ *   buffer once per (device, values), written at creation;
+ * - bind groups are cached by the buffers they bind (tfjs's buffer pool hands the same buffers
+ *   out again), so a steady decode loop creates none;
  * - the dispatch joins the backend's compute pass and its batched submit exactly as tfjs's own
  *   recordAndSubmit does (the same pass, dispatch count, submit batch size; inputs and output
- *   marked as owned by the queue so that their disposal waits for the submit).
+ *   marked as owned by the queue so that their disposal waits for the submit), and a dispatch
+ *   over the per-dimension limit is reshaped as tfjs reshapes it.
  * It uses backend members that tfjs-webgpu 4.x declares private (commandEncoder,
  * computePassEncoder, commandQueueOwnedIds, dispatchCountInPass, activeTimers): `directBackend`
- * checks they exist and returns null otherwise, and callers then use runWebGPUProgram. Profiling
- * (tf.time / tf.profile, which time each program in a pass of its own) and parallel compilation
- * also take runWebGPUProgram.
+ * checks they exist. runProgram takes backend.runWebGPUProgram instead (same user code, same
+ * results) where they are missing, under profiling (tf.time / tf.profile time each program in a
+ * pass of its own) and parallel compilation, for a tensor not in a GPU buffer, a non-scalar
+ * uniform, or a dispatch tfjs would refuse, and when asked to (`direct: false`).
  */
-import { env, TensorInfo } from '@tensorflow/tfjs-core';
+import { DataType, env, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import type { ProgramUniform, WebGPUBackendLike } from './program.js';
 
 /** tfjs-webgpu's WebGPUProgram (its module is not exported; the type is runWebGPUProgram's). */
 export type WebGPUProgram = Parameters<WebGPUBackend['runWebGPUProgram']>[0];
@@ -33,7 +36,7 @@ type DataId = object;
 /** The members of tfjs-webgpu's WebGPUBackend that recording into its pass needs. */
 interface BackendInternals {
   device: GPUDevice;
-  tensorMap: { get(dataId: DataId): { resource?: unknown } | undefined };
+  tensorMap: { get(dataId: DataId): { resource?: unknown; dtype: DataType } | undefined };
   uploadToGPU(dataId: DataId): void;
   ensureCommandEncoderReady(): void;
   endComputePassEncoder(): void;
@@ -47,19 +50,35 @@ interface BackendInternals {
 
 export type WgslType = 'f32' | 'i32';
 
-/** How a program's variables bind: which are constant across calls (group 0) and their WGSL types. */
-export interface DirectLayout {
-  /** variableNames that never change for a layer (weights): bind group 0, cached per buffers. */
-  constant: readonly string[];
-  /** WGSL element type of each variable (before vectorizing by variableComponents). */
-  types: Readonly<Record<string, WgslType>>;
-  output: WgslType;
+export interface RunOptions {
+  /** variableNames whose buffers never change for a layer (weights): bind group 0, made once per buffers. */
+  constant?: readonly string[];
+  /** false: through backend.runWebGPUProgram (tests, benchmarks). Default true. */
+  direct?: boolean;
+  /** The output, made by backend.makeTensorInfo (it may carry values: tests poison it); default a fresh one. */
+  output?: TensorInfo;
+}
+
+const NO_CONSTANTS: readonly string[] = [];
+
+/**
+ * Runs `program` over `inputs` (in variableNames order) with the program-defined `uniforms`, as
+ * backend.runWebGPUProgram would, recording it directly where it can (see above).
+ */
+export function runProgram(backend: WebGPUBackendLike, program: WebGPUProgram, inputs: TensorInfo[], dtype: DataType,
+  uniforms: ProgramUniform[], opts: RunOptions = {}): TensorInfo {
+  const output = opts.output ?? backend.makeTensorInfo(program.outputShape, dtype);
+  const d = opts.direct === false || output.shape.includes(0) ? null : directBackend(backend);
+  if (d && canRecordDirect(d) && recordDirect(d, program, opts.constant ?? NO_CONSTANTS, inputs, output, uniforms)) return output;
+  // runWebGPUProgram rewrites a program's shaderKey (appending the input shapes) and dispatch: give it a copy.
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(program) as object) as WebGPUProgram, program);
+  return backend.runWebGPUProgram(copy, inputs, dtype, uniforms, output);
 }
 
 const checked = new WeakMap<object, BackendInternals | null>();
 
 /** The backend's internals, or null when this tfjs-webgpu lacks any of them (callers fall back). */
-export function directBackend(backend: object): BackendInternals | null {
+function directBackend(backend: object): BackendInternals | null {
   let d = checked.get(backend);
   if (d === undefined) {
     const b = backend as Partial<Record<keyof BackendInternals, unknown>>;
@@ -74,49 +93,68 @@ export function directBackend(backend: object): BackendInternals | null {
 }
 
 /** Whether a dispatch may be recorded directly now (not while tfjs profiles or compiles only). */
-export function canRecordDirect(d: BackendInternals): boolean {
+function canRecordDirect(d: BackendInternals): boolean {
   return d.activeTimers == null && !env().getBool('WEBGPU_ENGINE_COMPILE_ONLY');
 }
 
-/** The WGSL of `program` with our declarations: constants in group 0, the rest in group 1. */
-export function directShader(program: WebGPUProgram, layout: DirectLayout): string {
-  const vec = (t: WgslType, c: number): string => (c === 1 ? t : `vec${c}<${t}>`);
-  const comps = (name: string): number => program.variableComponents?.[program.variableNames.indexOf(name)] ?? 1;
-  const perCall = program.variableNames.filter((n) => !layout.constant.includes(n));
-  const g = layout.constant.length > 0 ? 1 : 0;
+const flatLayout = (p: WebGPUProgram): boolean => !(p.dispatchLayout.y?.length) && !(p.dispatchLayout.z?.length);
+
+/**
+ * The WGSL of `program` with our declarations: the `constant` inputs in group 0, the rest in the
+ * next group. `inputTypes` are by variableNames; `flatDispatch` false for a flat program whose
+ * dispatch was spread over y and z (its index then comes from the workgroup ids, as in tfjs).
+ */
+export function directShader(program: WebGPUProgram, constant: readonly string[], inputTypes: readonly WgslType[],
+  output: WgslType, flatDispatch = true): string {
+  const type = (name: string): string => {
+    const i = program.variableNames.indexOf(name);
+    const c = program.variableComponents?.[i] ?? 1;
+    return c === 1 ? inputTypes[i]! : `vec${c}<${inputTypes[i]!}>`;
+  };
+  const perCall = program.variableNames.filter((n) => !constant.includes(n));
+  const g = constant.length > 0 ? 1 : 0;
+  const fields = `${program.size ? 'size : i32, ' : ''}${program.uniforms ?? ''}`;
   const L = [
     'var<private> localId: vec3<u32>;', 'var<private> localIndex: u32;', 'var<private> globalId: vec3<u32>;',
     'var<private> numWorkgroups: vec3<u32>;', 'var<private> workgroupId: vec3<u32>;',
-    'struct Uniforms { m : i32, };',
+    // WGSL has no empty structs: a program without uniforms gets an unused field.
+    `struct Uniforms { ${fields.trim() === '' ? 'unused_ : i32,' : fields} };`,
   ];
-  layout.constant.forEach((name, i) => {
-    L.push(`@group(0) @binding(${i}) var<storage, read> ${name}: array<${vec(layout.types[name], comps(name))}>;`);
-  });
-  L.push(`@group(${g}) @binding(0) var<storage, read_write> result: array<${layout.output}>;`);
-  perCall.forEach((name, i) => {
-    L.push(`@group(${g}) @binding(${i + 1}) var<storage, read> ${name}: array<${vec(layout.types[name], comps(name))}>;`);
-  });
+  constant.forEach((name, i) => L.push(`@group(0) @binding(${i}) var<storage, read> ${name}: array<${type(name)}>;`));
+  L.push(`@group(${g}) @binding(0) var<storage, read_write> result: array<${output}>;`);
+  perCall.forEach((name, i) => L.push(`@group(${g}) @binding(${i + 1}) var<storage, read> ${name}: array<${type(name)}>;`));
   L.push(`@group(${g}) @binding(${perCall.length + 1}) var<uniform> uniforms: Uniforms;`);
   L.push(program.getUserCode());
-  const flat = !(program.dispatchLayout.y?.length) && !(program.dispatchLayout.z?.length);
   const [wx, wy, wz] = program.workgroupSize;
+  const index = flatDispatch ? 'i32(GlobalId.x)'
+    : `i32((WorkgroupId.z * NumWorkgroups.x * NumWorkgroups.y + WorkgroupId.y * NumWorkgroups.x + WorkgroupId.x) * ${wx * wy * wz}u + LocalIndex)`;
   L.push(`@compute @workgroup_size(${wx}, ${wy}, ${wz})
 fn _start(@builtin(local_invocation_id) LocalId : vec3<u32>, @builtin(global_invocation_id) GlobalId : vec3<u32>,
           @builtin(local_invocation_index) LocalIndex: u32, @builtin(workgroup_id) WorkgroupId : vec3<u32>,
           @builtin(num_workgroups) NumWorkgroups : vec3<u32>) {
   localId = LocalId; localIndex = LocalIndex; globalId = GlobalId; numWorkgroups = NumWorkgroups; workgroupId = WorkgroupId;
-  main(${flat ? 'i32(GlobalId.x)' : ''});
+  main(${flatLayout(program) ? index : ''});
 }`);
   return L.join('\n');
 }
 
+/** Past these counts a cache starts over (its old entries are left to the garbage collector). */
+const MAX_UNIFORM_BUFFERS = 4096;
+const MAX_BIND_GROUPS = 16384;
+
+interface DirectPipeline {
+  pipeline: GPUComputePipeline;
+  constantLayout: GPUBindGroupLayout | null;
+  callLayout: GPUBindGroupLayout;
+}
+
 interface DeviceCache {
-  pipelines: Map<string, GPUComputePipeline>;
+  pipelines: Map<string, DirectPipeline>;
   layouts: Map<string, GPUBindGroupLayout>;
-  pipelineLayouts: Map<string, GPUPipelineLayout>;
-  uniforms: Map<number, GPUBuffer>;
+  uniforms: Map<string, GPUBuffer>;
   /** Bind groups by their buffers, in binding order (a trie of weak maps). */
-  groups: WeakMap<GPUBuffer, unknown>;
+  groups: WeakMap<object, unknown>;
+  groupCount: number;
 }
 
 const caches = new WeakMap<GPUDevice, DeviceCache>();
@@ -124,7 +162,7 @@ const caches = new WeakMap<GPUDevice, DeviceCache>();
 function deviceCache(device: GPUDevice): DeviceCache {
   let c = caches.get(device);
   if (!c) {
-    c = { pipelines: new Map(), layouts: new Map(), pipelineLayouts: new Map(), uniforms: new Map(), groups: new WeakMap() };
+    c = { pipelines: new Map(), layouts: new Map(), uniforms: new Map(), groups: new WeakMap(), groupCount: 0 };
     caches.set(device, c);
   }
   return c;
@@ -148,56 +186,57 @@ function groupLayout(device: GPUDevice, c: DeviceCache, writable: boolean, readO
   return l;
 }
 
-interface DirectPipeline {
-  pipeline: GPUComputePipeline;
-  constantLayout: GPUBindGroupLayout | null;
-  callLayout: GPUBindGroupLayout;
-}
-
-const programPipelines = new WeakMap<GPUDevice, Map<string, DirectPipeline>>();
-
-/** The pipeline of `program` under `layout`, compiled on the first call per device and shaderKey. */
-export function directPipeline(device: GPUDevice, program: WebGPUProgram, layout: DirectLayout): DirectPipeline {
-  let byKey = programPipelines.get(device);
-  if (!byKey) {
-    byKey = new Map();
-    programPipelines.set(device, byKey);
-  }
-  let p = byKey.get(program.shaderKey);
+/** The pipeline of `program`, compiled on the first call per device and key. */
+function directPipeline(device: GPUDevice, c: DeviceCache, key: string, program: WebGPUProgram, constant: readonly string[],
+  inputTypes: readonly WgslType[], output: WgslType, flatDispatch: boolean): DirectPipeline {
+  let p = c.pipelines.get(key);
   if (!p) {
-    const c = deviceCache(device);
-    const nConst = layout.constant.length;
+    const nConst = constant.length;
     const constantLayout = nConst > 0 ? groupLayout(device, c, false, nConst, false) : null;
     const callLayout = groupLayout(device, c, true, program.variableNames.length - nConst, true);
     const bindGroupLayouts = constantLayout ? [constantLayout, callLayout] : [callLayout];
+    const code = directShader(program, constant, inputTypes, output, flatDispatch);
     const pipeline = device.createComputePipeline({
       label: program.shaderKey,
       layout: device.createPipelineLayout({ bindGroupLayouts }),
-      compute: { module: device.createShaderModule({ code: directShader(program, layout), label: program.shaderKey }), entryPoint: '_start' },
+      compute: { module: device.createShaderModule({ code, label: program.shaderKey }), entryPoint: '_start' },
     });
     p = { pipeline, constantLayout, callLayout };
-    byKey.set(program.shaderKey, p);
+    c.pipelines.set(key, p);
   }
   return p;
 }
 
-/** `uniforms.m = M`: one buffer per device and M, written when created. */
-function uniformBuffer(device: GPUDevice, M: number): GPUBuffer {
-  const c = deviceCache(device);
-  let b = c.uniforms.get(M);
+/** The uniform buffer of `size` (flat programs) and the program's scalar uniforms, or null if one is not a scalar. */
+function uniformBuffer(device: GPUDevice, c: DeviceCache, program: WebGPUProgram, uniforms: readonly ProgramUniform[]): GPUBuffer | null {
+  const n = uniforms.length + (program.size ? 1 : 0);
+  const bytes = new ArrayBuffer(Math.max(16, Math.ceil(n / 4) * 16));
+  const i32 = new Int32Array(bytes), u32 = new Uint32Array(bytes), f32 = new Float32Array(bytes);
+  let k = 0;
+  if (program.size) i32[k++] = program.outputShape.reduce((a, b) => a * b, 1) / (program.outputComponent ?? 1);
+  for (const u of uniforms) {
+    if (u.data.length !== 1) return null;
+    (u.type === 'float32' ? f32 : u.type === 'uint32' ? u32 : i32)[k++] = u.data[0]!;
+  }
+  const key = i32.join(',');
+  let b = c.uniforms.get(key);
   if (!b) {
-    b = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, mappedAtCreation: true });
-    new Int32Array(b.getMappedRange()).set([M, 0, 0, 0]);
+    if (c.uniforms.size >= MAX_UNIFORM_BUFFERS) c.uniforms = new Map();
+    b = device.createBuffer({ size: bytes.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, mappedAtCreation: true });
+    new Uint8Array(b.getMappedRange()).set(new Uint8Array(bytes));
     b.unmap();
-    c.uniforms.set(M, b);
+    c.uniforms.set(key, b);
   }
   return b;
 }
 
 /** The bind group of `buffers` (binding i = buffers[i]) under `layout`, created once per buffers and layout. */
-function bindGroup(device: GPUDevice, layout: GPUBindGroupLayout, buffers: readonly GPUBuffer[]): GPUBindGroup {
-  const c = deviceCache(device);
-  let node = c.groups as WeakMap<object, unknown>;
+function bindGroup(device: GPUDevice, c: DeviceCache, layout: GPUBindGroupLayout, buffers: readonly GPUBuffer[]): GPUBindGroup {
+  if (c.groupCount >= MAX_BIND_GROUPS) {
+    c.groups = new WeakMap();
+    c.groupCount = 0;
+  }
+  let node = c.groups;
   for (const b of buffers) {
     let next = node.get(b) as WeakMap<object, unknown> | undefined;
     if (!next) {
@@ -210,36 +249,63 @@ function bindGroup(device: GPUDevice, layout: GPUBindGroupLayout, buffers: reado
   if (!g) {
     g = device.createBindGroup({ layout, entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })) });
     node.set(layout, g);
+    c.groupCount++;
   }
   return g;
 }
 
-function gpuBuffer(d: BackendInternals, t: TensorInfo): GPUBuffer | null {
+/** The GPU buffer of `t` and its WGSL element type, or null if it lives elsewhere (a texture). */
+function gpuBuffer(d: BackendInternals, t: TensorInfo): { buffer: GPUBuffer; type: WgslType } | null {
   d.uploadToGPU(t.dataId);
-  const r = d.tensorMap.get(t.dataId)?.resource;
-  return typeof GPUBuffer !== 'undefined' && r instanceof GPUBuffer ? r : null;
+  const data = d.tensorMap.get(t.dataId);
+  const r = data?.resource;
+  if (typeof GPUBuffer === 'undefined' || !(r instanceof GPUBuffer)) return null;
+  return { buffer: r, type: data!.dtype === 'float32' ? 'f32' : 'i32' };
+}
+
+/** tfjs's reshape of a flat dispatch over the per-dimension limit; null where tfjs would refuse it. */
+function fitDispatch(device: GPUDevice, program: WebGPUProgram): [number, number, number] | null {
+  const max = device.limits.maxComputeWorkgroupsPerDimension;
+  const dispatch = program.dispatch;
+  if (dispatch.every((v) => v <= max)) return dispatch;
+  if (dispatch[0] <= max || program.dispatchLayout.y !== undefined || program.dispatchLayout.z !== undefined) return null;
+  const sq = Math.ceil(Math.sqrt(dispatch[0]));
+  if (sq <= max) return [sq, sq, 1];
+  const cb = Math.ceil(Math.cbrt(dispatch[0]));
+  return cb <= max ? [cb, cb, cb] : null;
 }
 
 /**
- * Records `program` over `inputs` (in variableNames order) into `output`, which the caller made
- * with backend.makeTensorInfo (it may carry values, uploaded here first). Returns false, having
- * recorded nothing, when a tensor does not live in a GPU buffer (a texture): the caller then
- * uses runWebGPUProgram.
+ * Records `program` over `inputs` (in variableNames order) into `output` (made with
+ * backend.makeTensorInfo; values it carries are uploaded here first). Returns false, having
+ * recorded nothing, where runProgram's header says it falls back.
  */
-export function recordDirect(d: BackendInternals, program: WebGPUProgram, layout: DirectLayout,
-  inputs: readonly TensorInfo[], output: TensorInfo, M: number): boolean {
+function recordDirect(d: BackendInternals, program: WebGPUProgram, constant: readonly string[],
+  inputs: readonly TensorInfo[], output: TensorInfo, uniforms: readonly ProgramUniform[]): boolean {
   const { device } = d;
-  const outBuf = gpuBuffer(d, output);
-  if (!outBuf) return false;
-  const constant: GPUBuffer[] = [];
-  const perCall: GPUBuffer[] = [outBuf];
+  if (program.atomic || program.pixelsOpType != null) return false;
+  const dispatch = fitDispatch(device, program);
+  if (!dispatch) return false;
+  const out = gpuBuffer(d, output);
+  if (!out) return false;
+  const c = deviceCache(device);
+  const uniformBuf = uniformBuffer(device, c, program, uniforms);
+  if (!uniformBuf) return false;
+  const constantBufs: GPUBuffer[] = [];
+  const callBufs: GPUBuffer[] = [out.buffer];
+  const types: WgslType[] = [];
+  let key = `${program.shaderKey}|${constant.join(',')}|`;
   for (let i = 0; i < inputs.length; i++) {
-    const buf = gpuBuffer(d, inputs[i]);
-    if (!buf) return false;
-    (layout.constant.includes(program.variableNames[i]) ? constant : perCall).push(buf);
+    const b = gpuBuffer(d, inputs[i]!);
+    if (!b) return false;
+    types.push(b.type);
+    key += b.type;
+    (constant.includes(program.variableNames[i]!) ? constantBufs : callBufs).push(b.buffer);
   }
-  perCall.push(uniformBuffer(device, M));
-  const p = directPipeline(device, program, layout);
+  callBufs.push(uniformBuf);
+  const flatDispatch = dispatch[1] === 1 && dispatch[2] === 1;
+  key += `>${out.type}${flatDispatch ? '' : '|3d'}`;
+  const p = directPipeline(device, c, key, program, constant, types, out.type, flatDispatch);
   for (const t of inputs) d.commandQueueOwnedIds.add(t.dataId);
   d.commandQueueOwnedIds.add(output.dataId);
   d.ensureCommandEncoderReady();
@@ -247,10 +313,9 @@ export function recordDirect(d: BackendInternals, program: WebGPUProgram, layout
   const pass = d.computePassEncoder;
   pass.setPipeline(p.pipeline);
   let g = 0;
-  if (p.constantLayout) pass.setBindGroup(g++, bindGroup(device, p.constantLayout, constant));
-  pass.setBindGroup(g, bindGroup(device, p.callLayout, perCall));
-  const [x, y, z] = program.dispatch;
-  pass.dispatchWorkgroups(x, y, z);
+  if (p.constantLayout) pass.setBindGroup(g++, bindGroup(device, c, p.constantLayout, constantBufs));
+  pass.setBindGroup(g, bindGroup(device, c, p.callLayout, callBufs));
+  pass.dispatchWorkgroups(dispatch[0], dispatch[1], dispatch[2]);
   d.dispatchCountInPass++;
   if ((env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') as number) <= d.dispatchCountInPass) {
     d.endComputePassEncoder();

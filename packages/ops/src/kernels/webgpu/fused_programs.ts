@@ -1,6 +1,6 @@
 /**
- * WGSL programs of the fused decoder kernels (MbqRmsNorm, MbqSiluGate, MbqRope, MbqAttention),
- * run through backend.runWebGPUProgram like the backend's own kernels (program.ts). Row programs
+ * WGSL programs of the fused decoder kernels (MbqRmsNorm, MbqAddRmsNorm, MbqSiluGate, MbqRope,
+ * MbqAttention), run through backend.runWebGPUProgram like the backend's own kernels (program.ts). Row programs
  * (RMSNorm, attention) run one workgroup per row: their `main()` reads the workgroup's flat index
  * from `workgroupId`/`numWorkgroups` (so the backend may reshape a long dispatch), never returns
  * early (barriers stay in uniform control flow), and guards its writes instead.
@@ -41,12 +41,16 @@ const reduce = (wg: number, f: (a: string, b: string) => string): string => `
     workgroupBarrier();
   }`;
 
-/** x [rows, C] -> y [rows, C]; uniforms rows, eps. */
-export function rmsNormProgram(rows: number, C: number): RowProgram {
+/**
+ * x [rows, C] -> y [rows, C]; uniforms rows, eps. With `residual`, the row is x + res (the f32
+ * sum, as the add program writes it): MbqAddRmsNorm's y without reading a sum written first.
+ */
+export function rmsNormProgram(rows: number, C: number, residual = false): RowProgram {
   const WG = 256;
+  const v = (i: string): string => (residual ? `(x[${i}] + res[${i}])` : `x[${i}]`);
   return rowProgram({
-    key: `rmsnorm_c${C}`,
-    variableNames: ['x', 'gamma'],
+    key: `${residual ? 'add_' : ''}rmsnorm_c${C}`,
+    variableNames: residual ? ['x', 'res', 'gamma'] : ['x', 'gamma'],
     outputShape: [rows, C],
     units: rows,
     wg: WG,
@@ -59,16 +63,21 @@ fn main() {
   let valid = unit < uniforms.rows;
   let base = min(unit, uniforms.rows - 1) * ${C};
   var ss = 0.0;
-  for (var c = t; c < ${C}; c += ${WG}) { let v = x[base + c]; ss += v * v; }
+  for (var c = t; c < ${C}; c += ${WG}) { let v = ${v('base + c')}; ss += v * v; }
   red[t] = ss;
   workgroupBarrier();
   ${reduce(WG, (a, b) => `${a} + ${b}`)}
   let inv = inverseSqrt(red[0] / f32(${C}) + uniforms.eps);
   if (valid) {
-    for (var c = t; c < ${C}; c += ${WG}) { result[base + c] = x[base + c] * inv * gamma[c]; }
+    for (var c = t; c < ${C}; c += ${WG}) { result[base + c] = ${v('base + c')} * inv * gamma[c]; }
   }
 }`,
   });
+}
+
+/** x, res [n] -> x + res (MbqAddRmsNorm's sum output). */
+export function addProgram(n: number): FlatProgram {
+  return flatProgram({ key: 'add', variableNames: ['x', 'res'], outputShape: [n], body: 'result[index] = x[index] + res[index];' });
 }
 
 /** x [rows, 2I] -> y [rows, I] = silu(gate) · up. */

@@ -40,7 +40,7 @@ const butterflyProgram = (shape: number[]) => flatProgram({
     }`,
 });
 
-export const hadamardTransformWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
+const hadamardTransformWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = asWebGPU(MbqHadamardTransform, backend);
   const { x } = inputs as MbqHadamardTransformInputs;
   const { inverse } = attrs as unknown as MbqHadamardTransformAttrs;

@@ -6,6 +6,7 @@ import { mbqReconstructionLossWebGPUConfig } from './mbq_reconstruction_loss.js'
 import { pseudoQuantizeWebGPUConfig } from './pseudo_quantize.js';
 import { quantizeActivationPerTokenWebGPUConfig } from './quantize_activation_per_token.js';
 import { quantizeGroupwiseWebGPUConfig } from './quantize_groupwise.js';
+import { addRmsNormWebGPUConfig } from './add_rms_norm.js';
 import { attentionWebGPUConfig } from './attention.js';
 import { rmsNormWebGPUConfig } from './rms_norm.js';
 import { ropeWebGPUConfig } from './rope.js';
@@ -16,5 +17,5 @@ export const WEBGPU_KERNEL_CONFIGS: readonly KernelConfig[] = [
   pseudoQuantizeWebGPUConfig, quantizeGroupwiseWebGPUConfig, dequantizeGroupwiseWebGPUConfig,
   quantizeActivationPerTokenWebGPUConfig, mbqReconstructionLossWebGPUConfig, uniformReconstructionLossWebGPUConfig,
   hadamardTransformWebGPUConfig,
-  rmsNormWebGPUConfig, siluGateWebGPUConfig, ropeWebGPUConfig, attentionWebGPUConfig,
+  rmsNormWebGPUConfig, addRmsNormWebGPUConfig, siluGateWebGPUConfig, ropeWebGPUConfig, attentionWebGPUConfig,
 ];

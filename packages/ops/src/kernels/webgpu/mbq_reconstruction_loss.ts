@@ -4,7 +4,7 @@ import { combineMbqLossGpu, rowErrorSumsGpu } from './loss_programs.js';
 import { asWebGPU } from './program.js';
 
 /** WGSL: per-token error sums, then the masked combination (f32 accumulation). */
-export const mbqReconstructionLossWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
+const mbqReconstructionLossWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = asWebGPU(MbqReconstructionLoss, backend);
   const { reference, output, visionMask, captionMask } = inputs as MbqReconstructionLossInputs;
   const { ratio, mode } = attrs as unknown as MbqReconstructionLossAttrs;

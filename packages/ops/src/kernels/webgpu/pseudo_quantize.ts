@@ -8,7 +8,7 @@ import { groupParamsGpu, quantizeElementsGpu, tensorParamsGpu } from './quantize
  * WGSL: one pass for the group scales/zeros (one invocation per group: group-wise, per token or
  * per channel; per tensor reduces chunk maxima first), then one invocation per element.
  */
-export const pseudoQuantizeWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
+const pseudoQuantizeWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = asWebGPU(MbqPseudoQuantize, backend);
   const { x } = inputs as MbqPseudoQuantizeInputs;
   const { bits, mode, groupSize } = attrs as unknown as MbqPseudoQuantizeAttrs;

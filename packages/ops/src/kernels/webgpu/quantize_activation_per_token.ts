@@ -6,7 +6,7 @@ import { asWebGPU, withShape } from './program.js';
 import { groupParamsGpu, quantizeElementsGpu } from './quantize_programs.js';
 
 /** WGSL: per-token scales (one invocation per token), then codes and dequantized values per element. */
-export const quantizeActivationPerTokenWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
+const quantizeActivationPerTokenWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = asWebGPU(MbqQuantizeActivationPerToken, backend);
   const { x } = inputs as MbqQuantizeActivationPerTokenInputs;
   const { bits } = attrs as unknown as MbqQuantizeActivationPerTokenAttrs;

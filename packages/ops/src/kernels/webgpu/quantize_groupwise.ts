@@ -5,7 +5,7 @@ import { asWebGPU, withShape } from './program.js';
 import { groupParamsGpu, packCodesGpu } from './quantize_programs.js';
 
 /** WGSL: group scales/zeros, then one invocation per packed word (codes computed and packed in place). */
-export const quantizeGroupwiseWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
+const quantizeGroupwiseWebGPU: KernelFunc = ({ inputs, backend, attrs }) => {
   const gpu = asWebGPU(MbqQuantizeGroupwise, backend);
   const { w } = inputs as MbqQuantizeGroupwiseInputs;
   const { bits, groupSize } = attrs as unknown as MbqQuantizeGroupwiseAttrs;

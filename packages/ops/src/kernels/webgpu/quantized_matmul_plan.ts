@@ -56,7 +56,7 @@ const nativeDot4ByDevice = new WeakMap<GPUDevice, boolean>();
  * tokens, while the emulation runs fine there (and gives identical integers). Cached per
  * device: reading the adapter info goes through the WebGPU binding on every call.
  */
-export function hasNativeDot4(device?: GPUDevice): boolean {
+function hasNativeDot4(device?: GPUDevice): boolean {
   if (!device) return wgslHasDot4();
   let has = nativeDot4ByDevice.get(device);
   if (has === undefined) {

@@ -5,6 +5,7 @@
  * The shaderKey names everything the WGSL bakes in (variant, bits, K, N, group, tiling, act8),
  * so getUserCode, tens of KB of unrolled WGSL, runs on the first call of a layer shape only.
  */
+import { i32u, type ProgramUniform } from './program.js';
 import type { QmmPlan } from './quantized_matmul_plan.js';
 import { act8Words, actQuantShader, gemmShader, genericShader, gemvShader } from './quantized_matmul_wgsl.js';
 
@@ -14,11 +15,11 @@ export type { WebGPUProgram };
 
 const MAX_DIM = 65535;
 
-/** Every program here reads the token count M from this uniform (runWebGPUProgram appends it). */
+/** Every program here reads the token count M from this uniform. */
 const M_UNIFORM = 'm : i32,';
 
-export function mUniform(M: number): Array<{ type: string; data: number[] }> {
-  return [{ type: 'int32', data: [M] }];
+export function mUniform(M: number): ProgramUniform[] {
+  return [i32u(M)];
 }
 
 function checkDispatch(dispatch: [number, number, number], M: number, N: number): [number, number, number] {

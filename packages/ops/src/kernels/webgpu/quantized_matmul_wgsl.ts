@@ -57,7 +57,7 @@ export function act8Words(K: number): number {
 }
 
 /** Octets (8 codes) of a 128-code superblock that share one (scale, zero) pair. */
-export function spanLength(groupSize: number): number {
+function spanLength(groupSize: number): number {
   if (groupSize % 128 === 0) return 128;
   if (128 % groupSize === 0) return groupSize;
   return 8;

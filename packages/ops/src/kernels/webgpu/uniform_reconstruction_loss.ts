@@ -4,7 +4,7 @@ import { meanOfRowsGpu, rowErrorSumsGpu } from './loss_programs.js';
 import { asWebGPU } from './program.js';
 
 /** WGSL: per-token sums of D², then their mean over all elements (f32 accumulation). */
-export const uniformReconstructionLossWebGPU: KernelFunc = ({ inputs, backend }) => {
+const uniformReconstructionLossWebGPU: KernelFunc = ({ inputs, backend }) => {
   const gpu = asWebGPU(MbqUniformReconstructionLoss, backend);
   const { reference, output } = inputs as MbqUniformReconstructionLossInputs;
   const size = reference.shape.reduce((a, b) => a * b, 1);

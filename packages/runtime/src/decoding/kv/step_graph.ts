@@ -14,12 +14,12 @@
  * Sequence axes are found by running the graph at two lengths (see probe.ts), so nothing depends
  * on node names. The caller checks the step against a full run before trusting it.
  */
-import { MBQ_ATTENTION_OP, MBQ_QUANTIZED_MATMUL_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP } from '@tfjs-mbq/format';
+import { MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_QUANTIZED_MATMUL_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP } from '@tfjs-mbq/format';
 import type { NodeDefJson } from '../../model_files.js';
 import type { ConstValues } from './const_values.js';
 import { nodeName, outputIndex, seqAxes, type ProbedNode } from './graph_info.js';
 
-export const STEP_PREFIX = 'kv_step/';
+const STEP_PREFIX = 'kv_step/';
 
 type Form = { kind: 'fixed' } | { kind: 'full' } | { kind: 'row'; axis: number; ref: string };
 
@@ -58,10 +58,12 @@ const BINARY = new Set(['Add', 'AddV2', 'BiasAdd', 'Sub', 'Mul', 'RealDiv', 'Div
 /** Ops whose first input is the activation and whose other inputs are weights: y rows = f(x rows). */
 const LINEAR = new Set(['MatMul', '_FusedMatMul', MBQ_QUANTIZED_MATMUL_OP]);
 /** Fused ops that work row by row along the last axis (other inputs: weights or broadcast tables). */
-const ROW_WISE = new Set([MBQ_RMS_NORM_OP, MBQ_SILU_GATE_OP, MBQ_ROPE_OP]);
+const ROW_WISE = new Set([MBQ_RMS_NORM_OP, MBQ_ADD_RMS_NORM_OP, MBQ_SILU_GATE_OP, MBQ_ROPE_OP]);
+/** Ops whose every output has output 0's shape and rows (MbqAddRmsNorm's [y, sum]): all take its row form. */
+const SAME_SHAPE_OUTPUTS = new Set([MBQ_ADD_RMS_NORM_OP]);
 const REDUCE = new Set(['Mean', 'Sum', 'Max', 'Min', 'Prod']);
 /** Ops that scale with sequence length times weights: must not run over the full sequence in a step. */
-export const HEAVY_OPS = new Set(['MatMul', '_FusedMatMul', MBQ_QUANTIZED_MATMUL_OP, 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3', 'Conv2D', 'Einsum']);
+const HEAVY_OPS = new Set(['MatMul', '_FusedMatMul', MBQ_QUANTIZED_MATMUL_OP, 'BatchMatMul', 'BatchMatMulV2', 'BatchMatMulV3', 'Conv2D', 'Einsum']);
 
 function attrInt(node: NodeDefJson, key: string): number {
   const v = (node.attr?.[key] as { i?: string | number } | undefined)?.i;
@@ -126,7 +128,13 @@ export class StepGraphPlanner {
     const found = new Set<string>();
     const stack = [...outputs];
     while (stack.length) {
-      const name = nodeName(stack.pop()!);
+      const ref = stack.pop()!;
+      const name = nodeName(ref);
+      // The prefill's values are captured and fed by node name, i.e. output 0 (an image-only
+      // MbqAddRmsNorm's sum is output 1): refused here, so loading falls back to re-running.
+      if (outputIndex(ref) !== 0 && this.info.get(name)?.imageOnly && !stepNodes.has(name)) {
+        throw new Error(`the step would read output ${outputIndex(ref)} of the image-only node '${name}'; prefill values are fed by node name (output 0)`);
+      }
       if (seen.has(name)) continue;
       seen.add(name);
       const step = stepNodes.get(name);
@@ -172,17 +180,23 @@ export class StepGraphPlanner {
   private formOf(ref: string): Form {
     const f = this.forms.get(nodeName(ref));
     if (!f) throw new Error(`step planner: '${ref}' visited before its producer`);
-    // Only output 0 of a node has a row form; other outputs stay full.
-    if (f.kind === 'row' && outputIndex(ref) !== 0) return { kind: 'full' };
+    const k = outputIndex(ref);
+    // Only output 0 of a node has a row form (and all outputs of a same-shape op); others stay full.
+    if (f.kind === 'row' && k !== 0) return this.sameShape(ref) ? { kind: 'row', axis: f.axis, ref: `${f.ref}:${k}` } : { kind: 'full' };
     return f;
   }
 
+  /** Whether `ref` has output 0's shape (the probe records output 0's only). */
+  private sameShape(ref: string): boolean {
+    return outputIndex(ref) === 0 || SAME_SHAPE_OUTPUTS.has(this.info.get(nodeName(ref))?.node.op ?? '');
+  }
+
   private shapeOf(ref: string): number[] | null {
-    return outputIndex(ref) === 0 ? this.info.get(nodeName(ref))?.shape1 ?? null : null;
+    return this.sameShape(ref) ? this.info.get(nodeName(ref))?.shape1 ?? null : null;
   }
 
   private seqOf(ref: string): number[] {
-    return outputIndex(ref) === 0 ? seqAxes(this.info.get(nodeName(ref))!) : [];
+    return this.sameShape(ref) ? seqAxes(this.info.get(nodeName(ref))!) : [];
   }
 
   /** The last position along `axis` of the full (original) tensor `ref`. */
@@ -218,6 +232,8 @@ export class StepGraphPlanner {
   private asFull(ref: string): string | null {
     const f = this.formOf(ref);
     if (f.kind !== 'row') return ref;
+    // Caches are per node (output 0); a residual sum (MbqAddRmsNorm:1) is never attended over.
+    if (outputIndex(ref) !== 0) return null;
     const name = nodeName(ref);
     const existing = this.caches.get(name);
     if (existing) return existing.present;

@@ -1,0 +1,124 @@
+/**
+ * MbqAddRmsNorm (a residual add folded into the RMSNorm that reads it) on cpu, wasm and webgpu
+ * (lavapipe in CI) against a float64 reference: fresh seed per run, odd shapes, webgpu outputs
+ * poisoned (NaN-filled) before the kernel writes them. Also its graph-model op, both outputs read
+ * by other nodes, with x and residual of one shape (the kernel) and broadcasting (the fallback).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { loadGraphModel } from '@tensorflow/tfjs-converter';
+import { addRmsNorm } from '@tfjs-mbq/ops';
+import { setFusedWebGPUOptions } from '../src/kernels/webgpu/fused_options.js';
+import { BACKENDS, freshSeed, makeRng, maxAbs, randomData, useBackend } from './ops_test_util.js';
+
+const seed = freshSeed();
+const rng = makeRng(seed);
+
+/** [y, sum] in float64; the sum is float32's (the add both paths round), the norm over it exact. */
+function reference(x: Float32Array, r: Float32Array, g: Float32Array, C: number, eps: number): { y: Float64Array; sum: Float64Array } {
+  const sum = Float64Array.from(x, (v, i) => Math.fround(v + r[i]!));
+  const y = new Float64Array(x.length);
+  for (let row = 0; row < x.length / C; row++) {
+    let ss = 0;
+    for (let c = 0; c < C; c++) ss += sum[row * C + c]! ** 2;
+    const inv = 1 / Math.sqrt(ss / C + eps);
+    for (let c = 0; c < C; c++) y[row * C + c] = sum[row * C + c]! * inv * g[c]!;
+  }
+  return { y, sum };
+}
+
+/** max |got - ref| / max(1, max |ref|); Infinity when anything is not finite (a poisoned element left). */
+function relErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  expect(got.length).toBe(ref.length);
+  let e = 0;
+  for (let i = 0; i < ref.length; i++) {
+    if (!Number.isFinite(got[i]!)) return Infinity;
+    e = Math.max(e, Math.abs(got[i]! - ref[i]!));
+  }
+  return e / Math.max(1, maxAbs(ref));
+}
+
+// float32 kernel vs float64: sums of up to a few hundred squares of O(1) values.
+const TOL = 2e-5;
+
+describe.each(BACKENDS)(`addRmsNorm on %s (seed ${seed})`, (backend) => {
+  beforeAll(async () => {
+    await useBackend(backend);
+    setFusedWebGPUOptions({ poisonOutput: true });
+  });
+  afterAll(() => setFusedWebGPUOptions({}));
+
+  it.each([[[3, 5, 37]], [[1, 1, 128]], [[2, 300]], [[7]], [[1, 3, 513]]])('%j', async (shape) => {
+    const C = shape[shape.length - 1]!;
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = randomData(rng, n, 2), r = randomData(rng, n, 3), g = randomData(rng, C);
+    const eps = 1e-6 * (1 + rng.uniform());
+    const before = tf.memory().numTensors;
+    const [y, sum] = addRmsNorm(tf.tensor(x, shape), tf.tensor(r, shape), tf.tensor1d(g), eps);
+    expect(y.shape).toEqual(shape);
+    expect(sum.shape).toEqual(shape);
+    const ref = reference(x, r, g, C, eps);
+    // The sum is one float32 add per element on every backend: exact.
+    expect(Array.from(await sum.data())).toEqual(Array.from(ref.sum));
+    expect(relErr(await y.data(), ref.y)).toBeLessThan(TOL);
+    tf.dispose([y, sum]);
+    expect(tf.memory().numTensors).toBe(before + 3); // the three inputs made above, nothing else left
+  });
+});
+
+/** A graph: s = MbqAddRmsNorm(x, r, gamma); out0 = s:0 · 2, out1 = s:1 + 1 (both outputs read downstream). */
+function handler(xShape: number[], rShape: number[], C: number, gamma: Float32Array, eps: number): tf.io.IOHandler {
+  const dims = (shape: number[]) => ({ dim: shape.map((s) => ({ size: String(s) })) });
+  const F = { type: 'DT_FLOAT' };
+  const scalar = (name: string) => ({ name, op: 'Const', attr: { dtype: F, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dims([]) } } } });
+  const modelTopology = {
+    node: [
+      { name: 'x', op: 'Placeholder', attr: { dtype: F, shape: { shape: dims(xShape) } } },
+      { name: 'r', op: 'Placeholder', attr: { dtype: F, shape: { shape: dims(rShape) } } },
+      { name: 'gamma', op: 'Const', attr: { dtype: F, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dims([C]) } } } },
+      scalar('two'), scalar('one'),
+      { name: 'norm', op: 'MbqAddRmsNorm', input: ['x', 'r', 'gamma'], attr: { T: F, eps: { f: eps } } },
+      { name: 'out0', op: 'Mul', input: ['norm', 'two'], attr: { T: F } },
+      { name: 'out1', op: 'AddV2', input: ['norm:1', 'one'], attr: { T: F } },
+    ],
+    versions: { producer: 1 },
+  };
+  const weightSpecs = [{ name: 'gamma', shape: [C], dtype: 'float32' as const }, { name: 'two', shape: [], dtype: 'float32' as const }, { name: 'one', shape: [], dtype: 'float32' as const }];
+  const data = new Float32Array([...gamma, 2, 1]);
+  return { load: async () => ({ modelTopology, weightSpecs, weightData: data.buffer, format: 'graph-model', generatedBy: 'test', convertedBy: 'test' }) };
+}
+
+describe.each(BACKENDS)(`loadGraphModel with an MbqAddRmsNorm node on %s (seed ${seed})`, (backend) => {
+  beforeAll(async () => { await useBackend(backend); });
+
+  it.each([
+    ['one shape (the fused kernel)', [2, 3, 19], [2, 3, 19]],
+    ['residual broadcast along rows (Add then MbqRmsNorm)', [2, 3, 19], [1, 3, 19]],
+  ])('%s', async (_, xShape, rShape) => {
+    const C = 19;
+    const g = randomData(rng, C);
+    const eps = 1e-5;
+    const model = await loadGraphModel(handler(xShape, rShape, C, g, eps));
+    const x = randomData(rng, xShape.reduce((a, b) => a * b, 1)), r = randomData(rng, rShape.reduce((a, b) => a * b, 1));
+    const rFull = Float32Array.from(x, (_v, i) => r[i % r.length]!);
+    const ref = reference(x, rFull, g, C, eps);
+    const before = tf.memory().numTensors;
+    const xt = tf.tensor(x, xShape), rt = tf.tensor(r, rShape);
+    const [o0, o1, raw] = model.execute({ x: xt, r: rt }, ['out0', 'out1', 'norm:1']) as tf.Tensor[];
+    expect(relErr(await o0!.data(), ref.y.map((v) => 2 * v))).toBeLessThan(TOL);
+    expect(relErr(await o1!.data(), ref.sum.map((v) => v + 1))).toBeLessThan(1e-6);
+    expect(Array.from(await raw!.data())).toEqual(Array.from(ref.sum));
+    tf.dispose([o0!, o1!, raw!, xt, rt]);
+    expect(tf.memory().numTensors).toBe(before); // the graph's intermediates (both outputs) freed
+    model.dispose();
+  });
+});
+
+describe('addRmsNorm: bad input (one line naming the problem)', () => {
+  beforeAll(async () => { await useBackend('cpu'); });
+  it('rejects mismatched shapes and eps', () => {
+    expect(() => addRmsNorm(tf.zeros([2, 4]), tf.zeros([1, 4]), tf.zeros([4]), 1e-6)).toThrow(/Error in MbqAddRmsNorm: 'residual' must have the shape of 'x' \[2,4\], got \[1,4\]/);
+    expect(() => addRmsNorm(tf.zeros([2, 4]), tf.zeros([2, 4]), tf.zeros([3]), 1e-6)).toThrow(/Error in MbqAddRmsNorm: 'gamma' must have shape \[4\]/);
+    expect(() => addRmsNorm(tf.zeros([2, 4]), tf.zeros([2, 4]), tf.zeros([4]), NaN)).toThrow(/eps must be/);
+    expect(() => addRmsNorm(tf.zeros([2, 4]), tf.zeros([2, 4], 'int32'), tf.zeros([4]), 1e-6)).toThrow(/'residual' must have dtype float32/);
+  });
+});
