@@ -111,3 +111,19 @@ test('SIGINT while a Hugging Face checkpoint is imported for --overwrite: exit 1
   expect(hashDir(out)).toBe(before);
   expect(readdirSync(tmp)).toEqual([]);
 }, 90_000);
+
+test('SIGTERM while the output is written into an existing directory (--overwrite, wasm): the staging and the spilled weights removed, the user\'s files as they were', async () => {
+  const { parent, tmp } = dirs();
+  const out = join(parent, 'q');
+  mkdirSync(out);
+  writeFileSync(join(out, 'notes.txt'), 'the user\'s file\n');
+  const before = hashDir(out);
+  const r = await interrupt(['convert', 'fixtures/tiny-vlm', '--calib', CALIB, '--out', out, '--overwrite', '--method', 'rtn', '--w-bits', '4', '--samples', '2', '--backend', 'wasm'], 'emit', 'SIGTERM', tmp);
+  expect(r.afterSignalMs).toBeGreaterThan(0);
+  expect(r.afterSignalMs).toBeLessThan(BOUND_MS);
+  expect(r.status).toBe(143);
+  expect(linesAfterStage(r)).toEqual([expect.stringMatching(new RegExp(`^tfjs-mbq: interrupted by SIGTERM; removed the partial output ${join(out, '.tfjs-mbq.tmp-')}[0-9a-f]{12}, nothing was written to ${out}$`))]);
+  expect(readdirSync(parent)).toEqual(['q']);
+  expect(hashDir(out)).toBe(before);
+  expect(readdirSync(tmp)).toEqual([]);
+}, 90_000);
