@@ -150,8 +150,22 @@ async function takeGroupShards<T>(
  * endless shard costs no more than the manifest declares.
  */
 export async function readWeightGroups(source: FileSource, modelJson: ModelJson, modelWhere: string, options: ReadWeightsOptions = {}): Promise<WeightGroup[]> {
+  const groups = await readWeightShards(source, modelJson, modelWhere, options);
+  return groups.map((g, gi) => ({ bytes: g.parts.length === 1 ? g.parts[0]! : concatBytes(g.parts, g.bytes), shards: modelJson.weightsManifest[gi]!.paths.map((p) => source.where(p)) }));
+}
+
+/** One manifest group's shards as read, not joined: a model over V8's typed-array limit stays in pieces. */
+export interface WeightShardGroup {
+  /** Each shard's bytes, in order (the last possibly cut at what the group declares). */
+  parts: Uint8Array[];
+  /** Their total, exactly what the group's entries declare. */
+  bytes: number;
+}
+
+/** What readWeightGroups reads and checks, each shard its own array (no group is copied into one). */
+export async function readWeightShards(source: FileSource, modelJson: ModelJson, modelWhere: string, options: ReadWeightsOptions = {}): Promise<WeightShardGroup[]> {
   const { perGroup, total } = declaredGroupBytes(modelJson, modelWhere, options.maxWeightBytes ?? DEFAULT_MAX_WEIGHT_BYTES);
-  const groups: WeightGroup[] = [];
+  const groups: WeightShardGroup[] = [];
   let loaded = 0;
   options.onProgress?.({ loadedBytes: 0, totalBytes: total });
   for (const [gi, group] of modelJson.weightsManifest.entries()) {
@@ -162,7 +176,7 @@ export async function readWeightGroups(source: FileSource, modelJson: ModelJson,
       options.onProgress?.({ loadedBytes: loaded, totalBytes: total, file: source.where(p) });
       return { item: bytes, bytes: bytes.byteLength };
     });
-    groups.push({ bytes: parts.length === 1 ? parts[0]! : concatBytes(parts, want), shards: group.paths.map((p) => source.where(p)) });
+    groups.push({ parts, bytes: want });
   }
   return groups;
 }

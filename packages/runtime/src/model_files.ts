@@ -1,6 +1,6 @@
 /** Reads a tfjs graph model (model.json + weight shards) into in-memory ModelArtifacts, by the format's one reader. */
 import type * as tf from '@tensorflow/tfjs-core';
-import { concatBytes, readGraphModel as readModelFiles, type ModelJson, type WeightReadProgress } from '@tfjs-mbq/format';
+import { readModelJson, readWeightShards, type ModelJson, type ReadWeightsOptions } from '@tfjs-mbq/format';
 import type { ModelSource } from './sources.js';
 
 export type { NodeDefJson, WeightEntryJson } from '@tfjs-mbq/format';
@@ -9,19 +9,29 @@ export type GraphModelJson = ModelJson;
 export interface GraphModelFiles {
   json: GraphModelJson;
   weightSpecs: tf.io.WeightsManifestEntry[];
-  /** All shards concatenated in manifest order. */
-  weightData: ArrayBuffer;
+  /**
+   * The shards' bytes in manifest order, one buffer each (tfjs reads a list as one; never joined,
+   * so a model over V8's typed-array limit loads).
+   */
+  weightData: ArrayBuffer[];
 }
 
 /**
  * model.json (validated: names the file and the entry) and its shards (inside the model's
  * location, each read no further than the manifest declares), before tfjs sees the model.
  */
-export async function readGraphModel(source: ModelSource, onProgress?: (p: WeightReadProgress) => void): Promise<GraphModelFiles> {
-  const { modelJson, groups } = await readModelFiles(await source.source(), { onProgress });
-  const all = concatBytes(groups.map((g) => g.bytes));
+export async function readGraphModel(source: ModelSource, options: ReadWeightsOptions = {}): Promise<GraphModelFiles> {
+  const files = await source.source();
+  const { modelJson, where } = await readModelJson(files);
+  const groups = await readWeightShards(files, modelJson, where, options);
+  const weightData = groups.flatMap((g) => g.parts).filter((p) => p.byteLength > 0).map(wholeBuffer);
   const weightSpecs = modelJson.weightsManifest.flatMap((g) => g.weights) as tf.io.WeightsManifestEntry[];
-  return { json: modelJson, weightSpecs, weightData: all.buffer as ArrayBuffer };
+  return { json: modelJson, weightSpecs, weightData };
+}
+
+/** The bytes as an ArrayBuffer of their own (no copy when they already fill one). */
+function wholeBuffer(p: Uint8Array): ArrayBuffer {
+  return p.byteOffset === 0 && p.byteLength === p.buffer.byteLength ? p.buffer as ArrayBuffer : p.slice().buffer as ArrayBuffer;
 }
 
 export function toArtifacts(files: GraphModelFiles): tf.io.ModelArtifacts {

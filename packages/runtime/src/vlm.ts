@@ -51,6 +51,12 @@ export interface LoadVlmOptions {
    * ignored for local directories (Node). A model changed on the server is seen after deleting it.
    */
   cache?: boolean | ModelCacheOptions;
+  /**
+   * Refuse a model whose manifest declares more weight bytes than this, before any shard is read
+   * (default 8 GiB, the format's DEFAULT_MAX_WEIGHT_BYTES). Shards stay separate buffers, so a
+   * larger model (a float32 7B: 27 GB) loads once an app raises this for it.
+   */
+  maxWeightBytes?: number;
 }
 
 /** How far {@link loadVlm} is. */
@@ -415,7 +421,7 @@ export async function loadVlm(location: string, options: LoadVlmOptions = {}): P
   const onProgress = options.onProgress;
   let totalBytes = 0;
   const [filesRead, inputsRead] = await Promise.allSettled([
-    readGraphModel(source, onProgress && ((p) => { totalBytes = p.totalBytes; onProgress({ stage: 'weights', ...p }); })),
+    readGraphModel(source, { maxWeightBytes: options.maxWeightBytes, onProgress: onProgress && ((p) => { totalBytes = p.totalBytes; onProgress({ stage: 'weights', ...p }); }) }),
     readModelInputs(source),
   ]);
   for (const r of [filesRead, inputsRead]) if (r.status === 'rejected') throw r.reason;

@@ -111,3 +111,35 @@ describe('over HTTP (loopback)', () => {
     }
   });
 });
+
+/** `good` with its weight bytes cut into shards of `size` bytes (weights and constants straddle them). */
+async function resharded(size: number): Promise<{ dir: string; total: number }> {
+  const dir = join(root, `resharded${n++}`);
+  await cp(good, dir, { recursive: true });
+  const json = JSON.parse(await readFile(join(dir, 'model.json'), 'utf8')) as { weightsManifest: { paths: string[] }[] };
+  const [group] = json.weightsManifest;
+  const bytes = Buffer.concat(await Promise.all(group!.paths.map((p) => readFile(join(dir, p)))));
+  const paths: string[] = [];
+  for (let o = 0; o < bytes.length; o += size) {
+    paths.push(`part${paths.length}.bin`);
+    await writeFile(join(dir, paths[paths.length - 1]!), bytes.subarray(o, o + size));
+  }
+  group!.paths = paths;
+  await writeFile(join(dir, 'model.json'), JSON.stringify(json));
+  return { dir, total: bytes.length };
+}
+
+test('maxWeightBytes: over it a model is refused before any shard is read; shards load as separate buffers', async () => {
+  const { dir, total } = await resharded(1000);
+  await expect(loadVlm(dir, { backend: 'cpu', maxWeightBytes: total - 1 }))
+    .rejects.toThrow(`model.json: the manifest declares ${total} bytes of weights, more than the limit of ${total - 1}`);
+  const image = testImage(TINY.imageSize);
+  const ref = await loadVlm(good, { backend: 'cpu' });
+  const split = await loadVlm(dir, { backend: 'cpu', maxWeightBytes: total });
+  expect(split.decoding).toBe('kv-cache');
+  const a = await ref.generate(image, 'what color', { maxNewTokens: 4 });
+  const b = await split.generate(image, 'what color', { maxNewTokens: 4 });
+  expect(b.tokenIds).toEqual(a.tokenIds);
+  ref.dispose();
+  split.dispose();
+});

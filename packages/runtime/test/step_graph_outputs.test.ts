@@ -34,7 +34,7 @@ function planner(tail: NodeDefJson[], shapes: Record<string, [number[], number[]
     const [s1, s2] = all[name]!;
     info.set(name, { ...d, shape1: s1, shape2: s2, dtype: name === 'input_ids' || name === 'axis' ? 'int32' : 'float32' });
   }
-  const consts = new ConstValues([{ name: 'axis', shape: [], dtype: 'int32' }], Int32Array.of(0).buffer);
+  const consts = new ConstValues([{ name: 'axis', shape: [], dtype: 'int32' }], [Int32Array.of(0).buffer]);
   return new StepGraphPlanner(info, consts, [...info.keys()]);
 }
 

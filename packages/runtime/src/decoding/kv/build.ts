@@ -89,17 +89,16 @@ async function checkStep(decoder: KvCacheDecoder, pixels: tf.Tensor4D, ids: numb
 
 /** The model files with the step nodes and their int32 constants appended. */
 function withStep(files: GraphModelFiles, step: StepGraph): GraphModelFiles {
-  const extra = step.consts.reduce((s, c) => s + c.values.length * 4, 0);
-  const data = new Uint8Array(files.weightData.byteLength + extra);
-  data.set(new Uint8Array(files.weightData), 0);
-  let offset = files.weightData.byteLength;
+  const extra = new Int32Array(step.consts.reduce((s, c) => s + c.values.length, 0));
+  let offset = 0;
   for (const c of step.consts) {
-    data.set(new Uint8Array(Int32Array.from(c.values).buffer), offset);
-    offset += c.values.length * 4;
+    extra.set(c.values, offset);
+    offset += c.values.length;
   }
   return {
     json: { ...files.json, modelTopology: { ...files.json.modelTopology, node: [...files.json.modelTopology.node, ...step.nodes] } },
     weightSpecs: [...files.weightSpecs, ...step.consts.map((c) => ({ name: c.name, shape: c.shape, dtype: 'int32' as const }))],
-    weightData: data.buffer,
+    // The model's shards as they are (no copy of the weights), the step's constants after them.
+    weightData: extra.length ? [...files.weightData, extra.buffer] : files.weightData,
   };
 }

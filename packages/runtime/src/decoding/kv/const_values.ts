@@ -1,12 +1,16 @@
 /** Reads small constant tensors (axes, begin/end, perms) straight from the weight buffer. */
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, int16: 2, uint16: 2, float16: 2, int64: 8 };
 
 export class ConstValues {
   private readonly offsets = new Map<string, { offset: number; spec: tf.io.WeightsManifestEntry }>();
 
-  constructor(specs: readonly tf.io.WeightsManifestEntry[], private readonly data: ArrayBuffer) {
+  private readonly data: tf.io.CompositeArrayBuffer;
+
+  /** `shards`: the weight bytes in manifest order, one buffer per shard (read as one range). */
+  constructor(specs: readonly tf.io.WeightsManifestEntry[], shards: ArrayBuffer[]) {
+    this.data = new tf.io.CompositeArrayBuffer(shards);
     let offset = 0;
     for (const spec of specs) {
       this.offsets.set(spec.name, { offset, spec });
