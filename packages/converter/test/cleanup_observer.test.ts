@@ -3,10 +3,11 @@
  * from outside learns. Directories are announced before they exist and withdrawn once gone or
  * committed; a commit asks first, and one refused leaves the output as it was.
  */
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AtomicOutputDir, isConversionError, makeStagedDirSync, observeCleanup, removeStagedDir, type CleanupObserver } from '@tfjs-mbq/converter';
+import { replaceFile } from '../src/io/replace_file.js';
 
 /** Records every call; `allow` answers enterCommit. */
 function recorder(allow = true): CleanupObserver & { log: string[]; live: Set<string> } {
@@ -62,4 +63,20 @@ test('a scratch directory: announced before mkdir, withdrawn when removed', asyn
   await removeStagedDir(dir);
   expect(o.log).toEqual(['staged new -', 'unstaged']);
   expect(readdirSync(parent)).toEqual([]);
+});
+
+test('a replaced file (work-dir record, saved search): its temporary sibling staged while it exists, none left on failure', async () => {
+  const o = recorder();
+  observeCleanup(o);
+  const file = join(parent, 'block-0000.json');
+  await replaceFile(file, '{"a":1}', file);
+  expect(readFileSync(file, 'utf8')).toBe('{"a":1}');
+  expect(o.log).toEqual(['staged new -', 'unstaged']);
+  expect(o.live.size).toBe(0);
+  // A directory where the file should go: the rename fails, the temporary file goes, the error names the label.
+  mkdirSync(join(parent, 'taken'));
+  const err = await replaceFile(join(parent, 'taken'), '{}', '--save-search taken').then(() => undefined, (e: unknown) => e);
+  expect(isConversionError(err) && [err.code, err.message.startsWith('--save-search taken: cannot write (')]).toEqual(['WRITE', true]);
+  expect(o.live.size).toBe(0);
+  expect(readdirSync(parent).sort()).toEqual(['block-0000.json', 'taken']);
 });
