@@ -3,7 +3,8 @@
  * positive timings, no tensor left behind, and clear errors on bad input. No timing comparisons:
  * speed is measured by running the command, never asserted in jest.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -185,3 +186,25 @@ test.each([['--tokens', '0'], ['--runs', '1.5']])('bench: %s %s exits 1 naming t
   expect(r.code).toBe(1);
   expect(r.stderr).toBe(`tfjs-mbq bench: ${option} must be an integer >= 1, got ${value}\n`);
 });
+
+// Issue 15 §2-3: bench reads a model directory's JSON and sizes its shards as the loader does
+// (inside the directory, regular files, bounded): a FIFO no longer hangs it, /dev/zero no longer
+// fills memory, and a shard path out of the directory tells nothing about the file there.
+test.each([
+  ['a FIFO as quantization.json', (d: string) => { execFileSync('mkfifo', [join(d, 'quantization.json')]); }, (d: string) => `${d}/quantization.json: is a FIFO, not a regular file`],
+  ['model.json linked to /dev/zero', (d: string) => { rmSync(join(d, 'model.json')); symlinkSync('/dev/zero', join(d, 'model.json')); }, (d: string) => `${d}/model.json: resolves outside ${d} (through a symbolic link)`],
+  ['a shard path climbing out', (d: string) => {
+    const f = join(d, 'model.json');
+    const m = JSON.parse(readFileSync(f, 'utf8')) as { weightsManifest: Array<{ paths: string[] }> };
+    m.weightsManifest[0]!.paths.push('../../../../etc/passwd');
+    writeFileSync(f, JSON.stringify(m));
+  }, (d: string) => `/etc/passwd: the path '../../../../etc/passwd' climbs out with '..'; files must stay inside ${d}`],
+])('bench: %s exits 1 at once naming the file', async (_name, damage, message) => {
+  const d = join(scratch(), 'm');
+  cpSync(FIXTURE_MODEL, d, { recursive: true });
+  damage(d);
+  const r = await runCli(['bench', d, '--backend', 'wasm']);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toBe(`tfjs-mbq bench: ${message(d)}\n`);
+  expect(r.stdout).toBe('');
+}, 10_000);

@@ -136,6 +136,21 @@ describe('config.json sizes that would allocate without bound', () => {
     }
   });
 
+  it('a norm epsilon or RoPE theta of 0 or below (NaN or infinite weights): refused naming config.json and the field', async () => {
+    const cases: Array<[string, (c: Record<string, Record<string, unknown>>) => void, string]> = [
+      ['text_config.rms_norm_eps', (c) => { c.text_config!.rms_norm_eps = -1; }, '-1'],
+      ['text_config.rope_parameters.rope_theta', (c) => { c.text_config!.rope_parameters = { rope_theta: 0, rope_type: 'default' }; }, '0'],
+      ['vision_config.layer_norm_eps', (c) => { c.vision_config!.layer_norm_eps = 0; }, '0'],
+    ];
+    for (const [field, edit, got] of cases) {
+      const d = withConfig('llava-1.5-tiny', edit);
+      const out = join(tmp, 'out');
+      expect(await importErrorOf(importCheckpoint({ hfDir: d, outDir: out }))).toBe(`${join(d, 'config.json')}: ${field} must be a finite number > 0, got ${got}`);
+      expectNoWrite(out);
+      rmSync(d, { recursive: true });
+    }
+  });
+
   it('max_position_embeddings of 10^12: the graph covers the positions asked for, mbq.json says how many', async () => {
     const d = withConfig('llava-1.5-tiny', (c) => { c.text_config!.max_position_embeddings = 1e12; });
     const r = await importCheckpoint({ hfDir: d, outDir: join(tmp, 'out'), maxPositions: 300 });

@@ -10,7 +10,8 @@ import { fileURLToPath } from 'node:url';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import * as tf from '@tensorflow/tfjs-core';
 import { isConversionError, readImageFile } from '@tfjs-mbq/converter';
-import { FUSED_OPS } from '@tfjs-mbq/format';
+import { FUSED_OPS, MAX_JSON_BYTES, SourceReadError } from '@tfjs-mbq/format';
+import { fileSource } from '@tfjs-mbq/format/node';
 import { fuseModelDir, importCheckpoint, isHfCheckpointDir, isImportError, reimportInputs } from '@tfjs-mbq/importer';
 import { loadVlm, type RgbaImage, type Vlm } from '@tfjs-mbq/runtime';
 import { CACHE_UNPACKED_WEIGHTS } from '@tfjs-mbq/ops';
@@ -146,7 +147,7 @@ export async function bench(args: BenchArgs): Promise<BenchReport> {
     if (baselineFound && !existsSync(path.join(baselineFound, 'model.json')) && await isHfCheckpointDir(baselineFound)) {
       process.stderr.write(`tfjs-mbq bench: importing the float baseline from the Hugging Face checkpoint ${printable(baselineFound)} (${fused ? 'fused' : 'unfused'}, as the model)\n`);
       scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'tfjs-mbq-bench-'));
-      const mbq = JSON.parse(await fs.readFile(path.join(modelDir, 'mbq.json'), 'utf8')) as Parameters<typeof reimportInputs>[0];
+      const mbq = await readModelJson(modelDir, 'mbq.json') as Parameters<typeof reimportInputs>[0];
       baselineDir = (await importCheckpoint({ hfDir: baselineFound, outDir: path.join(scratch, 'model'), ...reimportInputs(mbq), fuse: fused })).outDir;
       baselineMade = 'import';
     } else if (baselineFound && fused && (args.matchGraphs ?? true) && (await modelFiles(baselineFound)).fusedNodes === 0) {
@@ -301,14 +302,33 @@ async function checkModelDir(dir: string): Promise<string> {
   return dir;
 }
 
+/**
+ * A JSON file of a model directory, read as the loader reads it: inside the directory after
+ * resolving links, a regular file (a FIFO would block, /dev/zero fill memory), of bounded size.
+ * Absent: undefined when `optional`, else an error naming it.
+ */
+async function readModelJson(dir: string, file: string, { optional = false } = {}): Promise<unknown> {
+  const source = fileSource(dir);
+  let bytes: Uint8Array;
+  try {
+    bytes = await source.read(file, MAX_JSON_BYTES);
+  } catch (e) {
+    if (!(e instanceof SourceReadError)) throw e;
+    if (optional && e.problem === 'not-found') return undefined;
+    throw new BenchInputError(e.message);
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as unknown;
+  } catch (e) {
+    throw new BenchInputError(`${source.where(file)}: cannot parse (${(e as Error).message})`);
+  }
+}
+
 /** The float model a converted one came from, if its metadata names one that exists. */
 async function resolveBaseline(option: string | undefined, modelDir: string): Promise<{ dir: string | null; from: BenchReport['baselineFrom']; note?: string }> {
   if (option !== undefined) return { dir: await isHfCheckpointDir(option) ? option : await checkModelDir(option), from: 'option' };
-  const readJson = async (file: string): Promise<Record<string, unknown> | null> => {
-    try { return JSON.parse(await fs.readFile(path.join(modelDir, file), 'utf8')) as Record<string, unknown>; } catch { return null; }
-  };
-  const quant = await readJson('quantization.json');
-  const meta = (await readJson('model.json'))?.userDefinedMetadata as { mbq?: { source?: unknown } } | undefined;
+  const quant = await readModelJson(modelDir, 'quantization.json', { optional: true }) as Record<string, unknown> | undefined;
+  const meta = (await readModelJson(modelDir, 'model.json') as Record<string, unknown> | undefined)?.userDefinedMetadata as { mbq?: { source?: unknown } } | undefined;
   const recorded: Array<[BenchReport['baselineFrom'], unknown]> = [['quantization.json', quant?.source], ['model.json', meta?.mbq?.source]];
   for (const [from, source] of recorded) {
     if (typeof source !== 'string' || !source) continue;
@@ -352,19 +372,19 @@ const graphOf = (f: Pick<ModelFiles, 'fusedNodes'>): ModelBench['graph'] => (f.f
 
 async function modelFiles(dir: string): Promise<ModelFiles> {
   const file = path.join(dir, 'model.json');
-  let json: { weightsManifest?: Array<{ paths?: unknown }>; modelTopology?: { node?: unknown } };
-  try {
-    json = JSON.parse(await fs.readFile(file, 'utf8')) as typeof json;
-  } catch (e) {
-    throw new BenchInputError(`${file}: cannot parse (${(e as Error).message})`);
-  }
+  const json = (await readModelJson(dir, 'model.json') ?? {}) as { weightsManifest?: Array<{ paths?: unknown }>; modelTopology?: { node?: unknown } };
   if (!Array.isArray(json.weightsManifest)) throw new BenchInputError(`${file}: no weightsManifest`);
   const paths = json.weightsManifest.flatMap((g) => (Array.isArray(g.paths) ? g.paths.filter((p): p is string => typeof p === 'string') : []));
   let bytes = 0;
+  // Sized as the loader reads them: inside the directory, regular files (no size of a file elsewhere is told).
+  const source = fileSource(dir);
   for (const p of paths) {
-    const st = await fs.stat(path.join(dir, p)).catch(() => null);
-    if (!st) throw new BenchInputError(`${path.join(dir, p)}: weight shard listed in model.json not found`);
-    bytes += st.size;
+    try {
+      bytes += (await source.localFile!(p, Number.MAX_SAFE_INTEGER)).bytes;
+    } catch (e) {
+      if (!(e instanceof SourceReadError)) throw e;
+      throw new BenchInputError(e.problem === 'not-found' ? `${source.where(p)}: weight shard listed in model.json not found` : e.message);
+    }
   }
   const nodes = Array.isArray(json.modelTopology?.node) ? json.modelTopology.node as Array<{ op?: unknown }> : [];
   const fusedNodes = nodes.filter((n) => typeof n.op === 'string' && FUSED_OPS.includes(n.op)).length;

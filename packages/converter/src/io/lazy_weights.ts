@@ -6,11 +6,12 @@
  * until `spill` moves them to a scratch file, from which `get` reads them back the same way.
  * Iteration follows a Map's order (manifest order, then names added later), reading as it goes.
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { decodeWeightBytes, storedByteLength, type LocatedWeightGroup, type ModelJson, type WeightEntryJson } from '@tfjs-mbq/format';
 import { ConversionError } from './errors.js';
+import { cleanupObserver, makeStagedDirSync } from './cleanup_observer.js';
 import type { WeightDtype } from '@tfjs-mbq/format';
 import type { WeightArray, WeightMap } from './weights.js';
 
@@ -190,7 +191,7 @@ export class LazyWeightMap extends Map<string, WeightArray> {
       const v = super.get(name);
       if (!v) continue;
       if (!this.spillFile) {
-        this.spillDir = mkdtempSync(path.join(tmpdir(), 'tfjs-mbq-weights-'));
+        this.spillDir = makeStagedDirSync(tmpdir(), 'tfjs-mbq-weights-');
         const p = path.join(this.spillDir, 'folded.bin');
         this.spillFile = { path: p, fd: openSync(p, 'w+'), bytes: 0 };
       }
@@ -210,7 +211,10 @@ export class LazyWeightMap extends Map<string, WeightArray> {
   /** Removes the scratch file (weights spilled there can no longer be read). */
   dispose(): void {
     if (this.spillFile) closeSync(this.spillFile.fd);
-    if (this.spillDir) rmSync(this.spillDir, { recursive: true, force: true });
+    if (this.spillDir) {
+      rmSync(this.spillDir, { recursive: true, force: true });
+      cleanupObserver()?.unstaged(this.spillDir);
+    }
     this.spillFile = undefined;
     this.spillDir = undefined;
   }

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { ConversionError } from './errors.js';
+import { replaceFile } from './replace_file.js';
 import type { GroupRecord } from '../emit/quantization_json.js';
 import type { SensitivityResult } from '../sensitivity/index.js';
 
@@ -125,15 +126,8 @@ export class WorkDir {
 
   private async write(name: string, value: unknown): Promise<void> {
     const file = path.join(this.dir, name);
-    const tmp = path.join(this.dir, `.${name}.${process.pid}.tmp`);
-    try {
-      // JSON numbers round-trip doubles exactly, so saved scales and ratios come back bit for bit.
-      await fs.writeFile(tmp, JSON.stringify(value));
-      await fs.rename(tmp, file);
-    } catch (e) {
-      await fs.rm(tmp, { force: true });
-      throw new ConversionError('WRITE', `${file}: cannot write (${(e as Error).message})`, file);
-    }
+    // JSON numbers round-trip doubles exactly, so saved scales and ratios come back bit for bit.
+    await replaceFile(file, JSON.stringify(value), file);
   }
 }
 

@@ -39,7 +39,7 @@ export async function searchStage(run: CalibRun, analysis: GraphAnalysis, o: Sea
   const held: tf.Tensor[] = [];
   const keep = <T extends tf.Tensor>(t: T): T => { held.push(t); return t; };
   try {
-    // The gradient tape cached every weight as a tensor; the search below loads one block at a time.
+    // Consts an earlier pass cached (none after the streamed sensitivity) go: the search loads one block at a time.
     exec.releaseConsts();
     const pre = exec.execute(run.feeds, [first.input, ...sideNames], { streamConsts: true }).map(keep);
     let x = pre[0];

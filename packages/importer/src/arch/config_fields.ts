@@ -29,13 +29,17 @@ export class ConfigFields {
     return v;
   }
 
+  /**
+   * A finite number > 0: every real-valued field read (norm epsilons, RoPE theta and factor, MLP
+   * ratio) is a divisor, a root or a log base, and 0 or below makes NaN or infinite weights.
+   */
   num(key: string, dflt?: number): number {
     if (!this.has(key)) {
-      if (dflt === undefined) this.bad(key, 'a number');
+      if (dflt === undefined) this.bad(key, 'a number > 0');
       return dflt;
     }
     const v = this.obj[key];
-    if (typeof v !== 'number' || !Number.isFinite(v)) this.bad(key, 'a finite number');
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) this.bad(key, 'a finite number > 0');
     return v;
   }
 
