@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import type { Argv, CommandModule, MiddlewareFunction } from 'yargs';
-import { commands } from './commands/index.js';
+import { commands as allCommands, type CommandOptions } from './commands/index.js';
 import { checkArguments, suggestOptions, UsageError } from './ui/arguments.js';
 import { printable } from './ui/terminal_text.js';
 
@@ -24,7 +24,8 @@ function optionNames(command: CommandModule<object, never>): string[] {
 }
 
 /** Runs the CLI on the given arguments and resolves to the exit code. Errors are printed, not thrown. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(argv: string[], options: CommandOptions = {}): Promise<number> {
+  const commands = allCommands(options);
   let exitCode = 0;
   const usageError = (message: string): void => {
     exitCode = 2;

@@ -2,6 +2,7 @@ export * from './graph/types.js';
 export * from './graph/builder.js';
 export { ConversionError, isConversionError, type ConversionErrorCode } from './io/errors.js';
 export { loadModelDir, type LoadedModel, type MbqJson, type LoadOptions } from './io/load.js';
+export { observeCleanup, makeStagedDirSync, removeStagedDir, type CleanupObserver } from './io/cleanup_observer.js';
 export { AtomicOutputDir, checkOutputDir, checkOutputPath, type OutputDirOptions } from './io/atomic.js';
 export { decodeImage, readImageFile, imageToRgb, type DecodedImage } from './io/image_file.js';
 export { modelArtifacts, dirHandler } from './io/artifacts.js';
@@ -17,5 +18,7 @@ export { calibInputs, wordLevelCalibInputs, type CalibInputs } from './calib/inp
 export type { QuantizationJson, GroupRecord } from './emit/quantization_json.js';
 export { renderReport } from './emit/report.js';
 export { fuseDecoderOps, signatureNodes, type FuseOptions, type FuseReport } from './emit/fuse.js';
-export { LazyWeightMap, weightInfo } from './io/lazy_weights.js';
+export { LazyWeightMap, weightInfo, type DeferredWeightMap, type WeightInfo } from './io/lazy_weights.js';
+export { convertedGraph, serialiseGraphModel } from './emit/graph_model.js';
+export { dequantizedArray, type QuantizedLinear } from './emit/quantize.js';
 

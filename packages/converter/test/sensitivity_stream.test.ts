@@ -8,6 +8,13 @@ import { join } from 'node:path';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { writeSyntheticModel } from './helpers/synthetic.js';
 import { compareOnModel } from './helpers/stream_check.js';
+import { batchedSensitivity } from '../src/sensitivity/batched.js';
+import { analyseGraph } from '../src/graph/analysis.js';
+import { GraphExecutor } from '../src/graph/executor.js';
+import { findModelIo } from '../src/graph/model_io.js';
+import { loadModelDir } from '../src/io/load.js';
+import { calibInputs } from '../src/calib/inputs.js';
+import { loadCalibration } from '../src/calib/load.js';
 
 const CALIB = join(process.cwd(), 'fixtures/shapes-vqa/calib');
 const FIXTURE = join(process.cwd(), 'fixtures/tiny-vlm');
@@ -34,3 +41,21 @@ test('on webgpu (lavapipe): bit for bit', async () => {
   expect(Array.from(r.streamed)).toEqual(Array.from(r.whole));
   expect(r.tensorsLeft).toBe(0);
 }, 300_000);
+
+test('progress: each pass over a block is reported as it ends, then the chunk', async () => {
+  await initBackend('cpu');
+  const model = await loadModelDir(synthetic);
+  const graph = model.modelJson.modelTopology;
+  const analysis = analyseGraph(graph, model.weights);
+  const calib = await loadCalibration(CALIB, calibInputs(model), { samples: 2, seed: 3 });
+  const exec = new GraphExecutor(graph, model.weights);
+  const seen: string[] = [];
+  await batchedSensitivity(exec, analysis, findModelIo(graph, 'model.json'), calib.samples, model.mbq.imageSize, 0, 16,
+    (done, total, detail) => seen.push(`${done}/${total} ${detail ?? ''}`.trim()));
+  exec.dispose();
+  const step = (w: string): string => `0/2 samples 1-2: ${w}`;
+  expect(seen).toEqual([
+    step('the pass to the first block'), step('block 0 (forward)'), step('block 1 (forward)'), step('block 2 (forward)'),
+    step('the caption loss (final norm, lm_head)'), step('block 2 (backward)'), step('block 1 (backward)'), step('block 0 (backward)'), '2/2',
+  ]);
+}, 120_000);

@@ -18,6 +18,7 @@ import { planQuantizedMatMul } from '../src/kernels/webgpu/quantized_matmul_plan
 import { buildSteps, QmmStep, recordSteps } from './recorded_qmm.js';
 import { Dispatchable, fp16Gemv, record } from './baseline_kernels.js';
 import { fillRandom, gpuMemoryUsedMiB, setupGpu, storageBuffer } from './gpu_setup.js';
+import { median } from './host_timing.js';
 
 const TINY = process.env.BENCH_TINY === '1';
 const LAYERS = TINY ? 2 : 32;
@@ -41,11 +42,6 @@ function linears(): Linear[] {
 }
 
 interface Result { format: string; msPerToken: number; tokensPerSec: number; queuedMsPerToken?: number; weightBytes: number; gpuMemMiB: number | null; note: string }
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 async function main(): Promise<void> {
   const gpu = await setupGpu();

@@ -4,6 +4,8 @@
  * readback (shared/device/README.md). Reports the pass's GPU time from timestamp queries
  * (where the device has them) and the host time from submit to readback, both per call.
  */
+import { median } from './host_timing.js';
+
 export interface Timing {
   calls: number;
   /** Median over trials of GPU time per call (timestamps), microseconds; null without timestamps. */
@@ -18,11 +20,6 @@ const COPY_SRC = 0x4;
 const QUERY_RESOLVE = 0x200;
 
 export type Recorder = (pass: GPUComputePassEncoder, i: number) => void;
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
 
 async function runOnce(device: GPUDevice, record: Recorder, calls: number, timestamps: boolean): Promise<{ gpu: number | null; wall: number }> {
   const enc = device.createCommandEncoder();

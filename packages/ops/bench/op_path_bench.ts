@@ -32,6 +32,7 @@ import { fillRandom, setupGpu, storageBuffer } from './gpu_setup.js';
 import { timeRecorded } from './gpu_timing.js';
 import { legacyQuantizedMatMulWebGPU } from './legacy_qmm_kernel.js';
 import { buildSteps, recordSteps } from './recorded_qmm.js';
+import { formatTrace, instrumentWebGPU, median, traced, TraceEntry, trial } from './host_timing.js';
 
 const SHAPES = (process.env.BENCH_SHAPES ?? '4096x4096,4096x11008,11008x4096').split(',').map((s) => s.split('x').map(Number));
 const CALLS = Number(process.env.BENCH_CALLS ?? 200);
@@ -43,7 +44,6 @@ const OUT_DIR = process.env.OUT ?? 'bench-out';
 type PathName = 'legacy' | 'program' | 'direct' | 'tfjs add (floor)';
 const QMM_PATHS = ['legacy', 'program', 'direct'] as const;
 
-interface TraceEntry { calls: number; us: number }
 interface PathResult {
   path: PathName;
   enqueueUs: number[];
@@ -52,36 +52,6 @@ interface PathResult {
 }
 interface ShapeResult { K: number; N: number; copies: number; kernelGpuUs: number | null; recordedWallUs: number; tfjsKernelUs: number | null; paths: PathResult[] }
 
-// --- tracing: wraps WebGPU prototype methods and counts time spent in them while `tracing` ---
-let tracing = false;
-const webgpuCalls = new Map<string, TraceEntry>();
-function instrument(): void {
-  const g = globalThis as unknown as Record<string, { prototype: Record<string, unknown> }>;
-  const methods: Record<string, string[]> = {
-    GPUDevice: ['createBuffer', 'createBindGroup', 'createShaderModule', 'createComputePipeline', 'createCommandEncoder'],
-    GPUQueue: ['writeBuffer', 'submit'],
-    GPUCommandEncoder: ['beginComputePass', 'finish', 'copyBufferToBuffer'],
-    GPUComputePassEncoder: ['setPipeline', 'setBindGroup', 'dispatchWorkgroups', 'end'],
-    GPUComputePipeline: ['getBindGroupLayout'],
-  };
-  for (const [cls, names] of Object.entries(methods)) {
-    const proto = g[cls].prototype;
-    for (const name of names) {
-      const orig = proto[name] as (...a: unknown[]) => unknown;
-      proto[name] = function (this: unknown, ...a: unknown[]): unknown {
-        if (!tracing) return orig.apply(this, a);
-        const t0 = performance.now();
-        const r = orig.apply(this, a);
-        const key = `${cls.replace(/^GPU/, '')}.${name}`;
-        const e = webgpuCalls.get(key) ?? { calls: 0, us: 0 };
-        e.calls++;
-        e.us += (performance.now() - t0) * 1000;
-        webgpuCalls.set(key, e);
-        return r;
-      };
-    }
-  }
-}
 let wgslBuilds = 0;
 const userCode = QuantizedMatMulProgram.prototype.getUserCode;
 QuantizedMatMulProgram.prototype.getUserCode = function (this: QuantizedMatMulProgram): string {
@@ -89,12 +59,13 @@ QuantizedMatMulProgram.prototype.getUserCode = function (this: QuantizedMatMulPr
   return userCode.call(this);
 };
 let kernelUs = 0;
+let timingKernel = false;
 function useKernel(fn: tf.KernelFunc): void {
   tf.unregisterKernel(MbqQuantizedMatMul, 'webgpu');
   tf.registerKernel({
     kernelName: MbqQuantizedMatMul, backendName: 'webgpu',
     kernelFunc: (args) => {
-      if (!tracing) return fn(args);
+      if (!timingKernel) return fn(args);
       const t0 = performance.now();
       const r = fn(args);
       kernelUs += (performance.now() - t0) * 1000;
@@ -103,27 +74,10 @@ function useKernel(fn: tf.KernelFunc): void {
   });
 }
 
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-/** One trial: CALLS calls queued, one readback; µs per call for the loop and to readback. */
-async function trial(call: (i: number) => tf.Tensor): Promise<{ enqueueUs: number; wallUs: number }> {
-  const outs: tf.Tensor[] = [];
-  const t0 = performance.now();
-  for (let i = 0; i < CALLS; i++) outs.push(call(i));
-  const t1 = performance.now();
-  await outs[CALLS - 1].data();
-  const t2 = performance.now();
-  outs.forEach((o) => o.dispose());
-  return { enqueueUs: ((t1 - t0) * 1000) / CALLS, wallUs: ((t2 - t0) * 1000) / CALLS };
-}
-
 async function main(): Promise<void> {
   const gpu = await setupGpu();
   const { device } = gpu;
-  instrument();
+  instrumentWebGPU();
   // Small tensors that live on the CPU would otherwise run tf.add on the CPU (the floor path).
   tf.env().set('WEBGPU_CPU_FORWARD', false);
   if (process.env.BENCH_SUBMIT_BATCH) tf.env().set('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', Number(process.env.BENCH_SUBMIT_BATCH));
@@ -164,26 +118,23 @@ async function main(): Promise<void> {
     };
     for (const r of paths) { // warm-up: pipelines, buffer pools
       select(r.path);
-      await trial(calls[r.path]);
+      await trial(calls[r.path], CALLS);
     }
     for (let t = 0; t < TRIALS; t++) {
       for (const r of t % 2 === 0 ? paths : [...paths].reverse()) {
         select(r.path);
-        const m = await trial(calls[r.path]);
+        const m = await trial(calls[r.path], CALLS);
         r.enqueueUs.push(m.enqueueUs);
         r.wallUs.push(m.wallUs);
       }
     }
     for (const r of paths) {
       select(r.path);
-      webgpuCalls.clear();
       kernelUs = 0;
       wgslBuilds = 0;
-      tracing = true;
-      const m = await trial(calls[r.path]);
-      tracing = false;
-      const webgpu: Record<string, TraceEntry> = {};
-      for (const [k, e] of webgpuCalls) webgpu[k] = { calls: e.calls / CALLS, us: e.us / CALLS };
+      timingKernel = true;
+      const { value: m, webgpu } = await traced(() => trial(calls[r.path], CALLS), CALLS);
+      timingKernel = false;
       r.trace = { enqueueUs: m.enqueueUs, kernelUs: kernelUs / CALLS, webgpu, wgslBuilds: wgslBuilds / CALLS };
     }
     select('direct');
@@ -235,9 +186,7 @@ function summarize(results: ShapeResult[], adapter: string): void {
   for (const r of results) {
     for (const p of r.paths) {
       const t = p.trace!;
-      const inWebgpu = Object.values(t.webgpu).reduce((s, e) => s + e.us, 0);
-      const parts = Object.entries(t.webgpu).sort((x, y) => y[1].us - x[1].us)
-        .map(([k, e]) => `${k} ${e.us.toFixed(1)} (${e.calls.toFixed(2)})`).join(', ');
+      const { totalUs: inWebgpu, parts } = formatTrace(t.webgpu);
       const engine = p.path === 'tfjs add (floor)' ? `tfjs op + engine ${f(t.enqueueUs - inWebgpu)}` : `engine + op ${f(t.enqueueUs - t.kernelUs)}, kernel JS ${f(t.kernelUs - inWebgpu)}, WGSL builds ${t.wgslBuilds.toFixed(2)}`;
       lines.push(`- ${r.K}x${r.N} ${p.path}: traced enqueue ${f(t.enqueueUs)}; ${engine}; WebGPU ${f(inWebgpu)}: ${parts}`);
     }

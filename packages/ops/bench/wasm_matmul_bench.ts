@@ -10,6 +10,7 @@ import { initBackend } from '../src/backends/index.js';
 import { packCodes, quantizedMatMul } from '../src/index.js';
 import { setQuantizedMatMulWasmOptions } from '../src/kernels/wasm/quantized_matmul.js';
 import { mulberry32 } from '../src/util/prng.js';
+import { median } from './host_timing.js';
 
 const SHAPES = (process.env.BENCH_SHAPES ?? '4096x4096,4096x11008').split(',').map((s) => s.split('x').map(Number) as [number, number]);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -18,11 +19,6 @@ const MS = (process.env.BENCH_MS ?? '1').split(',').map(Number);
 const REPS = Number(process.env.BENCH_REPS ?? 5);
 
 interface Heap { wasm: { HEAPU8: Uint8Array; _malloc(n: number): number; _free(p: number): void }; getMemoryOffset(id: object): number }
-
-function median(v: number[]): number {
-  const s = [...v].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 async function main(): Promise<void> {
   const report = await initBackend('wasm');

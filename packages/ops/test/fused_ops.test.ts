@@ -8,6 +8,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { attention, rmsNorm, rope, siluGate } from '@tfjs-mbq/ops';
+import { setDirectCacheLimits } from '../src/kernels/webgpu/direct_dispatch.js';
 import { setFusedWebGPUOptions } from '../src/kernels/webgpu/fused_options.js';
 import { countCalls, freshSeed, gpuProto, makeRng, randomData, TestBackend, useBackend } from './ops_test_util.js';
 
@@ -247,6 +248,37 @@ describe(`fused decoder ops on webgpu: the direct path (seed ${seed})`, () => {
     const h = refRmsNorm(x, g, 38, 1e-6).map((v, i) => v + x[i]!);
     expect(relErr(got, refSiluGate(Float32Array.from(h), 19))).toBeLessThan(TOL);
     [y, xt, gt].forEach((t) => t.dispose());
+  });
+
+  it('keeps giving the right outputs when its uniform and bind group caches start over', async () => {
+    setDirectCacheLimits({ uniformBuffers: 2, bindGroups: 3 });
+    const x = randomData(rng, 3 * 5 * 37, 2), g = randomData(rng, 37);
+    const [xt, gt] = [tf.tensor(x, [3, 5, 37]), tf.tensor1d(g)];
+    // Five eps values: five uniform buffers, more than the cache holds; each round starts it over.
+    const eps = [1e-6, 2e-6, 3e-6, 4e-6, 5e-6];
+    // Uniform buffers made (GPUBufferUsage.UNIFORM): ours only, as every call takes the direct path.
+    const device = gpuProto('GPUDevice');
+    const createBuffer = device.createBuffer as (d: { usage: number }) => unknown;
+    let uniformBuffers = 0;
+    device.createBuffer = function (this: unknown, d: { usage: number }): unknown {
+      if (d.usage & 0x40) uniformBuffers++;
+      return createBuffer.call(this, d);
+    };
+    try {
+      for (let round = 0; round < 3; round++) {
+        for (const e of eps) {
+          const y = onPath('direct', () => rmsNorm(xt, gt, e));
+          expect(relErr(await y.data(), refRmsNorm(x, g, 37, e))).toBeLessThan(TOL);
+          y.dispose();
+        }
+      }
+    } finally {
+      device.createBuffer = createBuffer;
+      setDirectCacheLimits({});
+    }
+    // Holding 2, the cache never has the next eps: 15 buffers (a cache that kept them all: 5).
+    expect(uniformBuffers).toBe(15);
+    [xt, gt].forEach((t) => t.dispose());
   });
 
   it('a steady loop of the four ops creates no bind group, writes no uniform and compiles nothing after its first steps', async () => {

@@ -1,45 +1,13 @@
 /** `tfjs-mbq convert <modelDir> --calib <dir> --out <dir>`: MBQ / AWQ / RTN / SmoothQuant quantization. */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { checkConvertOptions, convert, isConversionError, type ConvertOptions, type QuantizationJson } from '@tfjs-mbq/converter';
-import { ImportError, importCheckpoint, isHfCheckpointDir, isImportError, maxPositionsProblem } from '@tfjs-mbq/importer';
-import { parseImageSize } from './import.js';
-import { initBackend, BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
+import { isConversionError, type QuantizationJson } from '@tfjs-mbq/converter';
+import { isImportError } from '@tfjs-mbq/importer';
+import { BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
 import { formatBytes, progressBars, table } from '../ui/progress.js';
 import { printable, printableLines, terminalJson } from '../ui/terminal_text.js';
 import { backendLine } from '../ui/backend_line.js';
-
-interface ConvertArgs {
-  modelDir: string;
-  calib: string;
-  out: string;
-  overwrite: boolean;
-  method: 'rtn' | 'awq' | 'mbq' | 'smoothquant';
-  wBits?: number;
-  aBits?: number;
-  groupSize?: number;
-  loss?: 'mae' | 'mse';
-  scaleFamily: 'awq' | 'smoothquant';
-  distort: boolean;
-  rotate: boolean;
-  samples?: number;
-  seed: number;
-  backend: BackendName;
-  emit: 'quantized' | 'float';
-  fuse: boolean;
-  json: boolean;
-  progress: boolean;
-  workDir?: string;
-  imageSize?: string;
-  maxPositions?: number;
-  include?: string[];
-  exclude?: string[];
-  weightShardSizeBytes?: number;
-  saveSearch?: string;
-  applySearch?: string;
-  verbose: boolean;
-}
+import { convertInWorker, ReportedError } from '../worker/supervise.js';
+import { checkConvert, runConvert, type ConvertArgs, type ConvertOutcome, type ConvertReporter } from './convert_run.js';
 
 function fmt(v: number): string {
   if (!Number.isFinite(v)) return String(v);
@@ -90,7 +58,12 @@ export function summary(q: QuantizationJson): string {
   ].join('\n');
 }
 
-export const convertCommand: CommandModule<object, ConvertArgs> = {
+/**
+ * The command; with `worker` (a module that runs convertWorker() off the main thread: the CLI's
+ * bin) the import and conversion run in a worker thread, so that SIGINT/SIGTERM end them at once
+ * (worker/supervise.ts); without it, in this thread (main() called in-process, as tests do).
+ */
+export const convertCommand = (worker?: URL): CommandModule<object, ConvertArgs> => ({
   command: 'convert <modelDir>',
   describe: 'Quantize a tfjs graph-model VLM with MBQ (or AWQ, RTN, SmoothQuant)',
   builder: (y: Argv) => y
@@ -133,55 +106,22 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
   handler: async (argv: ArgumentsCamelCase<ConvertArgs>) => {
     const bars = progressBars(process.stderr, argv.progress);
     const t0 = Date.now();
-    // A Hugging Face checkpoint is imported (float32) into a scratch directory beside the output, then converted.
-    let modelDir = argv.modelDir;
-    let scratch: string | undefined;
-    let result: Awaited<ReturnType<typeof convert>>;
+    const report: ConvertReporter = {
+      backend: (b) => { if (argv.progress || argv.verbose) process.stderr.write(`${printable(backendLine(b, argv.verbose))}\n`); },
+      progress: (stage, done, total, detail) => bars.update(stage, done, total, detail),
+    };
+    let result: ConvertOutcome;
     try {
-      const options: ConvertOptions = {
-        modelDir, calibDir: argv.calib, outDir: argv.out, overwrite: argv.overwrite, method: argv.method, wBits: argv.wBits,
-        aBits: argv.aBits, groupSize: argv.groupSize, loss: argv.loss, scaleFamily: argv.scaleFamily, distort: argv.distort, rotate: argv.rotate,
-        samples: argv.samples, seed: argv.seed, emit: argv.emit, fuse: argv.fuse, handleSignals: true, workDir: argv.workDir,
-        include: argv.include?.map(String), exclude: argv.exclude?.map(String), weightShardSizeBytes: argv.weightShardSizeBytes,
-        saveSearch: argv.saveSearch, applySearch: argv.applySearch,
-        onProgress: (e) => bars.update(e.stage, e.done, e.total, e.detail),
-      };
       // Options, their combinations and the output directory are checked before a backend starts.
-      await checkConvertOptions(options);
-      const hf = await isHfCheckpointDir(argv.modelDir);
-      let imageSize: [number, number] | undefined;
-      try {
-        imageSize = parseImageSize(argv.imageSize);
-      } catch (e) {
-        throw new ImportError('OPTION', (e as Error).message);
-      }
-      const positionsProblem = maxPositionsProblem(argv.maxPositions);
-      if (positionsProblem) throw new ImportError('OPTION', positionsProblem);
-      if (!hf && (argv.imageSize !== undefined || argv.maxPositions !== undefined)) {
-        throw new ImportError('OPTION', `${argv.imageSize !== undefined ? '--image-size' : '--max-positions'} applies to a Hugging Face checkpoint directory; ${argv.modelDir} is not one`);
-      }
-      const backend = await initBackend(argv.backend);
-      if (argv.progress || argv.verbose) process.stderr.write(`${printable(backendLine(backend, argv.verbose))}\n`);
-      if (hf) {
-        const out = resolve(argv.out);
-        await mkdir(dirname(out), { recursive: true });
-        scratch = await mkdtemp(join(dirname(out), `.${basename(out)}.import-`));
-        modelDir = join(scratch, 'model');
-        await importCheckpoint({
-          hfDir: argv.modelDir, outDir: modelDir, imageSize, maxPositions: argv.maxPositions, onProgress: (e) => bars.update('import', e.done, e.total, e.name),
-        });
-      }
-      // After an import, messages and quantization.json name the checkpoint, not the scratch copy.
-      result = await convert({ ...options, modelDir, backend: 'current', importedFrom: scratch ? argv.modelDir : undefined });
+      const checked = await checkConvert(argv);
+      result = worker ? await convertInWorker(worker, checked, report) : await runConvert(checked, report, true);
     } catch (e) {
       // Bad input is reported, not thrown: one line naming the file and the problem, exit code 1.
-      if (!isConversionError(e) && !isImportError(e)) throw e;
+      if (!isConversionError(e) && !isImportError(e) && !(e instanceof ReportedError)) throw e;
       bars.end();
       process.stderr.write(`\ntfjs-mbq convert: ${printable(e.message)}\n`);
       process.exitCode = 1;
       return;
-    } finally {
-      if (scratch) await rm(scratch, { recursive: true, force: true });
     }
     bars.end();
     if (argv.json) {
@@ -190,4 +130,4 @@ export const convertCommand: CommandModule<object, ConvertArgs> = {
       process.stdout.write(`${printableLines(summary(result.quantization))}\n\nwrote ${printable(result.outDir)} in ${((Date.now() - t0) / 1000).toFixed(1)}s (model.json, quantization.json, report.html)\n`);
     }
   },
-};
+});

@@ -8,6 +8,7 @@ import { promises as nodeFs, rmSync, renameSync, realpathSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { ConversionError } from './errors.js';
+import { cleanupObserver } from './cleanup_observer.js';
 
 function realOrResolved(p: string): string {
   const abs = path.resolve(p);
@@ -109,14 +110,19 @@ export function guardSignals(outDir: string): () => void {
   };
 }
 
-/** A directory made with mode 0777, so the user's umask decides (mkdtemp makes 0700). */
-async function makeTempDir(fs: OutputFs, where: string, prefix: string): Promise<string> {
+/**
+ * A directory made with mode 0777, so the user's umask decides (mkdtemp makes 0700), announced to
+ * the cleanup observer (io/cleanup_observer.ts) before it is made.
+ */
+async function makeTempDir(fs: OutputFs, where: string, prefix: string, outDir: string): Promise<string> {
   for (;;) {
     const dir = path.join(where, `${prefix}${randomBytes(6).toString('hex')}`);
+    cleanupObserver()?.staged(dir, outDir);
     try {
       await fs.mkdir(dir, { mode: 0o777 });
       return dir;
     } catch (e) {
+      cleanupObserver()?.unstaged(dir);
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw writeError(e, where);
     }
   }
@@ -203,8 +209,8 @@ export class AtomicOutputDir {
     }
     const exists = await checkOutputDir(out, opts);
     const temp = exists
-      ? await makeTempDir(fs, out, '.tfjs-mbq.tmp-')
-      : await makeTempDir(fs, parent, `.${path.basename(out)}.tmp-`);
+      ? await makeTempDir(fs, out, '.tfjs-mbq.tmp-', out)
+      : await makeTempDir(fs, parent, `.${path.basename(out)}.tmp-`, out);
     const dir = new AtomicOutputDir(out, temp, exists, fs);
     live.add(dir);
     if (opts.handleSignals) dir.releaseSignals = guardSignals(out);
@@ -221,8 +227,26 @@ export class AtomicOutputDir {
     }
   }
 
-  /** Moves the finished output into place; on failure the output directory is left as it was. */
+  /**
+   * Moves the finished output into place; on failure the output directory is left as it was. A
+   * cleanup observer that has begun an interruption refuses the commit (INTERRUPTED); one that
+   * allowed it is told when it ends.
+   */
   async commit(): Promise<void> {
+    const observer = cleanupObserver();
+    if (observer && !observer.enterCommit(this.outDir)) {
+      throw new ConversionError('INTERRUPTED', `${this.outDir}: interrupted before the output was moved into place`, this.outDir);
+    }
+    let committed = false;
+    try {
+      await this.commitFiles();
+      committed = true;
+    } finally {
+      observer?.leaveCommit(this.outDir, committed);
+    }
+  }
+
+  private async commitFiles(): Promise<void> {
     try {
       if (this.intoExisting) await this.swapIn();
       else await this.fs.rename(this.tempDir, this.outDir);
@@ -239,12 +263,14 @@ export class AtomicOutputDir {
       await this.fs.rm(this.tempDir, { recursive: true, force: true });
       await this.fs.rm(this.backupDir, { recursive: true, force: true });
     }
+    cleanupObserver()?.unstaged(this.tempDir);
   }
 
   async abort(): Promise<void> {
     live.delete(this);
     this.releaseSignals?.();
-    await this.fs.rm(this.tempDir, { recursive: true, force: true }).catch(() => undefined);
+    const removed = await this.fs.rm(this.tempDir, { recursive: true, force: true }).then(() => true, () => false);
+    if (removed) cleanupObserver()?.unstaged(this.tempDir);
   }
 
   /**

@@ -6,11 +6,12 @@
  * until `spill` moves them to a scratch file, from which `get` reads them back the same way.
  * Iteration follows a Map's order (manifest order, then names added later), reading as it goes.
  */
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { decodeWeightBytes, storedByteLength, type LocatedWeightGroup, type ModelJson, type WeightEntryJson } from '@tfjs-mbq/format';
 import { ConversionError } from './errors.js';
+import { cleanupObserver, makeStagedDirSync } from './cleanup_observer.js';
 import type { WeightDtype } from '@tfjs-mbq/format';
 import type { WeightArray, WeightMap } from './weights.js';
 
@@ -190,7 +191,7 @@ export class LazyWeightMap extends Map<string, WeightArray> {
       const v = super.get(name);
       if (!v) continue;
       if (!this.spillFile) {
-        this.spillDir = mkdtempSync(path.join(tmpdir(), 'tfjs-mbq-weights-'));
+        this.spillDir = makeStagedDirSync(tmpdir(), 'tfjs-mbq-weights-');
         const p = path.join(this.spillDir, 'folded.bin');
         this.spillFile = { path: p, fd: openSync(p, 'w+'), bytes: 0 };
       }
@@ -210,20 +211,38 @@ export class LazyWeightMap extends Map<string, WeightArray> {
   /** Removes the scratch file (weights spilled there can no longer be read). */
   dispose(): void {
     if (this.spillFile) closeSync(this.spillFile.fd);
-    if (this.spillDir) rmSync(this.spillDir, { recursive: true, force: true });
+    if (this.spillDir) {
+      rmSync(this.spillDir, { recursive: true, force: true });
+      cleanupObserver()?.unstaged(this.spillDir);
+    }
     this.spillFile = undefined;
     this.spillDir = undefined;
   }
 }
 
+/**
+ * A weight map whose entries are not all in memory (LazyWeightMap: on disk; a benchmark's
+ * generated weights: made on demand): it tells dtype and shape, and copies itself, without
+ * reading or making any weight. weightInfo and copyWeights use these where a map has them.
+ */
+export interface DeferredWeightMap extends Map<string, WeightArray> {
+  info(name: string): WeightInfo | undefined;
+  clone(): WeightMap;
+}
+
+function isDeferred(weights: WeightMap): weights is DeferredWeightMap {
+  const d = weights as Partial<DeferredWeightMap>;
+  return typeof d.info === 'function' && typeof d.clone === 'function';
+}
+
 /** dtype and shape of a weight, without reading it where the map can tell. */
 export function weightInfo(weights: WeightMap, name: string): WeightInfo | undefined {
-  if (weights instanceof LazyWeightMap) return weights.info(name);
+  if (isDeferred(weights)) return weights.info(name);
   const w = weights.get(name);
   return w ? { dtype: w.dtype, shape: w.shape } : undefined;
 }
 
-/** `new Map(weights)` without reading what is on disk. */
+/** `new Map(weights)` without reading what is on disk (or not made yet). */
 export function copyWeights(weights: WeightMap): WeightMap {
-  return weights instanceof LazyWeightMap ? weights.clone() : new Map(weights);
+  return isDeferred(weights) ? weights.clone() : new Map(weights);
 }

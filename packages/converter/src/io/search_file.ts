@@ -18,6 +18,7 @@ import type { SensitivityResult } from '../sensitivity/index.js';
 import { MAX_JSON_BYTES } from '@tfjs-mbq/format';
 import { readRegularFile } from '@tfjs-mbq/format/node';
 import { ConversionError } from './errors.js';
+import { replaceFile } from './replace_file.js';
 import { firstDifference } from './work_dir.js';
 
 export const SEARCH_FILE_FORMAT = 'tfjs-mbq-search';
@@ -43,16 +44,13 @@ export interface SearchFile {
 }
 
 export async function writeSearchFile(file: string, value: SearchFile): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
   try {
     await fs.mkdir(path.dirname(file), { recursive: true });
-    // JSON numbers round-trip doubles exactly, so the scales and ratios come back bit for bit.
-    await fs.writeFile(tmp, JSON.stringify(value) + '\n');
-    await fs.rename(tmp, file);
   } catch (e) {
-    await fs.rm(tmp, { force: true });
     throw new ConversionError('WRITE', `--save-search ${file}: cannot write (${(e as Error).message})`, file);
   }
+  // JSON numbers round-trip doubles exactly, so the scales and ratios come back bit for bit.
+  await replaceFile(file, JSON.stringify(value) + '\n', `--save-search ${file}`);
 }
 
 /**

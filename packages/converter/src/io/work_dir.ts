@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { MAX_JSON_BYTES, SourceReadError } from '@tfjs-mbq/format';
 import { readRegularFile } from '@tfjs-mbq/format/node';
 import { ConversionError } from './errors.js';
+import { replaceFile } from './replace_file.js';
 import type { GroupRecord } from '../emit/quantization_json.js';
 import type { SensitivityResult } from '../sensitivity/index.js';
 
@@ -120,15 +121,8 @@ export class WorkDir {
 
   private async write(name: string, value: unknown): Promise<void> {
     const file = path.join(this.dir, name);
-    const tmp = path.join(this.dir, `.${name}.${process.pid}.tmp`);
-    try {
-      // JSON numbers round-trip doubles exactly, so saved scales and ratios come back bit for bit.
-      await fs.writeFile(tmp, JSON.stringify(value));
-      await fs.rename(tmp, file);
-    } catch (e) {
-      await fs.rm(tmp, { force: true });
-      throw new ConversionError('WRITE', `${file}: cannot write (${(e as Error).message})`, file);
-    }
+    // JSON numbers round-trip doubles exactly, so saved scales and ratios come back bit for bit.
+    await replaceFile(file, JSON.stringify(value), file);
   }
 }
 

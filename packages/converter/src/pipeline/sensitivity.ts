@@ -18,7 +18,7 @@ export async function sensitivityStage(
     progress('sensitivity', n, n, 'from the work directory');
     return saved;
   }
-  const sensitivity = await batchedSensitivity(run.exec, analysis, run.io, calib.samples, calib.imageSize, padId, 16, (d, t) => progress('sensitivity', d, t));
+  const sensitivity = await batchedSensitivity(run.exec, analysis, run.io, calib.samples, calib.imageSize, padId, 16, (d, t, detail) => progress('sensitivity', d, t, detail));
   await work?.saveSensitivity(sensitivity);
   return sensitivity;
 }

@@ -17,7 +17,7 @@ import { watchDevice } from './device_watch.js';
 
 export async function batchedSensitivity(
   exec: GraphExecutor, analysis: GraphAnalysis, io: ModelIo, samples: readonly CalibSample[], imageSize: [number, number],
-  padId: number, chunk: number, onSample?: (done: number, total: number) => void,
+  padId: number, chunk: number, onSample?: (done: number, total: number, detail?: string) => void,
 ): Promise<SensitivityResult> {
   ensureGradients();
   const sites = analysis.blocks.flatMap((b) => [
@@ -27,10 +27,17 @@ export async function batchedSensitivity(
   const visSum = new Float64Array(sites.length);
   const txtSum = new Float64Array(sites.length);
   let visSamples = 0; let txtSamples = 0;
-  const watch = watchDevice('sensitivity');
+  const device = watchDevice('sensitivity');
   try {
     for (let start = 0; start < samples.length; start += chunk) {
       const part = samples.slice(start, start + chunk);
+      // Each pass over a block reported as it ends: a 7B chunk takes minutes.
+      const range = `samples ${start + 1}-${start + part.length}`;
+      const watch = { ...device, run: async <T>(where: string, work: () => Promise<T>): Promise<T> => {
+        const r = await device.run(where, work);
+        onSample?.(start, samples.length, `${range}: ${where}`);
+        return r;
+      } };
       const batch = makeBatch(part, imageSize, padId);
       const feeds = batchFeeds(batch);
       let sums: Float32Array;
@@ -56,7 +63,7 @@ export async function batchedSensitivity(
       await new Promise((r) => setImmediate(r));
     }
   } finally {
-    watch.dispose();
+    device.dispose();
   }
   if (visSamples === 0) throw new Error('sensitivity: no calibration sample has vision positions');
   const site = (j: number): { gVis: number; gTxt: number; ratio: number } => {

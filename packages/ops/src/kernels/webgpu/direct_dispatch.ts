@@ -139,8 +139,13 @@ fn _start(@builtin(local_invocation_id) LocalId : vec3<u32>, @builtin(global_inv
 }
 
 /** Past these counts a cache starts over (its old entries are left to the garbage collector). */
-const MAX_UNIFORM_BUFFERS = 4096;
-const MAX_BIND_GROUPS = 16384;
+const DEFAULT_LIMITS = { uniformBuffers: 4096, bindGroups: 16384 };
+let limits = { ...DEFAULT_LIMITS };
+
+/** Tests: smaller cache limits, so that a few calls make the caches start over; {} restores the defaults. */
+export function setDirectCacheLimits(l: Partial<typeof DEFAULT_LIMITS>): void {
+  limits = { ...DEFAULT_LIMITS, ...l };
+}
 
 interface DirectPipeline {
   pipeline: GPUComputePipeline;
@@ -221,7 +226,7 @@ function uniformBuffer(device: GPUDevice, c: DeviceCache, program: WebGPUProgram
   const key = i32.join(',');
   let b = c.uniforms.get(key);
   if (!b) {
-    if (c.uniforms.size >= MAX_UNIFORM_BUFFERS) c.uniforms = new Map();
+    if (c.uniforms.size >= limits.uniformBuffers) c.uniforms = new Map();
     b = device.createBuffer({ size: bytes.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, mappedAtCreation: true });
     new Uint8Array(b.getMappedRange()).set(new Uint8Array(bytes));
     b.unmap();
@@ -232,7 +237,7 @@ function uniformBuffer(device: GPUDevice, c: DeviceCache, program: WebGPUProgram
 
 /** The bind group of `buffers` (binding i = buffers[i]) under `layout`, created once per buffers and layout. */
 function bindGroup(device: GPUDevice, c: DeviceCache, layout: GPUBindGroupLayout, buffers: readonly GPUBuffer[]): GPUBindGroup {
-  if (c.groupCount >= MAX_BIND_GROUPS) {
+  if (c.groupCount >= limits.bindGroups) {
     c.groups = new WeakMap();
     c.groupCount = 0;
   }
