@@ -151,6 +151,17 @@ describe('config.json sizes that would allocate without bound', () => {
     }
   });
 
+  it('a tokenizer with ids past config.json\'s vocab_size: refused naming tokenizer.json, nothing written', async () => {
+    const d = copyOf('llava-1.5-tiny');
+    const tf = join(d, 'tokenizer.json');
+    const t = JSON.parse(readFileSync(tf, 'utf8')) as { added_tokens: unknown[] };
+    t.added_tokens.push({ id: 600, content: '<zz>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: false });
+    writeFileSync(tf, JSON.stringify(t));
+    const out = join(tmp, 'out');
+    expect(await importErrorOf(importCheckpoint({ hfDir: d, outDir: out }))).toBe(`${tf}: has ids up to 600 but config.json's vocab_size is 544 (the embedding's rows)`);
+    expectNoWrite(out);
+  });
+
   it('max_position_embeddings of 10^12: the graph covers the positions asked for, mbq.json says how many', async () => {
     const d = withConfig('llava-1.5-tiny', (c) => { c.text_config!.max_position_embeddings = 1e12; });
     const r = await importCheckpoint({ hfDir: d, outDir: join(tmp, 'out'), maxPositions: 300 });
