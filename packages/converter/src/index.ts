@@ -18,5 +18,7 @@ export { calibInputs, wordLevelCalibInputs, type CalibInputs } from './calib/inp
 export type { QuantizationJson, GroupRecord } from './emit/quantization_json.js';
 export { renderReport } from './emit/report.js';
 export { fuseDecoderOps, signatureNodes, type FuseOptions, type FuseReport } from './emit/fuse.js';
-export { LazyWeightMap, weightInfo } from './io/lazy_weights.js';
+export { LazyWeightMap, weightInfo, type DeferredWeightMap, type WeightInfo } from './io/lazy_weights.js';
+export { convertedGraph, serialiseGraphModel } from './emit/graph_model.js';
+export { dequantizedArray, type QuantizedLinear } from './emit/quantize.js';
 

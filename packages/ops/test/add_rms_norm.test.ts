@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { addRmsNorm } from '@tfjs-mbq/ops';
 import { setFusedWebGPUOptions } from '../src/kernels/webgpu/fused_options.js';
-import { BACKENDS, freshSeed, makeRng, maxAbs, randomData, useBackend } from './ops_test_util.js';
+import { BACKENDS, countCalls, freshSeed, makeRng, maxAbs, randomData, TestBackend, useBackend } from './ops_test_util.js';
 
 const seed = freshSeed();
 const rng = makeRng(seed);
@@ -40,10 +40,15 @@ function relErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
 // float32 kernel vs float64: sums of up to a few hundred squares of O(1) values.
 const TOL = 2e-5;
 
-describe.each(BACKENDS)(`addRmsNorm on %s (seed ${seed})`, (backend) => {
+type Dispatch = 'direct' | 'program' | '';
+/** Every backend; webgpu on both dispatch paths (recorded directly, or backend.runWebGPUProgram). */
+const CASES: Array<[TestBackend, Dispatch]> = BACKENDS.flatMap((b): Array<[TestBackend, Dispatch]> =>
+  b === 'webgpu' ? [[b, 'direct'], [b, 'program']] : [[b, '']]);
+
+describe.each(CASES)(`addRmsNorm on %s %s (seed ${seed})`, (backend, path) => {
   beforeAll(async () => {
     await useBackend(backend);
-    setFusedWebGPUOptions({ poisonOutput: true });
+    setFusedWebGPUOptions({ poisonOutput: true, dispatch: path === '' ? undefined : path });
   });
   afterAll(() => setFusedWebGPUOptions({}));
 
@@ -52,8 +57,19 @@ describe.each(BACKENDS)(`addRmsNorm on %s (seed ${seed})`, (backend) => {
     const n = shape.reduce((a, b) => a * b, 1);
     const x = randomData(rng, n, 2), r = randomData(rng, n, 3), g = randomData(rng, C);
     const eps = 1e-6 * (1 + rng.uniform());
+    const [xt, rt, gt] = [tf.tensor(x, shape), tf.tensor(r, shape), tf.tensor1d(g)];
     const before = tf.memory().numTensors;
-    const [y, sum] = addRmsNorm(tf.tensor(x, shape), tf.tensor(r, shape), tf.tensor1d(g), eps);
+    // On webgpu, the path taken: runWebGPUProgram twice (the sum, the rows) or never.
+    const { counts, restore } = path === '' ? { counts: { runs: 0 }, restore: () => undefined }
+      : countCalls([[Object.getPrototypeOf(tf.backend()) as Record<string, unknown>, 'runWebGPUProgram', 'runs']]);
+    let outs: tf.Tensor[];
+    try {
+      outs = addRmsNorm(xt, rt, gt, eps);
+    } finally {
+      restore();
+    }
+    expect(counts.runs).toBe(path === 'program' ? 2 : 0);
+    const [y, sum] = outs as [tf.Tensor, tf.Tensor];
     expect(y.shape).toEqual(shape);
     expect(sum.shape).toEqual(shape);
     const ref = reference(x, r, g, C, eps);
@@ -61,7 +77,8 @@ describe.each(BACKENDS)(`addRmsNorm on %s (seed ${seed})`, (backend) => {
     expect(Array.from(await sum.data())).toEqual(Array.from(ref.sum));
     expect(relErr(await y.data(), ref.y)).toBeLessThan(TOL);
     tf.dispose([y, sum]);
-    expect(tf.memory().numTensors).toBe(before + 3); // the three inputs made above, nothing else left
+    expect(tf.memory().numTensors).toBe(before); // the outputs were all it made
+    tf.dispose([xt, rt, gt]);
   });
 });
 

@@ -220,14 +220,29 @@ export class LazyWeightMap extends Map<string, WeightArray> {
   }
 }
 
+/**
+ * A weight map whose entries are not all in memory (LazyWeightMap: on disk; a benchmark's
+ * generated weights: made on demand): it tells dtype and shape, and copies itself, without
+ * reading or making any weight. weightInfo and copyWeights use these where a map has them.
+ */
+export interface DeferredWeightMap extends Map<string, WeightArray> {
+  info(name: string): WeightInfo | undefined;
+  clone(): WeightMap;
+}
+
+function isDeferred(weights: WeightMap): weights is DeferredWeightMap {
+  const d = weights as Partial<DeferredWeightMap>;
+  return typeof d.info === 'function' && typeof d.clone === 'function';
+}
+
 /** dtype and shape of a weight, without reading it where the map can tell. */
 export function weightInfo(weights: WeightMap, name: string): WeightInfo | undefined {
-  if (weights instanceof LazyWeightMap) return weights.info(name);
+  if (isDeferred(weights)) return weights.info(name);
   const w = weights.get(name);
   return w ? { dtype: w.dtype, shape: w.shape } : undefined;
 }
 
-/** `new Map(weights)` without reading what is on disk. */
+/** `new Map(weights)` without reading what is on disk (or not made yet). */
 export function copyWeights(weights: WeightMap): WeightMap {
-  return weights instanceof LazyWeightMap ? weights.clone() : new Map(weights);
+  return isDeferred(weights) ? weights.clone() : new Map(weights);
 }
