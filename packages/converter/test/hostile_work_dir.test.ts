@@ -5,7 +5,7 @@
  * FIFO or /dev/zero put there is refused at once instead of blocking or filling memory.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend } from '@tfjs-mbq/ops/backends';
@@ -91,4 +91,18 @@ test('--apply-search given a FIFO or /dev/zero is refused at once', async () => 
   execFileSync('mkfifo', [fifo]);
   expect(await refusal({ applySearch: fifo })).toBe(`--apply-search ${fifo}: cannot read it (is a FIFO, not a regular file)`);
   expect(await refusal({ applySearch: '/dev/zero' })).toBe('--apply-search /dev/zero: cannot read it (is a device, not a regular file)');
+}, LIMIT);
+
+// Issue 15 §1: --save-search replaces only an earlier search file, never a user's file.
+test('--save-search naming a user file, a directory or a link is refused before any work; the file is unchanged', async () => {
+  const notes = join(root, 'notes.json');
+  writeFileSync(notes, '{"mine": true}');
+  const link = join(root, 'link.json');
+  symlinkSync(notes, link);
+  for (const [target, why] of [[notes, 'exists and is not a tfjs-mbq search file (it would be replaced)'], [root, 'is a directory'], [link, 'is a symbolic link']] as const) {
+    const t0 = Date.now();
+    expect(await refusal({ saveSearch: target })).toBe(`--save-search ${target}: ${why}; give a new path or an earlier search file`);
+    expect(Date.now() - t0).toBeLessThan(2000);
+  }
+  expect(readFileSync(notes, 'utf8')).toBe('{"mine": true}');
 }, LIMIT);

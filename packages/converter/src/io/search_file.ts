@@ -43,6 +43,31 @@ export interface SearchFile {
   groups: GroupRecord[];
 }
 
+/**
+ * Refuses a --save-search path that holds anything but an earlier search file (issue 15 §1: a
+ * typo'd path must not replace a user's file). Checked before the conversion starts: a search
+ * file begins with its format field (JSON.stringify keeps SearchFile's key order).
+ */
+export async function checkSearchFileTarget(file: string): Promise<void> {
+  let st;
+  try {
+    st = await fs.lstat(file);
+  } catch {
+    return; // absent: written new
+  }
+  const bad = (why: string): never => { throw new ConversionError('OPTION', `--save-search ${file}: ${why}; give a new path or an earlier search file`, file); };
+  if (!st.isFile()) bad(`is ${st.isDirectory() ? 'a directory' : st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}`);
+  const head = `{"format":"${SEARCH_FILE_FORMAT}"`;
+  const fh = await fs.open(file, 'r');
+  try {
+    const buf = new Uint8Array(head.length);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    if (new TextDecoder().decode(buf.subarray(0, bytesRead)) !== head) bad('exists and is not a tfjs-mbq search file (it would be replaced)');
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function writeSearchFile(file: string, value: SearchFile): Promise<void> {
   try {
     await fs.mkdir(path.dirname(file), { recursive: true });
