@@ -215,7 +215,7 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
     const mbq = mbqJsonOf(plan, layout, processor, dtype, opts.hfDir, files.config);
     const { b, specs } = buildGraph(plan, mbq.imageTokenOffset);
     try {
-      out = await AtomicOutputDir.create(opts.outDir, { handleSignals: opts.handleSignals });
+      out = await AtomicOutputDir.create(opts.outDir, { handleSignals: opts.handleSignals, offersOverwrite: false });
     } catch (e) {
       if (isConversionError(e)) throw new ImportError(e.code === 'WRITE' ? 'WRITE' : 'OUTPUT_PATH', e.message, opts.outDir);
       throw e;

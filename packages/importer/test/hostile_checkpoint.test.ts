@@ -115,6 +115,20 @@ describe('files that are not files', () => {
   });
 });
 
+// Issue 15 §1: a user's directory as --out is refused and left as it was; the line names no
+// option import does not have (it pointed to --overwrite, which only convert has).
+test('an --out holding a user\'s files is refused, files untouched, no --overwrite hint', async () => {
+  const out = join(tmp, 'mine');
+  mkdirSync(out);
+  writeFileSync(join(out, 'notes.txt'), 'mine');
+  writeFileSync(join(out, 'model.json'), '{}');
+  expect(await importErrorOf(importCheckpoint({ hfDir: 'fixtures/hf/llava-1.5-tiny', outDir: out }))).toBe(
+    `output path ${out} is not empty (model.json, notes.txt); choose an empty or new directory`,
+  );
+  expect(readdirSync(out).sort()).toEqual(['model.json', 'notes.txt']);
+  expect(readFileSync(join(out, 'model.json'), 'utf8')).toBe('{}');
+});
+
 describe('config.json sizes that would allocate without bound', () => {
   function withConfig(name: string, edit: (c: Record<string, Record<string, unknown>>) => void): string {
     const d = copyOf(name);
