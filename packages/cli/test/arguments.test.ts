@@ -30,6 +30,8 @@ test.each([
   ['a number with trailing text', ['--samples', '4x'], 2, 'tfjs-mbq: --samples must be a number, got "4x"'],
   ['--out given twice', ['--out', 'OUT2'], 2, 'tfjs-mbq: --out given 2 times (OUT, OUT2); give it once'],
   ['--method given twice', ['--method', 'awq', '--method', 'rtn'], 2, 'tfjs-mbq: --method given 2 times (awq, rtn); give it once'],
+  ['--fuse and --no-fuse', ['--fuse', '--no-fuse'], 2, 'tfjs-mbq: --fuse given 2 times (--fuse, --no-fuse); give it once'],
+  ['--overwrite given twice', ['--overwrite', '--overwrite=false'], 2, 'tfjs-mbq: --overwrite given 2 times (--overwrite, --overwrite=false); give it once'],
   ['a number option without a value', ['--seed'], 2, 'tfjs-mbq: --seed needs a value'],
   ['a mistyped option', ['--sampels', '4'], 2, 'tfjs-mbq: Unknown argument: sampels (did you mean --samples?)'],
   ['another mistyped option', ['--w-bit', '4'], 2, 'tfjs-mbq: Unknown arguments: w-bit, wBit (did you mean --w-bits?)'],
@@ -90,4 +92,6 @@ test('the bin npm links is a committed file, so a fresh `npm ci` links it before
 test('checkArguments: an option declared as an array may repeat; a scalar may not', () => {
   expect(() => checkArguments({ include: ['a', 'b'] }, ['--include', 'a', '--include', 'b'], ['include'])).not.toThrow();
   expect(() => checkArguments({ out: ['a', 'b'] }, ['--out', 'a', '--out', 'b'], ['include'])).toThrow(new UsageError('--out given 2 times (a, b); give it once'));
+  expect(() => checkArguments({ fuse: false }, ['--no-fuse', '--no-fuse'])).toThrow(new UsageError('--fuse given 2 times (--no-fuse, --no-fuse); give it once'));
+  expect(() => checkArguments({ fuse: false, json: true }, ['--no-fuse', '--json', '--', '--json'])).not.toThrow();
 });

@@ -2,8 +2,8 @@
  * Issue 6 §1 at the command line: usage errors exit 2, bad input exits 1; both print one clear
  * message (no stack trace) and write nothing.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from './helpers/run_cli.js';
@@ -57,3 +57,16 @@ test('eval (the built bin): a question whose image is missing exits 1 naming the
   expect(stderr).toContain(`${join(data, 'gone.png')}: cannot read image (file not found)`);
   expect(stderr).not.toMatch(/\n\s+at /);
 });
+
+// Issue 15 §3: inspect reads a model's quantization.json as the loader reads model files.
+test.each([
+  ['a FIFO', (d: string) => execFileSync('mkfifo', [join(d, 'quantization.json')]), (d: string) => `${d}/quantization.json: is a FIFO, not a regular file`],
+  ['a link to /dev/zero', (d: string) => symlinkSync('/dev/zero', join(d, 'quantization.json')), (d: string) => `${d}/quantization.json: resolves outside ${d} (through a symbolic link)`],
+])('inspect: %s as quantization.json is one line at once, not a hang or a memory bomb', async (_name, make, message) => {
+  const d = join(scratch(), 'm');
+  cpSync(FIXTURE, d, { recursive: true });
+  make(d);
+  const r = await runCli(['inspect', d]);
+  // (Node's one-time ExperimentalWarning for jest's VM modules may precede it on stderr.)
+  expect([r.code, r.stderr.split('\n').filter((l) => l && !/^\((node:\d+|Use `node)/.test(l)), r.stdout]).toEqual([1, [`tfjs-mbq inspect: ${message(d)}`], '']);
+}, 10_000);

@@ -13,7 +13,7 @@ import { initBackend } from '@tfjs-mbq/ops/backends';
 import { ConversionError } from './io/errors.js';
 import { AtomicOutputDir, checkOutputDir, checkOutputPath, guardSignals } from './io/atomic.js';
 import { WorkDir } from './io/work_dir.js';
-import { readSearchFile, writeSearchFile, SEARCH_FILE_FORMAT, SEARCH_FILE_VERSION, type SearchFile } from './io/search_file.js';
+import { checkSearchFileTarget, readSearchFile, writeSearchFile, SEARCH_FILE_FORMAT, SEARCH_FILE_VERSION, type SearchFile } from './io/search_file.js';
 import { copyWeights, LazyWeightMap } from './io/lazy_weights.js';
 import { cloneGraph, type ModelState } from './graph/fold.js';
 import type { GraphAnalysis } from './graph/analysis.js';
@@ -64,7 +64,10 @@ export async function checkConvertOptions(options: ConvertOptions): Promise<Reso
   checkOutputPath(opts.modelDir, opts.outDir);
   await checkOutputDir(opts.outDir, { overwrite: opts.overwrite, fs: opts.outputFs });
   if (opts.workDir) checkOutside('--work-dir', opts.workDir, opts.modelDir, opts.outDir);
-  if (opts.saveSearch) checkOutside('--save-search', opts.saveSearch, opts.modelDir, opts.outDir);
+  if (opts.saveSearch) {
+    checkOutside('--save-search', opts.saveSearch, opts.modelDir, opts.outDir);
+    await checkSearchFileTarget(opts.saveSearch);
+  }
   return opts;
 }
 

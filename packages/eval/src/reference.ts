@@ -4,7 +4,8 @@
  * JSON array of `{ image, question, prediction, margins }`, `margins` being the reference's top-1
  * minus top-2 logit at each greedy step (fixtures/llava-shapes/eval_predictions.json is one).
  */
-import { readFile } from 'node:fs/promises';
+import { MAX_JSON_BYTES, SourceReadError } from '@tfjs-mbq/format';
+import { readRegularFile } from '@tfjs-mbq/format/node';
 import { normalizeAnswer } from './answer.js';
 import type { Prediction } from './evaluate.js';
 
@@ -64,10 +65,11 @@ export function parseReference(text: string, source: string): Map<string, Refere
 export async function readReference(path: string): Promise<Map<string, ReferenceAnswer>> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // A regular file of bounded size: a FIFO would block the evaluation, /dev/zero fill memory.
+    text = new TextDecoder().decode(await readRegularFile(path, MAX_JSON_BYTES));
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`${path}: cannot read the reference answers (${code === 'ENOENT' ? 'file not found' : code ?? String(e)})`);
+    if (!(e instanceof SourceReadError)) throw e;
+    throw new Error(`${path}: cannot read the reference answers (${e.message.replace(`${path}: `, '')})`);
   }
   return parseReference(text, path);
 }

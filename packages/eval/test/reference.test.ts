@@ -2,7 +2,11 @@
  * Comparing an evaluation's answers with another implementation's (`tfjs-mbq eval --reference`):
  * hand-built predictions and references, every branch of agreement, margins and bad input.
  */
-import { compareWithReference, formatReferenceComparison, parseReference, type Prediction } from '@tfjs-mbq/eval';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { compareWithReference, formatReferenceComparison, parseReference, readReference, type Prediction } from '@tfjs-mbq/eval';
 
 const REF = 'ref.json';
 const reference = parseReference(JSON.stringify([
@@ -49,4 +53,17 @@ describe('reference answers', () => {
   ])('refuses %s with one line naming the file', (_name, text, message) => {
     expect(() => parseReference(text, REF)).toThrow(message);
   });
+});
+
+// Issue 15 §3: --reference is read as a regular file of bounded size; a FIFO hung eval, /dev/zero read ~600 MB.
+test('readReference refuses a FIFO and a device at once, naming the file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mbq-ref-'));
+  try {
+    const fifo = join(dir, 'ref.fifo');
+    execFileSync('mkfifo', [fifo]);
+    await expect(readReference(fifo)).rejects.toThrow(`${fifo}: cannot read the reference answers (is a FIFO, not a regular file)`);
+    await expect(readReference('/dev/zero')).rejects.toThrow('/dev/zero: cannot read the reference answers (is a device, not a regular file)');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -93,7 +93,8 @@ export function modelMaxPositions(mbq: Pick<MbqJson, 'maxPositions'>, config: un
 
 /**
  * Checks mbq.json against the rest of the model: config.json must be a JSON object; token ids
- * must lie inside the vocabulary (the smaller of config.json's and the tokenizer's, when known);
+ * must lie inside the vocabulary (the smaller of config.json's and the tokenizer's, when known),
+ * and the tokenizer must make no id past config.json's vocabulary;
  * with `fixedImageRun` (the word-level layout: one run of image tokens per image, its length set
  * by the vision tower) the run must agree with config.json's image size, patches and positions.
  */
@@ -101,7 +102,13 @@ export function checkMbqAgainstModel(
   mbq: MbqJson, mbqFile: string, config: unknown, configFile: string, tokenizerVocabSize?: number, fixedImageRun = true,
 ): void {
   if (!isObject(config)) throw new FormatError('CONFIG', `${configFile}: expected a JSON object`, configFile);
-  const vocabs = [configVocabSize(config), tokenizerVocabSize].filter((v): v is number => v !== undefined);
+  const configVocab = configVocabSize(config);
+  // A tokenizer with ids past the embedding's rows makes ids the model cannot look up: a prompt
+  // holding such a token fails inside tfjs's gather (cpu, wasm) or reads zeros (webgpu).
+  if (configVocab !== undefined && tokenizerVocabSize !== undefined && tokenizerVocabSize > configVocab) {
+    throw new FormatError('CONFIG', `${configFile}: "vocab_size" is ${configVocab} but the tokenizer has ids up to ${tokenizerVocabSize - 1}; the model cannot embed them`, configFile);
+  }
+  const vocabs = [configVocab, tokenizerVocabSize].filter((v): v is number => v !== undefined);
   if (vocabs.length > 0) {
     const vocab = Math.min(...vocabs);
     for (const k of [...ID_FIELDS, ...(mbq.padTokenId !== undefined ? ['padTokenId' as const] : [])]) {

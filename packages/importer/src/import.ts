@@ -102,6 +102,10 @@ function mbqJsonOf(plan: ArchitecturePlan, layout: PromptLayout, processor: Imag
   if (layout.imageTokenCount !== plan.imageTokenCount) {
     throw new ImportError('PROCESSOR', `${dir}: the processor puts ${layout.imageTokenCount} image tokens in a prompt but the model makes ${plan.imageTokenCount} image features`, dir);
   }
+  if (layout.tokenizerVocabSize > plan.vocab) {
+    // The runtime refuses such a model at load (its ids past the embedding cannot be looked up): refused here, before it is written.
+    throw new ImportError('TOKENIZER', `${join(dir, 'tokenizer.json')}: has ids up to ${layout.tokenizerVocabSize - 1} but config.json's vocab_size is ${plan.vocab} (the embedding's rows)`, join(dir, 'tokenizer.json'));
+  }
   if (layout.imageTokenId !== plan.imageTokenId) {
     throw new ImportError('TOKENIZER', `${dir}: the tokenizer's image token is id ${layout.imageTokenId} but config.json says ${plan.imageTokenId}`, dir);
   }
@@ -211,7 +215,7 @@ export async function importCheckpoint(opts: ImportOptions): Promise<ImportResul
     const mbq = mbqJsonOf(plan, layout, processor, dtype, opts.hfDir, files.config);
     const { b, specs } = buildGraph(plan, mbq.imageTokenOffset);
     try {
-      out = await AtomicOutputDir.create(opts.outDir, { handleSignals: opts.handleSignals });
+      out = await AtomicOutputDir.create(opts.outDir, { handleSignals: opts.handleSignals, offersOverwrite: false });
     } catch (e) {
       if (isConversionError(e)) throw new ImportError(e.code === 'WRITE' ? 'WRITE' : 'OUTPUT_PATH', e.message, opts.outDir);
       throw e;

@@ -15,6 +15,8 @@ export interface PromptLayout {
   bosTokenId: number | undefined;
   eosTokenId: number;
   padTokenId: number | undefined;
+  /** One past the tokenizer's largest id. */
+  tokenizerVocabSize: number;
 }
 
 /** Two questions of different lengths: the offset must not move. */
@@ -31,7 +33,7 @@ export function promptLayout(files: HfDirFiles, image: ProcessedImageShape): Pro
     const t = builder.tokenizer;
     return {
       imageTokenOffset: a.imageTokenOffset, imageTokenCount: a.imageTokenCount, imageTokenId: builder.imageTokenId,
-      bosTokenId: t.bosTokenId, eosTokenId: builder.eosTokenId, padTokenId: t.padTokenId,
+      bosTokenId: t.bosTokenId, eosTokenId: builder.eosTokenId, padTokenId: t.padTokenId, tokenizerVocabSize: t.vocabSize,
     };
   } catch (e) {
     if (e instanceof ImportError) throw e;

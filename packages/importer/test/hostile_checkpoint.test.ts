@@ -115,6 +115,20 @@ describe('files that are not files', () => {
   });
 });
 
+// Issue 15 §1: a user's directory as --out is refused and left as it was; the line names no
+// option import does not have (it pointed to --overwrite, which only convert has).
+test('an --out holding a user\'s files is refused, files untouched, no --overwrite hint', async () => {
+  const out = join(tmp, 'mine');
+  mkdirSync(out);
+  writeFileSync(join(out, 'notes.txt'), 'mine');
+  writeFileSync(join(out, 'model.json'), '{}');
+  expect(await importErrorOf(importCheckpoint({ hfDir: 'fixtures/hf/llava-1.5-tiny', outDir: out }))).toBe(
+    `output path ${out} is not empty (model.json, notes.txt); choose an empty or new directory`,
+  );
+  expect(readdirSync(out).sort()).toEqual(['model.json', 'notes.txt']);
+  expect(readFileSync(join(out, 'model.json'), 'utf8')).toBe('{}');
+});
+
 describe('config.json sizes that would allocate without bound', () => {
   function withConfig(name: string, edit: (c: Record<string, Record<string, unknown>>) => void): string {
     const d = copyOf(name);
@@ -149,6 +163,17 @@ describe('config.json sizes that would allocate without bound', () => {
       expectNoWrite(out);
       rmSync(d, { recursive: true });
     }
+  });
+
+  it('a tokenizer with ids past config.json\'s vocab_size: refused naming tokenizer.json, nothing written', async () => {
+    const d = copyOf('llava-1.5-tiny');
+    const tf = join(d, 'tokenizer.json');
+    const t = JSON.parse(readFileSync(tf, 'utf8')) as { added_tokens: unknown[] };
+    t.added_tokens.push({ id: 600, content: '<zz>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: false });
+    writeFileSync(tf, JSON.stringify(t));
+    const out = join(tmp, 'out');
+    expect(await importErrorOf(importCheckpoint({ hfDir: d, outDir: out }))).toBe(`${tf}: has ids up to 600 but config.json's vocab_size is 544 (the embedding's rows)`);
+    expectNoWrite(out);
   });
 
   it('max_position_embeddings of 10^12: the graph covers the positions asked for, mbq.json says how many', async () => {

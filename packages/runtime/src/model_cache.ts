@@ -64,16 +64,44 @@ export function cachedSource(inner: FileSource, cache: CacheLike): FileSource {
     async read(file: string, maxBytes: number): Promise<Uint8Array> {
       const url = inner.where(file);
       const hit = await cache.match(url);
-      if (hit) {
-        const bytes = new Uint8Array(await hit.arrayBuffer());
-        if (bytes.byteLength <= maxBytes) return bytes;
-      }
+      const cached = hit && await cachedBytes(hit, maxBytes);
+      if (cached) return cached;
       const bytes = await inner.read(file, maxBytes);
       const response = new Response(bytes.slice(), { headers: { 'content-type': 'application/octet-stream', [BYTES_HEADER]: String(bytes.byteLength) } });
       await cache.put(url, response).catch(() => undefined);
       return bytes;
     },
   };
+}
+
+/**
+ * The body of a cache hit when it holds exactly the bytes it recorded (BYTES_HEADER) and no more
+ * than `maxBytes`; else undefined, and the file is read again and the entry replaced. The size is
+ * checked before the body is read and the body read no further than that, so a damaged or
+ * poisoned entry (a huge or endless body) costs at most `maxBytes`, never more.
+ */
+async function cachedBytes(hit: Response, maxBytes: number): Promise<Uint8Array | undefined> {
+  const declared = Number(hit.headers.get(BYTES_HEADER) ?? NaN);
+  if (!Number.isSafeInteger(declared) || declared < 0 || declared > maxBytes) {
+    void hit.body?.cancel().catch(() => undefined);
+    return undefined;
+  }
+  if (!hit.body) return declared === 0 ? new Uint8Array(0) : undefined;
+  const out = new Uint8Array(declared);
+  const reader = hit.body.getReader();
+  let n = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return n === declared ? out : undefined;
+      if (n + value.byteLength > declared) return undefined;
+      out.set(value, n);
+      n += value.byteLength;
+    }
+  } finally {
+    // Not awaited: cancelling one branch of a tee'd body (a cloned response) settles only when the other is cancelled too.
+    void reader.cancel().catch(() => undefined);
+  }
 }
 
 /** The base URL of a model location (a directory URL or its model.json), ending in `/`. */

@@ -39,6 +39,8 @@ describe('§5 inconsistent model files are refused at load, naming file and fiel
     ['a negative image size', 'mbq.json', { ...MBQ_JSON, imageSize: [-8, 8] }, /mbq\.json: "imageSize" must be \[H, W\] of positive integers, got \[-8,8\]/],
     ['an image token count that config.json contradicts', 'config.json', { text_config: { max_position_embeddings: TINY.maxSeq }, image_seq_length: 7 }, /mbq\.json: "imageTokenCount" is 4 but .*config\.json says "image_seq_length": 7/],
     ['an image size that config.json contradicts', 'config.json', { vision_config: { image_size: 16, patch_size: 4 } }, /mbq\.json: "imageSize" is \[8,8\] but .*config\.json says vision_config.image_size 16/],
+    ['a tokenizer with ids past config.json\'s vocabulary (the embedding)', 'config.json', { text_config: { max_position_embeddings: TINY.maxSeq, vocab_size: vocabSize - 2 } },
+      new RegExp(`config\\.json: "vocab_size" is ${vocabSize - 2} but the tokenizer has ids up to ${vocabSize - 1}; the model cannot embed them`)],
     ['no config.json', 'config.json', undefined, /config\.json: file not found/],
     ['config.json not an object', 'config.json', [1], /config\.json: expected a JSON object/],
   ])('%s', async (_name, file, content, msg) => {

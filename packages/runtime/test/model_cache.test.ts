@@ -74,6 +74,25 @@ describe('loadVlm cache', () => {
     expect(requests.length).toBe(2 * fetched);
   });
 
+  // Issue 15: a cached entry is trusted for no more than the size it recorded and the reader's limit.
+  it('a poisoned entry (an endless body, or a recorded size past the limit) is read no further and replaced from the network', async () => {
+    const storage = memoryCaches();
+    const cache = await storage.open('tfjs-mbq-models');
+    let pulled = 0;
+    const endless = new ReadableStream<Uint8Array>({ pull(c) { pulled += 1 << 20; c.enqueue(new Uint8Array(1 << 20)); } });
+    await cache.put(`${base}model.json`, new Response(endless, { headers: { 'x-mbq-bytes': '100' } }));
+    await cache.put(`${base}mbq.json`, new Response('{}', { headers: { 'x-mbq-bytes': String(2 ** 50) } }));
+    const fetched = requests.length;
+    const vlm = await loadVlm(base, { backend: 'cpu', kvCache: false, cache: { storage } });
+    vlm.dispose();
+    expect(pulled).toBeLessThanOrEqual(4 << 20); // the stream's first few chunks (pulled ahead, and by the clone), not the endless rest
+    expect(requests.slice(fetched)).toEqual(expect.arrayContaining(['/m/model.json', '/m/mbq.json']));
+    for (const f of ['model.json', 'mbq.json']) {
+      const entry = await cache.match(`${base}${f}`);
+      expect(new Uint8Array(await entry!.arrayBuffer())).toEqual(new Uint8Array(await readFile(join(FIXTURE, f))));
+    }
+  });
+
   it('without caches (Node) cache: true says what is missing; a local directory ignores the option', async () => {
     await expect(loadVlm(base, { backend: 'cpu', cache: true })).rejects.toThrow(/cache needs the Cache API/);
     const local = await loadVlm(FIXTURE, { backend: 'cpu', kvCache: false, cache: true });

@@ -81,3 +81,61 @@ describe('a model served from a worker (MessageChannel)', () => {
     other.port2.close();
   });
 });
+
+// Issue 15: the worker's side of the protocol takes messages of any shape without a TypeError or an
+// unanswered request, and never keeps a model the page can no longer reach (two loads raced, or a
+// dispose during a load, each left a loaded model behind).
+describe('messages of unexpected shapes to serveVlmWorker', () => {
+  let ports: MessageChannel;
+  const replies: Array<{ type: string; id: number; message?: string }> = [];
+  const send = (m: unknown): void => ports.port2.postMessage(m);
+  const replyTo = async (id: number, type: string): Promise<{ type: string; id: number; message?: string }> => {
+    for (let i = 0; i < 600; i++) {
+      const r = replies.find((x) => x.id === id && x.type !== 'progress');
+      if (r) { expect(r.type).toBe(type); return r; }
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    throw new Error(`no reply to ${id}`);
+  };
+  beforeEach(() => {
+    replies.length = 0;
+    ports = new MessageChannel();
+    serveVlmWorker({ scope: endpoint(ports.port1) });
+    ports.port2.on('message', (m: { type: string; id: number }) => replies.push(m));
+  });
+  afterEach(() => { ports.port1.close(); ports.port2.close(); });
+
+  it('each malformed message gets one error naming the field, with its id when it has one', async () => {
+    const bad: Array<[unknown, number, string]> = [
+      [null, -1, 'a message must be an object, got null'],
+      ['load', -1, 'a message must be an object, got string'],
+      [{ type: 'load', id: 1 }, 1, 'load: "location" must be a string'],
+      [{ type: 'load', id: 2, location: FIXTURE }, 2, 'load: "options" must be an object'],
+      [{ type: 'generate', id: 3, question: 'q', options: {}, image: { data: [1, 2], width: 1, height: 1 } }, 3, 'generate: "image" must be { data: Uint8Array | Uint8ClampedArray, width, height }'],
+      [{ type: 'abort', id: 'x' }, -1, 'abort: "id" must be an integer'],
+      [{ type: 'exec', id: 4 }, 4, 'unknown message "exec"'],
+    ];
+    for (const [m] of bad) send(m);
+    await new Promise((res) => setTimeout(res, 200));
+    expect(replies.map((r) => [r.type, r.id, r.message])).toEqual(bad.map(([, id, msg]) => ['error', id, `serveVlmWorker: ${msg}`]));
+  });
+
+  it('a second load while one runs is refused; a dispose during a load leaves no model or tensor behind', async () => {
+    const { memory } = await import('@tensorflow/tfjs-core');
+    const start = memory().numTensors;
+    send({ type: 'load', id: 10, location: FIXTURE, options: { backend: 'cpu' } });
+    send({ type: 'load', id: 11, location: FIXTURE, options: { backend: 'cpu' } });
+    // Handled in order: the dispose arrives while load 10 is still reading the model.
+    send({ type: 'dispose', id: 12 });
+    expect((await replyTo(11, 'error')).message).toBe('serveVlmWorker: a model is already loading in this worker; dispose it first');
+    await replyTo(12, 'disposed');
+    expect((await replyTo(10, 'error')).message).toBe('serveVlmWorker: the worker was disposed while the model loaded');
+    expect(memory().numTensors).toBe(start);
+    // The worker takes a new load after that.
+    send({ type: 'load', id: 13, location: FIXTURE, options: { backend: 'cpu' } });
+    await replyTo(13, 'loaded');
+    send({ type: 'dispose', id: 14 });
+    await replyTo(14, 'disposed');
+    expect(memory().numTensors).toBe(start);
+  }, 30_000);
+});

@@ -1,12 +1,11 @@
 /** `tfjs-mbq inspect <modelDir>`: what the converter sees in a model (and how it was quantized). */
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { loadModelDir, analyseGraph, isConversionError, type QuantizationJson } from '@tfjs-mbq/converter';
+import { loadModelDir, analyseGraph, ConversionError, isConversionError, type QuantizationJson } from '@tfjs-mbq/converter';
 import { MbqAddRmsNorm, MbqAttention, MbqRmsNorm, MbqRope, MbqSiluGate } from '@tfjs-mbq/ops';
 import { formatBytes, table } from '../ui/progress.js';
 import { sizeLine } from './convert.js';
-import { MBQ_QUANTIZED_MATMUL_OP, storedByteLength } from '@tfjs-mbq/format';
+import { MAX_JSON_BYTES, MBQ_QUANTIZED_MATMUL_OP, SourceReadError, storedByteLength } from '@tfjs-mbq/format';
+import { fileSource } from '@tfjs-mbq/format/node';
 import { printable, terminalJson } from '../ui/terminal_text.js';
 
 interface InspectArgs { modelDir: string; json: boolean }
@@ -30,6 +29,21 @@ export const inspectCommand: CommandModule<object, InspectArgs> = {
   },
 };
 
+/**
+ * The model directory's quantization.json, or undefined when there is none: read as the loader
+ * reads model files (inside the directory, a regular file, bounded), as a FIFO there hung inspect
+ * and a link to /dev/zero filled memory (issue 15 §3).
+ */
+async function readQuantizationJson(dir: string): Promise<Uint8Array | undefined> {
+  try {
+    return await fileSource(dir).read('quantization.json', MAX_JSON_BYTES);
+  } catch (e) {
+    if (!(e instanceof SourceReadError)) throw e;
+    if (e.problem === 'not-found') return undefined;
+    throw new ConversionError('MODEL_JSON_READ', e.message, e.where);
+  }
+}
+
 /** The fields inspect prints, with their types: a quantization.json is a file we did not necessarily write. */
 function isQuantizationSummary(q: unknown): q is QuantizationJson {
   const o = q as QuantizationJson | null;
@@ -46,8 +60,9 @@ async function inspect(argv: InspectArgs): Promise<void> {
   {
     const model = await loadModelDir(argv.modelDir, { requireSidecars: false });
     let quant: QuantizationJson | undefined;
+    const bytes = await readQuantizationJson(model.dir);
     try {
-      const parsed = JSON.parse(await fs.readFile(path.join(model.dir, 'quantization.json'), 'utf8')) as unknown;
+      const parsed = bytes && JSON.parse(new TextDecoder().decode(bytes)) as unknown;
       if (isQuantizationSummary(parsed)) quant = parsed;
     } catch { /* not a converted model */ }
     const customOps = model.modelJson.modelTopology.node.filter((n) => n.op === MBQ_QUANTIZED_MATMUL_OP);

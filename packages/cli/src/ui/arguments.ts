@@ -57,6 +57,19 @@ export function checkArguments(args: Record<string, unknown>, argv: readonly str
       throw new UsageError(`${shown(argv, key)} "${value}" is not valid UTF-8 (its bytes would be replaced by U+FFFD); use a UTF-8 name`);
     }
   }
+  // A boolean given twice (`--fuse --no-fuse`) is no array to yargs: the last one silently won.
+  const flags = new Map<string, string[]>();
+  for (const a of argv) {
+    if (a === '--') break;
+    if (!a.startsWith('--')) continue;
+    const name = a.slice(2).split('=')[0]!;
+    const key = name.startsWith('no-') && typeof args[name.slice(3)] === 'boolean' ? name.slice(3) : name;
+    if (typeof args[key] !== 'boolean' || arrayOptions.includes(key)) continue;
+    flags.set(key, [...(flags.get(key) ?? []), a]);
+  }
+  for (const [key, given] of flags) {
+    if (given.length > 1) throw new UsageError(`--${key} given ${given.length} times (${given.join(', ')}); give it once`);
+  }
 }
 
 /** Levenshtein distance, for "did you mean". */

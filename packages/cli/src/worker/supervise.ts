@@ -3,7 +3,7 @@
  * only relays messages, so it answers a signal at once, however long the worker's current chunk
  * of compute runs: it ends the worker (Worker.terminate() stops running JavaScript), removes what
  * the worker's CleanupJournal lists (the temporary output, the import's scratch copy, spilled
- * weights), says so in one line and ends by the signal (exit status 130 / 143 in a shell).
+ * weights), says so in one line and ends by the signal (exit status 130 / 143 / 129 in a shell).
  * A commit under way (the finished output being moved into place) is let finish first.
  */
 import { rmSync } from 'node:fs';
@@ -18,6 +18,8 @@ import type { WorkerInput, WorkerMessage } from './convert_worker.js';
 const TERMINATE_WAIT_MS = 1000;
 /** How often a signal that arrived during a commit asks again. */
 const COMMIT_POLL_MS = 10;
+/** The signals that end a conversion this way (SIGHUP: the terminal went away). */
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** Bad input the worker reported (one line, exit 1). */
 export class ReportedError extends Error {
@@ -56,10 +58,7 @@ export function convertInWorker(entry: URL, checked: CheckedConvert, report: Con
   const busy = (): boolean => settled || stopping || pending !== undefined;
 
   return new Promise<ConvertOutcome>((resolvePromise, reject) => {
-    const release = (): void => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    };
+    const release = (): void => { for (const s of SIGNALS) process.off(s, onSignal); };
     const settle = (fn: () => void): void => {
       if (busy()) return;
       settled = true;
@@ -94,8 +93,7 @@ export function convertInWorker(entry: URL, checked: CheckedConvert, report: Con
       stopping = true;
       void stop(signal);
     }
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+    for (const s of SIGNALS) process.on(s, onSignal);
 
     worker.on('message', (m: WorkerMessage) => {
       if (busy()) return;

@@ -132,7 +132,7 @@ async function makeTempDir(fs: OutputFs, where: string, prefix: string, outDir: 
  * Refuses an output path that is not a directory, or a non-empty directory without `overwrite`;
  * resolves to whether it exists. Cheap: the converter calls it before any work starts.
  */
-export async function checkOutputDir(outDir: string, opts: Pick<OutputDirOptions, 'overwrite' | 'fs'> = {}): Promise<boolean> {
+export async function checkOutputDir(outDir: string, opts: Pick<OutputDirOptions, 'overwrite' | 'offersOverwrite' | 'fs'> = {}): Promise<boolean> {
   const fs = opts.fs ?? nodeFs;
   const out = path.resolve(outDir);
   try {
@@ -141,7 +141,8 @@ export async function checkOutputDir(outDir: string, opts: Pick<OutputDirOptions
     const entries = await fs.readdir(out);
     if (entries.length > 0 && !opts.overwrite) {
       const shown = entries.sort().slice(0, 3).join(', ') + (entries.length > 3 ? ', ...' : '');
-      throw new ConversionError('OUTPUT_PATH', `output path ${out} is not empty (${shown}); choose an empty or new directory, or give --overwrite to replace the files a conversion writes there (other files are kept)`, out);
+      const or = opts.offersOverwrite === false ? '' : ', or give --overwrite to replace the files a conversion writes there (other files are kept)';
+      throw new ConversionError('OUTPUT_PATH', `output path ${out} is not empty (${shown}); choose an empty or new directory${or}`, out);
     }
     return true;
   } catch (e) {
@@ -172,6 +173,8 @@ export interface OutputDirOptions {
    * directory is refused.
    */
   overwrite?: boolean;
+  /** Whether the command has an --overwrite option for the refusal to point to (default true; `import` has none). */
+  offersOverwrite?: boolean;
   /** File operations (default node:fs; tests inject ENOSPC / EROFS). */
   fs?: OutputFs;
 }

@@ -15,6 +15,8 @@ import * as path from 'node:path';
 import type { GraphAnalysis } from '../graph/analysis.js';
 import type { GroupRecord } from '../emit/quantization_json.js';
 import type { SensitivityResult } from '../sensitivity/index.js';
+import { MAX_JSON_BYTES } from '@tfjs-mbq/format';
+import { readRegularFile } from '@tfjs-mbq/format/node';
 import { ConversionError } from './errors.js';
 import { replaceFile } from './replace_file.js';
 import { firstDifference } from './work_dir.js';
@@ -41,6 +43,31 @@ export interface SearchFile {
   groups: GroupRecord[];
 }
 
+/**
+ * Refuses a --save-search path that holds anything but an earlier search file (issue 15 §1: a
+ * typo'd path must not replace a user's file). Checked before the conversion starts: a search
+ * file begins with its format field (JSON.stringify keeps SearchFile's key order).
+ */
+export async function checkSearchFileTarget(file: string): Promise<void> {
+  let st;
+  try {
+    st = await fs.lstat(file);
+  } catch {
+    return; // absent: written new
+  }
+  const bad = (why: string): never => { throw new ConversionError('OPTION', `--save-search ${file}: ${why}; give a new path or an earlier search file`, file); };
+  if (!st.isFile()) bad(`is ${st.isDirectory() ? 'a directory' : st.isSymbolicLink() ? 'a symbolic link' : 'not a regular file'}`);
+  const head = `{"format":"${SEARCH_FILE_FORMAT}"`;
+  const fh = await fs.open(file, 'r');
+  try {
+    const buf = new Uint8Array(head.length);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    if (new TextDecoder().decode(buf.subarray(0, bytesRead)) !== head) bad('exists and is not a tfjs-mbq search file (it would be replaced)');
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function writeSearchFile(file: string, value: SearchFile): Promise<void> {
   try {
     await fs.mkdir(path.dirname(file), { recursive: true });
@@ -60,9 +87,10 @@ export async function readSearchFile(file: string, inputs: SearchInputs, analysi
   const bad = (msg: string): never => { throw new ConversionError('OPTION', `--apply-search ${file}: ${msg}`, file); };
   let text = '';
   try {
-    text = await fs.readFile(file, 'utf8');
+    // A regular file of bounded size only: a FIFO would block the conversion, /dev/zero fill memory.
+    text = new TextDecoder().decode(await readRegularFile(file, MAX_JSON_BYTES));
   } catch (e) {
-    bad(`cannot read it (${(e as Error).message})`);
+    bad(`cannot read it (${(e as Error).message.replace(`${file}: `, '')})`);
   }
   let v: Record<string, unknown> = {};
   try {
@@ -87,7 +115,7 @@ function isObject(v: unknown): v is Record<string, unknown> {
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 const isNumArray = (x: unknown, n?: number): x is number[] => Array.isArray(x) && (n === undefined || x.length === n) && x.every(isNum);
 
-function checkSensitivity(s: unknown, analysis: GraphAnalysis, method: string, bad: (msg: string) => never): void {
+export function checkSensitivity(s: unknown, analysis: GraphAnalysis, method: string, bad: (msg: string) => never): void {
   if (method !== 'mbq') {
     if (s !== null) bad(`"sensitivity" must be null for --method ${method}`);
     return;
@@ -116,26 +144,38 @@ function checkGroups(groups: unknown, analysis: GraphAnalysis, bad: (msg: string
   if (!Array.isArray(groups) || groups.length !== expected.length) {
     return bad(`"groups" must hold ${expected.length} records (one per scale group of this model), found ${Array.isArray(groups) ? groups.length : 'none'}`);
   }
-  groups.forEach((r: unknown, i) => {
-    const { block, g } = expected[i];
-    const at = `groups[${i}]`;
-    if (!isObject(r)) return bad(`${at} must be an object`);
-    const labels = g.linears.map((id) => analysis.linears.get(id)!.label);
-    if (r.block !== block || r.group !== g.name) bad(`${at} is block ${JSON.stringify(r.block)} group ${JSON.stringify(r.group)}; this model's is block ${block} group ${g.name}`);
-    if (!Array.isArray(r.linears) || r.linears.length !== labels.length || labels.some((l, j) => (r.linears as unknown[])[j] !== l)) {
-      bad(`${at}.linears must be ${JSON.stringify(labels)}`);
-    }
-    // The fold kind is checked where the scales are applied (--rotate changes it: pipeline/apply_search.ts).
-    if (typeof r.fold !== 'string') bad(`${at}.fold must be a string`);
-    const K = analysis.linears.get(g.linears[0])!.K;
-    if (!isNumArray(r.scales, K)) return bad(`${at}.scales must hold ${K} finite numbers (K of ${labels[0]})`);
-    const nonPositive = r.scales.findIndex((x) => !(x > 0));
-    if (nonPositive >= 0) bad(`${at}.scales[${nonPositive}] is ${r.scales[nonPositive]}; scales must be positive`);
-    for (const k of ['ratio', 'alpha', 'lossBefore', 'lossAfter'] as const) if (!isNum(r[k])) bad(`${at}.${k} must be a finite number`);
-    // A non-finite candidate loss is written as null (JSON), as quantization.json holds it.
-    if (!Array.isArray(r.lossCurve) || !r.lossCurve.every((x) => x === null || isNum(x))) bad(`${at}.lossCurve must be an array of numbers`);
-    if (r.lossKind !== null && !['mbq-mae', 'mbq-mse', 'uniform-mse'].includes(r.lossKind as string)) bad(`${at}.lossKind must be null, "mbq-mae", "mbq-mse" or "uniform-mse"`);
-    const m = r.modalityMse;
-    if (m !== null && !(isObject(m) && isNumArray(m.before, 2) && isNumArray(m.after, 2))) bad(`${at}.modalityMse must be null or { before: [v, c], after: [v, c] }`);
-  });
+  groups.forEach((r: unknown, i) => checkGroupRecord(r, `groups[${i}]`, expected[i].block, expected[i].g, analysis, bad));
+}
+
+/**
+ * One block's saved group records (a work directory's block-NNNN.json), checked as a search file's
+ * are: a tampered or foreign file is refused before its scales are folded into any weight.
+ */
+export function checkBlockRecords(records: unknown, block: GraphAnalysis['blocks'][number], analysis: GraphAnalysis, bad: (msg: string) => never): GroupRecord[] {
+  if (!Array.isArray(records) || records.length !== block.groups.length) {
+    return bad(`must hold ${block.groups.length} records (one per scale group of block ${block.index}), found ${Array.isArray(records) ? records.length : 'none'}`);
+  }
+  records.forEach((r: unknown, i) => checkGroupRecord(r, `[${i}]`, block.index, block.groups[i], analysis, bad));
+  return records as GroupRecord[];
+}
+
+function checkGroupRecord(r: unknown, at: string, block: number, g: GraphAnalysis['blocks'][number]['groups'][number], analysis: GraphAnalysis, bad: (msg: string) => never): void {
+  if (!isObject(r)) return bad(`${at} must be an object`);
+  const labels = g.linears.map((id) => analysis.linears.get(id)!.label);
+  if (r.block !== block || r.group !== g.name) bad(`${at} is block ${JSON.stringify(r.block)} group ${JSON.stringify(r.group)}; this model's is block ${block} group ${g.name}`);
+  if (!Array.isArray(r.linears) || r.linears.length !== labels.length || labels.some((l, j) => (r.linears as unknown[])[j] !== l)) {
+    bad(`${at}.linears must be ${JSON.stringify(labels)}`);
+  }
+  // The fold kind is checked where the scales are applied (--rotate changes it: pipeline/apply_search.ts).
+  if (typeof r.fold !== 'string') bad(`${at}.fold must be a string`);
+  const K = analysis.linears.get(g.linears[0])!.K;
+  if (!isNumArray(r.scales, K)) return bad(`${at}.scales must hold ${K} finite numbers (K of ${labels[0]})`);
+  const nonPositive = r.scales.findIndex((x) => !(x > 0));
+  if (nonPositive >= 0) bad(`${at}.scales[${nonPositive}] is ${r.scales[nonPositive]}; scales must be positive`);
+  for (const k of ['ratio', 'alpha', 'lossBefore', 'lossAfter'] as const) if (!isNum(r[k])) bad(`${at}.${k} must be a finite number`);
+  // A non-finite candidate loss is written as null (JSON), as quantization.json holds it.
+  if (!Array.isArray(r.lossCurve) || !r.lossCurve.every((x) => x === null || isNum(x))) bad(`${at}.lossCurve must be an array of numbers`);
+  if (r.lossKind !== null && !['mbq-mae', 'mbq-mse', 'uniform-mse'].includes(r.lossKind as string)) bad(`${at}.lossKind must be null, "mbq-mae", "mbq-mse" or "uniform-mse"`);
+  const m = r.modalityMse;
+  if (m !== null && !(isObject(m) && isNumArray(m.before, 2) && isNumArray(m.after, 2))) bad(`${at}.modalityMse must be null or { before: [v, c], after: [v, c] }`);
 }

@@ -13,6 +13,8 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { MAX_JSON_BYTES, SourceReadError } from '@tfjs-mbq/format';
+import { readRegularFile } from '@tfjs-mbq/format/node';
 import { ConversionError } from './errors.js';
 import { replaceFile } from './replace_file.js';
 import type { GroupRecord } from '../emit/quantization_json.js';
@@ -60,12 +62,7 @@ export class WorkDir {
   static async open(dir: string, inputs: WorkInputs): Promise<WorkDir> {
     const file = path.join(dir, 'inputs.json');
     const wd = new WorkDir(dir);
-    let text: string | undefined;
-    try {
-      text = await fs.readFile(file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConversionError('OPTION', `--work-dir ${dir}: cannot read ${file} (${(e as Error).message})`, file);
-    }
+    const text = await readJsonText(dir, file);
     if (text === undefined) {
       try {
         await fs.mkdir(dir, { recursive: true });
@@ -91,8 +88,9 @@ export class WorkDir {
     return wd;
   }
 
-  async sensitivity(): Promise<SensitivityResult | undefined> {
-    return this.read<SensitivityResult>('sensitivity.json');
+  /** The saved sensitivity, checked by `check` (which throws through `bad`), or undefined. */
+  async sensitivity(check: Check<SensitivityResult>): Promise<SensitivityResult | undefined> {
+    return this.read('sensitivity.json', check);
   }
 
   async saveSensitivity(r: SensitivityResult): Promise<void> {
@@ -100,34 +98,47 @@ export class WorkDir {
   }
 
   /** The saved records of block `index`, or undefined if that block did not finish. */
-  async block(index: number): Promise<GroupRecord[] | undefined> {
-    return this.read<GroupRecord[]>(blockFile(index));
+  async block(index: number, check: Check<GroupRecord[]>): Promise<GroupRecord[] | undefined> {
+    return this.read(blockFile(index), check);
   }
 
   async saveBlock(index: number, records: GroupRecord[]): Promise<void> {
     await this.write(blockFile(index), records);
   }
 
-  private async read<T>(name: string): Promise<T | undefined> {
+  private async read<T>(name: string, check: Check<T>): Promise<T | undefined> {
     const file = path.join(this.dir, name);
-    let text: string;
+    const text = await readJsonText(this.dir, file);
+    if (text === undefined) return undefined;
+    let value: unknown;
     try {
-      text = await fs.readFile(file, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw new ConversionError('OPTION', `--work-dir ${this.dir}: cannot read ${file} (${(e as Error).message})`, file);
-    }
-    try {
-      return JSON.parse(text) as T;
+      value = JSON.parse(text);
     } catch (e) {
       throw new ConversionError('OPTION', `--work-dir ${this.dir}: ${file} is not valid JSON (${(e as Error).message}); remove it to search that part again`, file);
     }
+    return check(value, (msg) => { throw new ConversionError('OPTION', `--work-dir ${this.dir}: ${file}${msg.startsWith('[') ? '' : ' '}${msg}; remove it to search that part again`, file); });
   }
 
   private async write(name: string, value: unknown): Promise<void> {
     const file = path.join(this.dir, name);
     // JSON numbers round-trip doubles exactly, so saved scales and ratios come back bit for bit.
     await replaceFile(file, JSON.stringify(value), file);
+  }
+}
+
+/** Checks a saved value read back (throwing through `bad`, which names the file) and returns it typed. */
+export type Check<T> = (value: unknown, bad: (msg: string) => never) => T;
+
+/**
+ * The text of a work directory file, or undefined when there is none: a regular file of bounded
+ * size only (a FIFO put there would block the conversion, /dev/zero fill memory).
+ */
+async function readJsonText(dir: string, file: string): Promise<string | undefined> {
+  try {
+    return new TextDecoder().decode(await readRegularFile(file, MAX_JSON_BYTES));
+  } catch (e) {
+    if (e instanceof SourceReadError && e.problem === 'not-found') return undefined;
+    throw new ConversionError('OPTION', `--work-dir ${dir}: ${(e as Error).message}`, file);
   }
 }
 

@@ -7,6 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConversionError } from '../io/errors.js';
 import type { WorkDir } from '../io/work_dir.js';
+import { checkBlockRecords } from '../io/search_file.js';
 import type { GraphAnalysis, BlockInfo } from '../graph/analysis.js';
 import { applyGroupScale, linearWeightNK } from '../graph/fold.js';
 import { gatherValid } from '../calib/batch.js';
@@ -54,7 +55,7 @@ export async function searchStage(run: CalibRun, analysis: GraphAnalysis, o: Sea
     for (const block of analysis.blocks) {
       // A block finished by an earlier run of this work directory: its saved scales are applied
       // exactly as a search would have applied them, without searching.
-      const saved = await work?.block(block.index);
+      const saved = await work?.block(block.index, (records, bad) => checkBlockRecords(records, block, analysis, bad));
       const blockFeeds = new Map<string, tf.Tensor>([[block.input, x], ...side]);
       const outputs = saved ? [] : [...new Set(block.groups.flatMap((g) => [g.input, g.outputLinear]))];
       const cached = exec.execute(blockFeeds, [block.output, ...outputs]).map(keep);
@@ -67,8 +68,8 @@ export async function searchStage(run: CalibRun, analysis: GraphAnalysis, o: Sea
         const keptFloat = group.linears.every((id) => !selected.has(id));
         if (saved) {
           record = saved[g];
-          if (record?.block !== block.index || record.group !== group.name || record.scales.length !== analysis.linears.get(group.linears[0])!.K) {
-            throw new ConversionError('OPTION', `--work-dir ${work!.dir}: the saved results of block ${block.index} do not match this model's group ${group.name}; use a new work directory`);
+          if (record.fold !== group.fold.kind) {
+            throw new ConversionError('OPTION', `--work-dir ${work!.dir}: block ${block.index}'s saved group ${group.name} folds as "${record.fold}"; this model folds it as "${group.fold.kind}"; use a new work directory`);
           }
         } else if (keptFloat) {
           // --include/--exclude keep every linear of the group float: there is nothing to search for (s = 1).

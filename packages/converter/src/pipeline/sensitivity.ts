@@ -2,6 +2,7 @@
 import type { GraphAnalysis } from '../graph/analysis.js';
 import type { CalibSet } from '../calib/load.js';
 import type { WorkDir } from '../io/work_dir.js';
+import { checkSensitivity } from '../io/search_file.js';
 import { batchedSensitivity } from '../sensitivity/batched.js';
 import type { SensitivityResult } from '../sensitivity/index.js';
 import type { CalibRun } from './calib_run.js';
@@ -12,7 +13,7 @@ export async function sensitivityStage(
 ): Promise<SensitivityResult> {
   const n = calib.samples.length;
   progress('sensitivity', 0, n);
-  const saved = await work?.sensitivity();
+  const saved = await work?.sensitivity((v, bad) => { checkSensitivity(v, analysis, 'mbq', bad); return v as SensitivityResult; });
   if (saved) {
     progress('sensitivity', n, n, 'from the work directory');
     return saved;

@@ -71,8 +71,9 @@ export class WorkerVlm {
     return new Promise<Generation>((resolve, reject) => {
       const onAbort = (): void => this.worker.postMessage({ type: 'abort', id } satisfies ToWorker);
       const listener = (event: MessageEvent): void => {
-        const m = event.data as FromWorker;
-        if (m.id !== id) return;
+        // Other messages on the port (another sender's, or null) are not ours: ignored.
+        const m = event.data as FromWorker | null;
+        if (m?.id !== id) return;
         if (m.type === 'token') { try { onToken?.(m.token); } catch (e) { onAbort(); done(); reject(e); } return; }
         if (m.type === 'result') { done(); resolve(m.generation); return; }
         if (m.type === 'error') {
@@ -108,8 +109,8 @@ export class WorkerVlm {
 function request<T extends FromWorker['type']>(worker: MessageEndpoint, msg: ToWorker, want: T, onOther?: (m: FromWorker) => void): Promise<Extract<FromWorker, { type: T }>> {
   return new Promise((resolve, reject) => {
     const listener = (event: MessageEvent): void => {
-      const m = event.data as FromWorker;
-      if (m.id !== msg.id) return;
+      const m = event.data as FromWorker | null;
+      if (m?.id !== msg.id) return;
       if (m.type === want) { worker.removeEventListener('message', listener); resolve(m as Extract<FromWorker, { type: T }>); return; }
       if (m.type === 'error') { worker.removeEventListener('message', listener); reject(Object.assign(new Error(m.message), { name: m.name })); return; }
       onOther?.(m);

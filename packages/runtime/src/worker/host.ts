@@ -14,6 +14,10 @@ import type { FromWorker, MessageEndpoint, ToWorker } from './protocol.js';
 export function serveVlmWorker(options: { scope?: MessageEndpoint; setWasmPaths?: (prefix: string) => void } = {}): void {
   const scope = options.scope ?? (globalThis as unknown as MessageEndpoint);
   let vlm: Vlm | null = null;
+  /** True while a load runs: a second load is refused, not raced (the first model would leak). */
+  let loading = false;
+  /** Bumped by dispose: a load that finishes after it disposes its model instead of keeping it. */
+  let epoch = 0;
   const running = new Map<number, AbortController>();
   const post = (m: FromWorker): void => scope.postMessage(m);
   const fail = (id: number, e: unknown): void => {
@@ -23,12 +27,20 @@ export function serveVlmWorker(options: { scope?: MessageEndpoint; setWasmPaths?
     post({ type: 'error', id, name: errorLike && typeof err.name === 'string' ? err.name : 'Error', message: errorLike ? (err.message as string) : String(e) });
   };
   scope.addEventListener('message', (event: MessageEvent) => {
+    const problem = messageProblem(event.data);
+    if (problem) {
+      const id = (event.data as { id?: unknown } | null)?.id;
+      fail(Number.isSafeInteger(id) ? id as number : -1, new Error(`serveVlmWorker: ${problem}`));
+      return;
+    }
     const m = event.data as ToWorker;
     switch (m.type) {
       case 'load':
         void (async () => {
+          const started = epoch;
           try {
-            if (vlm) throw new Error('serveVlmWorker: a model is already loaded in this worker; dispose it first');
+            if (vlm || loading) throw new Error(`serveVlmWorker: a model is already ${vlm ? 'loaded' : 'loading'} in this worker; dispose it first`);
+            loading = true;
             if (m.options.wasmPaths) {
               if (!options.setWasmPaths) throw new Error('serveVlmWorker: wasmPaths needs setWasmPaths (pass it from @tensorflow/tfjs-backend-wasm)');
               options.setWasmPaths(m.options.wasmPaths);
@@ -38,9 +50,16 @@ export function serveVlmWorker(options: { scope?: MessageEndpoint; setWasmPaths?
               allowCrossOrigin: m.options.allowCrossOrigin, cache: m.options.cache,
               onProgress: (progress) => post({ type: 'progress', id: m.id, progress }),
             });
+            if (epoch !== started) {
+              vlm.dispose();
+              vlm = null;
+              throw new Error('serveVlmWorker: the worker was disposed while the model loaded');
+            }
             post({ type: 'loaded', id: m.id, info: { backend: vlm.backend, backendDetail: vlm.backendDetail, decoding: vlm.decoding, decodingNote: vlm.decodingNote, config: vlm.config } });
           } catch (e) {
             fail(m.id, e);
+          } finally {
+            if (epoch === started) loading = false;
           }
         })();
         break;
@@ -67,13 +86,40 @@ export function serveVlmWorker(options: { scope?: MessageEndpoint; setWasmPaths?
         running.get(m.id)?.abort();
         break;
       case 'dispose':
+        epoch++;
+        loading = false;
         for (const c of running.values()) c.abort();
         vlm?.dispose();
         vlm = null;
         post({ type: 'disposed', id: m.id });
         break;
-      default:
-        fail((m as { id?: number }).id ?? -1, new Error(`serveVlmWorker: unknown message ${JSON.stringify((m as { type?: unknown }).type)}`));
     }
   });
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Why `data` is not a ToWorker message (undefined when it is): every field the handler reads has
+ * the protocol's type, so a message of another shape gets one error reply, not a TypeError.
+ */
+function messageProblem(data: unknown): string | undefined {
+  // Typed arrays are checked by tag, not instanceof: a message's arrays may come from another realm.
+  if (!isObject(data)) return `a message must be an object, got ${data === null ? 'null' : typeof data}`;
+  if (!['load', 'generate', 'abort', 'dispose'].includes(data.type as string)) return `unknown message ${JSON.stringify(data.type)}`;
+  const t = data.type as ToWorker['type'];
+  if (!Number.isSafeInteger(data.id)) return `${t}: "id" must be an integer`;
+  if (t === 'load') {
+    if (typeof data.location !== 'string') return 'load: "location" must be a string';
+    if (!isObject(data.options)) return 'load: "options" must be an object';
+  }
+  if (t === 'generate') {
+    if (typeof data.question !== 'string') return 'generate: "question" must be a string';
+    if (!isObject(data.options)) return 'generate: "options" must be an object';
+    const img = data.image;
+    if (!isObject(img) || !['[object Uint8Array]', '[object Uint8ClampedArray]'].includes(Object.prototype.toString.call(img.data)) || !Number.isSafeInteger(img.width) || !Number.isSafeInteger(img.height)) {
+      return 'generate: "image" must be { data: Uint8Array | Uint8ClampedArray, width, height }';
+    }
+  }
+  return undefined;
 }
