@@ -18,6 +18,7 @@ import { CACHE_UNPACKED_WEIGHTS } from '@tfjs-mbq/ops';
 import { BACKEND_NAMES, initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
 import { table } from '../ui/progress.js';
 import { printable, printableLines, terminalJson } from '../ui/terminal_text.js';
+import { removeOnSignal } from './scratch_guard.js';
 
 interface BenchArgs {
   modelDir: string;
@@ -139,6 +140,7 @@ export async function bench(args: BenchArgs): Promise<BenchReport> {
   // A Hugging Face checkpoint as the baseline (what `convert <hfDir>` records): imported float32 into
   // a scratch directory, as the converted model's graph was (same image size and positions).
   let scratch: string | undefined;
+  let releaseScratch = (): void => undefined;
   let baselineDir = baselineFound;
   let baselineMade: BenchReport['baselineMade'] = null;
   try {
@@ -147,12 +149,14 @@ export async function bench(args: BenchArgs): Promise<BenchReport> {
     if (baselineFound && !existsSync(path.join(baselineFound, 'model.json')) && await isHfCheckpointDir(baselineFound)) {
       process.stderr.write(`tfjs-mbq bench: importing the float baseline from the Hugging Face checkpoint ${printable(baselineFound)} (${fused ? 'fused' : 'unfused'}, as the model)\n`);
       scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'tfjs-mbq-bench-'));
+      releaseScratch = removeOnSignal(scratch, 'bench');
       const mbq = await readModelJson(modelDir, 'mbq.json') as Parameters<typeof reimportInputs>[0];
       baselineDir = (await importCheckpoint({ hfDir: baselineFound, outDir: path.join(scratch, 'model'), ...reimportInputs(mbq), fuse: fused })).outDir;
       baselineMade = 'import';
     } else if (baselineFound && fused && (args.matchGraphs ?? true) && (await modelFiles(baselineFound)).fusedNodes === 0) {
       process.stderr.write(`tfjs-mbq bench: fusing the float baseline ${printable(baselineFound)} into a scratch copy, as the model is fused (--no-match-graphs: as it is)\n`);
       scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'tfjs-mbq-bench-'));
+      releaseScratch = removeOnSignal(scratch, 'bench');
       try {
         baselineDir = (await fuseModelDir(baselineFound, path.join(scratch, 'model'))).outDir;
       } catch (e) {
@@ -169,6 +173,7 @@ export async function bench(args: BenchArgs): Promise<BenchReport> {
     if (isImportError(e)) throw new BenchInputError(`the baseline ${baselineFound}: ${e.message}`);
     throw e;
   } finally {
+    releaseScratch();
     if (scratch) await fs.rm(scratch, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,21 @@
+import { rmSync } from 'node:fs';
+
+const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * Until the returned release is called, SIGINT/SIGTERM/SIGHUP remove `dir` (a scratch directory
+ * this command made: bench's imported or fused float baseline, a model-sized copy), say so in one
+ * line and end the process by the signal (exit status 128 + its number in a shell). Without it the
+ * default handlers end the process at once and leave the copy in the temporary directory.
+ */
+export function removeOnSignal(dir: string, command: string): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    release();
+    rmSync(dir, { recursive: true, force: true });
+    process.stderr.write(`\ntfjs-mbq ${command}: interrupted by ${signal}; removed its scratch directory ${dir}\n`);
+    process.kill(process.pid, signal);
+  };
+  const release = (): void => { for (const s of SIGNALS) process.off(s, onSignal); };
+  for (const s of SIGNALS) process.on(s, onSignal);
+  return release;
+}
