@@ -13,10 +13,10 @@ import { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { isatty, WriteStream } from 'node:tty';
 import { DawnWarningFilter } from './ui/dawn_warnings.js';
+import { HANDLED_SIGNALS } from './signals.js';
 
 /** Set in the child: the descriptor of the parent's stderr. */
 const CHILD_ENV = 'TFJS_MBQ_STDERR_FD';
-const RELAYED_SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** Synchronous writes to a file or pipe, as Node's own stderr makes them (nothing is lost at exit). */
 class SyncFdStream extends Writable {
@@ -61,7 +61,7 @@ export function runFilteredChild(script: string, args: readonly string[]): void 
     env: { ...process.env, [CHILD_ENV]: '3' },
   });
   const relay = (signal: NodeJS.Signals): void => { child.kill(signal); };
-  for (const s of RELAYED_SIGNALS) process.on(s, relay);
+  for (const s of HANDLED_SIGNALS) process.on(s, relay);
   const filter = new DawnWarningFilter();
   const decoder = new StringDecoder('utf8');
   child.stderr!.on('data', (d: Buffer) => { process.stderr.write(filter.push(decoder.write(d))); });
@@ -72,7 +72,7 @@ export function runFilteredChild(script: string, args: readonly string[]): void 
   // 'close' comes after the child's fd 2 has ended, so nothing native code wrote is lost.
   child.on('close', (code, signal) => {
     process.stderr.write(filter.push(decoder.end()) + filter.end());
-    for (const s of RELAYED_SIGNALS) process.off(s, relay);
+    for (const s of HANDLED_SIGNALS) process.off(s, relay);
     if (signal) process.kill(process.pid, signal);
     else process.exitCode = code ?? 1;
   });

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
+import { HANDLED_SIGNALS } from '../signals.js';
 
-const SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /**
  * Until the returned release is called, SIGINT/SIGTERM/SIGHUP remove `dir` (a scratch directory
@@ -15,7 +15,7 @@ export function removeOnSignal(dir: string, command: string): () => void {
     process.stderr.write(`\ntfjs-mbq ${command}: interrupted by ${signal}; removed its scratch directory ${dir}\n`);
     process.kill(process.pid, signal);
   };
-  const release = (): void => { for (const s of SIGNALS) process.off(s, onSignal); };
-  for (const s of SIGNALS) process.on(s, onSignal);
+  const release = (): void => { for (const s of HANDLED_SIGNALS) process.off(s, onSignal); };
+  for (const s of HANDLED_SIGNALS) process.on(s, onSignal);
   return release;
 }

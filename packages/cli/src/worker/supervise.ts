@@ -13,13 +13,13 @@ import type { CheckedConvert, ConvertOutcome, ConvertReporter } from '../command
 import { printable } from '../ui/terminal_text.js';
 import { CleanupJournal, type CleanupRecord } from './cleanup_journal.js';
 import type { WorkerInput, WorkerMessage } from './convert_worker.js';
+import { HANDLED_SIGNALS } from '../signals.js';
 
 /** Longest wait for the worker to stop before cleaning up regardless (one stuck in a system call ends with the process). */
 const TERMINATE_WAIT_MS = 1000;
 /** How often a signal that arrived during a commit asks again. */
 const COMMIT_POLL_MS = 10;
 /** The signals that end a conversion this way (SIGHUP: the terminal went away). */
-const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 /** Bad input the worker reported (one line, exit 1). */
 export class ReportedError extends Error {
@@ -58,7 +58,7 @@ export function convertInWorker(entry: URL, checked: CheckedConvert, report: Con
   const busy = (): boolean => settled || stopping || pending !== undefined;
 
   return new Promise<ConvertOutcome>((resolvePromise, reject) => {
-    const release = (): void => { for (const s of SIGNALS) process.off(s, onSignal); };
+    const release = (): void => { for (const s of HANDLED_SIGNALS) process.off(s, onSignal); };
     const settle = (fn: () => void): void => {
       if (busy()) return;
       settled = true;
@@ -93,7 +93,7 @@ export function convertInWorker(entry: URL, checked: CheckedConvert, report: Con
       stopping = true;
       void stop(signal);
     }
-    for (const s of SIGNALS) process.on(s, onSignal);
+    for (const s of HANDLED_SIGNALS) process.on(s, onSignal);
 
     worker.on('message', (m: WorkerMessage) => {
       if (busy()) return;
