@@ -53,17 +53,18 @@ export async function writeFusedWeights(unfusedDir: string, outDir: string, dtyp
     }
     const paths = shardNames(total, shardBytes);
     const writer = new ShardWriter(outDir, paths, shardBytes);
-    for (const e of entries) {
-      const w = fused.weights.get(e.name)!;
-      if (e.quantization?.dtype === 'float16') {
-        // Values that were float16 already: re-encoding cannot overflow.
-        const overflow = await appendHalf(writer, w.data as Float32Array);
-        if (overflow >= 0) throw new Error(`import --fuse: '${e.name}' value ${overflow} does not fit float16`);
-      } else {
-        await writer.append(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength));
+    const bytes = await writer.writeAll(async () => {
+      for (const e of entries) {
+        const w = fused.weights.get(e.name)!;
+        if (e.quantization?.dtype === 'float16') {
+          // Values that were float16 already: re-encoding cannot overflow.
+          const overflow = await appendHalf(writer, w.data as Float32Array);
+          if (overflow >= 0) throw new Error(`import --fuse: '${e.name}' value ${overflow} does not fit float16`);
+        } else {
+          await writer.append(new Uint8Array(w.data.buffer, w.data.byteOffset, w.data.byteLength));
+        }
       }
-    }
-    const bytes = await writer.close();
+    });
     if (bytes !== total) throw new Error(`import --fuse: wrote ${bytes} weight bytes, expected ${total}`);
     return { graph: fused.graph, entries, paths, bytes, report: fused.report };
   } finally {

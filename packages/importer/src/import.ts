@@ -144,37 +144,38 @@ async function writeWeights(dir: string, b: GraphBuilder, specs: ReadonlyMap<str
   const writer = new ShardWriter(dir, paths, shardBytes);
   const entries: WeightEntryJson[] = [];
   let done = 0;
-  for (const name of order) {
-    const s = specs.get(name);
-    if (!s) {
-      const c = small.get(name)!;
-      entries.push({ name, shape: c.shape.slice(), dtype: c.dtype });
-      await writer.append(new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength));
-      continue;
+  const bytes = await writer.writeAll(async () => {
+    for (const name of order) {
+      const s = specs.get(name);
+      if (!s) {
+        const c = small.get(name)!;
+        entries.push({ name, shape: c.shape.slice(), dtype: c.dtype });
+        await writer.append(new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength));
+        continue;
+      }
+      const values = await loadWeight(ckpt, s);
+      // NaN or infinite weights make every answer NaN: refused here, naming the checkpoint's file and
+      // tensor (the converter would otherwise find them in the imported copy, a file the user never saw).
+      const bad = firstNonFinite(values);
+      if (bad >= 0) {
+        const { file } = ckpt.entry(s.source);
+        throw new ImportError('TENSOR_VALUE', `${file}: tensor '${s.source}' holds ${values[bad]} (weights must be finite)`, file);
+      }
+      if (dtype === 'float16') {
+        entries.push(float32Entry(name, s.shape, true));
+        // Encoded and written a chunk at a time: no half copy of the whole tensor beside it.
+        const overflow = await appendHalf(writer, values);
+        if (overflow >= 0) throw new ImportError('OPTION', `${ckpt.entry(s.source).file}: tensor '${s.source}' holds ${values[overflow]}, beyond float16's range; import with --dtype float32`, ckpt.source);
+      } else {
+        entries.push(float32Entry(name, s.shape, false));
+        await writer.append(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+      }
+      // Large tensors come and go one after another; where the embedder exposes V8's gc (node
+      // --expose-gc), collect the last one before the next is allocated: peak memory stays one tensor.
+      if (values.byteLength >= LARGE_TENSOR_BYTES) (globalThis as { gc?: () => void }).gc?.();
+      onProgress?.({ done: ++done, total: specs.size, name });
     }
-    const values = await loadWeight(ckpt, s);
-    // NaN or infinite weights make every answer NaN: refused here, naming the checkpoint's file and
-    // tensor (the converter would otherwise find them in the imported copy, a file the user never saw).
-    const bad = firstNonFinite(values);
-    if (bad >= 0) {
-      const { file } = ckpt.entry(s.source);
-      throw new ImportError('TENSOR_VALUE', `${file}: tensor '${s.source}' holds ${values[bad]} (weights must be finite)`, file);
-    }
-    if (dtype === 'float16') {
-      entries.push(float32Entry(name, s.shape, true));
-      // Encoded and written a chunk at a time: no half copy of the whole tensor beside it.
-      const overflow = await appendHalf(writer, values);
-      if (overflow >= 0) throw new ImportError('OPTION', `${ckpt.entry(s.source).file}: tensor '${s.source}' holds ${values[overflow]}, beyond float16's range; import with --dtype float32`, ckpt.source);
-    } else {
-      entries.push(float32Entry(name, s.shape, false));
-      await writer.append(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-    }
-    // Large tensors come and go one after another; where the embedder exposes V8's gc (node
-    // --expose-gc), collect the last one before the next is allocated: peak memory stays one tensor.
-    if (values.byteLength >= LARGE_TENSOR_BYTES) (globalThis as { gc?: () => void }).gc?.();
-    onProgress?.({ done: ++done, total: specs.size, name });
-  }
-  const bytes = await writer.close();
+  });
   if (bytes !== total) throw new Error(`import: wrote ${bytes} weight bytes, expected ${total}`);
   return { entries, paths, bytes };
 }

@@ -7,7 +7,7 @@
  * file, before anything is allocated or written. A Hugging Face cache snapshot, whose files are
  * links into the cache's blob store, still imports.
  */
-import { closeSync, cpSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, cpSync, ftruncateSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -239,6 +239,39 @@ describe('config.json sizes that would allocate without bound', () => {
     expect(await importErrorOf(importCheckpoint({ hfDir: d, outDir: out }))).toMatch(
       new RegExp(`^${file}: tensor 'language_model\\.(model\\.embed_tokens|lm_head)\\.weight' has 2147483648 elements, more than the 1073741824 the importer holds at once`),
     );
+    expectNoWrite(out);
+  });
+});
+
+describe('a refused import leaves no file open', () => {
+  /**
+   * This process's open files under `dir` (Linux /proc): a FileHandle left open stays here until the
+   * garbage collector closes it, with a warning printed into whatever runs at that moment.
+   */
+  const openFilesUnder = (dir: string): string[] => readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      const target = readlinkSync(join('/proc/self/fd', fd));
+      return target.startsWith(dir + '/') ? [target] : [];
+    } catch {
+      return []; // closed while listed (the directory's own descriptor)
+    }
+  });
+
+  it.each([
+    ['a NaN weight', Number.NaN, 'float32', /holds NaN \(weights must be finite\)/],
+    ['a weight beyond float16', 1e6, 'float16', /beyond float16's range; import with --dtype float32/],
+  ] as const)('%s: refused, and the shard being written is closed', async (_what, value, dtype, message) => {
+    const d = copyOf('llava-1.5-tiny');
+    const file = join(d, 'model.safetensors');
+    const bytes = readFileSync(file);
+    const n = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + n).toString('utf8')) as Record<string, { data_offsets: [number, number] }>;
+    // A tensor written late: earlier tensors have opened the output shard by then.
+    bytes.writeFloatLE(value, 8 + n + header['language_model.model.layers.1.mlp.down_proj.weight']!.data_offsets[0] + 12);
+    writeFileSync(file, bytes);
+    const out = join(tmp, 'out');
+    expect(await importErrorOf(importCheckpoint({ hfDir: d, outDir: out, dtype }))).toMatch(message);
+    expect(openFilesUnder(tmp)).toEqual([]);
     expectNoWrite(out);
   });
 });

@@ -86,6 +86,21 @@ export class ShardWriter {
     this.used = 0;
   }
 
+  /**
+   * Writes through `fill` and closes the last shard; on any failure the open shard is closed before
+   * the error goes on (an unclosed FileHandle would be closed by the garbage collector, with a warning).
+   */
+  async writeAll(fill: (writer: ShardWriter) => Promise<void>): Promise<number> {
+    try {
+      await fill(this);
+    } catch (e) {
+      await this.fh?.close().catch(() => undefined);
+      this.fh = undefined;
+      throw e;
+    }
+    return this.close();
+  }
+
   /** Closes the last shard (creating it when there were no bytes at all); returns the bytes written. */
   async close(): Promise<number> {
     if (!this.fh) this.fh = await open(join(this.dir, this.names[this.index]!), 'w');
