@@ -135,7 +135,7 @@ async function runStages(
     } else {
       // Only MBQ weights its loss by modality (docs/algorithm.md §3).
       if (opts.method === 'mbq') {
-        sensitivity = await sensitivityStage(run, analysis, calib, padTokenId(model), s.work, progress);
+        sensitivity = await sensitivityStage(run, analysis, calib, padTokenId(model), s.work, progress, opts.sensitivityMemory);
         clock.lap('sensitivity');
       }
       records = await searchStage(run, analysis, { config, sensitivity, work: s.work, selected: new Set(selected), blockDone }, progress);
