@@ -68,8 +68,11 @@ const live = new Set<AtomicOutputDir>();
 /** Output paths of the conversions that asked for signal cleanup (a path may be listed twice). */
 const guarded: string[] = [];
 let unregisterCleanup: (() => void) | undefined;
-/** The signals a guarded conversion cleans up on (io/signal_cleanup.ts ends the process by them). */
-const GUARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+/**
+ * The signals a guarded conversion cleans up on (io/signal_cleanup.ts ends the process by them):
+ * Ctrl-C, kill, and the terminal closing under a conversion or import started from it.
+ */
+const GUARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 function removePartialOutputs(signal: NodeJS.Signals): void {
   const said = new Set<string>();
@@ -85,9 +88,9 @@ function removePartialOutputs(signal: NodeJS.Signals): void {
 }
 
 /**
- * From now until the returned release is called, SIGINT and SIGTERM remove the partial output of
- * the conversion into `outDir`, say so on stderr and end the process by the signal (exit status
- * 130 / 143 in a shell). With no conversion guarded the cleanup is unregistered again, so a
+ * From now until the returned release is called, SIGINT, SIGTERM and SIGHUP remove the partial
+ * output of the conversion into `outDir`, say so on stderr and end the process by the signal (exit
+ * status 130 / 143 / 129 in a shell). With no conversion guarded the cleanup is unregistered again, so a
  * library user keeps the default behaviour.
  */
 export function guardSignals(outDir: string): () => void {
@@ -158,7 +161,7 @@ async function fileOnPath(fs: OutputFs, p: string): Promise<string> {
 }
 
 export interface OutputDirOptions {
-  /** Guard this output against SIGINT/SIGTERM until commit or abort (see guardSignals). */
+  /** Guard this output against SIGINT/SIGTERM/SIGHUP until commit or abort (see guardSignals). */
   handleSignals?: boolean;
   /**
    * Write into an existing non-empty directory: the files this conversion writes (and the shards
