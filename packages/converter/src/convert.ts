@@ -73,7 +73,7 @@ export async function checkConvertOptions(options: ConvertOptions): Promise<Reso
 
 export async function convert(options: ConvertOptions): Promise<ConvertResult> {
   const opts = await checkConvertOptions(options);
-  // With handleSignals, SIGINT/SIGTERM at any stage remove the partial output and say so.
+  // With handleSignals, SIGINT/SIGTERM/SIGHUP at any stage remove the partial output and say so.
   const releaseSignals = opts.handleSignals ? guardSignals(opts.outDir) : undefined;
   try {
     return await convertResolved(opts);

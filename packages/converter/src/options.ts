@@ -71,7 +71,7 @@ export interface ConvertOptions {
    * the one already set. Default: `current` when the app has set a backend, else `auto`.
    */
   backend?: BackendName | 'current';
-  /** Remove the temporary output on SIGINT/SIGTERM (the CLI turns this on). */
+  /** Remove the temporary output on SIGINT/SIGTERM/SIGHUP (the CLI turns this on). */
   handleSignals?: boolean;
   /** Called as each stage advances: `{ stage, done, total, detail }`. */
   onProgress?: (event: ProgressEvent) => void;
