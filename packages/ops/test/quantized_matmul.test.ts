@@ -162,10 +162,19 @@ describe('quantizedMatMul on webgpu (every variant vs the cpu and float64 refere
   ])('direct dispatch and runWebGPUProgram give identical outputs: %s', async (_name, c) => {
     const w = randomLinear(rand, c.N, c.K, c.bits, c.g, c.actBits === 8);
     const x = randomX(rand, c.M, c.K);
-    setQuantizedMatMulWebGPUOptions({ dispatch: 'program', poisonOutput: true });
-    const viaProgram = await run(x, [c.M, c.K], w, c.actBits);
-    setQuantizedMatMulWebGPUOptions({ dispatch: 'direct', poisonOutput: true });
-    const direct = await run(x, [c.M, c.K], w, c.actBits);
+    // GPU dispatches per call on either path: the matmul, and for W4A8 the activation quantizer before it.
+    const dispatched = async (dispatch: 'direct' | 'program'): Promise<Float32Array> => {
+      setQuantizedMatMulWebGPUOptions({ dispatch, poisonOutput: true });
+      const { counts, restore } = countCalls([[gpuProto('GPUComputePassEncoder'), 'dispatchWorkgroups', 'dispatches']]);
+      try {
+        return await run(x, [c.M, c.K], w, c.actBits);
+      } finally {
+        restore();
+        expect(counts.dispatches).toBe(c.actBits === 8 ? 2 : 1);
+      }
+    };
+    const viaProgram = await dispatched('program');
+    const direct = await dispatched('direct');
     expect(direct).toEqual(viaProgram);
     expect(relError(direct, cpuReference(x, c.M, w, c.actBits))).toBeLessThan(1e-5);
   });
