@@ -73,7 +73,7 @@ export async function checkConvertOptions(options: ConvertOptions): Promise<Reso
 
 export async function convert(options: ConvertOptions): Promise<ConvertResult> {
   const opts = await checkConvertOptions(options);
-  // With handleSignals, SIGINT/SIGTERM at any stage remove the partial output and say so.
+  // With handleSignals, SIGINT/SIGTERM/SIGHUP at any stage remove the partial output and say so.
   const releaseSignals = opts.handleSignals ? guardSignals(opts.outDir) : undefined;
   try {
     return await convertResolved(opts);
@@ -135,7 +135,7 @@ async function runStages(
     } else {
       // Only MBQ weights its loss by modality (docs/algorithm.md §3).
       if (opts.method === 'mbq') {
-        sensitivity = await sensitivityStage(run, analysis, calib, padTokenId(model), s.work, progress);
+        sensitivity = await sensitivityStage(run, analysis, calib, padTokenId(model), s.work, progress, opts.sensitivityMemory);
         clock.lap('sensitivity');
       }
       records = await searchStage(run, analysis, { config, sensitivity, work: s.work, selected: new Set(selected), blockDone }, progress);
