@@ -2,7 +2,10 @@
  * Ops and dispatches per decoded token (issue 17 target 5): loads each model directory with
  * loadVlm (KV cache on), runs a prefill and `steps` decode steps on a constant grey image, and
  * counts the tfjs kernels the decode steps run (tf.profile), and on webgpu the compute dispatches
- * they record (every dispatchWorkgroups, tfjs's or a kernel's own), per token: (run with N steps - run with 0 steps) / N.
+ * they record (every dispatchWorkgroups, tfjs's or a kernel's own) in a second run without
+ * tf.profile: under it our kernels leave the direct path for runWebGPUProgram (direct_dispatch.ts),
+ * which takes two dispatches where MbqAddRmsNorm's direct path takes one. Per token: (run with N
+ * steps - run with 0 steps) / N.
  *
  *   bash scripts/opcount/build.sh && node scripts/opcount/dist/count.mjs [--backend cpu|wasm|webgpu] [--steps 4] [--json out.json] <modelDir>...
  */
@@ -70,16 +73,18 @@ function countDispatches(backend: object): { count: () => number; restore: () =>
   return { count: () => n, restore: () => { device.createCommandEncoder = create; } };
 }
 
-/** Kernels (and webgpu dispatches) of one timeDecode run with `steps` decode steps. */
+/** Kernels (tf.profile) of one timeDecode run with `steps` decode steps, and the webgpu dispatches of another, unprofiled. */
 async function countRun(vlm: Vlm, steps: number): Promise<Counts> {
   const [h, w] = vlm.config.imageSize;
   const image = { data: new Uint8Array(h * w * 4).fill(128), width: w, height: h };
+  const decode = async (): Promise<void> => { await vlm.timeDecode(image, 'what color is the shape ?', { steps }); };
+  const info = await tf.profile(decode);
+  const byKernel = new Map<string, number>();
+  for (const k of info.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + 1);
   // The previous run ended reading a token back (a submit), so this run's passes are on new encoders.
   const counter = countDispatches(tf.backend());
   try {
-    const info = await tf.profile(async () => { await vlm.timeDecode(image, 'what color is the shape ?', { steps }); });
-    const byKernel = new Map<string, number>();
-    for (const k of info.kernels) byKernel.set(k.name, (byKernel.get(k.name) ?? 0) + 1);
+    await decode();
     return { kernels: info.kernels.length, dispatches: counter.count(), byKernel };
   } finally {
     counter.restore();
