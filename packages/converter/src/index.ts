@@ -23,3 +23,4 @@ export { LazyWeightMap, weightInfo, type DeferredWeightMap, type WeightInfo } fr
 export { convertedGraph, serialiseGraphModel } from './emit/graph_model.js';
 export { dequantizedArray, type QuantizedLinear } from './emit/quantize.js';
 
+export { DEFAULT_MEMORY_LIMITS, type MemoryLimits } from './memory_limits.js';

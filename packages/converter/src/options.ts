@@ -8,7 +8,7 @@ import { quantizedMatMulBitsError } from '@tfjs-mbq/ops';
 import { quantizedMatMulAttrsProblem } from '@tfjs-mbq/format';
 import { BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
 import { linearPatternProblem } from './graph/linear_selection.js';
-import { resolveSensitivityMemory, type SensitivityMemory } from './sensitivity/memory_limits.js';
+import { resolveMemoryLimits, type MemoryLimits } from './memory_limits.js';
 
 /** Options of {@link convert} (the CLI's `tfjs-mbq convert` flags, camel-cased). */
 export interface ConvertOptions {
@@ -102,11 +102,10 @@ export interface ConvertOptions {
    */
   importedFrom?: string;
   /**
-   * What one MBQ sensitivity chunk may hold at once (sensitivity/memory_limits.ts; default
-   * DEFAULT_SENSITIVITY_MEMORY): the bytes of logits per loss step, and the size above which the
-   * block boundaries go to a scratch file. Neither changes a result (memory benchmarks, tests).
+   * What the conversion may hold at once where its peaks grow with the calibration samples
+   * (memory_limits.ts; default DEFAULT_MEMORY_LIMITS). None changes a result (memory benchmarks, tests).
    */
-  sensitivityMemory?: Partial<SensitivityMemory>;
+  memoryLimits?: Partial<MemoryLimits>;
 }
 
 export type Stage = 'load' | 'calibrate' | 'rotate' | 'sensitivity' | 'search' | 'quantize' | 'evaluate' | 'emit';
@@ -130,7 +129,7 @@ export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' |
   samples?: number;
   onProgress?: (event: ProgressEvent) => void;
   keepModel: boolean;
-  sensitivityMemory: SensitivityMemory;
+  memoryLimits: MemoryLimits;
 }
 
 const DEFAULT_SAMPLES = 32;
@@ -202,7 +201,7 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
   if (o.applySearch !== undefined && (typeof o.applySearch !== 'string' || !o.applySearch)) bad('--apply-search must be a file path');
   if (o.applySearch && o.saveSearch) bad(`--save-search with --apply-search: a conversion that applies ${o.applySearch} does not search; leave out --save-search`);
   if (o.applySearch && o.workDir) bad(`--work-dir with --apply-search: the work directory resumes a search, and ${o.applySearch} replaces the search; leave out --work-dir`);
-  const sensitivityMemory = resolveSensitivityMemory(o.sensitivityMemory, bad);
+  const memoryLimits = resolveMemoryLimits(o.memoryLimits, bad);
   const backend = o.backend;
   if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) bad(`--backend must be one of ${BACKENDS.join(', ')}, got "${String(backend)}"`);
   return {
@@ -210,7 +209,7 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
     groupSize: o.groupSize, loss, scaleFamily, distort: o.distort ?? false, rotate: o.rotate ?? false, samples: o.samples ?? DEFAULT_SAMPLES,
     seed, emit, fuse: o.fuse ?? true, gridSize, overwrite: o.overwrite ?? false, backend, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false, outputFs: o.outputFs,
     workDir: o.workDir, saveSearch: o.saveSearch, applySearch: o.applySearch, importedFrom: o.importedFrom, include: o.include ?? [], exclude: o.exclude ?? [], weightShardSizeBytes: shardBytes,
-    sensitivityMemory,
+    memoryLimits,
   };
 }
 

@@ -10,8 +10,8 @@ import { initBackend } from '@tfjs-mbq/ops/backends';
 import { headGradient } from '../src/sensitivity/head_gradient.js';
 import { summedCaptionLoss } from '../src/sensitivity/cross_entropy.js';
 import { ensureGradients } from '../src/sensitivity/gradients.js';
-import { BoundaryStore } from '../src/sensitivity/boundaries.js';
-import { DEFAULT_SENSITIVITY_MEMORY, headSamplesPerStep } from '../src/sensitivity/memory_limits.js';
+import { FloatStore } from '../src/io/float_store.js';
+import { DEFAULT_MEMORY_LIMITS, headSamplesPerStep } from '../src/memory_limits.js';
 import { resolveOptions } from '../src/options.js';
 import { observeCleanup } from '../src/io/cleanup_observer.js';
 import { mulberry32, randn } from './search_reference.js';
@@ -108,22 +108,23 @@ describe('the loss step, a few samples at a time', () => {
   });
 });
 
-describe('block boundaries', () => {
-  const arrays = Array.from({ length: 4 }, (_, i) => randn(mulberry32(i + 1), 37));
+describe('FloatStore (block boundaries, float logits)', () => {
+  const arrays = Array.from({ length: 4 }, (_, i) => randn(mulberry32(i + 1), 37 - i));
 
-  test('under the size: held in memory, no file', () => {
-    const s = new BoundaryStore(4, 4 * 37 * 4);
+  test('in memory: the arrays themselves, no file', () => {
+    const s = new FloatStore('test array');
     arrays.forEach((a) => s.push(a));
     expect(s.spillPath).toBeUndefined();
     expect(s.get(2)).toBe(arrays[2]);
     s.dispose();
   });
 
-  test('over it: a scratch file that reads back byte for byte (after pops and pushes), removed by dispose', () => {
+  test('in a scratch file: reads back byte for byte (arrays of different sizes, after pops and pushes), removed by dispose', () => {
     const staged: string[] = [];
     observeCleanup({ staged: (d) => staged.push(d), unstaged: (d) => staged.splice(staged.indexOf(d), 1), enterCommit: () => true, leaveCommit: () => undefined });
     try {
-      const s = new BoundaryStore(4, 4 * 37 * 4 - 1);
+      const s = new FloatStore('test array');
+      s.useScratchFile();
       arrays.forEach((a) => s.push(a));
       const file = s.spillPath!;
       expect(existsSync(file)).toBe(true);
@@ -131,10 +132,11 @@ describe('block boundaries', () => {
       arrays.forEach((a, i) => expect(Buffer.from(s.get(i).buffer).equals(Buffer.from(a.buffer))).toBe(true));
       s.pop(); s.pop();
       expect(s.length).toBe(2);
-      expect(() => s.get(2)).toThrow(/no boundary 2/);
+      expect(() => s.get(2)).toThrow(/test array\): no array 2 \(2 held\)/);
       s.push(arrays[3]);
       expect(Array.from(s.get(2))).toEqual(Array.from(arrays[3]));
-      expect(() => s.push(new Float32Array(5))).toThrow(/5 floats, expected 37/);
+      expect(Array.from(s.get(1))).toEqual(Array.from(arrays[1]));
+      expect(() => new FloatStore('x').get(0)).toThrow(/no array 0/);
       s.dispose();
       expect(existsSync(file)).toBe(false);
       expect(staged).toHaveLength(0);
@@ -155,11 +157,11 @@ describe('the streamed pass with both limits at their smallest', () => {
     const staged: string[] = [];
     observeCleanup({ staged: (d) => staged.push(d), unstaged: () => undefined, enterCommit: () => true, leaveCommit: () => undefined });
     try {
-      const r = await compareOnModel(synthetic, CALIB, 3, 3, { headLogitsBytes: 0, spillBoundariesAboveBytes: 0 });
+      const r = await compareOnModel(synthetic, CALIB, 3, 3, { ...DEFAULT_MEMORY_LIMITS, headLogitsBytes: 0, spillAboveBytes: 0 });
       expect(r.whole.some((v) => v > 0)).toBe(true);
       expect(Array.from(r.streamed)).toEqual(Array.from(r.whole));
       expect(r.tensorsLeft).toBe(0);
-      expect(staged.filter((d) => d.includes('tfjs-mbq-boundaries-'))).toHaveLength(1);
+      expect(staged.filter((d) => d.includes('tfjs-mbq-scratch-'))).toHaveLength(1);
       expect(staged.some((d) => existsSync(d))).toBe(false);
     } finally {
       observeCleanup(undefined);
@@ -167,10 +169,10 @@ describe('the streamed pass with both limits at their smallest', () => {
   }, 300_000);
 });
 
-test('option sensitivityMemory: a bad value is refused naming it; missing fields take the defaults', () => {
+test('option memoryLimits: a bad value is refused naming it; missing fields take the defaults', () => {
   const base = { modelDir: 'm', calibDir: 'c', outDir: 'o' };
-  expect(() => resolveOptions({ ...base, sensitivityMemory: { headLogitsBytes: -1 } })).toThrow(/sensitivityMemory\.headLogitsBytes must be a non-negative integer \(bytes\), got -1/);
-  expect(() => resolveOptions({ ...base, sensitivityMemory: { spillBoundariesAboveBytes: 0.5 } })).toThrow(/sensitivityMemory\.spillBoundariesAboveBytes/);
-  expect(resolveOptions({ ...base, sensitivityMemory: { spillBoundariesAboveBytes: 0 } }).sensitivityMemory)
-    .toEqual({ headLogitsBytes: DEFAULT_SENSITIVITY_MEMORY.headLogitsBytes, spillBoundariesAboveBytes: 0 });
+  expect(() => resolveOptions({ ...base, memoryLimits: { headLogitsBytes: -1 } })).toThrow(/memoryLimits\.headLogitsBytes must be a non-negative integer \(bytes\), got -1/);
+  expect(() => resolveOptions({ ...base, memoryLimits: { spillAboveBytes: 0.5 } })).toThrow(/memoryLimits\.spillAboveBytes/);
+  expect(() => resolveOptions({ ...base, memoryLimits: { logitsPassBytes: NaN } })).toThrow(/memoryLimits\.logitsPassBytes/);
+  expect(resolveOptions({ ...base, memoryLimits: { spillAboveBytes: 0 } }).memoryLimits).toEqual({ ...DEFAULT_MEMORY_LIMITS, spillAboveBytes: 0 });
 });

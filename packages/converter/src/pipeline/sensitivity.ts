@@ -5,13 +5,13 @@ import type { WorkDir } from '../io/work_dir.js';
 import { checkSensitivity } from '../io/search_file.js';
 import { batchedSensitivity } from '../sensitivity/batched.js';
 import type { SensitivityResult } from '../sensitivity/index.js';
-import type { SensitivityMemory } from '../sensitivity/memory_limits.js';
+import type { MemoryLimits } from '../memory_limits.js';
 import type { CalibRun } from './calib_run.js';
 import type { Progress } from './progress.js';
 
 export async function sensitivityStage(
   run: CalibRun, analysis: GraphAnalysis, calib: CalibSet, padId: number, work: WorkDir | undefined, progress: Progress,
-  memory: SensitivityMemory,
+  memory: MemoryLimits,
 ): Promise<SensitivityResult> {
   const n = calib.samples.length;
   progress('sensitivity', 0, n);

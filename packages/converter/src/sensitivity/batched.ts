@@ -14,12 +14,12 @@ import { clampByMedian, ensureGradients, type SensitivityResult, type SiteSensit
 import type { ModelIo } from '../graph/model_io.js';
 import { streamedSiteSums } from './streamed.js';
 import { watchDevice } from './device_watch.js';
-import { DEFAULT_SENSITIVITY_MEMORY, type SensitivityMemory } from './memory_limits.js';
+import { DEFAULT_MEMORY_LIMITS, type MemoryLimits } from '../memory_limits.js';
 
 export async function batchedSensitivity(
   exec: GraphExecutor, analysis: GraphAnalysis, io: ModelIo, samples: readonly CalibSample[], imageSize: [number, number],
   padId: number, chunk: number, onSample?: (done: number, total: number, detail?: string) => void,
-  memory: SensitivityMemory = DEFAULT_SENSITIVITY_MEMORY,
+  memory: MemoryLimits = DEFAULT_MEMORY_LIMITS,
 ): Promise<SensitivityResult> {
   ensureGradients();
   const sites = analysis.blocks.flatMap((b) => [

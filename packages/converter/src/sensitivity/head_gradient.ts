@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { summedCaptionLoss } from './cross_entropy.js';
-import { headSamplesPerStep } from './memory_limits.js';
+import { headSamplesPerStep } from '../memory_limits.js';
 
 export interface HeadSample { inputIds: ArrayLike<number>; captionMask: ArrayLike<number> }
 

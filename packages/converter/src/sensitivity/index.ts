@@ -6,4 +6,3 @@ export {
   type BlockSensitivity, type SensitivityResult, type SensitivityOptions,
 } from './measure.js';
 export { ensureGradients } from './gradients.js';
-export { DEFAULT_SENSITIVITY_MEMORY, type SensitivityMemory } from './memory_limits.js';

@@ -13,7 +13,7 @@
  * The boundaries live on the host, not the device: then the device holds a constant amount
  * whatever the depth (the host copy costs one readback and one upload of B·S·C floats per block,
  * small next to the block's weights, which are read again for the recomputation anyway); above a
- * size, in a scratch file (boundaries.ts). The loss step runs a few samples at a time
+ * size, in a scratch file (io/float_store.ts). The loss step runs a few samples at a time
  * (memory_limits.ts): a sample's gradient rows depend on its own logits only.
  * Exact: the tape of a block replays the whole-model tape's nodes for that block in the same order,
  * and a block output's accumulated gradient is complete before the whole-model backward reaches
@@ -28,8 +28,8 @@ import { ConversionError } from '../io/errors.js';
 import { headGradient } from './head_gradient.js';
 import { modalityMasks, modalitySums } from './modality_sums.js';
 import type { DeviceWatch } from './device_watch.js';
-import { BoundaryStore } from './boundaries.js';
-import { DEFAULT_SENSITIVITY_MEMORY, type SensitivityMemory } from './memory_limits.js';
+import { FloatStore } from '../io/float_store.js';
+import { DEFAULT_MEMORY_LIMITS, type MemoryLimits } from '../memory_limits.js';
 
 /** Where a chunk's forward and backward passes begin: the graph inputs' feeds, the samples, the padded length. */
 export interface SensitivityChunk {
@@ -53,7 +53,7 @@ function firstNonFinite(a: ArrayLike<number>): number {
  */
 export async function streamedSiteSums(
   exec: GraphExecutor, analysis: GraphAnalysis, io: ModelIo, chunk: SensitivityChunk, watch: DeviceWatch,
-  memory: SensitivityMemory = DEFAULT_SENSITIVITY_MEMORY,
+  memory: MemoryLimits = DEFAULT_MEMORY_LIMITS,
 ): Promise<Float32Array> {
   const { blocks } = analysis;
   const { samples, seqLen } = chunk;
@@ -62,7 +62,7 @@ export async function streamedSiteSums(
   const out = new Float32Array(blocks.length * 2 * B * 2);
   const held: tf.Tensor[] = [];
   let dy: tf.Tensor | undefined;
-  const store = new BoundaryStore(blocks.length + 1, memory.spillBoundariesAboveBytes);
+  const store = new FloatStore('block boundary');
   try {
     // 1. Forward. Boundary i is block i's input; boundary L the last block's output.
     let shape: number[] = [];
@@ -72,6 +72,7 @@ export async function streamedSiteSums(
       held.push(...pre.slice(1));
       shape = pre[0].shape;
       current = await pre[0].data() as Float32Array;
+      if ((blocks.length + 1) * current.byteLength > memory.spillAboveBytes) store.useScratchFile();
       store.push(current);
       pre[0].dispose();
       return new Map(sideNames.map((n, j) => [n, pre[j + 1]]));

@@ -14,12 +14,12 @@ import { padTokenId } from '../../src/pipeline/calibrate.js';
 import { ensureGradients } from '../../src/sensitivity/gradients.js';
 import { streamedSiteSums } from '../../src/sensitivity/streamed.js';
 import { watchDevice } from '../../src/sensitivity/device_watch.js';
-import type { SensitivityMemory } from '../../src/sensitivity/memory_limits.js';
+import type { MemoryLimits } from '../../src/memory_limits.js';
 import { wholeModelSiteSums } from './whole_model_sensitivity.js';
 
 export interface StreamComparison { streamed: Float32Array; whole: Float32Array; blocks: number; tensorsLeft: number }
 
-export async function compareOnModel(modelDir: string, calibDir: string, samples: number, seed = 3, memory?: SensitivityMemory): Promise<StreamComparison> {
+export async function compareOnModel(modelDir: string, calibDir: string, samples: number, seed = 3, memory?: MemoryLimits): Promise<StreamComparison> {
   ensureGradients();
   const model = await loadModelDir(modelDir);
   const graph = model.modelJson.modelTopology;
