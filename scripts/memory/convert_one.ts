@@ -9,7 +9,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, type BackendName } from '@tfjs-mbq/ops/backends';
 import { convert, type Stage } from '@tfjs-mbq/converter';
 
-interface Args { model: string; calib: string; out: string; backend: BackendName; samples: number; grid: number; method: 'mbq' | 'awq' | 'rtn'; bits: number }
+interface Args {
+  model: string; calib: string; out: string; backend: BackendName; samples: number; grid: number; method: 'mbq' | 'awq' | 'rtn'; bits: number;
+  /** The converter's memoryLimits, in MiB (default: the converter's defaults). */
+  limitsMB: Partial<Record<'logitsPassBytes' | 'headLogitsBytes' | 'spillAboveBytes', number>>;
+}
+
+/** Flags (MiB) of the converter's memoryLimits. */
+export const LIMIT_FLAGS = [['logits-pass-mb', 'logitsPassBytes'], ['head-logits-mb', 'headLogitsBytes'], ['spill-above-mb', 'spillAboveBytes']] as const;
 
 function parseArgs(argv: string[]): Args {
   const get = (k: string, d?: string): string => {
@@ -21,6 +28,7 @@ function parseArgs(argv: string[]): Args {
   return {
     model: get('model'), calib: get('calib'), out: get('out'), backend: get('backend', 'cpu') as BackendName,
     samples: Number(get('samples', '8')), grid: Number(get('grid', '20')), method: get('method', 'mbq') as Args['method'], bits: Number(get('bits', '3')),
+    limitsMB: Object.fromEntries(LIMIT_FLAGS.filter(([flag]) => argv.includes(`--${flag}`)).map(([flag, key]) => [key, Number(get(flag))])),
   };
 }
 
@@ -55,6 +63,7 @@ async function main(): Promise<void> {
   const r = await convert({
     modelDir: a.model, calibDir: a.calib, outDir: a.out, samples: a.samples, gridSize: a.grid, seed: 0, method: a.method, wBits: a.bits,
     onProgress: (e) => { stage = e.stage; sample(); },
+    memoryLimits: Object.fromEntries(Object.entries(a.limitsMB).map(([k, mb]) => [k, Math.round(mb * MB)])),
   });
   const seconds = (Date.now() - t0) / 1000;
   const after = tf.memory();

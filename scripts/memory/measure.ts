@@ -8,6 +8,7 @@
  * Options: --blocks 2,4,8,16  --hidden 256 --mlp 768  --backend cpu[,wasm]  --samples 8  --grid 20
  *          --method mbq  --bits 3  --fixture fixtures/tiny-vlm (or "none")  --calib fixtures/shapes-vqa/calib
  *          --child FILE (a convert_one.mjs bundled from another checkout, to compare builds)
+ *          --logits-pass-mb N --head-logits-mb N --spill-above-mb N (the converter's memoryLimits, MiB; default its own)
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync, readdirSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,8 @@ function dirMB(dir: string): number {
 function runOne(label: string, model: string, backend: string, blockMB: number): Row {
   const out = path.join(mkdtempSync(path.join(tmpdir(), 'mbq-mem-out-')), 'q');
   const args = [path.resolve(opt('child', path.join(here, 'convert_one.mjs'))), '--model', model, '--calib', opt('calib', 'fixtures/shapes-vqa/calib'), '--out', out,
-    '--backend', backend, '--samples', opt('samples', '8'), '--grid', opt('grid', '20'), '--method', opt('method', 'mbq'), '--bits', opt('bits', '3')];
+    '--backend', backend, '--samples', opt('samples', '8'), '--grid', opt('grid', '20'), '--method', opt('method', 'mbq'), '--bits', opt('bits', '3'),
+    ...['logits-pass-mb', 'head-logits-mb', 'spill-above-mb'].flatMap((k) => (argv.includes(`--${k}`) ? [`--${k}`, opt(k, '')] : []))];
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 64 * MB });
   rmSync(path.dirname(out), { recursive: true, force: true });
   if (r.status !== 0) throw new Error(`${label} on ${backend} failed (exit ${r.status}):\n${r.stderr}`);

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as path from 'node:path';
+import { configVocabSize } from '@tfjs-mbq/format';
 import { initBackend } from '@tfjs-mbq/ops/backends';
 import { ConversionError } from './io/errors.js';
 import { AtomicOutputDir, checkOutputDir, checkOutputPath, guardSignals } from './io/atomic.js';
@@ -73,7 +74,7 @@ export async function checkConvertOptions(options: ConvertOptions): Promise<Reso
 
 export async function convert(options: ConvertOptions): Promise<ConvertResult> {
   const opts = await checkConvertOptions(options);
-  // With handleSignals, SIGINT/SIGTERM at any stage remove the partial output and say so.
+  // With handleSignals, SIGINT/SIGTERM/SIGHUP at any stage remove the partial output and say so.
   const releaseSignals = opts.handleSignals ? guardSignals(opts.outDir) : undefined;
   try {
     return await convertResolved(opts);
@@ -119,7 +120,7 @@ async function runStages(
   const lazy = state.weights instanceof LazyWeightMap ? state.weights : undefined;
   // A finished block's folded weights go to scratch (keepModel hands them over: they stay in memory).
   const blockDone = (folded: string[]): void => { if (!opts.keepModel) lazy?.spill(folded); };
-  const run = new CalibRun(state, batch, io);
+  const run = new CalibRun(state, batch, io, configVocabSize(model.config), opts.memoryLimits);
   try {
     // Float logits before anything changes: the reference for the rotation and fold checks and the evaluation.
     const captionLossFloat = await run.floatReference();
@@ -135,7 +136,7 @@ async function runStages(
     } else {
       // Only MBQ weights its loss by modality (docs/algorithm.md §3).
       if (opts.method === 'mbq') {
-        sensitivity = await sensitivityStage(run, analysis, calib, padTokenId(model), s.work, progress);
+        sensitivity = await sensitivityStage(run, analysis, calib, padTokenId(model), s.work, progress, opts.memoryLimits);
         clock.lap('sensitivity');
       }
       records = await searchStage(run, analysis, { config, sensitivity, work: s.work, selected: new Set(selected), blockDone }, progress);

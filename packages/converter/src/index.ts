@@ -3,6 +3,7 @@ export * from './graph/builder.js';
 export { ConversionError, isConversionError, type ConversionErrorCode } from './io/errors.js';
 export { loadModelDir, type LoadedModel, type MbqJson, type LoadOptions } from './io/load.js';
 export { observeCleanup, makeStagedDirSync, removeStagedDir, type CleanupObserver } from './io/cleanup_observer.js';
+export { registerSignalCleanup, type SignalCleanup } from './io/signal_cleanup.js';
 export { AtomicOutputDir, checkOutputDir, checkOutputPath, type OutputDirOptions } from './io/atomic.js';
 export { decodeImage, readImageFile, imageToRgb, type DecodedImage } from './io/image_file.js';
 export { modelArtifacts, dirHandler } from './io/artifacts.js';
@@ -22,3 +23,4 @@ export { LazyWeightMap, weightInfo, type DeferredWeightMap, type WeightInfo } fr
 export { convertedGraph, serialiseGraphModel } from './emit/graph_model.js';
 export { dequantizedArray, type QuantizedLinear } from './emit/quantize.js';
 
+export { DEFAULT_MEMORY_LIMITS, type MemoryLimits } from './memory_limits.js';

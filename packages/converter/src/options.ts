@@ -8,6 +8,7 @@ import { quantizedMatMulBitsError } from '@tfjs-mbq/ops';
 import { quantizedMatMulAttrsProblem } from '@tfjs-mbq/format';
 import { BACKEND_NAMES, type BackendName } from '@tfjs-mbq/ops/backends';
 import { linearPatternProblem } from './graph/linear_selection.js';
+import { resolveMemoryLimits, type MemoryLimits } from './memory_limits.js';
 
 /** Options of {@link convert} (the CLI's `tfjs-mbq convert` flags, camel-cased). */
 export interface ConvertOptions {
@@ -70,7 +71,7 @@ export interface ConvertOptions {
    * the one already set. Default: `current` when the app has set a backend, else `auto`.
    */
   backend?: BackendName | 'current';
-  /** Remove the temporary output on SIGINT/SIGTERM (the CLI turns this on). */
+  /** Remove the temporary output on SIGINT/SIGTERM/SIGHUP (the CLI turns this on). */
   handleSignals?: boolean;
   /** Called as each stage advances: `{ stage, done, total, detail }`. */
   onProgress?: (event: ProgressEvent) => void;
@@ -100,6 +101,11 @@ export interface ConvertOptions {
    * name it instead of the scratch copy.
    */
   importedFrom?: string;
+  /**
+   * What the conversion may hold at once where its peaks grow with the calibration samples
+   * (memory_limits.ts; default DEFAULT_MEMORY_LIMITS). None changes a result (memory benchmarks, tests).
+   */
+  memoryLimits?: Partial<MemoryLimits>;
 }
 
 export type Stage = 'load' | 'calibrate' | 'rotate' | 'sensitivity' | 'search' | 'quantize' | 'evaluate' | 'emit';
@@ -123,6 +129,7 @@ export interface ResolvedOptions extends Required<Omit<ConvertOptions, 'aBits' |
   samples?: number;
   onProgress?: (event: ProgressEvent) => void;
   keepModel: boolean;
+  memoryLimits: MemoryLimits;
 }
 
 const DEFAULT_SAMPLES = 32;
@@ -194,6 +201,7 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
   if (o.applySearch !== undefined && (typeof o.applySearch !== 'string' || !o.applySearch)) bad('--apply-search must be a file path');
   if (o.applySearch && o.saveSearch) bad(`--save-search with --apply-search: a conversion that applies ${o.applySearch} does not search; leave out --save-search`);
   if (o.applySearch && o.workDir) bad(`--work-dir with --apply-search: the work directory resumes a search, and ${o.applySearch} replaces the search; leave out --work-dir`);
+  const memoryLimits = resolveMemoryLimits(o.memoryLimits, bad);
   const backend = o.backend;
   if (backend !== undefined && !(BACKENDS as readonly string[]).includes(backend)) bad(`--backend must be one of ${BACKENDS.join(', ')}, got "${String(backend)}"`);
   return {
@@ -201,6 +209,7 @@ export function resolveOptions(o: ConvertOptions): ResolvedOptions {
     groupSize: o.groupSize, loss, scaleFamily, distort: o.distort ?? false, rotate: o.rotate ?? false, samples: o.samples ?? DEFAULT_SAMPLES,
     seed, emit, fuse: o.fuse ?? true, gridSize, overwrite: o.overwrite ?? false, backend, handleSignals: o.handleSignals ?? false, onProgress: o.onProgress, keepModel: o.keepModel ?? false, outputFs: o.outputFs,
     workDir: o.workDir, saveSearch: o.saveSearch, applySearch: o.applySearch, importedFrom: o.importedFrom, include: o.include ?? [], exclude: o.exclude ?? [], weightShardSizeBytes: shardBytes,
+    memoryLimits,
   };
 }
 

@@ -1,5 +1,5 @@
 /**
- * Issue 6 §3: a conversion interrupted by SIGINT or SIGTERM leaves nothing behind and says so.
+ * Issue 6 §3: a conversion interrupted by SIGINT, SIGTERM or SIGHUP leaves nothing behind and says so.
  * The conversion runs in a child process (the signal ends it) from the built packages (dist,
  * built by `npm test` / `tsc -b` before jest). The child signals itself at the first progress
  * event of a chosen stage, so the interruption lands at a known point rather than after a delay.
@@ -76,6 +76,7 @@ test.each([
   ['SIGINT', 'search', 130],
   ['SIGTERM', 'search', 143],
   ['SIGTERM', 'emit', 143],
+  ['SIGHUP', 'search', 129],
 ])('%s during %s removes the partial output and says so', async (signal, stage, exitCode) => {
   const before = hashDir(model);
   const parent = outParent();

@@ -73,7 +73,7 @@ function positiveInt(v: unknown): number | undefined {
 }
 
 /** The model's vocabulary size stated in config.json (`text_config.vocab_size` or `vocab_size`), if any. */
-function configVocabSize(config: unknown): number | undefined {
+export function configVocabSize(config: unknown): number | undefined {
   const c = (isObject(config) ? config : {}) as HfConfigFields;
   return positiveInt(c.text_config?.vocab_size) ?? positiveInt(c.vocab_size);
 }

@@ -48,7 +48,7 @@ export interface ImportOptions {
   fuse?: boolean;
   /** Called after each weight is written. */
   onProgress?: (e: { done: number; total: number; name: string }) => void;
-  /** Remove the temporary output on SIGINT/SIGTERM (the CLI turns this on). */
+  /** Remove the temporary output on SIGINT/SIGTERM/SIGHUP (the CLI turns this on). */
   handleSignals?: boolean;
 }
 

@@ -113,7 +113,8 @@ async function main(): Promise<void> {
     }
     for (const M of MS) {
       const plan = planQuantizedMatMul({ ...dims1, M }, attrs);
-      await timeW3(M, plan, `W3 ${plan.variant}${plan.gemv ? ` MT=${plan.gemv.MT}` : ''}`);
+      const tokens = plan.gemv?.MT ?? plan.smallm?.MT;
+      await timeW3(M, plan, `W3 ${plan.variant}${tokens ? ` MT=${tokens}` : ''}`);
     }
     // The same W3 op through tfjs (per call, with tfjs' JavaScript overhead), M = 1.
     {
@@ -217,8 +218,8 @@ function summarize(rows: Row[], adapter: string): void {
     const raw = find(s.name, 1, /raw read \(W3/);
     const f16 = best(s.name, /^fp16 gemv/);
     const f32 = find(s.name, 1, /tfjs float32/);
-    // The default plan's rows ("W3 gemv MT=<tokens per chunk>"), not the tiling sweep's.
-    const byDefault = (M: number): Row | undefined => find(s.name, M, M >= 512 ? /^W3 gemm/ : /^W3 gemv MT=\d+$/);
+    // The default plan's rows ("W3 gemv|smallm MT=<tokens per chunk>"), not the tiling sweep's.
+    const byDefault = (M: number): Row | undefined => find(s.name, M, M >= 512 ? /^W3 gemm/ : /^W3 (gemv|smallm) MT=\d+$/);
     const m8 = byDefault(8);
     const t = (r?: Row): number => (r ? (r.gpuUs ?? r.wallUs) : NaN);
     lines.push(`| ${s.name} ${s.K}x${s.N} | ${us(w3)} (sweep best ${us(w3best)}) | ${w3.gbps.toFixed(0)} | ${us(raw)} | ${(t(raw) / t(w3) * 100).toFixed(0)}% | ${us(f16)} | ${us(f32)} | ${(t(f32) / t(w3)).toFixed(1)} | ${(t(f16) / t(w3)).toFixed(2)} | ${s.ortUs ? (s.ortUs / 4).toFixed(1) : '-'} | ${(t(m8) / t(w3)).toFixed(2)} | ${[4, 16, 512].map((M) => us(byDefault(M))).join(', ')} |`);

@@ -1,14 +1,15 @@
 /**
  * MbqAddRmsNorm (a residual add folded into the RMSNorm that reads it) on cpu, wasm and webgpu
  * (lavapipe in CI) against a float64 reference: fresh seed per run, odd shapes, webgpu outputs
- * poisoned (NaN-filled) before the kernel writes them. Also its graph-model op, both outputs read
+ * poisoned (NaN-filled) before the kernel writes them, and its GPU dispatches counted (one on the
+ * direct path, two through runWebGPUProgram), the two paths bit for bit. Also its graph-model op, both outputs read
  * by other nodes, with x and residual of one shape (the kernel) and broadcasting (the fallback).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { addRmsNorm } from '@tfjs-mbq/ops';
 import { setFusedWebGPUOptions } from '../src/kernels/webgpu/fused_options.js';
-import { BACKENDS, countCalls, freshSeed, makeRng, maxAbs, randomData, TestBackend, useBackend } from './ops_test_util.js';
+import { BACKENDS, countCalls, freshSeed, gpuProto, makeRng, maxAbs, randomData, TestBackend, useBackend } from './ops_test_util.js';
 
 const seed = freshSeed();
 const rng = makeRng(seed);
@@ -52,16 +53,18 @@ describe.each(CASES)(`addRmsNorm on %s %s (seed ${seed})`, (backend, path) => {
   });
   afterAll(() => setFusedWebGPUOptions({}));
 
-  it.each([[[3, 5, 37]], [[1, 1, 128]], [[2, 300]], [[7]], [[1, 3, 513]]])('%j', async (shape) => {
+  // Rows of C = 1, 3, 129, 4097: fewer threads than the workgroup's 256, and one more than a multiple of it.
+  it.each([[[3, 5, 37]], [[1, 1, 128]], [[2, 300]], [[7]], [[1, 3, 513]], [[5, 1]], [[2, 2, 3]], [[6, 129]], [[3, 4097]]])('%j', async (shape) => {
     const C = shape[shape.length - 1]!;
     const n = shape.reduce((a, b) => a * b, 1);
     const x = randomData(rng, n, 2), r = randomData(rng, n, 3), g = randomData(rng, C);
     const eps = 1e-6 * (1 + rng.uniform());
     const [xt, rt, gt] = [tf.tensor(x, shape), tf.tensor(r, shape), tf.tensor1d(g)];
     const before = tf.memory().numTensors;
-    // On webgpu, the path taken: runWebGPUProgram twice (the sum, the rows) or never.
-    const { counts, restore } = path === '' ? { counts: { runs: 0 }, restore: () => undefined }
-      : countCalls([[Object.getPrototypeOf(tf.backend()) as Record<string, unknown>, 'runWebGPUProgram', 'runs']]);
+    // On webgpu, the path taken: runWebGPUProgram twice (the sum, the rows) or never; and the dispatches it records.
+    const { counts, restore } = path === '' ? { counts: { runs: 0, dispatches: 0 }, restore: () => undefined }
+      : countCalls([[Object.getPrototypeOf(tf.backend()) as Record<string, unknown>, 'runWebGPUProgram', 'runs'],
+        [gpuProto('GPUComputePassEncoder'), 'dispatchWorkgroups', 'dispatches']]);
     let outs: tf.Tensor[];
     try {
       outs = addRmsNorm(xt, rt, gt, eps);
@@ -69,6 +72,7 @@ describe.each(CASES)(`addRmsNorm on %s %s (seed ${seed})`, (backend, path) => {
       restore();
     }
     expect(counts.runs).toBe(path === 'program' ? 2 : 0);
+    expect(counts.dispatches).toBe({ direct: 1, program: 2, '': 0 }[path]);
     const [y, sum] = outs as [tf.Tensor, tf.Tensor];
     expect(y.shape).toEqual(shape);
     expect(sum.shape).toEqual(shape);
@@ -78,6 +82,27 @@ describe.each(CASES)(`addRmsNorm on %s %s (seed ${seed})`, (backend, path) => {
     expect(relErr(await y.data(), ref.y)).toBeLessThan(TOL);
     tf.dispose([y, sum]);
     expect(tf.memory().numTensors).toBe(before); // the outputs were all it made
+    tf.dispose([xt, rt, gt]);
+  });
+});
+
+describe(`addRmsNorm on webgpu: the one-dispatch program vs the two programs of runWebGPUProgram (seed ${seed})`, () => {
+  beforeAll(async () => { await useBackend('webgpu'); });
+  afterEach(() => setFusedWebGPUOptions({}));
+
+  // Shapes the cases above compiled both paths for (lavapipe compiles slowly).
+  it.each([[[3, 5, 37]], [[6, 129]], [[3, 4097]]])('%j: the same bits', async (shape) => {
+    const C = shape[shape.length - 1]!;
+    const n = shape.reduce((a, b) => a * b, 1);
+    const [xt, rt, gt] = [tf.tensor(randomData(rng, n, 2), shape), tf.tensor(randomData(rng, n, 3), shape), tf.tensor1d(randomData(rng, C))];
+    const run = async (dispatch: 'direct' | 'program'): Promise<Float32Array[]> => {
+      setFusedWebGPUOptions({ poisonOutput: true, dispatch });
+      const outs = addRmsNorm(xt, rt, gt, 1e-6);
+      const got = await Promise.all(outs.map(async (t) => Float32Array.from(await t.data())));
+      tf.dispose(outs);
+      return got;
+    };
+    expect(await run('direct')).toEqual(await run('program'));
     tf.dispose([xt, rt, gt]);
   });
 });

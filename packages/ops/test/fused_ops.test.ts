@@ -2,7 +2,7 @@
  * The fused decoder kernels (rmsNorm, siluGate, rope, attention) on cpu, wasm and webgpu
  * (lavapipe in CI) against float64 references, fresh seed per run, odd shapes; on webgpu through
  * both dispatch paths (recorded directly and backend.runWebGPUProgram, each checked to be the one
- * taken), outputs poisoned (NaN-filled) before the kernel writes them. Then the direct path's
+ * taken, one GPU dispatch each), outputs poisoned (NaN-filled) before the kernel writes them. Then the direct path's
  * own cases: identical to runWebGPUProgram, a dispatch over the per-dimension limit, the
  * fallback under tf.time, chaining with tfjs ops in one pass, a steady loop that makes nothing new.
  */
@@ -153,15 +153,16 @@ function attentionCase(B: number, Sq: number, Sk: number, H: number, KV: number,
 type Dispatch = 'direct' | 'program';
 const CASES: ReadonlyArray<readonly [TestBackend, Dispatch | '']> = [['cpu', ''], ['wasm', ''], ['webgpu', 'direct'], ['webgpu', 'program']];
 
-/** Runs `op` and, on webgpu, checks it took `path`: runWebGPUProgram once, or never. */
+/** Runs `op` and, on webgpu, checks it took `path` (runWebGPUProgram once, or never) and dispatched once (issue 17 target 5). */
 function onPath<T>(path: Dispatch | '', op: () => T): T {
   if (path === '') return op();
-  const { counts, restore } = countCalls([[Object.getPrototypeOf(tf.backend()) as Record<string, unknown>, 'runWebGPUProgram', 'runs']]);
+  const { counts, restore } = countCalls([[Object.getPrototypeOf(tf.backend()) as Record<string, unknown>, 'runWebGPUProgram', 'runs'],
+    [gpuProto('GPUComputePassEncoder'), 'dispatchWorkgroups', 'dispatches']]);
   try {
     return op();
   } finally {
     restore();
-    expect(counts.runs).toBe(path === 'program' ? 1 : 0);
+    expect(counts).toEqual({ runs: path === 'program' ? 1 : 0, dispatches: 1 });
   }
 }
 
@@ -180,7 +181,8 @@ describe.each(CASES)(`fused decoder ops on %s %s (seed ${seed})`, (backend, path
   });
   afterAll(() => setFusedWebGPUOptions({}));
 
-  it.each([[[3, 5, 37]], [[1, 1, 128]], [[2, 300]], [[7]]])('rmsNorm %j', (shape) => check(rmsNormCase(shape), path));
+  // C = 1, 129, 4097: short rows and one past a multiple of the workgroup's 256 threads.
+  it.each([[[3, 5, 37]], [[1, 1, 128]], [[2, 300]], [[7]], [[4, 1]], [[3, 129]], [[2, 4097]]])('rmsNorm %j', (shape) => check(rmsNormCase(shape), path));
 
   it.each([[[2, 3, 2 * 19]], [[1, 1, 2 * 256]], [[5, 2]]])('siluGate %j', (shape) => check(siluGateCase(shape), path));
 

@@ -76,6 +76,22 @@ const GEMV_CASES: GpuCase[] = [
   { variant: 'gemv', bits: 3, M: 11, N: 77, K: 256, g: 64 },
   { variant: 'gemv', bits: 4, M: 7, N: 9, K: 128, g: 128, opts: { gemvMT: 8, gemvR: 1 } },
 ];
+// Small M, every bit width: groups per chunk (g % 32 == 0) and per octet (g = 8, 16, 24, 40, some
+// straddling chunks), K tiles with a tail (chunks % TS != 0), several K tiles (the next tile's
+// loads overlap), odd N, R > 1 and WG = 128. Few tokens per tile here: lavapipe compiles slowly
+// per token of the tile (its workgroup-memory loads); M = 2..9 with the 8-token tile is the
+// test after the cases.
+const SMALLM_CASES: GpuCase[] = [
+  { variant: 'smallm', bits: 2, M: 3, N: 33, K: 96, g: 16 },
+  { variant: 'smallm', bits: 3, M: 2, N: 67, K: 256, g: 128 },
+  { variant: 'smallm', bits: 4, M: 2, N: 45, K: 160, g: 32, opts: { smallmTS: 4 } },
+  { variant: 'smallm', bits: 5, M: 2, N: 31, K: 192, g: 24 },
+  { variant: 'smallm', bits: 6, M: 2, N: 19, K: 320, g: 40 },
+  { variant: 'smallm', bits: 7, M: 2, N: 23, K: 64, g: 8 },
+  { variant: 'smallm', bits: 8, M: 3, N: 37, K: 256, g: 64 },
+  { variant: 'smallm', bits: 3, M: 4, N: 130, K: 512, g: 128, opts: { smallmR: 2, smallmWG: 128 } },
+  { variant: 'smallm', bits: 4, M: 2, N: 40, K: 1024, g: 128, opts: { smallmR: 4, smallmTS: 4 } },
+];
 const GEMM_CASES: GpuCase[] = [
   { variant: 'gemm', bits: 3, M: 70, N: 75, K: 96, g: 32 },
   { variant: 'gemm', bits: 2, M: 65, N: 130, K: 64, g: 64 },
@@ -95,7 +111,7 @@ describe('quantizedMatMul on webgpu (every variant vs the cpu and float64 refere
   beforeAll(async () => { await initBackend('webgpu'); });
   afterAll(() => setQuantizedMatMulWebGPUOptions({}));
 
-  it.each([...GEMV_CASES, ...GEMM_CASES, ...GENERIC_CASES].map((c) => [
+  it.each([...GEMV_CASES, ...SMALLM_CASES, ...GEMM_CASES, ...GENERIC_CASES].map((c) => [
     `${c.variant} bits=${c.bits} M=${c.M} N=${c.N} K=${c.K} g=${c.g}`, c,
   ] as const))('%s', async (_name, c) => {
     const dims = { M: c.M, N: c.N, K: c.K, groups: c.K / c.g, words: 0 };
@@ -109,13 +125,42 @@ describe('quantizedMatMul on webgpu (every variant vs the cpu and float64 refere
     expect(relError(y, referenceF64(x, c.M, w))).toBeLessThan(2e-6);
   });
 
-  it('picks gemv for decode, gemm for long prompts and generic for odd K by default', () => {
+  it('smallm with the 8-token tile matches the references for M = 2..9 (tile boundary: 8 + 1)', async () => {
+    // One pipeline for every M (the tile is fixed at 8 tokens); K = 416: 13 chunks, tiles of 8 + 5.
+    const [N, K, g] = [67, 416, 32];
+    const w = randomLinear(rand, N, K, 3, g);
+    const attrs = { bits: 3, groupSize: g, inFeatures: K, actBits: 0 };
+    for (const M of [2, 3, 4, 5, 6, 7, 8, 9]) {
+      const opts: QmmOptions = { variant: 'smallm', smallmMT: 8, poisonOutput: true };
+      expect(planQuantizedMatMul({ M, N, K, groups: K / g, words: 0 }, attrs, opts).smallm).toEqual({ MT: 8, R: 1, TS: 8, WG: 256 });
+      setQuantizedMatMulWebGPUOptions(opts);
+      const x = randomX(rand, M, K);
+      const y = await run(x, [M, K], w);
+      expect(relError(y, cpuReference(x, M, w))).toBeLessThan(2e-6);
+      expect(relError(y, referenceF64(x, M, w))).toBeLessThan(2e-6);
+    }
+  });
+
+  it('picks gemv for decode, smallm for M = 2..8, gemm for long prompts and generic for odd K by default', () => {
     const attrs = { bits: 3, groupSize: 128, inFeatures: 4096, actBits: 0 };
-    const plan = (M: number, K = 4096) => planQuantizedMatMul({ M, N: 4096, K, groups: 1, words: 0 }, { ...attrs, inFeatures: K, groupSize: K }).variant;
-    expect(plan(1)).toBe('gemv');
-    expect(plan(8)).toBe('gemv');
-    expect(plan(512)).toBe('gemm');
-    expect(plan(1, 4100)).toBe('generic');
+    const plan = (M: number, K = 4096, actBits = 0) =>
+      planQuantizedMatMul({ M, N: 4096, K, groups: 1, words: 0 }, { ...attrs, inFeatures: K, groupSize: K, actBits, bits: actBits ? 4 : 3 });
+    expect(plan(1).variant).toBe('gemv');
+    for (const M of [2, 5, 8]) {
+      expect(plan(M).variant).toBe('smallm');
+      expect(plan(M).smallm?.MT).toBe(M);
+    }
+    expect(plan(9).variant).toBe('gemv');
+    expect(plan(4, 4096, 8).variant).toBe('gemv'); // W4A8 keeps its integer gemv
+    expect(plan(512).variant).toBe('gemm');
+    expect(plan(1, 4100).variant).toBe('generic');
+    expect(plan(4, 4100).variant).toBe('generic');
+  });
+
+  it('rejects a small-M tiling beyond 16 KiB of workgroup memory, naming it', () => {
+    const dims = { M: 8, N: 64, K: 4096, groups: 32, words: 0 };
+    const attrs = { bits: 3, groupSize: 128, inFeatures: 4096, actBits: 0 };
+    expect(() => planQuantizedMatMul(dims, attrs, { variant: 'smallm', smallmTS: 32 })).toThrow(/small-M tiling .*"TS":32.*workgroup memory/);
   });
 
   it.each([
@@ -156,16 +201,26 @@ describe('quantizedMatMul on webgpu (every variant vs the cpu and float64 refere
   it.each([
     ['gemv W3 M=1', { bits: 3, M: 1, N: 128, K: 128, g: 128, actBits: 0 as const }],
     ['gemv W2 M=1 odd N', { bits: 2, M: 1, N: 67, K: 384, g: 64, actBits: 0 as const }],
+    ['smallm W3 M=2', { bits: 3, M: 2, N: 67, K: 256, g: 128, actBits: 0 as const }],
     ['gemm W8 M=129', { bits: 8, M: 129, N: 17, K: 32, g: 8, actBits: 0 as const }],
     ['generic W6 odd K', { bits: 6, M: 2, N: 11, K: 77, g: 7, actBits: 0 as const }],
     ['W4A8 generic odd K', { bits: 4, M: 2, N: 67, K: 100, g: 20, actBits: 8 as const }],
   ])('direct dispatch and runWebGPUProgram give identical outputs: %s', async (_name, c) => {
     const w = randomLinear(rand, c.N, c.K, c.bits, c.g, c.actBits === 8);
     const x = randomX(rand, c.M, c.K);
-    setQuantizedMatMulWebGPUOptions({ dispatch: 'program', poisonOutput: true });
-    const viaProgram = await run(x, [c.M, c.K], w, c.actBits);
-    setQuantizedMatMulWebGPUOptions({ dispatch: 'direct', poisonOutput: true });
-    const direct = await run(x, [c.M, c.K], w, c.actBits);
+    // GPU dispatches per call on either path: the matmul, and for W4A8 the activation quantizer before it.
+    const dispatched = async (dispatch: 'direct' | 'program'): Promise<Float32Array> => {
+      setQuantizedMatMulWebGPUOptions({ dispatch, poisonOutput: true });
+      const { counts, restore } = countCalls([[gpuProto('GPUComputePassEncoder'), 'dispatchWorkgroups', 'dispatches']]);
+      try {
+        return await run(x, [c.M, c.K], w, c.actBits);
+      } finally {
+        restore();
+        expect(counts.dispatches).toBe(c.actBits === 8 ? 2 : 1);
+      }
+    };
+    const viaProgram = await dispatched('program');
+    const direct = await dispatched('direct');
     expect(direct).toEqual(viaProgram);
     expect(relError(direct, cpuReference(x, c.M, w, c.actBits))).toBeLessThan(1e-5);
   });

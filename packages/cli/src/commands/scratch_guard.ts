@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
+import { registerSignalCleanup } from '@tfjs-mbq/converter';
 import { HANDLED_SIGNALS } from '../signals.js';
-
 
 /**
  * Until the returned release is called, SIGINT/SIGTERM/SIGHUP remove `dir` (a scratch directory
@@ -9,13 +9,8 @@ import { HANDLED_SIGNALS } from '../signals.js';
  * default handlers end the process at once and leave the copy in the temporary directory.
  */
 export function removeOnSignal(dir: string, command: string): () => void {
-  const onSignal = (signal: NodeJS.Signals): void => {
-    release();
+  return registerSignalCleanup(HANDLED_SIGNALS, (signal) => {
     rmSync(dir, { recursive: true, force: true });
     process.stderr.write(`\ntfjs-mbq ${command}: interrupted by ${signal}; removed its scratch directory ${dir}\n`);
-    process.kill(process.pid, signal);
-  };
-  const release = (): void => { for (const s of HANDLED_SIGNALS) process.off(s, onSignal); };
-  for (const s of HANDLED_SIGNALS) process.on(s, onSignal);
-  return release;
+  });
 }

@@ -13,13 +13,13 @@ import type { CheckedConvert, ConvertOutcome, ConvertReporter } from '../command
 import { printable } from '../ui/terminal_text.js';
 import { CleanupJournal, type CleanupRecord } from './cleanup_journal.js';
 import type { WorkerInput, WorkerMessage } from './convert_worker.js';
+import { registerSignalCleanup } from '@tfjs-mbq/converter';
 import { HANDLED_SIGNALS } from '../signals.js';
 
 /** Longest wait for the worker to stop before cleaning up regardless (one stuck in a system call ends with the process). */
 const TERMINATE_WAIT_MS = 1000;
 /** How often a signal that arrived during a commit asks again. */
 const COMMIT_POLL_MS = 10;
-/** The signals that end a conversion this way (SIGHUP: the terminal went away). */
 
 /** Bad input the worker reported (one line, exit 1). */
 export class ReportedError extends Error {
@@ -52,17 +52,26 @@ export function convertInWorker(entry: URL, checked: CheckedConvert, report: Con
   const input: WorkerInput = { checked, journal: journal.buffer };
   const worker = new Worker(entry, { workerData: input });
   let settled = false;
-  let stopping = false;
-  /** A signal that came during a commit: it is acted on once the commit ends, whatever the worker says meanwhile. */
-  let pending: NodeJS.Signals | undefined;
-  const busy = (): boolean => settled || stopping || pending !== undefined;
+  /** A signal came: its cleanup ends the worker (after a commit under way), whatever the worker says meanwhile. */
+  let interrupted = false;
+  const busy = (): boolean => settled || interrupted;
 
   return new Promise<ConvertOutcome>((resolvePromise, reject) => {
-    const release = (): void => { for (const s of HANDLED_SIGNALS) process.off(s, onSignal); };
+    /** The signal's cleanup; io/signal_cleanup.ts then ends the process by the signal. */
+    const stop = async (signal: NodeJS.Signals): Promise<void> => {
+      interrupted = true;
+      // Moving the finished output into place takes moments and is never left half-way.
+      while (!journal.claimStop()) await new Promise((r) => setTimeout(r, COMMIT_POLL_MS));
+      await Promise.race([worker.terminate(), new Promise((r) => setTimeout(r, TERMINATE_WAIT_MS).unref())]);
+      const record = journal.read();
+      removeStaged(record);
+      process.stderr.write(`\n${interruptedLine(signal, checked.options.outDir, record)}\n`);
+    };
+    const unregister = registerSignalCleanup(HANDLED_SIGNALS, stop);
     const settle = (fn: () => void): void => {
       if (busy()) return;
       settled = true;
-      release();
+      unregister();
       // Nothing of the worker is needed any more; whatever it still holds must not keep the process alive.
       worker.unref();
       fn();
@@ -73,27 +82,6 @@ export function convertInWorker(entry: URL, checked: CheckedConvert, report: Con
       if (journal.claimStop()) removeStaged(journal.read());
       settle(() => reject(err));
     };
-    const stop = async (signal: NodeJS.Signals): Promise<void> => {
-      await Promise.race([worker.terminate(), new Promise((r) => setTimeout(r, TERMINATE_WAIT_MS).unref())]);
-      const record = journal.read();
-      removeStaged(record);
-      process.stderr.write(`\n${interruptedLine(signal, checked.options.outDir, record)}\n`);
-      release();
-      // End the way the signal would have ended us (process.exit() could wait on a stuck libuv thread pool).
-      process.kill(process.pid, signal);
-    };
-    function onSignal(signal: NodeJS.Signals): void {
-      if (stopping || settled || (pending && pending !== signal)) return;
-      if (!journal.claimStop()) {
-        // Moving the finished output into place takes moments and is never left half-way.
-        pending = signal;
-        setTimeout(() => onSignal(signal), COMMIT_POLL_MS);
-        return;
-      }
-      stopping = true;
-      void stop(signal);
-    }
-    for (const s of HANDLED_SIGNALS) process.on(s, onSignal);
 
     worker.on('message', (m: WorkerMessage) => {
       if (busy()) return;

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import { ConversionError } from './errors.js';
 import { cleanupObserver } from './cleanup_observer.js';
+import { registerSignalCleanup } from './signal_cleanup.js';
 
 function realOrResolved(p: string): string {
   const abs = path.resolve(p);
@@ -66,8 +67,14 @@ const SHARD_NAME = /^group\d+-shard\d+of\d+\.bin$/;
 const live = new Set<AtomicOutputDir>();
 /** Output paths of the conversions that asked for signal cleanup (a path may be listed twice). */
 const guarded: string[] = [];
+let unregisterCleanup: (() => void) | undefined;
+/**
+ * The signals a guarded conversion cleans up on (io/signal_cleanup.ts ends the process by them):
+ * Ctrl-C, kill, and the terminal closing under a conversion or import started from it.
+ */
+const GUARDED_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
-function onSignal(signal: NodeJS.Signals): void {
+function removePartialOutputs(signal: NodeJS.Signals): void {
   const said = new Set<string>();
   for (const d of live) {
     const restored = d.rollbackSync();
@@ -78,35 +85,24 @@ function onSignal(signal: NodeJS.Signals): void {
   for (const out of new Set(guarded)) {
     if (!said.has(out)) process.stderr.write(`\ntfjs-mbq: interrupted by ${signal}; no partial output of ${out} was on disk, nothing left behind\n`);
   }
-  // process.exit() waits for the libuv thread pool, where a read of a FIFO or a stalled network
-  // file system never returns: end the way the signal would have ended us, at once.
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
-  process.kill(process.pid, signal);
 }
 
 /**
- * From now until the returned release is called, SIGINT and SIGTERM remove the partial output of
- * the conversion into `outDir`, say so on stderr and end the process by the signal (exit status
- * 130 / 143 in a shell). With no conversion guarded the handlers are removed again, so a library
- * user keeps the default behaviour.
+ * From now until the returned release is called, SIGINT, SIGTERM and SIGHUP remove the partial
+ * output of the conversion into `outDir`, say so on stderr and end the process by the signal (exit
+ * status 130 / 143 / 129 in a shell). With no conversion guarded the cleanup is unregistered again, so a
+ * library user keeps the default behaviour.
  */
 export function guardSignals(outDir: string): () => void {
   const out = path.resolve(outDir);
-  if (guarded.length === 0) {
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-  }
+  if (guarded.length === 0) unregisterCleanup = registerSignalCleanup(GUARDED_SIGNALS, removePartialOutputs);
   guarded.push(out);
   let released = false;
   return () => {
     if (released) return;
     released = true;
     guarded.splice(guarded.indexOf(out), 1);
-    if (guarded.length === 0) {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    }
+    if (guarded.length === 0) unregisterCleanup?.();
   };
 }
 
@@ -165,7 +161,7 @@ async function fileOnPath(fs: OutputFs, p: string): Promise<string> {
 }
 
 export interface OutputDirOptions {
-  /** Guard this output against SIGINT/SIGTERM until commit or abort (see guardSignals). */
+  /** Guard this output against SIGINT/SIGTERM/SIGHUP until commit or abort (see guardSignals). */
   handleSignals?: boolean;
   /**
    * Write into an existing non-empty directory: the files this conversion writes (and the shards

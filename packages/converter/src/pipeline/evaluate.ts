@@ -1,10 +1,11 @@
 /** Checks on the calibration batch: folding left the float model as it was; the quantized model against the float one. */
+import * as tf from '@tensorflow/tfjs-core';
 import { ConversionError } from '../io/errors.js';
 import type { GraphAnalysis } from '../graph/analysis.js';
 import type { QuantizedLinear } from '../emit/quantize.js';
 import type { EvaluationRecord } from '../emit/quantization_json.js';
 import type { CalibRun } from './calib_run.js';
-import { captionLoss, top1Agreement } from './metrics.js';
+import { captionLogProbs, meanOver, top1Matches } from './metrics.js';
 import { quantizedOverrides } from './overrides.js';
 import type { Progress } from './progress.js';
 
@@ -23,16 +24,22 @@ export async function evaluateStage(
   reference: { captionLossFloat: number; foldRelativeError: number }, progress: Progress,
 ): Promise<EvaluationRecord> {
   progress('evaluate', 0, 1);
-  const qLogits = run.logits(quantizedOverrides(analysis, quantized));
+  const logProbs: tf.Tensor1D[] = [];
+  const matches: tf.Tensor1D[] = [];
   try {
-    const captionLossQuantized = await captionLoss(qLogits, run.batch);
-    const top1AgreementCaption = await top1Agreement(qLogits, run.reference, run.batch);
-    progress('evaluate', 1, 1);
-    return {
-      samples: run.batch.batch, tokens: run.batch.validRows.length, captionLossFloat: reference.captionLossFloat,
-      captionLossQuantized, top1AgreementCaption, foldRelativeError: reference.foldRelativeError,
-    };
-  } finally {
-    qLogits.dispose();
+    await run.eachPass(quantizedOverrides(analysis, quantized), async (q, float, b0) => {
+      logProbs.push(captionLogProbs(q, run.batch, b0));
+      matches.push(top1Matches(q, float, run.batch, b0));
+    });
+  } catch (e) {
+    tf.dispose([...logProbs, ...matches]);
+    throw e;
   }
+  const captionLossQuantized = -(await meanOver(logProbs));
+  const top1AgreementCaption = await meanOver(matches);
+  progress('evaluate', 1, 1);
+  return {
+    samples: run.batch.batch, tokens: run.batch.validRows.length, captionLossFloat: reference.captionLossFloat,
+    captionLossQuantized, top1AgreementCaption, foldRelativeError: reference.foldRelativeError,
+  };
 }

@@ -5,11 +5,13 @@ import type { WorkDir } from '../io/work_dir.js';
 import { checkSensitivity } from '../io/search_file.js';
 import { batchedSensitivity } from '../sensitivity/batched.js';
 import type { SensitivityResult } from '../sensitivity/index.js';
+import type { MemoryLimits } from '../memory_limits.js';
 import type { CalibRun } from './calib_run.js';
 import type { Progress } from './progress.js';
 
 export async function sensitivityStage(
   run: CalibRun, analysis: GraphAnalysis, calib: CalibSet, padId: number, work: WorkDir | undefined, progress: Progress,
+  memory: MemoryLimits,
 ): Promise<SensitivityResult> {
   const n = calib.samples.length;
   progress('sensitivity', 0, n);
@@ -18,7 +20,7 @@ export async function sensitivityStage(
     progress('sensitivity', n, n, 'from the work directory');
     return saved;
   }
-  const sensitivity = await batchedSensitivity(run.exec, analysis, run.io, calib.samples, calib.imageSize, padId, 16, (d, t, detail) => progress('sensitivity', d, t, detail));
+  const sensitivity = await batchedSensitivity(run.exec, analysis, run.io, calib.samples, calib.imageSize, padId, 16, (d, t, detail) => progress('sensitivity', d, t, detail), memory);
   await work?.saveSensitivity(sensitivity);
   return sensitivity;
 }

@@ -14,10 +14,12 @@ import { clampByMedian, ensureGradients, type SensitivityResult, type SiteSensit
 import type { ModelIo } from '../graph/model_io.js';
 import { streamedSiteSums } from './streamed.js';
 import { watchDevice } from './device_watch.js';
+import { DEFAULT_MEMORY_LIMITS, type MemoryLimits } from '../memory_limits.js';
 
 export async function batchedSensitivity(
   exec: GraphExecutor, analysis: GraphAnalysis, io: ModelIo, samples: readonly CalibSample[], imageSize: [number, number],
   padId: number, chunk: number, onSample?: (done: number, total: number, detail?: string) => void,
+  memory: MemoryLimits = DEFAULT_MEMORY_LIMITS,
 ): Promise<SensitivityResult> {
   ensureGradients();
   const sites = analysis.blocks.flatMap((b) => [
@@ -43,7 +45,7 @@ export async function batchedSensitivity(
       let sums: Float32Array;
       try {
         const inputs = new Map<string, tf.Tensor>([[io.inputIds, feeds.input_ids], [io.pixelValues, feeds.pixel_values]]);
-        sums = await streamedSiteSums(exec, analysis, io, { feeds: inputs, samples: part, seqLen: batch.seqLen }, watch);
+        sums = await streamedSiteSums(exec, analysis, io, { feeds: inputs, samples: part, seqLen: batch.seqLen }, watch, memory);
       } finally {
         tf.dispose([feeds.input_ids, feeds.pixel_values]);
       }

@@ -12,7 +12,9 @@
  *    vision/caption sums and read back, the input's gradient goes upstream.
  * The boundaries live on the host, not the device: then the device holds a constant amount
  * whatever the depth (the host copy costs one readback and one upload of B·S·C floats per block,
- * small next to the block's weights, which are read again for the recomputation anyway).
+ * small next to the block's weights, which are read again for the recomputation anyway); above a
+ * size, in a scratch file (io/float_store.ts). The loss step runs a few samples at a time
+ * (memory_limits.ts): a sample's gradient rows depend on its own logits only.
  * Exact: the tape of a block replays the whole-model tape's nodes for that block in the same order,
  * and a block output's accumulated gradient is complete before the whole-model backward reaches
  * the block, so every gradient is bit for bit the one-tape gradient (test: sensitivity_stream.test.ts).
@@ -23,9 +25,11 @@ import type { GraphAnalysis } from '../graph/analysis.js';
 import type { ModelIo } from '../graph/model_io.js';
 import type { CalibSample } from '../calib/load.js';
 import { ConversionError } from '../io/errors.js';
-import { summedCaptionLoss } from './cross_entropy.js';
+import { headGradient } from './head_gradient.js';
 import { modalityMasks, modalitySums } from './modality_sums.js';
 import type { DeviceWatch } from './device_watch.js';
+import { FloatStore } from '../io/float_store.js';
+import { DEFAULT_MEMORY_LIMITS, type MemoryLimits } from '../memory_limits.js';
 
 /** Where a chunk's forward and backward passes begin: the graph inputs' feeds, the samples, the padded length. */
 export interface SensitivityChunk {
@@ -49,6 +53,7 @@ function firstNonFinite(a: ArrayLike<number>): number {
  */
 export async function streamedSiteSums(
   exec: GraphExecutor, analysis: GraphAnalysis, io: ModelIo, chunk: SensitivityChunk, watch: DeviceWatch,
+  memory: MemoryLimits = DEFAULT_MEMORY_LIMITS,
 ): Promise<Float32Array> {
   const { blocks } = analysis;
   const { samples, seqLen } = chunk;
@@ -57,50 +62,44 @@ export async function streamedSiteSums(
   const out = new Float32Array(blocks.length * 2 * B * 2);
   const held: tf.Tensor[] = [];
   let dy: tf.Tensor | undefined;
+  const store = new FloatStore('block boundary');
   try {
-    // 1. Forward. boundary[i] is block i's input; boundary[L] the last block's output.
-    const boundary: Float32Array[] = [];
+    // 1. Forward. Boundary i is block i's input; boundary L the last block's output.
     let shape: number[] = [];
+    let current: Float32Array = new Float32Array(0); // the newest boundary (not read back from a scratch file)
     const side = await watch.run('the pass to the first block', async () => {
       const pre = exec.execute(chunk.feeds, [blocks[0].input, ...sideNames], { streamConsts: true });
       held.push(...pre.slice(1));
       shape = pre[0].shape;
-      boundary.push(await pre[0].data() as Float32Array);
+      current = await pre[0].data() as Float32Array;
+      if ((blocks.length + 1) * current.byteLength > memory.spillAboveBytes) store.useScratchFile();
+      store.push(current);
       pre[0].dispose();
       return new Map(sideNames.map((n, j) => [n, pre[j + 1]]));
     });
     for (const block of blocks) {
       await watch.run(`block ${block.index} (forward)`, async () => {
         const [y] = tf.tidy(() => {
-          const x = tf.tensor(boundary[boundary.length - 1], shape);
+          const x = tf.tensor(current, shape);
           return exec.execute(new Map([[block.input, x], ...side]), [block.output], { streamConsts: true });
         });
         const data = await y.data() as Float32Array;
         y.dispose();
         if (firstNonFinite(data) >= 0) throw notFinite(`of block ${block.index} (forward)`, 'the output');
-        boundary.push(data);
+        store.push(data);
+        current = data;
       });
     }
 
-    // 2. The loss's gradient at the last block's output.
+    // 2. The loss's gradient at the last block's output, a few samples per step.
     const last = blocks[blocks.length - 1];
-    dy = await watch.run('the caption loss (final norm, lm_head)', async () => {
-      const h = tf.tensor(boundary[blocks.length], shape);
-      try {
-        const { value, grads } = tf.valueAndGrads((x: tf.Tensor) => {
-          const [logits] = exec.execute(new Map([[last.output, x], ...side]), [io.logits], { tidy: false });
-          return summedCaptionLoss(logits, samples, seqLen);
-        })([h]);
-        const loss = (await value.data())[0];
-        value.dispose();
-        if (!Number.isFinite(loss)) { grads[0].dispose(); throw notFinite('of the calibration chunk', 'the caption loss'); }
-        return grads[0];
-      } finally {
-        h.dispose();
-        exec.releaseConsts();
-      }
-    });
-    boundary.pop();
+    const logitsOf = (x: tf.Tensor): tf.Tensor => exec.execute(new Map([[last.output, x], ...side]), [io.logits], { tidy: false })[0];
+    dy = await watch.run('the caption loss (final norm, lm_head)', () => headGradient(logitsOf, current, shape, samples, memory.headLogitsBytes, {
+      afterStep: () => exec.releaseConsts(),
+      notFinite: () => notFinite('of the calibration chunk', 'the caption loss'),
+    }));
+    store.pop();
+    current = new Float32Array(0);
 
     // 3. Backward, recomputing each block under a tape of its own.
     const masks = modalityMasks(samples, seqLen);
@@ -109,8 +108,8 @@ export async function streamedSiteSums(
       const block = blocks[i];
       const upstream = dy as tf.Tensor; // from the head, then from the block above
       dy = await watch.run(`block ${block.index} (backward)`, async () => {
-        const x = tf.tensor(boundary[i], shape);
-        boundary.pop();
+        const x = tf.tensor(store.get(i), shape);
+        store.pop();
         const probes = [block.o, block.down].map((n) => tf.zeros([B, seqLen, analysis.linears.get(n)!.N]));
         // Block 0's input is not differentiated (nothing upstream reads its gradient).
         const withInput = i > 0;
@@ -142,5 +141,6 @@ export async function streamedSiteSums(
     dy?.dispose();
     tf.dispose(held);
     exec.releaseConsts();
+    store.dispose();
   }
 }

@@ -14,11 +14,12 @@ import { padTokenId } from '../../src/pipeline/calibrate.js';
 import { ensureGradients } from '../../src/sensitivity/gradients.js';
 import { streamedSiteSums } from '../../src/sensitivity/streamed.js';
 import { watchDevice } from '../../src/sensitivity/device_watch.js';
+import type { MemoryLimits } from '../../src/memory_limits.js';
 import { wholeModelSiteSums } from './whole_model_sensitivity.js';
 
 export interface StreamComparison { streamed: Float32Array; whole: Float32Array; blocks: number; tensorsLeft: number }
 
-export async function compareOnModel(modelDir: string, calibDir: string, samples: number, seed = 3): Promise<StreamComparison> {
+export async function compareOnModel(modelDir: string, calibDir: string, samples: number, seed = 3, memory?: MemoryLimits): Promise<StreamComparison> {
   ensureGradients();
   const model = await loadModelDir(modelDir);
   const graph = model.modelJson.modelTopology;
@@ -32,7 +33,7 @@ export async function compareOnModel(modelDir: string, calibDir: string, samples
   const chunk = { feeds: new Map<string, tf.Tensor>([[io.inputIds, feeds.input_ids], [io.pixelValues, feeds.pixel_values]]), samples: calib.samples, seqLen: batch.seqLen };
   const watch = watchDevice('sensitivity');
   try {
-    const streamed = await streamedSiteSums(exec, analysis, io, chunk, watch);
+    const streamed = await streamedSiteSums(exec, analysis, io, chunk, watch, memory);
     const whole = await wholeModelSiteSums(exec, analysis, io, chunk);
     tf.dispose([feeds.input_ids, feeds.pixel_values]);
     return { streamed, whole, blocks: analysis.blocks.length, tensorsLeft: tf.memory().numTensors - before };

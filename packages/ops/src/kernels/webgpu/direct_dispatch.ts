@@ -17,6 +17,9 @@
  *   recordAndSubmit does (the same pass, dispatch count, submit batch size; inputs and output
  *   marked as owned by the queue so that their disposal waits for the submit), and a dispatch
  *   over the per-dimension limit is reshaped as tfjs reshapes it.
+ * A program may write more than one output (`result`, then the extra outputs by their names):
+ * only here, as runWebGPUProgram binds one; recordProgram says whether it ran, and the caller
+ * runs its one-output programs instead where it did not.
  * It uses backend members that tfjs-webgpu 4.x declares private (commandEncoder,
  * computePassEncoder, commandQueueOwnedIds, dispatchCountInPass, activeTimers): `directBackend`
  * checks they exist. runProgram takes backend.runWebGPUProgram instead (same user code, same
@@ -59,6 +62,12 @@ export interface RunOptions {
   output?: TensorInfo;
 }
 
+/** An output besides `result`: the name the program's user code writes it by, and the tensor (made by backend.makeTensorInfo). */
+export interface NamedOutput {
+  name: string;
+  tensor: TensorInfo;
+}
+
 const NO_CONSTANTS: readonly string[] = [];
 
 /**
@@ -68,11 +77,22 @@ const NO_CONSTANTS: readonly string[] = [];
 export function runProgram(backend: WebGPUBackendLike, program: WebGPUProgram, inputs: TensorInfo[], dtype: DataType,
   uniforms: ProgramUniform[], opts: RunOptions = {}): TensorInfo {
   const output = opts.output ?? backend.makeTensorInfo(program.outputShape, dtype);
-  const d = opts.direct === false || output.shape.includes(0) ? null : directBackend(backend);
-  if (d && canRecordDirect(d) && recordDirect(d, program, opts.constant ?? NO_CONSTANTS, inputs, output, uniforms)) return output;
+  if (recordProgram(backend, program, inputs, output, [], uniforms, opts)) return output;
   // runWebGPUProgram rewrites a program's shaderKey (appending the input shapes) and dispatch: give it a copy.
   const copy = Object.assign(Object.create(Object.getPrototypeOf(program) as object) as WebGPUProgram, program);
   return backend.runWebGPUProgram(copy, inputs, dtype, uniforms, output);
+}
+
+/**
+ * Records `program` writing `output` (as `result`) and `more` (by their names) into the backend's
+ * pass, as runProgram's direct path does. Returns false, having recorded nothing, where runProgram
+ * falls back to runWebGPUProgram (`opts.direct` false included); `opts.output` is not used.
+ */
+export function recordProgram(backend: WebGPUBackendLike, program: WebGPUProgram, inputs: TensorInfo[], output: TensorInfo,
+  more: readonly NamedOutput[], uniforms: ProgramUniform[], opts: RunOptions = {}): boolean {
+  if (opts.direct === false || output.shape.includes(0)) return false;
+  const d = directBackend(backend);
+  return d !== null && canRecordDirect(d) && recordDirect(d, program, opts.constant ?? NO_CONSTANTS, inputs, output, more, uniforms);
 }
 
 const checked = new WeakMap<object, BackendInternals | null>();
@@ -99,13 +119,17 @@ function canRecordDirect(d: BackendInternals): boolean {
 
 const flatLayout = (p: WebGPUProgram): boolean => !(p.dispatchLayout.y?.length) && !(p.dispatchLayout.z?.length);
 
+/** An output's name in the user code and its WGSL element type. */
+export interface OutputDecl { name: string; type: WgslType }
+
 /**
  * The WGSL of `program` with our declarations: the `constant` inputs in group 0, the rest in the
- * next group. `inputTypes` are by variableNames; `flatDispatch` false for a flat program whose
- * dispatch was spread over y and z (its index then comes from the workgroup ids, as in tfjs).
+ * next group (`result`, then `more` outputs, then the per-call inputs, then the uniforms).
+ * `inputTypes` are by variableNames; `flatDispatch` false for a flat program whose dispatch was
+ * spread over y and z (its index then comes from the workgroup ids, as in tfjs).
  */
 export function directShader(program: WebGPUProgram, constant: readonly string[], inputTypes: readonly WgslType[],
-  output: WgslType, flatDispatch = true): string {
+  output: WgslType, flatDispatch = true, more: readonly OutputDecl[] = []): string {
   const type = (name: string): string => {
     const i = program.variableNames.indexOf(name);
     const c = program.variableComponents?.[i] ?? 1;
@@ -121,9 +145,10 @@ export function directShader(program: WebGPUProgram, constant: readonly string[]
     `struct Uniforms { ${fields.trim() === '' ? 'unused_ : i32,' : fields} };`,
   ];
   constant.forEach((name, i) => L.push(`@group(0) @binding(${i}) var<storage, read> ${name}: array<${type(name)}>;`));
-  L.push(`@group(${g}) @binding(0) var<storage, read_write> result: array<${output}>;`);
-  perCall.forEach((name, i) => L.push(`@group(${g}) @binding(${i + 1}) var<storage, read> ${name}: array<${type(name)}>;`));
-  L.push(`@group(${g}) @binding(${perCall.length + 1}) var<uniform> uniforms: Uniforms;`);
+  const outs: OutputDecl[] = [{ name: 'result', type: output }, ...more];
+  outs.forEach((o, i) => L.push(`@group(${g}) @binding(${i}) var<storage, read_write> ${o.name}: array<${o.type}>;`));
+  perCall.forEach((name, i) => L.push(`@group(${g}) @binding(${outs.length + i}) var<storage, read> ${name}: array<${type(name)}>;`));
+  L.push(`@group(${g}) @binding(${outs.length + perCall.length}) var<uniform> uniforms: Uniforms;`);
   L.push(program.getUserCode());
   const [wx, wy, wz] = program.workgroupSize;
   const index = flatDispatch ? 'i32(GlobalId.x)'
@@ -173,16 +198,16 @@ function deviceCache(device: GPUDevice): DeviceCache {
   return c;
 }
 
-/** Bind group layout: `readOnly` read-only storage buffers, after one writable one and before a uniform if asked. */
-function groupLayout(device: GPUDevice, c: DeviceCache, writable: boolean, readOnly: number, uniform: boolean): GPUBindGroupLayout {
-  const key = `${writable ? 'w' : ''}${readOnly}${uniform ? 'u' : ''}`;
+/** Bind group layout: `readOnly` read-only storage buffers, after `writable` writable ones and before a uniform if asked. */
+function groupLayout(device: GPUDevice, c: DeviceCache, writable: number, readOnly: number, uniform: boolean): GPUBindGroupLayout {
+  const key = `${writable}w${readOnly}${uniform ? 'u' : ''}`;
   let l = c.layouts.get(key);
   if (!l) {
     const entries: GPUBindGroupLayoutEntry[] = [];
     const add = (type: GPUBufferBindingType): void => {
       entries.push({ binding: entries.length, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
     };
-    if (writable) add('storage');
+    for (let i = 0; i < writable; i++) add('storage');
     for (let i = 0; i < readOnly; i++) add('read-only-storage');
     if (uniform) add('uniform');
     l = device.createBindGroupLayout({ entries });
@@ -193,14 +218,14 @@ function groupLayout(device: GPUDevice, c: DeviceCache, writable: boolean, readO
 
 /** The pipeline of `program`, compiled on the first call per device and key. */
 function directPipeline(device: GPUDevice, c: DeviceCache, key: string, program: WebGPUProgram, constant: readonly string[],
-  inputTypes: readonly WgslType[], output: WgslType, flatDispatch: boolean): DirectPipeline {
+  inputTypes: readonly WgslType[], output: WgslType, flatDispatch: boolean, more: readonly OutputDecl[]): DirectPipeline {
   let p = c.pipelines.get(key);
   if (!p) {
     const nConst = constant.length;
-    const constantLayout = nConst > 0 ? groupLayout(device, c, false, nConst, false) : null;
-    const callLayout = groupLayout(device, c, true, program.variableNames.length - nConst, true);
+    const constantLayout = nConst > 0 ? groupLayout(device, c, 0, nConst, false) : null;
+    const callLayout = groupLayout(device, c, 1 + more.length, program.variableNames.length - nConst, true);
     const bindGroupLayouts = constantLayout ? [constantLayout, callLayout] : [callLayout];
-    const code = directShader(program, constant, inputTypes, output, flatDispatch);
+    const code = directShader(program, constant, inputTypes, output, flatDispatch, more);
     const pipeline = device.createComputePipeline({
       label: program.shaderKey,
       layout: device.createPipelineLayout({ bindGroupLayouts }),
@@ -281,12 +306,12 @@ function fitDispatch(device: GPUDevice, program: WebGPUProgram): [number, number
 }
 
 /**
- * Records `program` over `inputs` (in variableNames order) into `output` (made with
- * backend.makeTensorInfo; values it carries are uploaded here first). Returns false, having
+ * Records `program` over `inputs` (in variableNames order) into `output` and `more` (made with
+ * backend.makeTensorInfo; values they carry are uploaded here first). Returns false, having
  * recorded nothing, where runProgram's header says it falls back.
  */
 function recordDirect(d: BackendInternals, program: WebGPUProgram, constant: readonly string[],
-  inputs: readonly TensorInfo[], output: TensorInfo, uniforms: readonly ProgramUniform[]): boolean {
+  inputs: readonly TensorInfo[], output: TensorInfo, more: readonly NamedOutput[], uniforms: readonly ProgramUniform[]): boolean {
   const { device } = d;
   if (program.atomic || program.pixelsOpType != null) return false;
   const dispatch = fitDispatch(device, program);
@@ -298,8 +323,15 @@ function recordDirect(d: BackendInternals, program: WebGPUProgram, constant: rea
   if (!uniformBuf) return false;
   const constantBufs: GPUBuffer[] = [];
   const callBufs: GPUBuffer[] = [out.buffer];
+  const moreDecls: OutputDecl[] = [];
+  for (const o of more) {
+    const b = gpuBuffer(d, o.tensor);
+    if (!b) return false;
+    callBufs.push(b.buffer);
+    moreDecls.push({ name: o.name, type: b.type });
+  }
   const types: WgslType[] = [];
-  let key = `${program.shaderKey}|${constant.join(',')}|`;
+  let key = `${program.shaderKey}|${constant.join(',')}|${moreDecls.map((o) => `${o.name}:${o.type}`).join(',')}|`;
   for (let i = 0; i < inputs.length; i++) {
     const b = gpuBuffer(d, inputs[i]!);
     if (!b) return false;
@@ -310,9 +342,10 @@ function recordDirect(d: BackendInternals, program: WebGPUProgram, constant: rea
   callBufs.push(uniformBuf);
   const flatDispatch = dispatch[1] === 1 && dispatch[2] === 1;
   key += `>${out.type}${flatDispatch ? '' : '|3d'}`;
-  const p = directPipeline(device, c, key, program, constant, types, out.type, flatDispatch);
+  const p = directPipeline(device, c, key, program, constant, types, out.type, flatDispatch, moreDecls);
   for (const t of inputs) d.commandQueueOwnedIds.add(t.dataId);
   d.commandQueueOwnedIds.add(output.dataId);
+  for (const o of more) d.commandQueueOwnedIds.add(o.tensor.dataId);
   d.ensureCommandEncoderReady();
   if (!d.computePassEncoder) d.computePassEncoder = d.commandEncoder!.beginComputePass({});
   const pass = d.computePassEncoder;

@@ -41,16 +41,27 @@ const reduce = (wg: number, f: (a: string, b: string) => string): string => `
     workgroupBarrier();
   }`;
 
+/** The residual a row program adds: none, added (`res`), or added and the sum also written (to `sum`). */
+export type Residual = 'none' | 'add' | 'add-write-sum';
+
+/** Name of MbqAddRmsNorm's sum output in the one-dispatch program (direct_dispatch.ts binds it after `result`). */
+export const SUM_OUTPUT = 'sum';
+
 /**
- * x [rows, C] -> y [rows, C]; uniforms rows, eps. With `residual`, the row is x + res (the f32
- * sum, as the add program writes it): MbqAddRmsNorm's y without reading a sum written first.
+ * x [rows, C] -> y [rows, C]; uniforms rows, eps. With a residual the row is x + res (the f32
+ * sum, as the add program writes it), re-added per element rather than read back; 'add-write-sum'
+ * also writes that sum to `sum`: MbqAddRmsNorm in one dispatch (the direct path only, as it has
+ * two outputs); 'add' is its y alone, after the add program on runWebGPUProgram.
  */
-export function rmsNormProgram(rows: number, C: number, residual = false): RowProgram {
+export function rmsNormProgram(rows: number, C: number, residual: Residual = 'none'): RowProgram {
   const WG = 256;
-  const v = (i: string): string => (residual ? `(x[${i}] + res[${i}])` : `x[${i}]`);
+  const v = (i: string): string => (residual === 'none' ? `x[${i}]` : `(x[${i}] + res[${i}])`);
+  const write = residual === 'add-write-sum'
+    ? `let v = ${v('base + c')}; ${SUM_OUTPUT}[base + c] = v; result[base + c] = v * inv * gamma[c];`
+    : `result[base + c] = ${v('base + c')} * inv * gamma[c];`;
   return rowProgram({
-    key: `${residual ? 'add_' : ''}rmsnorm_c${C}`,
-    variableNames: residual ? ['x', 'res', 'gamma'] : ['x', 'gamma'],
+    key: `${{ none: '', add: 'add_', 'add-write-sum': 'add_sum_' }[residual]}rmsnorm_c${C}`,
+    variableNames: residual === 'none' ? ['x', 'gamma'] : ['x', 'res', 'gamma'],
     outputShape: [rows, C],
     units: rows,
     wg: WG,
@@ -69,7 +80,7 @@ fn main() {
   ${reduce(WG, (a, b) => `${a} + ${b}`)}
   let inv = inverseSqrt(red[0] / f32(${C}) + uniforms.eps);
   if (valid) {
-    for (var c = t; c < ${C}; c += ${WG}) { result[base + c] = ${v('base + c')} * inv * gamma[c]; }
+    for (var c = t; c < ${C}; c += ${WG}) { ${write} }
   }
 }`,
   });

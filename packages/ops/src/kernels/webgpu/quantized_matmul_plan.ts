@@ -1,13 +1,14 @@
 /// <reference types="@webgpu/types" />
 /**
- * Plans MbqQuantizedMatMul on WebGPU: picks the variant (gemv, gemm, generic; act8 pre-pass)
- * and its tiling from the shapes and attributes. quantized_matmul_programs.ts turns a plan into
+ * Plans MbqQuantizedMatMul on WebGPU: picks the variant (gemv, smallm, gemm, generic; act8
+ * pre-pass) and its tiling from the shapes and attributes. quantized_matmul_programs.ts turns a plan into
  * tfjs-webgpu programs.
  */
 import type { MbqQuantizedMatMulAttrs, QmmDims } from '../quantized_matmul_common.js';
 import { GemvConfig, gemmSupported, gemvSupported, QmmShape } from './quantized_matmul_wgsl.js';
+import { SmallMConfig, smallMConfigProblem, smallMSupported } from './quantized_matmul_smallm_wgsl.js';
 
-export type QmmVariant = 'gemv' | 'gemm' | 'generic';
+export type QmmVariant = 'gemv' | 'smallm' | 'gemm' | 'generic';
 
 /** Knobs for tests and benchmarks; the defaults are what the kernel uses. */
 export interface QmmOptions {
@@ -24,6 +25,13 @@ export interface QmmOptions {
   gemvTS?: number;
   /** Tokens per workgroup of the gemv variant (1..8). */
   gemvMT?: number;
+  /** Largest M that takes the small-M variant by default (float activations; 0: never). */
+  smallmMaxM?: number;
+  /** Override the small-M tiling (tokens per workgroup, rows per team, threads per team, per workgroup). */
+  smallmMT?: number;
+  smallmR?: number;
+  smallmTS?: number;
+  smallmWG?: number;
   /** Tests only: fill the output with NaN before the kernel runs, so an unwritten element shows. */
   poisonOutput?: boolean;
   /**
@@ -40,6 +48,7 @@ export interface QmmPlan {
   shape: QmmShape;
   M: number;
   gemv?: GemvConfig;
+  smallm?: SmallMConfig;
 }
 
 function nextPow2(v: number): number {
@@ -82,6 +91,25 @@ export function defaultGemvConfig(shape: QmmShape, MT: number, opts: QmmOptions 
   return { MT, R, TS: Math.min(TS, WG), WG };
 }
 
+/** Largest M that takes the small-M variant by default; its tile holds up to 8 tokens. */
+export const SMALLM_MAX_M = 8;
+
+/**
+ * Small-M tiling: TS·MT = 64 keeps the x tile (TS chunks × MT tokens × 32 floats) at 8 KiB;
+ * at M = 8 (TS = 8), R = 1 and 256 threads give 32 rows per workgroup, the M = 1 gemv's count
+ * (128 workgroups at N = 4096). Not yet tuned on a GPU (docs/benchmarks.md, issue 17 target 6).
+ */
+export function defaultSmallMConfig(shape: QmmShape, M: number, opts: QmmOptions = {}): SmallMConfig {
+  const MT = opts.smallmMT ?? Math.min(M, SMALLM_MAX_M);
+  const WG = opts.smallmWG ?? 256;
+  const chunks = shape.K / 32;
+  const TS = opts.smallmTS ?? Math.min(32, nextPow2(Math.ceil(64 / MT)), nextPow2(chunks));
+  const c: SmallMConfig = { MT, R: opts.smallmR ?? 1, TS, WG };
+  const problem = smallMConfigProblem(c);
+  if (problem) throw new Error(`quantizedMatMul (webgpu): small-M tiling ${JSON.stringify(c)}: ${problem}`);
+  return c;
+}
+
 export function planQuantizedMatMul(dims: QmmDims, attrs: MbqQuantizedMatMulAttrs, opts: QmmOptions = {}, device?: GPUDevice): QmmPlan {
   const shape: QmmShape = { bits: attrs.bits, K: dims.K, N: dims.N, groupSize: attrs.groupSize };
   const act8 = attrs.actBits === 8;
@@ -92,6 +120,9 @@ export function planQuantizedMatMul(dims: QmmDims, attrs: MbqQuantizedMatMulAttr
     variant = opts.variant;
     if (variant === 'gemv' && !gemvSupported(shape)) variant = 'generic';
     if (variant === 'gemm' && (act8 || !gemmSupported(shape))) variant = 'generic';
+    if (variant === 'smallm' && (act8 || !smallMSupported(shape))) variant = 'generic';
+  } else if (!act8 && dims.M >= 2 && dims.M <= (opts.smallmMaxM ?? SMALLM_MAX_M) && smallMSupported(shape)) {
+    variant = 'smallm';
   } else if (!act8 && dims.M >= gemmMinM && gemmSupported(shape)) {
     variant = 'gemm';
   } else if (gemvSupported(shape)) {
@@ -100,9 +131,10 @@ export function planQuantizedMatMul(dims: QmmDims, attrs: MbqQuantizedMatMulAttr
     variant = 'generic';
   }
   const plan: QmmPlan = { variant, act8, nativeDot4, shape, M: dims.M };
-  // At most 4 tokens per workgroup (M = 5..8 takes two token chunks in one dispatch): on an
+  // gemv (M = 1, W4A8, M = 9..32, or forced): at most 4 tokens per workgroup (M = 5..8 takes two token chunks in one dispatch): on an
   // H200, MT=4 R=4 ran 2 chunks as fast as MT=8 R=4 ran one, and lavapipe does not finish the
   // MT=8 R=4 kernel in reasonable time. opts.gemvMT overrides (tests, benchmark).
   if (variant === 'gemv') plan.gemv = defaultGemvConfig(shape, Math.min(dims.M, opts.gemvMT ?? 4), opts);
+  if (variant === 'smallm') plan.smallm = defaultSmallMConfig(shape, dims.M, opts);
   return plan;
 }

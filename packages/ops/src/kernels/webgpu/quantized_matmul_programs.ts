@@ -8,6 +8,7 @@
 import { i32u, type ProgramUniform } from './program.js';
 import type { QmmPlan } from './quantized_matmul_plan.js';
 import { act8Words, actQuantShader, gemmShader, genericShader, gemvShader } from './quantized_matmul_wgsl.js';
+import { smallMShader } from './quantized_matmul_smallm_wgsl.js';
 
 import type { WebGPUProgram } from './direct_dispatch.js';
 
@@ -46,17 +47,23 @@ export class QuantizedMatMulProgram implements WebGPUProgram {
   private readonly plan: QmmPlan;
 
   constructor(plan: QmmPlan) {
-    const { variant, act8, nativeDot4, M, gemv } = plan;
+    const { variant, act8, nativeDot4, M, gemv, smallm } = plan;
     const { bits, K, N, groupSize } = plan.shape;
     this.plan = plan;
     this.outputShape = [M, N];
     this.variableNames = act8 ? ['x', 'packed', 'scales', 'zeros', 'xs'] : ['x', 'packed', 'scales', 'zeros'];
-    const tiling = gemv ? `_mt${gemv.MT}_r${gemv.R}_ts${gemv.TS}_wg${gemv.WG}` : '';
+    const t = gemv ?? smallm;
+    const tiling = t ? `_mt${t.MT}_r${t.R}_ts${t.TS}_wg${t.WG}` : '';
     this.shaderKey = `mbq_qmm_${variant}_b${bits}_k${K}_n${N}_g${groupSize}${act8 ? `_a8${nativeDot4 ? 'dot4' : ''}` : ''}${tiling}`;
     let dispatch: [number, number, number];
     if (variant === 'gemv') {
       const c = gemv!;
       this.variableComponents = [4, 4, 1, 1, 1];
+      this.workgroupSize = [c.WG, 1, 1];
+      dispatch = [Math.ceil(N / ((c.WG / c.TS) * c.R)), Math.ceil(M / c.MT), 1];
+    } else if (variant === 'smallm') {
+      const c = smallm!;
+      this.variableComponents = [4, 1, 1, 1];
       this.workgroupSize = [c.WG, 1, 1];
       dispatch = [Math.ceil(N / ((c.WG / c.TS) * c.R)), Math.ceil(M / c.MT), 1];
     } else if (variant === 'gemm') {
@@ -76,6 +83,7 @@ export class QuantizedMatMulProgram implements WebGPUProgram {
   getUserCode(): string {
     const p = this.plan;
     if (p.variant === 'gemv') return gemvShader(p.shape, p.gemv!, p.act8, p.nativeDot4);
+    if (p.variant === 'smallm') return smallMShader(p.shape, p.smallm!);
     if (p.variant === 'gemm') return gemmShader(p.shape);
     return genericShader(p.shape, p.act8, p.nativeDot4);
   }

@@ -15,6 +15,8 @@
  *            and a float bit trick, and accumulates MT tokens at once (MT = 1..8) so the
  *            weights are read once for up to 8 rows of x. Shared-memory reduction across
  *            the team at the end. Per group span: acc += s * (Σ q·x − z · Σ x).
+ * - smallm:  float activations, M = 2..8 by default (quantized_matmul_smallm_wgsl.ts): each code
+ *            decoded once for up to 8 tokens, x staged in workgroup memory per K tile.
  * - gemm:    K % 32 == 0 and groupSize % 8 == 0, large M. 64×64 output tile per workgroup,
  *            K step 32: x tile and the dequantized weight tile go through shared memory,
  *            each thread computes 4×4 outputs.
