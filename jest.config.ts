@@ -20,6 +20,8 @@ const config: Config = {
     '^@tfjs-mbq/converter$': '<rootDir>/packages/converter/src/index.ts',
     '^@tfjs-mbq/runtime$': '<rootDir>/packages/runtime/src/index.ts',
     '^@tfjs-mbq/runtime/worker$': '<rootDir>/packages/runtime/src/worker/client.ts',
+    // @tfjs-mbq/runtime's package.json "imports": the Node side under jest.
+    '^#local-source$': '<rootDir>/packages/runtime/src/local_source_node.ts',
     '^@tfjs-mbq/eval$': '<rootDir>/packages/eval/src/index.ts',
     '^(\\.{1,2}/.*)\\.js$': '$1',
   },

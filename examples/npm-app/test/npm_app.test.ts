@@ -5,24 +5,27 @@
  * tfjs (npm cache first). In each app, examples/npm-app/check.mjs runs the quantized fixture with
  * plain `tf.loadGraphModel` after `import '@tfjs-mbq/ops'`, answers with `loadVlm()`, and converts
  * the float fixture; results must match the repository's own run. The newest app also checks
- * CommonJS require(), TypeScript under node16/bundler/node10 resolution, and a plain esbuild
- * browser bundle. One more app on a tfjs just below the range shows the refusal at import.
+ * CommonJS require(), TypeScript under node16/bundler/node10 resolution, and plain esbuild, Vite
+ * and webpack browser builds (test/bundlers.ts), each answering in headless chromium as the
+ * repository does. One more app on a tfjs just below the range shows the refusal at import.
  * A jest test rather than a CI step so it runs in `npm test` like every other check; about
- * 1.5 minutes on 2 cores with a warm npm cache (three installs, three short Node runs).
+ * 2.5 minutes on 2 cores with a warm npm cache (three installs, three short Node runs, three builds).
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import * as esbuild from 'esbuild';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import { Jimp } from 'jimp';
+import { chromium, type Browser } from 'playwright-core';
 import { initBackend, loadVlm, toPixelValues } from '@tfjs-mbq/runtime';
 import { convertFixture, FIXTURE_CALIB, FIXTURE_EVAL, FIXTURE_MODEL } from '../../../packages/runtime/test/helpers/convert_fixture.js';
 import { TFJS_OLDEST, TFJS_PEER_RANGE, WEBGPU_OLDEST_TFJS } from '../../../packages/ops/src/peer_versions.js';
+import { answerInBrowser, bundle, BUNDLER_VERSIONS, BUNDLERS, NODE_ONLY, type Bundle, type Bundler } from './bundlers.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(here, '../../..');
@@ -32,6 +35,9 @@ const BELOW_RANGE = '4.5.0';
 const TFJS_PACKAGES = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-converter', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu'];
 const QUESTION = 'what color is the object at the bottom right ?';
 const IMAGE = join(FIXTURE_EVAL, '0000.png');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing: CI must install Debian's chromium (.ci/install-system.sh)`);
 /** Same prompt ids as check.mjs: BOS, the image tokens, five word ids. */
 const promptIds = (mbq: { bosTokenId: number; imageTokenCount: number; imageTokenId: number }): number[] =>
   [mbq.bosTokenId, ...new Array<number>(mbq.imageTokenCount).fill(mbq.imageTokenId), 5, 6, 7, 8, 9];
@@ -111,7 +117,8 @@ describe.each([TFJS_OLDEST, NEWEST])('an app on tfjs %s, installed from the pack
       ours: ['@tfjs-mbq/runtime', '@tfjs-mbq/converter'],
       // @types/node: the converter is a Node package and its typings use Node's types; @types/pngjs:
       // its typings include jimp's, which import pngjs.
-      dependencies: { ...Object.fromEntries(TFJS_PACKAGES.map((p) => [p, version])), jimp: '^1.6.0', '@types/node': '^20.0.0', '@types/pngjs': '^6.0.0' },
+      dependencies: { ...Object.fromEntries(TFJS_PACKAGES.map((p) => [p, version])), jimp: '^1.6.0', '@types/node': '^20.0.0', '@types/pngjs': '^6.0.0',
+        ...(version === NEWEST ? BUNDLER_VERSIONS : {}) },
     });
     await copyFile(join(APP_SRC, 'check.mjs'), join(dir, 'check.mjs'));
     const run = await nodeIn(dir, ['check.mjs', modelDir, FIXTURE_MODEL, FIXTURE_CALIB, IMAGE, QUESTION, dir]);
@@ -199,17 +206,33 @@ describe(`the newest app (tfjs ${NEWEST})`, () => {
     expect(run.code).toBe(0);
   });
 
-  it('bundles for the browser with a plain esbuild --bundle --platform=browser, without Node modules or Dawn', async () => {
-    await copyFile(join(APP_SRC, 'browser_entry.ts'), join(dir(), 'browser_entry.ts'));
-    const built = await esbuild.build({
-      entryPoints: [join(dir(), 'browser_entry.ts')], bundle: true, platform: 'browser', format: 'esm', target: 'es2022',
-      outfile: join(dir(), 'bundle/app.js'), metafile: true, logLevel: 'silent',
+  const bundles: Partial<Record<Bundler, Bundle>> = {};
+  it.each(BUNDLERS)('bundles for the browser with a plain %s build, without Node modules or Dawn', async (bundler) => {
+    const b = await bundle(bundler, dir());
+    bundles[bundler] = b;
+    expect(b.warnings).toEqual([]);
+    expect(b.modules.filter((m) => NODE_ONLY.test(m))).toEqual([]);
+    // Node modules left out of the build only where tfjs's own "browser" fields say so.
+    expect(b.standIns.length).toBeGreaterThan(0);
+    expect(b.standIns.filter((p) => !/node_modules\/(@tensorflow\/tfjs-(core|backend-wasm)|seedrandom)\//.test(`${p}/`))).toEqual([]);
+    // Ours, with the browser side of each package.json "imports" entry.
+    expect(b.modules).toEqual(expect.arrayContaining(['runtime/dist/index.js', 'runtime/dist/local_source_browser.js', 'ops/dist/index.js', 'ops/dist/backends/navigator_gpu_browser.js']
+      .map((f) => expect.stringContaining(`node_modules/@tfjs-mbq/${f}`))));
+  }, 300_000);
+
+  describe('in headless chromium', () => {
+    let browser: Browser;
+    beforeAll(async () => {
+      if (haveChromium) browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
     });
-    expect(built.errors).toEqual([]);
-    expect(built.warnings.map((w) => w.text)).toEqual([]);
-    const inputs = Object.keys(built.metafile.inputs);
-    expect(inputs.filter((p) => /node_modules\/webgpu\/|^node:|navigator_gpu_node/.test(p))).toEqual([]);
-    expect(inputs).toEqual(expect.arrayContaining([expect.stringMatching(/node_modules\/@tfjs-mbq\/runtime\/dist\/index\.js$/)]));
+    afterAll(async () => { await browser?.close(); });
+
+    (haveChromium ? it : it.skip).each(BUNDLERS)('the %s build answers on wasm as the repository does', async (bundler) => {
+      const b = bundles[bundler];
+      if (!b) throw new Error(`no ${bundler} build (its test above failed)`);
+      const got = await answerInBrowser(browser, dir(), b, { modelDir, image: IMAGE, question: QUESTION });
+      expect(got).toEqual({ backend: 'wasm', decoding: 'kv-cache', answer: reference.wasm.answer });
+    }, 120_000);
   });
 });
 

@@ -3,6 +3,8 @@
  * through @tfjs-mbq/format's sources: files stay inside the model's directory or origin, are
  * regular files (on disk) of bounded size, and HTTP reads end at a time-out or an AbortSignal.
  */
+// Node: node:fs through @tfjs-mbq/format/node; elsewhere: none (package.json "imports").
+import { localSource } from '#local-source';
 import { cachedSource, openModelCache, type ModelCacheOptions } from './model_cache.js';
 import { fetchSource, isRemoteLocation, joinLocation, MAX_JSON_BYTES, SourceReadError, type FetchSourceOptions, type FileSource } from '@tfjs-mbq/format';
 
@@ -35,7 +37,7 @@ export class ModelSource {
     private readonly options: SourceOptions = {},
   ) {}
 
-  /** The format's source for this location (the file-system one only in Node, loaded on demand). */
+  /** The format's source for this location (the file-system one only in Node). */
   source(): Promise<FileSource> {
     this.fileSource ??= (async () => {
       if (isRemoteLocation(this.location) || !isNode) {
@@ -43,10 +45,7 @@ export class ModelSource {
         return this.options.cache ? cachedSource(remote, await openModelCache(this.options.cache)) : remote;
       }
       const dir = /^file:\/\//i.test(this.location) ? decodeURIComponent(new URL(this.location).pathname) : this.location;
-      // A variable specifier keeps bundlers from pulling node:fs into browser builds.
-      const nodeEntry = '@tfjs-mbq/format/node';
-      const { fileSource } = (await import(/* @vite-ignore */ nodeEntry)) as typeof import('@tfjs-mbq/format/node');
-      return fileSource(dir);
+      return localSource(dir);
     })();
     return this.fileSource;
   }
