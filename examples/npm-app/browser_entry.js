@@ -12,8 +12,8 @@ try {
   setWasmPaths(new URL('wasm/', location.href).href);
   registerMbqOps();
   const report = await initBackend('wasm');
-  // An absolute URL: loadVlm does not resolve a path against the page.
-  const vlm = await loadVlm(new URL('/model/model.json', location.href).href, { backend: 'current' });
+  // A path, as tfjs users pass to tf.loadGraphModel: resolved against the page.
+  const vlm = await loadVlm('/model/model.json', { backend: 'current' });
   const image = await createImageBitmap(await (await fetch('scene.png')).blob());
   const answer = await vlm.answer(image, new URLSearchParams(location.search).get('question') ?? '');
   document.body.dataset.result = JSON.stringify({ backend: report.backend, decoding: vlm.decoding, answer });

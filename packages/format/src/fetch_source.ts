@@ -38,7 +38,21 @@ export function isRemoteLocation(location: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(location) && !/^file:\/\//i.test(location);
 }
 
-export function fetchSource(location: string, options: FetchSourceOptions = {}): FileSource {
+/**
+ * `location` as an absolute URL. A relative one (`/models/m`, `models/m/model.json`, as tfjs users
+ * pass to `tf.loadGraphModel` in a page) resolves against the page or worker script
+ * (`globalThis.location`), as fetch() itself resolves it; with nothing to resolve against it is
+ * refused in one line.
+ */
+export function absoluteLocation(location: string): string {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(location)) return location;
+  const page = (globalThis as { location?: { href?: unknown } }).location?.href;
+  if (typeof page !== 'string') throw new Error(`${location}: a relative model location needs a page to resolve against (there is no globalThis.location here); give a full URL`);
+  return new URL(location, page).href;
+}
+
+export function fetchSource(given: string, options: FetchSourceOptions = {}): FileSource {
+  const location = absoluteLocation(given);
   // Wrapped: a detached window.fetch throws 'Illegal invocation'.
   const fetchImpl: FetchLike | undefined = options.fetch ?? (typeof fetch === 'function' ? (url, init) => fetch(url, init) : undefined);
   const timeoutMs = options.timeoutMs ?? DEFAULT_FETCH_TIMEOUT_MS;

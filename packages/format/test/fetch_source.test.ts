@@ -145,3 +145,28 @@ describe('§4 bodies larger than declared, and bodies that never end', () => {
     expect(e.message).toBe('https://models.example/m/model.json: no complete response within 200 ms');
   });
 });
+
+describe('a relative location (a page\'s path, as tfjs users pass it)', () => {
+  const g = globalThis as { location?: { href: string } };
+  afterEach(() => { delete g.location; });
+
+  test('resolves against the page (globalThis.location) as fetch() does, and keeps to it', async () => {
+    const s = await serve(modelRoutes());
+    try {
+      g.location = { href: `${s.url}/app/index.html` };
+      for (const given of ['/m', '../m', '/m/']) {
+        const src = fetchSource(given);
+        expect(src.location).toBe(`${s.url}/m${given.endsWith('/') ? '/' : ''}`);
+        expect(JSON.parse(new TextDecoder().decode(await src.read('model.json', 1 << 20)))).toEqual(modelJson(['group1-shard1of1.bin']));
+      }
+      expect(fetchSource('m').location).toBe(`${s.url}/app/m`);
+      await expect(fetchSource('/m').read('../app/secret', 100)).rejects.toThrow(/outside|must stay under/);
+    } finally {
+      await s.close();
+    }
+  });
+
+  test('with no page to resolve against: one line, naming the location', () => {
+    expect(() => fetchSource('/models/m')).toThrow(/^\/models\/m: a relative model location needs a page to resolve against \(there is no globalThis\.location here\); give a full URL$/);
+  });
+});

@@ -4,7 +4,7 @@
  * of the network. Each file is cached whole, after the format's source has checked it (origin,
  * size limits); `listCachedModels` and `deleteCachedModel` manage what is kept.
  */
-import { joinLocation, type FileSource } from '@tfjs-mbq/format';
+import { absoluteLocation, joinLocation, type FileSource } from '@tfjs-mbq/format';
 import { splitModelLocation } from './sources.js';
 
 /** The parts of the Cache API's Cache that the runtime uses. */
@@ -142,7 +142,7 @@ export async function listCachedModels(options: ModelCacheOptions = {}): Promise
  */
 export async function deleteCachedModel(location: string, options: ModelCacheOptions = {}): Promise<number> {
   const cache = await openModelCache(options);
-  const base = baseUrl(new URL(location, (globalThis as { location?: { href: string } }).location?.href).href);
+  const base = baseUrl(absoluteLocation(location));
   const files = (await groupByModel(cache)).get(base) ?? [];
   let n = 0;
   for (const f of files) if (await cache.delete(f)) n++;
