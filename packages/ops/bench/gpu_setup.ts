@@ -114,3 +114,22 @@ export async function gpuMemoryUsedMiB(): Promise<number | null> {
     return null;
   }
 }
+
+/** One copy of a layer's low-bit weights on the GPU: packed codes, per-group scales and zero points. */
+export interface PackedWeightBuffers { packed: GPUBuffer; scales: GPUBuffer; zeros: GPUBuffer }
+
+/**
+ * `copies` independent random copies of a [N, K] `bits`-bit layer (groups of `group`), so a timed
+ * loop can rotate through more bytes than the GPU's caches hold; copy c is seeded from c.
+ */
+export function randomPackedWeights(device: GPUDevice, N: number, words: number, G: number, bits: number, copies: number): PackedWeightBuffers[] {
+  return Array.from({ length: copies }, (_, c) => {
+    const packed = storageBuffer(device, N * words * 4);
+    const scales = storageBuffer(device, N * G * 4);
+    const zeros = storageBuffer(device, N * G * 4);
+    fillRandom(device, packed, N * words, { kind: 'bits' }, 11 + c);
+    fillRandom(device, scales, N * G, { kind: 'uniform', lo: 0.001, hi: 0.01 }, 1000 + c);
+    fillRandom(device, zeros, N * G, { kind: 'integers', levels: 1 << bits }, 2000 + c);
+    return { packed, scales, zeros };
+  });
+}

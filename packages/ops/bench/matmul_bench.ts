@@ -15,7 +15,7 @@ import { defaultGemvConfig, planQuantizedMatMul, QmmPlan } from '../src/kernels/
 import { act8Words } from '../src/kernels/webgpu/quantized_matmul_wgsl.js';
 import { buildSteps, QmmStep, recordSteps } from './recorded_qmm.js';
 import { fp16Gemv, rawRead, record, Dispatchable } from './baseline_kernels.js';
-import { fillRandom, setupGpu, storageBuffer } from './gpu_setup.js';
+import { fillRandom, randomPackedWeights, setupGpu, storageBuffer } from './gpu_setup.js';
 import { timeRecorded, timeTfjs, Timing } from './gpu_timing.js';
 
 const SHAPES: Array<{ name: string; K: number; N: number; ortUs?: number }> = [
@@ -64,15 +64,7 @@ async function main(): Promise<void> {
     const G = K / GROUP;
     const w3Bytes = N * words * 4 + 2 * N * G * 4;
     const nW3 = copiesFor(w3Bytes);
-    const w3 = Array.from({ length: nW3 }, (_, c) => {
-      const packed = storageBuffer(device, N * words * 4);
-      const scales = storageBuffer(device, N * G * 4);
-      const zeros = storageBuffer(device, N * G * 4);
-      fillRandom(device, packed, N * words, { kind: 'bits' }, 11 + c);
-      fillRandom(device, scales, N * G, { kind: 'uniform', lo: 0.001, hi: 0.01 }, 1000 + c);
-      fillRandom(device, zeros, N * G, { kind: 'integers', levels: 1 << BITS }, 2000 + c);
-      return { packed, scales, zeros };
-    });
+    const w3 = randomPackedWeights(device, N, words, G, BITS, nW3);
     const maxM = Math.max(...MS);
     const x = storageBuffer(device, maxM * K * 4);
     fillRandom(device, x, maxM * K, { kind: 'uniform', lo: -1, hi: 1 }, 7);

@@ -28,7 +28,7 @@ import { wordsPerRow } from '../src/packing.js';
 import { quantizedMatMulWebGPU, setQuantizedMatMulWebGPUOptions } from '../src/kernels/webgpu/quantized_matmul.js';
 import { planQuantizedMatMul } from '../src/kernels/webgpu/quantized_matmul_plan.js';
 import { QuantizedMatMulProgram } from '../src/kernels/webgpu/quantized_matmul_programs.js';
-import { fillRandom, setupGpu, storageBuffer } from './gpu_setup.js';
+import { fillRandom, randomPackedWeights, setupGpu, storageBuffer } from './gpu_setup.js';
 import { timeRecorded } from './gpu_timing.js';
 import { legacyQuantizedMatMulWebGPU } from './legacy_qmm_kernel.js';
 import { buildSteps, recordSteps } from './recorded_qmm.js';
@@ -90,15 +90,7 @@ async function main(): Promise<void> {
     const G = K / GROUP;
     const bytes = N * words * 4 + 2 * N * G * 4;
     const copies = Number(process.env.BENCH_COPIES ?? Math.max(2, Math.min(48, Math.ceil((256 * 2 ** 20) / bytes))));
-    const bufs = Array.from({ length: copies }, (_, c) => {
-      const packed = storageBuffer(device, N * words * 4);
-      const scales = storageBuffer(device, N * G * 4);
-      const zeros = storageBuffer(device, N * G * 4);
-      fillRandom(device, packed, N * words, { kind: 'bits' }, 11 + c);
-      fillRandom(device, scales, N * G, { kind: 'uniform', lo: 0.001, hi: 0.01 }, 1000 + c);
-      fillRandom(device, zeros, N * G, { kind: 'integers', levels: 1 << BITS }, 2000 + c);
-      return { packed, scales, zeros };
-    });
+    const bufs = randomPackedWeights(device, N, words, G, BITS, copies);
     const w = bufs.map((b) => ({
       p: tf.tensor({ buffer: b.packed, zeroCopy: true }, [N, words], 'int32'),
       s: tf.tensor({ buffer: b.scales, zeroCopy: true }, [N, G], 'float32'),

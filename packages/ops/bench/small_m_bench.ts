@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { wordsPerRow } from '../src/packing.js';
 import { planQuantizedMatMul, QmmOptions, QmmPlan } from '../src/kernels/webgpu/quantized_matmul_plan.js';
 import { buildSteps, QmmStep, recordSteps } from './recorded_qmm.js';
-import { fillRandom, setupGpu, storageBuffer } from './gpu_setup.js';
+import { fillRandom, randomPackedWeights, setupGpu, storageBuffer } from './gpu_setup.js';
 import { timeRecorded } from './gpu_timing.js';
 
 const TINY = process.env.BENCH_TINY === '1';
@@ -45,15 +45,7 @@ async function main(): Promise<void> {
     const G = K / GROUP;
     const bytes = N * words * 4 + 2 * N * G * 4;
     const copies = Math.max(2, Math.min(48, Math.ceil(ROTATE_BYTES / bytes)));
-    const w = Array.from({ length: copies }, (_, c) => {
-      const packed = storageBuffer(device, N * words * 4);
-      const scales = storageBuffer(device, N * G * 4);
-      const zeros = storageBuffer(device, N * G * 4);
-      fillRandom(device, packed, N * words, { kind: 'bits' }, 11 + c);
-      fillRandom(device, scales, N * G, { kind: 'uniform', lo: 0.001, hi: 0.01 }, 1000 + c);
-      fillRandom(device, zeros, N * G, { kind: 'integers', levels: 1 << BITS }, 2000 + c);
-      return { packed, scales, zeros };
-    });
+    const w = randomPackedWeights(device, N, words, G, BITS, copies);
     const x = storageBuffer(device, 8 * K * 4);
     fillRandom(device, x, 8 * K, { kind: 'uniform', lo: -1, hi: 1 }, 7);
     const ys = Array.from({ length: 4 }, () => storageBuffer(device, 8 * N * 4));

@@ -16,7 +16,7 @@
  * A team of TS lanes owns R output rows; the TS partial sums are added in workgroup memory at the
  * end, one token at a time, in lane order (deterministic).
  */
-import type { QmmShape } from './quantized_matmul_wgsl.js';
+import { teamKernelStart, type QmmShape } from './quantized_matmul_wgsl.js';
 
 export interface SmallMConfig {
   /** Tokens (rows of x) per workgroup, 1..8. */
@@ -106,16 +106,7 @@ export function smallMShader(s: QmmShape, c: SmallMConfig): string {
   L.push(`// qmm smallm bits=${bits} K=${K} N=${N} g=${groupSize} MT=${MT} R=${R} TS=${TS} WG=${WG}`);
   L.push(`var<workgroup> xt: array<vec4<f32>, ${TS * XS}>;`);
   L.push(`var<workgroup> red: array<f32, ${WG * R * reductionTokens(c)}>;`);
-  // Exact u32 -> f32 for codes < 2^23 without a conversion instruction.
-  L.push('fn cvt(q: u32) -> f32 { return bitcast<f32>(q | 0x4b000000u) - 8388608.0; }');
-  L.push('fn main() {');
-  L.push('  let tid = localIndex;');
-  L.push('  let wid = workgroupId;');
-  L.push('  let M = u32(uniforms.m);');
-  L.push(`  let team = tid / ${u(TS)};`);
-  L.push(`  let lane = tid % ${u(TS)};`);
-  L.push(`  let row0 = wid.x * ${u(ROWS)} + team * ${u(R)};`);
-  L.push(`  let m0 = wid.y * ${u(MT)};`);
+  L.push(...teamKernelStart(ROWS, R, TS, MT));
   L.push(`  let xb = lane * ${u(XS)};`);
   for (let r = 0; r < R; r++) L.push(`  let n${r} = min(row0 + ${u(r)}, ${u(N - 1)});`);
   // This thread's share of the x tile: element e = (token, chunk of the tile, vec4 in the chunk).

@@ -97,6 +97,25 @@ fn dp4(a: u32, b: u32) -> i32 {
 const DOT4_NATIVE = `
 fn dp4(a: u32, b: u32) -> i32 { return dot4I8Packed(a, b); }`;
 
+/**
+ * The code-to-float helper and the start of main() shared by the kernels that give each team of
+ * TS threads R rows (gemv, smallm): the thread's team and lane, its first row, its first token.
+ */
+export function teamKernelStart(ROWS: number, R: number, TS: number, MT: number): string[] {
+  return [
+    // Exact u32 -> f32 for codes < 2^23 without a conversion instruction.
+    'fn cvt(q: u32) -> f32 { return bitcast<f32>(q | 0x4b000000u) - 8388608.0; }',
+    'fn main() {',
+    '  let tid = localIndex;',
+    '  let wid = workgroupId;',
+    '  let M = u32(uniforms.m);',
+    `  let team = tid / ${u(TS)};`,
+    `  let lane = tid % ${u(TS)};`,
+    `  let row0 = wid.x * ${u(ROWS)} + team * ${u(R)};`,
+    `  let m0 = wid.y * ${u(MT)};`,
+  ];
+}
+
 /** Fused dequant + GEMV / small-M matmul (float activations, or int8 with act8). */
 export function gemvShader(s: QmmShape, c: GemvConfig, act8: boolean, nativeDot4: boolean): string {
   const { bits, K, N, groupSize } = s;
@@ -117,16 +136,7 @@ export function gemvShader(s: QmmShape, c: GemvConfig, act8: boolean, nativeDot4
   L.push(`// qmm gemv bits=${bits} K=${K} N=${N} g=${groupSize} MT=${MT} R=${R} TS=${TS} WG=${WG} act8=${act8}`);
   L.push(`var<workgroup> red: array<f32, ${TS * STRIDE}>;`);
   if (act8) L.push(nativeDot4 ? DOT4_NATIVE : DOT4_EMULATION);
-  // Exact u32 -> f32 for codes < 2^23 without a conversion instruction.
-  L.push('fn cvt(q: u32) -> f32 { return bitcast<f32>(q | 0x4b000000u) - 8388608.0; }');
-  L.push('fn main() {');
-  L.push('  let tid = localIndex;');
-  L.push('  let wid = workgroupId;');
-  L.push('  let M = u32(uniforms.m);');
-  L.push(`  let team = tid / ${u(TS)};`);
-  L.push(`  let lane = tid % ${u(TS)};`);
-  L.push(`  let row0 = wid.x * ${u(ROWS)} + team * ${u(R)};`);
-  L.push(`  let m0 = wid.y * ${u(MT)};`);
+  L.push(...teamKernelStart(ROWS, R, TS, MT));
   for (let r = 0; r < R; r++) L.push(`  let n${r} = min(row0 + ${u(r)}, ${u(N - 1)});`);
   for (let m = 0; m < MT; m++) L.push(`  let xr${m} = min(m0 + ${u(m)}, M - 1u) * ${u(XV)};`);
   for (let m = 0; m < MT; m++) for (let r = 0; r < R; r++) L.push(`  var acc${m}_${r} = 0.0;`);
