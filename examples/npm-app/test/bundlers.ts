@@ -42,16 +42,20 @@ export interface Bundle {
 }
 
 const exec = promisify(execFile);
-/** Node in the app (a clean environment: no jest NODE_OPTIONS); throws with stderr on failure. */
+/**
+ * Node in the app (a clean environment: no jest NODE_OPTIONS; NO_COLOR, since with CI set the
+ * bundlers colour their output, which the warning checks read as text); throws with stderr on failure.
+ */
 async function node(dir: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
   try {
-    return await exec(process.execPath, args, { cwd: dir, env: { ...process.env, NODE_OPTIONS: '' }, maxBuffer: 64 << 20, timeout: 300_000 });
+    return await exec(process.execPath, args, { cwd: dir, env: { ...process.env, NODE_OPTIONS: '', NO_COLOR: '1' }, maxBuffer: 64 << 20, timeout: 300_000 });
   } catch (e) {
     const err = e as { message: string; stderr?: string; stdout?: string };
     throw new Error(`${args.slice(0, 2).join(' ')} in ${dir} failed: ${err.message}\n${err.stderr ?? ''}${err.stdout ?? ''}`);
   }
 }
 
+const ANSI_ESCAPE = /\u001b\[[0-9;]*m/g;
 /** Large-output advice, the only warnings a plain build of a model runtime may give. */
 const SIZE_ADVICE = /^(asset size limit|entrypoint size limit|webpack performance recommendations):/;
 const VITE_SIZE_ADVICE = /\[plugin builtin:vite-reporter\]\s*\n\(!\) Some chunks are larger than [^\n]*(\n- [^\n]*)*/;
@@ -89,7 +93,7 @@ const modules = [out].flat().flatMap((o) => o.output).flatMap((c) => c.moduleIds
 console.log(JSON.stringify({ modules, standIns }));`;
   const { stdout, stderr } = await node(dir, ['--input-type=module', '-e', script]);
   // Every other line Vite writes at logLevel 'warn' is a warning.
-  const warnings = stderr.replace(VITE_SIZE_ADVICE, '').split('\n').map((l) => l.trim()).filter(Boolean);
+  const warnings = stderr.replace(ANSI_ESCAPE, '').replace(VITE_SIZE_ADVICE, '').split('\n').map((l) => l.trim()).filter(Boolean);
   const { modules, standIns } = JSON.parse(stdout.trim().split('\n').pop()!) as { modules: string[]; standIns: string[] };
   return { outDir: join(dir, 'dist-vite'), modules, standIns, warnings };
 }
