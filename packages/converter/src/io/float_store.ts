@@ -1,18 +1,15 @@
 /**
  * Float arrays a conversion keeps for a while and reads back one at a time (issue 12 §4): a
  * sensitivity chunk's block boundaries, the float reference logits of a pass-by-pass run. In memory,
- * or, once `useScratchFile` is called, in a scratch file (made as lazy_weights' spill file is,
- * removed by dispose); float32 bytes round-trip exactly, so results do not depend on where they are.
+ * or, once `useScratchFile` is called, in a scratch file (io/scratch_file.ts, as lazy_weights'
+ * spill file; removed by dispose); float32 bytes round-trip exactly, so results do not depend on where they are.
  */
-import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import { ConversionError } from './errors.js';
-import { cleanupObserver, makeStagedDirSync } from './cleanup_observer.js';
+import { ScratchFile } from './scratch_file.js';
 
 export class FloatStore {
   private readonly inMemory: Float32Array[] = [];
-  private file: { dir: string; path: string; fd: number } | undefined;
+  private file: ScratchFile | undefined;
   /** Float offset of array i in the file, and its length. */
   private readonly placed: { at: number; length: number }[] = [];
 
@@ -28,9 +25,7 @@ export class FloatStore {
   useScratchFile(): void {
     if (this.file) return;
     if (this.placed.length > 0) throw new Error(`FloatStore (${this.what}): useScratchFile after a push`);
-    const dir = makeStagedDirSync(tmpdir(), 'tfjs-mbq-scratch-');
-    const p = path.join(dir, 'floats.bin');
-    this.file = { dir, path: p, fd: openSync(p, 'w+') };
+    this.file = new ScratchFile('tfjs-mbq-scratch-', 'floats.bin');
   }
 
   /** Appends an array (the store keeps it when in memory: the caller must not change it). */
@@ -38,9 +33,7 @@ export class FloatStore {
     const last = this.placed[this.placed.length - 1];
     const at = last ? last.at + last.length : 0;
     if (this.file) {
-      const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      let done = 0;
-      while (done < bytes.byteLength) done += writeSync(this.file.fd, bytes, done, bytes.byteLength - done, at * 4 + done);
+      this.file.write(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), at * 4);
     } else {
       this.inMemory.push(data);
     }
@@ -53,13 +46,8 @@ export class FloatStore {
     if (!this.file) return this.inMemory[i];
     const { at, length } = this.placed[i];
     const out = new Float32Array(length);
-    const bytes = new Uint8Array(out.buffer);
-    let done = 0;
-    while (done < bytes.byteLength) {
-      const n = readSync(this.file.fd, bytes, done, bytes.byteLength - done, at * 4 + done);
-      if (n === 0) throw new ConversionError('BACKEND', `the scratch file ${this.file.path} shrank while the conversion ran (${this.what} ${i} could not be read back)`, this.file.path);
-      done += n;
-    }
+    const file = this.file;
+    file.read(new Uint8Array(out.buffer), at * 4, () => new ConversionError('BACKEND', `the scratch file ${file.path} shrank while the conversion ran (${this.what} ${i} could not be read back)`, file.path));
     return out;
   }
 
@@ -72,10 +60,7 @@ export class FloatStore {
   dispose(): void {
     this.inMemory.length = 0;
     this.placed.length = 0;
-    if (!this.file) return;
-    closeSync(this.file.fd);
-    rmSync(this.file.dir, { recursive: true, force: true });
-    cleanupObserver()?.unstaged(this.file.dir);
+    this.file?.dispose();
     this.file = undefined;
   }
 }

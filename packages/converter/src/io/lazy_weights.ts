@@ -6,12 +6,10 @@
  * until `spill` moves them to a scratch file, from which `get` reads them back the same way.
  * Iteration follows a Map's order (manifest order, then names added later), reading as it goes.
  */
-import { closeSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { decodeWeightBytes, storedByteLength, type LocatedWeightGroup, type ModelJson, type WeightEntryJson } from '@tfjs-mbq/format';
 import { ConversionError } from './errors.js';
-import { cleanupObserver, makeStagedDirSync } from './cleanup_observer.js';
+import { ScratchFile } from './scratch_file.js';
 import type { WeightDtype } from '@tfjs-mbq/format';
 import type { WeightArray, WeightMap } from './weights.js';
 
@@ -63,8 +61,7 @@ export class LazyWeightMap extends Map<string, WeightArray> {
   /** Every name, in a Map's iteration order; values live either in memory (super) or on disk (stored). */
   private readonly order = new Map<string, null>();
   private readonly stored = new Map<string, StoredRef>();
-  private spillDir: string | undefined;
-  private spillFile: { path: string; fd: number; bytes: number } | undefined;
+  private spillFile: ScratchFile | undefined;
   private resident = 0;
   private peak = 0;
   private reads = 0;
@@ -190,19 +187,13 @@ export class LazyWeightMap extends Map<string, WeightArray> {
     for (const name of names) {
       const v = super.get(name);
       if (!v) continue;
-      if (!this.spillFile) {
-        this.spillDir = makeStagedDirSync(tmpdir(), 'tfjs-mbq-weights-');
-        const p = path.join(this.spillDir, 'folded.bin');
-        this.spillFile = { path: p, fd: openSync(p, 'w+'), bytes: 0 };
-      }
+      this.spillFile ??= new ScratchFile('tfjs-mbq-weights-', 'folded.bin');
       const f = this.spillFile;
       const bytes = new Uint8Array(v.data.buffer, v.data.byteOffset, v.data.byteLength);
-      let done = 0;
-      while (done < bytes.byteLength) done += writeSync(f.fd, bytes, done, bytes.byteLength - done, f.bytes + done);
+      const at = f.write(bytes);
       const entry: WeightEntryJson = { name, shape: [...v.shape], dtype: v.dtype };
       // The file grows; a reference reads it through a view whose size covers its own range.
-      this.stored.set(name, { entry, files: [{ path: f.path, bytes: f.bytes + bytes.byteLength, where: f.path }], offset: f.bytes, bytes: bytes.byteLength, where: `${f.path} (folded weights)` });
-      f.bytes += bytes.byteLength;
+      this.stored.set(name, { entry, files: [{ path: f.path, bytes: at + bytes.byteLength, where: f.path }], offset: at, bytes: bytes.byteLength, where: `${f.path} (folded weights)` });
       super.delete(name);
       this.resident -= v.data.byteLength;
     }
@@ -210,13 +201,8 @@ export class LazyWeightMap extends Map<string, WeightArray> {
 
   /** Removes the scratch file (weights spilled there can no longer be read). */
   dispose(): void {
-    if (this.spillFile) closeSync(this.spillFile.fd);
-    if (this.spillDir) {
-      rmSync(this.spillDir, { recursive: true, force: true });
-      cleanupObserver()?.unstaged(this.spillDir);
-    }
+    this.spillFile?.dispose();
     this.spillFile = undefined;
-    this.spillDir = undefined;
   }
 }
 
