@@ -291,5 +291,36 @@ export function decodeWeightBytes(w: WeightEntryJson, bytes: Uint8Array, where: 
 
 /** Index of the first NaN or Inf of a float weight, or -1 (non-float weights: -1). */
 export function firstNonFinite(w: WeightArray): number {
-  return w.data instanceof Float32Array ? w.data.findIndex((v) => !Number.isFinite(v)) : -1;
+  const d = w.data;
+  if (!(d instanceof Float32Array)) return -1;
+  for (let i = 0; i < d.length; i++) if (!Number.isFinite(d[i])) return i;
+  return -1;
+}
+
+/**
+ * The first NaN or Inf of a manifest entry's stored bytes (as decodeWeightBytes would decode them),
+ * found on the bits without decoding: an all-ones exponent. A float16-stored 7B model is checked
+ * this way in seconds, where widening every weight first took minutes (issue 12 §4).
+ */
+export function firstNonFiniteStored(w: WeightEntryJson, bytes: Uint8Array): { index: number; nan: boolean } | null {
+  const half = w.quantization?.dtype === 'float16' && w.dtype === 'float32';
+  if (!half && (w.quantization !== undefined || w.dtype !== 'float32')) return null;
+  const width = half ? 2 : 4;
+  const n = Math.floor(bytes.byteLength / width);
+  const aligned = bytes.byteOffset % width === 0;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (half) {
+    const h = aligned ? new Uint16Array(bytes.buffer, bytes.byteOffset, n) : undefined;
+    for (let i = 0; i < n; i++) {
+      const v = h ? h[i]! : view.getUint16(i * 2, true);
+      if ((v & 0x7c00) === 0x7c00) return { index: i, nan: (v & 0x3ff) !== 0 };
+    }
+  } else {
+    const u = aligned ? new Uint32Array(bytes.buffer, bytes.byteOffset, n) : undefined;
+    for (let i = 0; i < n; i++) {
+      const v = u ? u[i]! : view.getUint32(i * 4, true);
+      if ((v & 0x7f800000) === 0x7f800000) return { index: i, nan: (v & 0x7fffff) !== 0 };
+    }
+  }
+  return null;
 }

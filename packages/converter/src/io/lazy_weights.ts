@@ -7,7 +7,7 @@
  * Iteration follows a Map's order (manifest order, then names added later), reading as it goes.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import { decodeWeightBytes, storedByteLength, type LocatedWeightGroup, type ModelJson, type WeightEntryJson } from '@tfjs-mbq/format';
+import { decodeWeightBytes, firstNonFinite, firstNonFiniteStored, storedByteLength, type LocatedWeightGroup, type ModelJson, type WeightEntryJson } from '@tfjs-mbq/format';
 import { ConversionError } from './errors.js';
 import { ScratchFile } from './scratch_file.js';
 import type { WeightDtype } from '@tfjs-mbq/format';
@@ -120,6 +120,22 @@ export class LazyWeightMap extends Map<string, WeightArray> {
       if (e instanceof ConversionError) throw e;
       throw new ConversionError('WEIGHTS_DTYPE', (e as Error).message, s.where);
     }
+  }
+
+  /**
+   * The first NaN or Inf of a weight, read from its stored bits without widening it (a weight in
+   * memory is scanned as it is); null when it has none or is not a float.
+   */
+  firstNonFinite(name: string): { index: number; nan: boolean } | null {
+    const r = super.get(name);
+    if (r) {
+      const index = firstNonFinite(r);
+      return index < 0 ? null : { index, nan: Number.isNaN(r.data[index]) };
+    }
+    const s = this.stored.get(name);
+    if (!s) return null;
+    this.reads++;
+    return firstNonFiniteStored(s.entry, readRange(s.files, s.offset, s.bytes, name));
   }
 
   override set(name: string, value: WeightArray): this {

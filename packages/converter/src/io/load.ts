@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import {
-  checkMbqAgainstModel, firstNonFinite, FormatError, HF_SIDECAR_FILES, locateWeightGroups, parseMbqJson, readHfModelFiles, readModelJson,
+  checkMbqAgainstModel, FormatError, HF_SIDECAR_FILES, locateWeightGroups, parseMbqJson, readHfModelFiles, readModelJson,
   readOptionalJsonFile, readJsonFile, relabelledSource, type FileSource, type FormatErrorCode, type HfTextFiles, type JsonFile, type MbqJson, type ModelJson,
 } from '@tfjs-mbq/format';
 import { fileSource } from '@tfjs-mbq/format/node';
@@ -76,11 +76,10 @@ function checkConvertible(modelJson: ModelJson, file: string): void {
 function checkFinite(modelJson: ModelJson, shards: string[][], weights: LazyWeightMap, where: string): void {
   modelJson.weightsManifest.forEach((group, gi) => {
     for (const w of group.weights) {
-      const arr = weights.get(w.name)!;
-      const i = firstNonFinite(arr);
-      if (i >= 0) {
+      const bad = weights.firstNonFinite(w.name);
+      if (bad) {
         const files = shards[gi]!;
-        throw new FormatError('WEIGHTS_NONFINITE', `${files.join(', ')}: weight "${w.name}" holds ${Number.isNaN(arr.data[i]) ? 'NaN' : 'Inf'} at flat index ${i} (listed in ${where})`, files[0]);
+        throw new FormatError('WEIGHTS_NONFINITE', `${files.join(', ')}: weight "${w.name}" holds ${bad.nan ? 'NaN' : 'Inf'} at flat index ${bad.index} (listed in ${where})`, files[0]);
       }
     }
   });
