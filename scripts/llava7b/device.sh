@@ -17,21 +17,26 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv > "$OUT/gpu
 nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 500 > "$OUT/gpu_mem_mib.csv" &
 SMI=$!
 t=$SECONDS
-if [ ! -f "$WORK/hf/config.json" ]; then
+# The checkpoint is needed only until it is imported; it is removed then (disk: 64 GiB holds the
+# float32 import, 26.3 GiB, the conversion's spill of folded weights, ~24 GiB, and its scratch files).
+if [ ! -f "$WORK/model/model.json" ] && [ ! -f "$WORK/hf/config.json" ]; then
   PYTHONUNBUFFERED=1 python3 scripts/llava7b/make_checkpoint.py "$WORK/hf" 2>&1 | tee "$OUT/make_checkpoint.log"
   echo "checkpoint: $((SECONDS - t)) s" | tee -a "$OUT/stages.txt"; t=$SECONDS
 fi
-du -sh "$WORK/hf" | tee -a "$OUT/stages.txt"
 if [ ! -f "$WORK/model/model.json" ]; then
+  du -sh "$WORK/hf" | tee -a "$OUT/stages.txt"
   node --expose-gc .device/run.mjs import "$WORK/hf" "$WORK/model" "$DTYPE" "$OUT/import.jsonl" | tail -2
   echo "import: $((SECONDS - t)) s" | tee -a "$OUT/stages.txt"; t=$SECONDS
+  [ -f "$WORK/model/model.json" ] && rm -rf "$WORK/hf"
 fi
+df -h /tmp | tail -1 | sed 's/^/disk: /' | tee -a "$OUT/stages.txt"
 du -sh "$WORK/model" | tee -a "$OUT/stages.txt"
 rm -rf "$WORK/out"
 STOP=$((LIMIT - SECONDS - 45))
 echo "convert: stops itself after $STOP s" | tee -a "$OUT/stages.txt"
 node .device/run.mjs convert "$WORK/model" fixtures/shapes-vqa/calib "$WORK/out" "$WORK/work" "$SAMPLES" 128 "$STOP" "$OUT/convert.jsonl" 2>"$OUT/convert.stderr" | tail -3; grep -v '^Warning' "$OUT/convert.stderr" | head -8
 echo "convert: $((SECONDS - t)) s" | tee -a "$OUT/stages.txt"
+df -h /tmp | tail -1 | sed 's/^/disk: /' | tee -a "$OUT/stages.txt"
 kill $SMI
 sort -n "$OUT/gpu_mem_mib.csv" | tail -1 | sed 's/^/peak GPU memory used (MiB, nvidia-smi): /' | tee -a "$OUT/stages.txt"
 tar czf "$OUT/work.tgz" -C "$WORK" work 2>/dev/null  # at most 8 files come back
