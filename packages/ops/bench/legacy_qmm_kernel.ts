@@ -9,7 +9,7 @@
 import { env, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { checkQuantizedMatMul, MbqQuantizedMatMulAttrs } from '../src/kernels/quantized_matmul_common.js';
-import { planQuantizedMatMul } from '../src/kernels/webgpu/quantized_matmul_plan.js';
+import { needsActQuant, planQuantizedMatMul } from '../src/kernels/webgpu/quantized_matmul_plan.js';
 import { act8Words } from '../src/kernels/webgpu/quantized_matmul_wgsl.js';
 import { buildSteps, recordSteps } from './recorded_qmm.js';
 
@@ -33,7 +33,7 @@ export const legacyQuantizedMatMulWebGPU: KernelFunc = ({ inputs, backend, attrs
   const out = b.makeTensorInfo([...x.shape.slice(0, -1), dims.N], 'float32');
   if (dims.M === 0 || dims.N === 0) return out;
   const plan = planQuantizedMatMul(dims, a, {}, b.device);
-  const temps: TensorInfo[] = plan.act8 ? [b.makeTensorInfo([dims.M * act8Words(dims.K) + dims.M], 'int32')] : [];
+  const temps: TensorInfo[] = needsActQuant(plan) ? [b.makeTensorInfo([dims.M * act8Words(dims.K) + dims.M], 'int32')] : [];
   const steps = buildSteps(b.device, plan, {
     x: gpuBuffer(b, x), packed: gpuBuffer(b, packed), scales: gpuBuffer(b, scales), zeros: gpuBuffer(b, zeros),
     y: gpuBuffer(b, out), xq: temps[0] && gpuBuffer(b, temps[0]),

@@ -7,7 +7,7 @@
  * it is the only uniform the programs read.
  */
 import { directShader, type WgslType } from '../src/kernels/webgpu/direct_dispatch.js';
-import type { QmmPlan } from '../src/kernels/webgpu/quantized_matmul_plan.js';
+import { needsActQuant, type QmmPlan } from '../src/kernels/webgpu/quantized_matmul_plan.js';
 import { ActQuantProgram, QuantizedMatMulProgram, WebGPUProgram } from '../src/kernels/webgpu/quantized_matmul_programs.js';
 
 export interface QmmBindings {
@@ -85,7 +85,7 @@ export function buildSteps(device: GPUDevice, plan: QmmPlan, b: QmmBindings): Qm
     const entries = [out, ...ins, uniforms].map((buffer, i) => ({ binding: i, resource: { buffer } }));
     steps.push({ pipeline, bindGroup: device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }), dispatch: program.dispatch });
   };
-  if (plan.act8) {
+  if (needsActQuant(plan)) {
     if (!b.xq) throw new Error('buildSteps: act8 needs the xq temporary');
     const aq = new ActQuantProgram(plan);
     step(aq, standaloneShader(aq, ['f32'], 'i32'), b.xq, [b.x]);

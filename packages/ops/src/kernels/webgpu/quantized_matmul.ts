@@ -10,7 +10,7 @@ import { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import type { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { checkQuantizedMatMul, MbqQuantizedMatMul, MbqQuantizedMatMulAttrs } from '../quantized_matmul_common.js';
 import { runProgram } from './direct_dispatch.js';
-import { planQuantizedMatMul, QmmOptions, QmmPlan } from './quantized_matmul_plan.js';
+import { needsActQuant, planQuantizedMatMul, QmmOptions, QmmPlan } from './quantized_matmul_plan.js';
 import { ActQuantProgram, mUniform, QuantizedMatMulProgram } from './quantized_matmul_programs.js';
 import { withShape } from './program.js';
 
@@ -44,7 +44,7 @@ function prepare(b: WebGPUBackend, dims: ReturnType<typeof checkQuantizedMatMul>
   let p = byKey.get(key);
   if (!p) {
     const plan = planQuantizedMatMul(dims, a, options, b.device);
-    p = { plan, program: new QuantizedMatMulProgram(plan), actQuant: plan.act8 ? new ActQuantProgram(plan) : null };
+    p = { plan, program: new QuantizedMatMulProgram(plan), actQuant: needsActQuant(plan) ? new ActQuantProgram(plan) : null };
     byKey.set(key, p);
   }
   return p;

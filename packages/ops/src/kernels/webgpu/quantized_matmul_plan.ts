@@ -1,14 +1,15 @@
 /// <reference types="@webgpu/types" />
 /**
- * Plans MbqQuantizedMatMul on WebGPU: picks the variant (gemv, smallm, gemm, generic; act8
- * pre-pass) and its tiling from the shapes and attributes. quantized_matmul_programs.ts turns a plan into
+ * Plans MbqQuantizedMatMul on WebGPU: picks the variant (gemv, smallm, gemm, generic; W4A8:
+ * onepass, or the act8 pre-pass then gemv or generic) and its tiling from the shapes and attributes. quantized_matmul_programs.ts turns a plan into
  * tfjs-webgpu programs.
  */
 import type { MbqQuantizedMatMulAttrs, QmmDims } from '../quantized_matmul_common.js';
 import { GemvConfig, gemmSupported, gemvSupported, QmmShape } from './quantized_matmul_wgsl.js';
 import { SmallMConfig, smallMConfigProblem, smallMSupported } from './quantized_matmul_smallm_wgsl.js';
+import type { OnePassConfig } from './quantized_matmul_onepass_wgsl.js';
 
-export type QmmVariant = 'gemv' | 'smallm' | 'gemm' | 'generic';
+export type QmmVariant = 'gemv' | 'smallm' | 'gemm' | 'generic' | 'onepass';
 
 /** Knobs for tests and benchmarks; the defaults are what the kernel uses. */
 export interface QmmOptions {
@@ -32,6 +33,8 @@ export interface QmmOptions {
   smallmR?: number;
   smallmTS?: number;
   smallmWG?: number;
+  /** Largest M that takes the one-pass W4A8 variant by default (0: never, the two-dispatch path). */
+  onePassMaxM?: number;
   /** Tests only: fill the output with NaN before the kernel runs, so an unwritten element shows. */
   poisonOutput?: boolean;
   /**
@@ -49,6 +52,12 @@ export interface QmmPlan {
   M: number;
   gemv?: GemvConfig;
   smallm?: SmallMConfig;
+  onepass?: OnePassConfig;
+}
+
+/** Whether the plan runs the W4A8 activation pre-pass (ActQuantProgram) before its matmul. */
+export function needsActQuant(plan: QmmPlan): boolean {
+  return plan.act8 && plan.variant !== 'onepass';
 }
 
 function nextPow2(v: number): number {
@@ -91,6 +100,19 @@ export function defaultGemvConfig(shape: QmmShape, MT: number, opts: QmmOptions 
   return { MT, R, TS: Math.min(TS, WG), WG };
 }
 
+/**
+ * Largest M that takes the one-pass W4A8 variant by default (one dispatch). Beyond it the
+ * pre-pass and the integer gemv stay: every workgroup of the one-pass kernel reads its tokens'
+ * float rows of x twice (absmax, then the codes) and quantizes them again, so its x traffic is
+ * about (N / 64)·M·K·8 bytes against the weights' N·K/2: equal at M = 8 (from cache, but growing
+ * with M), while the pre-pass reads x once and the matmul reads 1-byte codes; past a few tokens
+ * one more dispatch costs less than that.
+ */
+export const ONEPASS_MAX_M = 8;
+
+/** Threads (= output rows) per workgroup of the one-pass variant; not yet tuned on a GPU. */
+const ONEPASS_WG = 64;
+
 /** Largest M that takes the small-M variant by default; its tile holds up to 8 tokens. */
 export const SMALLM_MAX_M = 8;
 
@@ -121,6 +143,9 @@ export function planQuantizedMatMul(dims: QmmDims, attrs: MbqQuantizedMatMulAttr
     if (variant === 'gemv' && !gemvSupported(shape)) variant = 'generic';
     if (variant === 'gemm' && (act8 || !gemmSupported(shape))) variant = 'generic';
     if (variant === 'smallm' && (act8 || !smallMSupported(shape))) variant = 'generic';
+    if (variant === 'onepass' && !act8) variant = 'generic';
+  } else if (act8 && dims.M <= (opts.onePassMaxM ?? ONEPASS_MAX_M)) {
+    variant = 'onepass';
   } else if (!act8 && dims.M >= 2 && dims.M <= (opts.smallmMaxM ?? SMALLM_MAX_M) && smallMSupported(shape)) {
     variant = 'smallm';
   } else if (!act8 && dims.M >= gemmMinM && gemmSupported(shape)) {
@@ -136,5 +161,6 @@ export function planQuantizedMatMul(dims: QmmDims, attrs: MbqQuantizedMatMulAttr
   // MT=8 R=4 kernel in reasonable time. opts.gemvMT overrides (tests, benchmark).
   if (variant === 'gemv') plan.gemv = defaultGemvConfig(shape, Math.min(dims.M, opts.gemvMT ?? 4), opts);
   if (variant === 'smallm') plan.smallm = defaultSmallMConfig(shape, dims.M, opts);
+  if (variant === 'onepass') plan.onepass = { MT: Math.min(dims.M, 8), WG: ONEPASS_WG };
   return plan;
 }

@@ -6,9 +6,10 @@
  * so getUserCode, tens of KB of unrolled WGSL, runs on the first call of a layer shape only.
  */
 import { i32u, type ProgramUniform } from './program.js';
-import type { QmmPlan } from './quantized_matmul_plan.js';
+import { needsActQuant, type QmmPlan } from './quantized_matmul_plan.js';
 import { act8Words, actQuantShader, gemmShader, genericShader, gemvShader } from './quantized_matmul_wgsl.js';
 import { smallMShader } from './quantized_matmul_smallm_wgsl.js';
+import { onePassShader } from './quantized_matmul_onepass_wgsl.js';
 
 import type { WebGPUProgram } from './direct_dispatch.js';
 
@@ -31,8 +32,9 @@ function checkDispatch(dispatch: [number, number, number], M: number, N: number)
 }
 
 /**
- * y [M, N] from x [M, K] (act8: the act-quant output) and the packed weights. Inputs: x,
- * packed, scales, zeros (act8: and the act-quant output again as `xs`, its scale tail).
+ * y [M, N] from x [M, K] (after the act8 pre-pass: its output) and the packed weights. Inputs:
+ * x, packed, scales, zeros (after the pre-pass: and its output again as `xs`, its scale tail;
+ * the one-pass W4A8 variant reads float x and quantizes it itself).
  */
 export class QuantizedMatMulProgram implements WebGPUProgram {
   variableNames: string[];
@@ -47,13 +49,13 @@ export class QuantizedMatMulProgram implements WebGPUProgram {
   private readonly plan: QmmPlan;
 
   constructor(plan: QmmPlan) {
-    const { variant, act8, nativeDot4, M, gemv, smallm } = plan;
+    const { variant, act8, nativeDot4, M, gemv, smallm, onepass } = plan;
     const { bits, K, N, groupSize } = plan.shape;
     this.plan = plan;
     this.outputShape = [M, N];
-    this.variableNames = act8 ? ['x', 'packed', 'scales', 'zeros', 'xs'] : ['x', 'packed', 'scales', 'zeros'];
+    this.variableNames = needsActQuant(plan) ? ['x', 'packed', 'scales', 'zeros', 'xs'] : ['x', 'packed', 'scales', 'zeros'];
     const t = gemv ?? smallm;
-    const tiling = t ? `_mt${t.MT}_r${t.R}_ts${t.TS}_wg${t.WG}` : '';
+    const tiling = t ? `_mt${t.MT}_r${t.R}_ts${t.TS}_wg${t.WG}` : onepass ? `_mt${onepass.MT}_wg${onepass.WG}` : '';
     this.shaderKey = `mbq_qmm_${variant}_b${bits}_k${K}_n${N}_g${groupSize}${act8 ? `_a8${nativeDot4 ? 'dot4' : ''}` : ''}${tiling}`;
     let dispatch: [number, number, number];
     if (variant === 'gemv') {
@@ -66,6 +68,11 @@ export class QuantizedMatMulProgram implements WebGPUProgram {
       this.variableComponents = [4, 1, 1, 1];
       this.workgroupSize = [c.WG, 1, 1];
       dispatch = [Math.ceil(N / ((c.WG / c.TS) * c.R)), Math.ceil(M / c.MT), 1];
+    } else if (variant === 'onepass') {
+      const c = onepass!;
+      this.variableComponents = [1, 1, 1, 1];
+      this.workgroupSize = [c.WG, 1, 1];
+      dispatch = [Math.ceil(N / c.WG), Math.ceil(M / c.MT), 1];
     } else if (variant === 'gemm') {
       this.variableComponents = [4, 1, 1, 1];
       this.workgroupSize = [256, 1, 1];
@@ -85,6 +92,7 @@ export class QuantizedMatMulProgram implements WebGPUProgram {
     if (p.variant === 'gemv') return gemvShader(p.shape, p.gemv!, p.act8, p.nativeDot4);
     if (p.variant === 'smallm') return smallMShader(p.shape, p.smallm!);
     if (p.variant === 'gemm') return gemmShader(p.shape);
+    if (p.variant === 'onepass') return onePassShader(p.shape, p.onepass!);
     return genericShader(p.shape, p.act8, p.nativeDot4);
   }
 }

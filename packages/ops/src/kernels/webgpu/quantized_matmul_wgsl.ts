@@ -21,6 +21,8 @@
  *            K step 32: x tile and the dequantized weight tile go through shared memory,
  *            each thread computes 4×4 outputs.
  * - generic: any shape; one workgroup of 64 threads per output element.
+ * - onepass: W4A8 with M <= 8 by default (quantized_matmul_onepass_wgsl.ts): one dispatch, each
+ *            workgroup quantizes its tokens itself. Otherwise:
  * - act8 (W4A8): a pre-pass quantizes x per token to int8 (packed 4 per u32 in the order the
  *            4-bit weight nibbles come out of a word), then gemv/generic variants with
  *            integer dot products: dot4I8Packed where the adapter has the WGSL language
@@ -360,6 +362,15 @@ fn main() {
 }
 
 /**
+ * Per-token int8 activation quantization (docs/algorithm.md §5; quantizeActivationsInt8 on the
+ * cpu), the one home of its WGSL: the pre-pass (actQuantShader) and the one-pass variant
+ * (quantized_matmul_onepass_wgsl.ts) both call these, so they quantize identically on a device.
+ */
+export const ACT8_QUANT_WGSL = `
+fn act8Scale(absmax: f32) -> f32 { return max(absmax, 1e-5) / 127.0; }
+fn act8Code(v: f32, s: f32) -> i32 { return i32(clamp(round(v / s), -128.0, 127.0)); }`;
+
+/**
  * W4A8 pre-pass: one workgroup per token. scale = max(absmax, 1e-5) / 127,
  * q = clamp(round(x / scale), -128, 127), packed per octet of 8 inputs as two words:
  * (x0, x2, x4, x6) and (x1, x3, x5, x7), byte 0 first, the order in which a 4-bit weight word
@@ -369,6 +380,7 @@ fn main() {
 export function actQuantShader(K: number): string {
   const W8 = act8Words(K);
   return `// qmm act-quant K=${K}
+${ACT8_QUANT_WGSL}
 var<workgroup> red: array<f32, 256>;
 fn main(index: i32) {
   let tid = localIndex;
@@ -384,14 +396,14 @@ fn main(index: i32) {
     if (tid < h) { red[tid] = max(red[tid], red[tid + h]); }
     workgroupBarrier();
   }
-  let s = max(red[0], 1e-5) / 127.0;
+  let s = act8Scale(red[0]);
   if (tid == 0u) { result[M * ${u(W8)} + m] = bitcast<i32>(s); }
   for (var t = tid; t < ${u(W8)}; t += 256u) {
     var word = 0u;
     for (var j = 0u; j < 4u; j++) {
       let k = (t / 2u) * 8u + (t % 2u) + 2u * j;
       var q = 0i;
-      if (k < ${u(K)}) { q = i32(clamp(round(x[base + k] / s), -128.0, 127.0)); }
+      if (k < ${u(K)}) { q = act8Code(x[base + k], s); }
       word = word | ((bitcast<u32>(q) & 0xffu) << (8u * j));
     }
     result[m * ${u(W8)} + t] = bitcast<i32>(word);
