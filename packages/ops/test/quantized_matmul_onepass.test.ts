@@ -68,6 +68,17 @@ describe(`quantizedMatMul W4A8 one-pass on webgpu (seed ${seed})`, () => {
       }
     });
 
+  it('forced beyond M = 8 takes token chunks of 8 along y (M = 11: 8 + 3), still one dispatch', async () => {
+    const [N, K, g] = [67, 100, 20];
+    const w = randomLinear(rand, N, K, 4, g);
+    const x = randomX(rand, 11, K);
+    const opts: QmmOptions = { variant: 'onepass' };
+    expect(planQuantizedMatMul({ M: 11, N, K, groups: K / g, words: 13 }, { bits: 4, groupSize: g, inFeatures: K, actBits: 8 }, opts).onepass).toEqual({ MT: 8, WG: 64 });
+    const { y, dispatches } = await runCounted(x, 11, w, opts);
+    expect(dispatches).toBe(1);
+    expect(y).toEqual(cpuReference(x, 11, w, 8));
+  });
+
   it('agrees with the two-dispatch path, whose pre-pass gives the cpu reference\'s codes and scales bit for bit', async () => {
     const [M, N, K, g] = [5, 67, 384, 128];
     const w = randomLinear(rand, N, K, 4, g);
