@@ -39,7 +39,8 @@ export const MBQ_ATTENTION_OP = 'MbqAttention';
  */
 export const MBQ_ROPE_APPEND_KV_OP = 'MbqRopeAppendKv';
 
-export const FUSED_OPS: readonly string[] = [MBQ_RMS_NORM_OP, MBQ_ADD_RMS_NORM_OP, MBQ_SILU_GATE_OP, MBQ_ROPE_OP, MBQ_ATTENTION_OP, MBQ_ROPE_APPEND_KV_OP];
+/** Every fused op, in the order reports list them (a block's: norms, RoPE, attention, MLP). */
+export const FUSED_OPS: readonly string[] = [MBQ_RMS_NORM_OP, MBQ_ADD_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_ROPE_APPEND_KV_OP, MBQ_ATTENTION_OP, MBQ_SILU_GATE_OP];
 
 export interface RmsNormAttrs { eps: number }
 export interface RopeAttrs { headDim: number; heads: number }
