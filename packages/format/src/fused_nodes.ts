@@ -81,7 +81,7 @@ function attentionAttrsProblem(a: AttentionAttrs): string | undefined {
 }
 
 /** Why MbqRopeAppendKv attrs are invalid (head_dim even), or undefined. */
-export function ropeAppendKvAttrsProblem(a: RopeAppendKvAttrs): string | undefined {
+function ropeAppendKvAttrsProblem(a: RopeAppendKvAttrs): string | undefined {
   try {
     positiveInt(MBQ_ROPE_APPEND_KV_OP, 'heads', a.heads);
     positiveInt(MBQ_ROPE_APPEND_KV_OP, 'kvHeads', a.kvHeads);
