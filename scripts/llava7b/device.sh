@@ -33,8 +33,9 @@ df -h /tmp | tail -1 | sed 's/^/disk: /' | tee -a "$OUT/stages.txt"
 du -sh "$WORK/model" | tee -a "$OUT/stages.txt"
 rm -rf "$WORK/out"
 STOP=$((LIMIT - SECONDS - 45))
-echo "convert: stops itself after $STOP s" | tee -a "$OUT/stages.txt"
-node .device/run.mjs convert "$WORK/model" fixtures/shapes-vqa/calib "$WORK/out" "$WORK/work" "$SAMPLES" 128 "$STOP" "$OUT/convert.jsonl" 2>"$OUT/convert.stderr" | tail -3; grep -v '^Warning' "$OUT/convert.stderr" | head -8
+echo "convert: stops itself when it cannot end within $STOP s" | tee -a "$OUT/stages.txt"
+# TAIL: the stages after the search at 7B (fold check + quantize 130 s on 2026-12-02, then evaluate and emit).
+node .device/run.mjs convert "$WORK/model" fixtures/shapes-vqa/calib "$WORK/out" "$WORK/work" "$SAMPLES" 128 "$STOP" "${TAIL:-260}" "$OUT/convert.jsonl" 2>"$OUT/convert.stderr" | tail -3; grep -v '^Warning' "$OUT/convert.stderr" | head -8
 echo "convert: $((SECONDS - t)) s" | tee -a "$OUT/stages.txt"
 df -h /tmp | tail -1 | sed 's/^/disk: /' | tee -a "$OUT/stages.txt"
 kill $SMI

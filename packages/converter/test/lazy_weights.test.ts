@@ -205,3 +205,38 @@ test('spill: weights move to a scratch file, read back byte for byte; dispose re
   m.dispose();
   expect(spillDirs().filter((d) => before.has(d)).length).toBe(before.size - 1);
 });
+
+describe('the NaN/Inf check on open reads weights larger than its scan chunk (16 MiB) in pieces', () => {
+  // A float32 weight of 20 MB across two shards and a float16-stored one of 18 MB: the bad value
+  // sits past the first chunk, at a fresh random index, and must be reported at its flat index.
+  const cases = [
+    { label: 'float32, NaN', n: 5_000_000, half: false, nan: true },
+    { label: 'float16-stored, Inf', n: 9_000_000, half: true, nan: false },
+    { label: 'float16-stored, NaN at the last element', n: 9_000_000, half: true, nan: true, last: true },
+  ];
+  for (const c of cases) {
+    it(c.label, async () => {
+      const dir = tmp('mbq-scan-');
+      const width = c.half ? 2 : 4;
+      const bytes = new Uint8Array(c.n * width);
+      const view = new DataView(bytes.buffer);
+      for (let i = 0; i < c.n; i += 997) {
+        if (c.half) view.setUint16(i * 2, floatToHalfBits(Math.sin(i)), true);
+        else view.setFloat32(i * 4, Math.sin(i), true);
+      }
+      const at = c.last ? c.n - 1 : Math.floor(16 * 2 ** 20 / width + Math.random() * (c.n - 16 * 2 ** 20 / width - 1));
+      if (c.half) view.setUint16(at * 2, c.nan ? 0x7e00 : 0xfc00, true);
+      else view.setFloat32(at * 4, c.nan ? Number.NaN : Number.NEGATIVE_INFINITY, true);
+      const half = Math.floor(bytes.byteLength / 2);
+      writeFileSync(join(dir, 'a.bin'), bytes.subarray(0, half));
+      writeFileSync(join(dir, 'b.bin'), bytes.subarray(half));
+      const modelJson = {
+        format: 'graph-model', generatedBy: 'test', convertedBy: 'test',
+        modelTopology: { node: [], library: {}, versions: {} },
+        weightsManifest: [{ paths: ['a.bin', 'b.bin'], weights: [{ name: 'w', shape: [c.n], dtype: 'float32', ...(c.half ? { quantization: { dtype: 'float16' } } : {}) }] }],
+      };
+      writeFileSync(join(dir, 'model.json'), JSON.stringify(modelJson));
+      await expect(loadModelDir(dir, { requireSidecars: false })).rejects.toThrow(`weight "w" holds ${c.nan ? 'NaN' : 'Inf'} at flat index ${at} `);
+    });
+  }
+});

@@ -25,7 +25,12 @@ interface StoredRef {
 
 /** Reads `length` bytes at `offset` of the concatenation of `files` (synchronously: stages read weights synchronously). */
 function readRange(files: StoredRef['files'], offset: number, length: number, name: string): Uint8Array {
-  const out = new Uint8Array(length);
+  return readRangeInto(files, offset, new Uint8Array(length), name);
+}
+
+/** readRange into `out` (its whole length). */
+function readRangeInto(files: StoredRef['files'], offset: number, out: Uint8Array, name: string): Uint8Array {
+  const length = out.byteLength;
   let start = 0;
   let filled = 0;
   for (const f of files) {
@@ -50,6 +55,15 @@ function readRange(files: StoredRef['files'], offset: number, length: number, na
   }
   if (filled !== length) throw new ConversionError('WEIGHTS_SHARD_SIZE', `weight "${name}": ${filled} of ${length} bytes found in its shards`, name);
   return out;
+}
+
+/** The NaN/Inf scan's chunk: a multiple of every element width (2 and 4 bytes). */
+const SCAN_CHUNK_BYTES = 16 * 2 ** 20;
+let scanBuffer: Uint8Array | undefined;
+
+/** Bytes per stored element of a float weight (float16-stored: 2). */
+function storedWidth(entry: WeightEntryJson): number {
+  return entry.quantization?.dtype === 'float16' ? 2 : 4;
 }
 
 export interface WeightInfo {
@@ -135,7 +149,15 @@ export class LazyWeightMap extends Map<string, WeightArray> {
     const s = this.stored.get(name);
     if (!s) return null;
     this.reads++;
-    return firstNonFiniteStored(s.entry, readRange(s.files, s.offset, s.bytes, name));
+    // Through one reused buffer: reading a weight into fresh memory runs at the speed of page faults
+    // (0.34 GB/s on the dev machine, ~0.65 GiB/s on the H200 host, against 2.4 GB/s reused).
+    const chunk = scanBuffer ??= new Uint8Array(SCAN_CHUNK_BYTES);
+    for (let at = 0; at < s.bytes; at += SCAN_CHUNK_BYTES) {
+      const part = readRangeInto(s.files, s.offset + at, chunk.subarray(0, Math.min(SCAN_CHUNK_BYTES, s.bytes - at)), name);
+      const bad = firstNonFiniteStored(s.entry, part);
+      if (bad) return { index: bad.index + at / storedWidth(s.entry), nan: bad.nan };
+    }
+    return null;
   }
 
   override set(name: string, value: WeightArray): this {

@@ -15,7 +15,7 @@ export async function calibrateStage(opts: ResolvedOptions, model: LoadedModel, 
   progress('calibrate', 0, 1, opts.calibDir);
   const calib = await loadCalibration(opts.calibDir, calibInputs(model), { samples: opts.samples, seed: opts.seed });
   const batch = makeBatch(calib.samples, model.mbq.imageSize, padTokenId(model));
-  progress('calibrate', 1, 1, `${calib.samples.length} of ${calib.available} samples`);
+  progress('calibrate', 1, 1, `${calib.samples.length} of ${calib.available} samples, ${batch.seqLen} tokens each (padded)`);
   return { calib, batch };
 }
 
