@@ -71,7 +71,7 @@ test('--no-fuse: the plain graph; the fused import\'s merged q/k/v and gate/up w
   expect(plain.stdout).not.toMatch(/fused:/);
   const ops = (out: string): string[] => (JSON.parse(readFileSync(join(dir, out, 'model.json'), 'utf8')) as { modelTopology: { node: Array<{ op: string }> } }).modelTopology.node.map((n) => n.op);
   expect(ops('plain').filter((op) => op.startsWith('Mbq'))).toEqual([]);
-  expect(new Set(ops('fused').filter((op) => op.startsWith('Mbq')))).toEqual(new Set(['MbqRmsNorm', 'MbqAddRmsNorm', 'MbqRope', 'MbqAttention', 'MbqSiluGate']));
+  expect(new Set(ops('fused').filter((op) => op.startsWith('Mbq')))).toEqual(new Set(['MbqRmsNorm', 'MbqAddRmsNorm', 'MbqRopeAppendKv', 'MbqAttention', 'MbqSiluGate']));
   const p = weightsOf(join(dir, 'plain')), f = weightsOf(join(dir, 'fused'));
   // [K, N] weights side by side along N: q, k, v -> qkv; gate, up -> gate_up.
   const sideBySide = (names: string[]): number[] => {

@@ -37,7 +37,7 @@ test('tfjs-mbq convert and inspect on the fixture', async () => {
   expect(ins.code).toBe(0);
   // 4 blocks: q/k/v and gate/up merged (emit/fuse.ts), so qkv, o, gate_up, down per block.
   expect(ins.stdout).toContain('16 MbqQuantizedMatMul nodes');
-  expect(ins.stdout).toContain('fused decoder ops: MbqRmsNorm 6, MbqAddRmsNorm 8, MbqRope 4, MbqAttention 4, MbqSiluGate 4');
+  expect(ins.stdout).toContain('fused decoder ops: MbqRmsNorm 6, MbqAddRmsNorm 8, MbqRopeAppendKv 4, MbqAttention 4, MbqSiluGate 4');
   const plain = await runCli(['inspect', FIXTURE]);
   expect(plain.stdout).toContain('decoder blocks: 4');
 });

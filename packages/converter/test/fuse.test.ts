@@ -12,13 +12,12 @@ import { initBackend } from '@tfjs-mbq/ops/backends';
 import '@tfjs-mbq/ops';
 import { registerTfjsCoreGradients } from '../src/generated/tfjs_gradients.js';
 import { attr, convert, GraphBuilder, GraphExecutor, loadModelDir, type GraphDefJson, type WeightMap } from '@tfjs-mbq/converter';
-import { concatBytes, decodeWeights } from '@tfjs-mbq/format';
+import { concatBytes, decodeWeights, FUSED_OPS } from '@tfjs-mbq/format';
 import { fuseDecoderOps } from '../src/emit/fuse.js';
 import { serialiseGraphModel } from '../src/emit/graph_model.js';
 import { writeSyntheticModel } from './helpers/synthetic.js';
 
 const CALIB = join(process.cwd(), 'fixtures/shapes-vqa/calib');
-const FUSED_OPS = ['MbqRmsNorm', 'MbqAddRmsNorm', 'MbqRope', 'MbqAttention', 'MbqSiluGate'];
 
 beforeAll(async () => { await initBackend('cpu'); registerTfjsCoreGradients(); });
 
@@ -76,7 +75,14 @@ test('the fixture float graph: every norm, attention and SiLU gate of the decode
   const sumReaders = fused.graph.node.filter((n) => (n.input ?? []).some((r) => r.endsWith(':1') && opOf(fused.graph, r) === 'MbqAddRmsNorm'));
   expect(sumReaders.map((n) => n.op)).toEqual(new Array(7).fill('MbqAddRmsNorm'));
   expect(ops.get('MbqAttention')).toBe(4);
-  expect(ops.get('MbqRope')).toBe(4);
+  // RoPE and the q/k/v split of each merged qkv in one node, its three outputs read by the attention.
+  expect(ops.get('MbqRopeAppendKv')).toBe(4);
+  expect(ops.get('MbqRope')).toBeUndefined();
+  for (const att of fused.graph.node.filter((n) => n.op === 'MbqAttention')) {
+    const [q, k, v] = att.input!;
+    expect(opOf(fused.graph, q!)).toBe('MbqRopeAppendKv');
+    expect([k, v]).toEqual([`${q}:1`, `${q}:2`]);
+  }
   expect(ops.get('MbqSiluGate')).toBe(4);
   expect(ops.get('Softmax')).toBe(4); // the vision tower's attention (no mask) stays as it was
   expect(fused.report.nodesAfter).toBeLessThan(fused.report.nodesBefore / 2);
@@ -126,6 +132,8 @@ test('a converted W3 GQA model (rtn): --fuse and --no-fuse give the same logits;
   const fo = opsOf(fused.graph), po = opsOf(plain.graph);
   for (const op of FUSED_OPS) expect(po.get(op)).toBeUndefined();
   expect(fo.get('MbqAttention')).toBe(2);
+  expect(fo.get('MbqRopeAppendKv')).toBe(2);
+  expect(fo.get('MbqRope')).toBeUndefined();
   expect(fo.get('MbqSiluGate')).toBe(2);
   expect(fo.get('MbqAddRmsNorm')).toBe(4); // 2 residual adds a layer, each into the norm after it
   // 7 linears per layer -> qkv, o, gate_up, down.

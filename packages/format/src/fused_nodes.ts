@@ -28,12 +28,24 @@ export const MBQ_ROPE_OP = 'MbqRope';
  * [B, Sq, H·d]. attrs `heads` (i), `kv_heads` (i), `head_dim` (i), `scale` (f).
  */
 export const MBQ_ATTENTION_OP = 'MbqAttention';
+/**
+ * inputs [qkv [B, S, (H + 2·KV)·d] (q heads, k heads, v heads), cos, sin [..., d] (as MbqRope's,
+ * against qkv's rows), then optionally k_past, v_past [B, P, KV·d] (both or neither; neither: P =
+ * 0)]: outputs [q [B, S, H·d] rotate-half rotated, k [B, P + S, KV·d] = k_past then the rotated k
+ * heads, v [B, P + S, KV·d] = v_past then the v heads]: RoPE, the q/k/v split and the KV-cache
+ * append in one kernel. The converter writes it with three inputs (prefill: the whole sequence),
+ * the runtime's step graph with five (k_past, v_past the cache). attrs `heads`, `kv_heads`,
+ * `head_dim` (i; head_dim even).
+ */
+export const MBQ_ROPE_APPEND_KV_OP = 'MbqRopeAppendKv';
 
-export const FUSED_OPS: readonly string[] = [MBQ_RMS_NORM_OP, MBQ_ADD_RMS_NORM_OP, MBQ_SILU_GATE_OP, MBQ_ROPE_OP, MBQ_ATTENTION_OP];
+/** Every fused op, in the order reports list them (a block's: norms, RoPE, attention, MLP). */
+export const FUSED_OPS: readonly string[] = [MBQ_RMS_NORM_OP, MBQ_ADD_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_ROPE_APPEND_KV_OP, MBQ_ATTENTION_OP, MBQ_SILU_GATE_OP];
 
 export interface RmsNormAttrs { eps: number }
 export interface RopeAttrs { headDim: number; heads: number }
 export interface AttentionAttrs { heads: number; kvHeads: number; headDim: number; scale: number }
+export interface RopeAppendKvAttrs { heads: number; kvHeads: number; headDim: number }
 
 const T_FLOAT: AttrValueJson = { type: 'DT_FLOAT' };
 
@@ -68,6 +80,16 @@ function attentionAttrsProblem(a: AttentionAttrs): string | undefined {
   return a.heads % a.kvHeads === 0 ? undefined : `${MBQ_ATTENTION_OP}: kvHeads (${a.kvHeads}) must divide heads (${a.heads})`;
 }
 
+/** Why MbqRopeAppendKv attrs are invalid (head_dim even), or undefined. */
+function ropeAppendKvAttrsProblem(a: RopeAppendKvAttrs): string | undefined {
+  try {
+    positiveInt(MBQ_ROPE_APPEND_KV_OP, 'heads', a.heads);
+    positiveInt(MBQ_ROPE_APPEND_KV_OP, 'kvHeads', a.kvHeads);
+    positiveInt(MBQ_ROPE_APPEND_KV_OP, 'headDim', a.headDim);
+  } catch (e) { return (e as Error).message; }
+  return a.headDim % 2 === 0 ? undefined : `${MBQ_ROPE_APPEND_KV_OP}: headDim must be even, got ${a.headDim}`;
+}
+
 export function encodeRmsNormAttrs(a: RmsNormAttrs): Record<string, AttrValueJson> {
   return { T: T_FLOAT, eps: { f: finite(MBQ_RMS_NORM_OP, 'eps', a.eps, false) } };
 }
@@ -82,6 +104,12 @@ export function encodeAttentionAttrs(a: AttentionAttrs): Record<string, AttrValu
   const problem = attentionAttrsProblem(a);
   if (problem) throw new Error(problem);
   return { T: T_FLOAT, heads: { i: String(a.heads) }, kv_heads: { i: String(a.kvHeads) }, head_dim: { i: String(a.headDim) }, scale: { f: a.scale } };
+}
+
+export function encodeRopeAppendKvAttrs(a: RopeAppendKvAttrs): Record<string, AttrValueJson> {
+  const problem = ropeAppendKvAttrsProblem(a);
+  if (problem) throw new Error(problem);
+  return { T: T_FLOAT, heads: { i: String(a.heads) }, kv_heads: { i: String(a.kvHeads) }, head_dim: { i: String(a.headDim) } };
 }
 
 /**
@@ -122,6 +150,14 @@ export function decodeAttentionAttrs(read: (name: string) => unknown, where: str
   const r = reader(read, where);
   const a = { heads: r.int('heads'), kvHeads: r.int('kv_heads'), headDim: r.int('head_dim'), scale: r.float('scale') };
   const problem = attentionAttrsProblem(a);
+  if (problem) throw new Error(`${where}: ${problem}`);
+  return a;
+}
+
+export function decodeRopeAppendKvAttrs(read: (name: string) => unknown, where: string): RopeAppendKvAttrs {
+  const r = reader(read, where);
+  const a = { heads: r.int('heads'), kvHeads: r.int('kv_heads'), headDim: r.int('head_dim') };
+  const problem = ropeAppendKvAttrsProblem(a);
   if (problem) throw new Error(`${where}: ${problem}`);
   return a;
 }

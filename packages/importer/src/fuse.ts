@@ -1,6 +1,6 @@
 /**
  * `import --fuse`: the imported graph rewritten by the converter's fuse pass (fuseDecoderOps, the one
- * implementation), so that a float import runs the same MbqRmsNorm / MbqSiluGate / MbqRope /
+ * implementation), so that a float import runs the same MbqRmsNorm / MbqSiluGate / MbqRopeAppendKv /
  * MbqAttention ops and merged qkv / gate-up linears as a model converted from it: a like-for-like
  * float baseline. The pass reads weights synchronously, so it runs on the unfused import as written
  * (a lazy map over its shards), each merged weight spilled to scratch as it is made; the fused

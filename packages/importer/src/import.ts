@@ -40,7 +40,7 @@ export interface ImportOptions {
    */
   maxPositions?: number;
   /**
-   * Rewrite the decoder into the converter's fused ops (MbqRmsNorm, MbqSiluGate, MbqRope, MbqAttention;
+   * Rewrite the decoder into the converter's fused ops (MbqRmsNorm, MbqSiluGate, MbqRopeAppendKv, MbqAttention;
    * merged qkv and gate-up linears), as `convert` writes its output: the float model then runs like
    * for like against a converted one. Default false: the converter reads (and refuses anything but)
    * the unfused graph. Costs a second pass over the weights (the unfused shards are written first).

@@ -29,6 +29,8 @@ export { addRmsNorm } from './ops/add_rms_norm.js';
 export { siluGate } from './ops/silu_gate.js';
 export { rope } from './ops/rope.js';
 export type { RopeOptions } from './ops/rope.js';
+export { ropeAppendKv } from './ops/rope_append_kv.js';
+export type { RopeAppendKvOptions } from './ops/rope_append_kv.js';
 export { attention } from './ops/attention.js';
 export type { AttentionOptions } from './ops/attention.js';
 export { mulberry32 } from './util/prng.js';

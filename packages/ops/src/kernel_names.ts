@@ -3,7 +3,7 @@
  * Every name is registered for 'cpu', 'wasm' and 'webgpu' by registerMbqOps().
  */
 import type { TensorInfo } from '@tensorflow/tfjs-core';
-import { MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_QUANTIZED_MATMUL_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP } from '@tfjs-mbq/format';
+import { MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_QUANTIZED_MATMUL_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_APPEND_KV_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP } from '@tfjs-mbq/format';
 
 /** Quantizer layouts of docs/algorithm.md §5. */
 export type PseudoQuantizeMode = 'asym-group' | 'sym-channel' | 'sym-token' | 'sym-tensor';
@@ -105,3 +105,12 @@ export interface MbqRopeAttrs { headDim: number; heads: number }
 export const MbqAttention = MBQ_ATTENTION_OP;
 export type MbqAttentionInputs = { q: TensorInfo; k: TensorInfo; v: TensorInfo; mask: TensorInfo };
 export interface MbqAttentionAttrs { heads: number; kvHeads: number; headDim: number; scale: number }
+
+/**
+ * RoPE, the q/k/v split and the KV-cache append in one kernel: qkv [B, S, (H + 2·KV)·d], cos/sin
+ * as MbqRope's against qkv's rows, optional kPast/vPast [B, P, KV·d] -> [q [B, S, H·d] rotated,
+ * k [B, P + S, KV·d] = kPast then the rotated k heads, v [B, P + S, KV·d] = vPast then the v heads].
+ */
+export const MbqRopeAppendKv = MBQ_ROPE_APPEND_KV_OP;
+export type MbqRopeAppendKvInputs = { qkv: TensorInfo; cos: TensorInfo; sin: TensorInfo; kPast?: TensorInfo; vPast?: TensorInfo };
+export interface MbqRopeAppendKvAttrs { heads: number; kvHeads: number; headDim: number }

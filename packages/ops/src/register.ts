@@ -20,11 +20,13 @@ import { addRmsNormCpuConfig } from './kernels/cpu/add_rms_norm.js';
 import { attentionCpuConfig } from './kernels/cpu/attention.js';
 import { rmsNormCpuConfig } from './kernels/cpu/rms_norm.js';
 import { ropeCpuConfig } from './kernels/cpu/rope.js';
+import { ropeAppendKvCpuConfig } from './kernels/cpu/rope_append_kv.js';
 import { siluGateCpuConfig } from './kernels/cpu/silu_gate.js';
 import { addRmsNormWasmConfig } from './kernels/wasm/add_rms_norm.js';
 import { attentionWasmConfig } from './kernels/wasm/attention.js';
 import { rmsNormWasmConfig } from './kernels/wasm/rms_norm.js';
 import { ropeWasmConfig } from './kernels/wasm/rope.js';
+import { ropeAppendKvWasmConfig } from './kernels/wasm/rope_append_kv.js';
 import { siluGateWasmConfig } from './kernels/wasm/silu_gate.js';
 import { registerFusedGraphOps } from './graph/fused_ops.js';
 import { WEBGPU_KERNEL_CONFIGS } from './kernels/webgpu/index.js';
@@ -38,8 +40,8 @@ const KERNEL_CONFIGS: readonly tf.KernelConfig[] = [
   pseudoQuantizeWasmConfig, quantizeGroupwiseWasmConfig, dequantizeGroupwiseWasmConfig,
   quantizeActivationPerTokenWasmConfig, mbqReconstructionLossWasmConfig, uniformReconstructionLossWasmConfig,
   hadamardTransformWasmConfig,
-  rmsNormCpuConfig, addRmsNormCpuConfig, siluGateCpuConfig, ropeCpuConfig, attentionCpuConfig,
-  rmsNormWasmConfig, addRmsNormWasmConfig, siluGateWasmConfig, ropeWasmConfig, attentionWasmConfig,
+  rmsNormCpuConfig, addRmsNormCpuConfig, siluGateCpuConfig, ropeCpuConfig, attentionCpuConfig, ropeAppendKvCpuConfig,
+  rmsNormWasmConfig, addRmsNormWasmConfig, siluGateWasmConfig, ropeWasmConfig, attentionWasmConfig, ropeAppendKvWasmConfig,
   ...WEBGPU_KERNEL_CONFIGS,
 ];
 

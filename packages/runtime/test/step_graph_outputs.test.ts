@@ -2,6 +2,7 @@
  * The KV step planner and MbqAddRmsNorm's two outputs [y, sum]: in the step both take the node's
  * row form (`kv_step/<node>:1` for the sum), and a step that would read the sum of an image-only
  * node (captured at prefill by name, i.e. output 0) is refused, so loading falls back to re-running.
+ * MbqRopeAppendKv's outputs 1 and 2 (k, v) become the caches: its step node takes them as inputs.
  */
 import type { NodeDefJson } from '../src/model_files.js';
 import { ConstValues } from '../src/decoding/kv/const_values.js';
@@ -56,4 +57,32 @@ test("an image-only node's output 0 is fed from the prefill; its output 1 is ref
   expect(ok.frontier).toEqual(['vis']);
   expect(() => planner([{ name: 'logits', op: 'AddV2', input: ['emb', 'vis:1'], attr: F }], shapes).plan('logits'))
     .toThrow("the step would read output 1 of the image-only node 'vis'; prefill values are fed by node name (output 0)");
+});
+
+test('MbqRopeAppendKv: its step node appends to the caches it takes as inputs; outputs 1 and 2 are the caches, no concat', () => {
+  const [H, KV, d] = [2, 1, 2];
+  const W = (H + 2 * KV) * d;
+  const seq = (shape: (s: number) => number[]): [number[], number[]] => [shape(S), shape(S + 1)];
+  const attrs = { ...F, heads: { i: String(H) }, kv_heads: { i: String(KV) }, head_dim: { i: String(d) } };
+  const p = planner([
+    constant('w', 'DT_FLOAT'), constant('ctab', 'DT_FLOAT'),
+    { name: 'qkv', op: 'MatMul', input: ['emb', 'w'], attr: F },
+    { name: 'cos', op: 'GatherV2', input: ['ctab', 'input_ids', 'axis'] },
+    { name: 'mask', op: 'SomeMaskOp', input: ['input_ids'] },
+    { name: 'rk', op: 'MbqRopeAppendKv', input: ['qkv', 'cos', 'cos'], attr: attrs },
+    { name: 'att', op: 'MbqAttention', input: ['rk', 'rk:1', 'rk:2', 'mask'], attr: { ...F, heads: { i: String(H) }, kv_heads: { i: String(KV) }, head_dim: { i: String(d) }, scale: { f: 0.5 } } },
+    { name: 'logits', op: 'Identity', input: ['att'], attr: F },
+  ], {
+    w: [[C, W], [C, W]], ctab: [[10, d], [10, d]], qkv: seq((s) => [1, s, W]), cos: seq((s) => [1, s, d]), mask: seq((s) => [s, s]),
+    rk: seq((s) => [1, s, H * d]), att: seq((s) => [1, s, H * d]), logits: seq((s) => [1, s, H * d]),
+  });
+  const step = p.plan('logits');
+  const node = (name: string): NodeDefJson => step.nodes.find((n) => n.name === `${STEP_PREFIX}${name}`)!;
+  expect(step.caches.map((c) => [c.node, c.axis, c.present])).toEqual([['rk:1', 1, `${STEP_PREFIX}rk:1`], ['rk:2', 1, `${STEP_PREFIX}rk:2`]]);
+  const [kPast, vPast] = step.caches.map((c) => c.past);
+  expect(node('rk')).toMatchObject({ op: 'MbqRopeAppendKv', input: [`${STEP_PREFIX}qkv`, `${STEP_PREFIX}cos`, `${STEP_PREFIX}cos`, kPast, vPast] });
+  expect(step.nodes.find((n) => n.name === kPast)).toMatchObject({ op: 'Placeholder', attr: { shape: { shape: { dim: [{ size: '1' }, { size: '-1' }, { size: String(KV * d) }] } } } });
+  expect(node('att').input).toEqual([`${STEP_PREFIX}rk`, `${STEP_PREFIX}rk:1`, `${STEP_PREFIX}rk:2`, `${STEP_PREFIX}row/mask/axis0`]);
+  expect(step.nodes.filter((n) => n.op === 'ConcatV2')).toEqual([]);
+  expect(p.heavyFullNodes(step)).toEqual([]);
 });

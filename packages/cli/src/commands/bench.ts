@@ -42,7 +42,7 @@ export interface BenchStats { median: number; p90: number; samples: number[] }
 export interface ModelBench {
   role: 'model' | 'baseline';
   dir: string;
-  /** `fused`: the graph has the fused decoder ops (MbqRmsNorm, MbqSiluGate, MbqRope, MbqAttention) convert writes. */
+  /** `fused`: the graph has the fused decoder ops (FUSED_OPS of @tfjs-mbq/format) convert writes. */
   graph: 'fused' | 'unfused';
   /** Nodes of those ops in the graph. */
   fusedNodes: number;

@@ -33,7 +33,7 @@ export const importCommand: CommandModule<object, ImportArgs> = {
     .option('weight-shard-size-bytes', { type: 'number', default: DEFAULT_SHARD_BYTES, describe: 'largest weight shard file' })
     .option('image-size', { type: 'string', describe: 'Qwen2-VL: the resized image HxW the graph is built for (a smart_resize output; default: the processor\'s size for a 448x448 image)' })
     .option('max-positions', { type: 'number', describe: 'most positions (prompt + answer tokens) the graph covers, at most 16384 [default: config.json\'s max_position_embeddings, or 4096 when it states more: the causal-mask table is positions² floats]' })
-    .option('fuse', { type: 'boolean', default: true, describe: 'write the decoder in the fused ops convert writes (MbqRmsNorm, MbqSiluGate, MbqRope, MbqAttention; merged qkv and gate-up linears), so the float model runs like for like against a converted one; --no-fuse for the plain graph, which convert reads' })
+    .option('fuse', { type: 'boolean', default: true, describe: 'write the decoder in the fused ops convert writes (MbqRmsNorm, MbqAddRmsNorm, MbqSiluGate, MbqRopeAppendKv, MbqAttention; merged qkv and gate-up linears), so the float model runs like for like against a converted one; --no-fuse for the plain graph, which convert reads' })
     .option('progress', { type: 'boolean', default: true, describe: 'progress bar on stderr (--no-progress to silence)' })
     .example('$0 import fixtures/hf/llava-1.5-tiny --out out/llava-tiny', 'import a LLaVA-1.5 checkpoint (fused decoder ops)')
     .example('$0 import fixtures/hf/llava-1.5-tiny --out out/llava-plain --no-fuse', 'the plain graph, as convert reads it') as unknown as Argv<ImportArgs>,

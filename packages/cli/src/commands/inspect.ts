@@ -1,10 +1,9 @@
 /** `tfjs-mbq inspect <modelDir>`: what the converter sees in a model (and how it was quantized). */
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { loadModelDir, analyseGraph, ConversionError, isConversionError, type QuantizationJson } from '@tfjs-mbq/converter';
-import { MbqAddRmsNorm, MbqAttention, MbqRmsNorm, MbqRope, MbqSiluGate } from '@tfjs-mbq/ops';
 import { formatBytes, table } from '../ui/progress.js';
 import { sizeLine } from './convert.js';
-import { MAX_JSON_BYTES, MBQ_QUANTIZED_MATMUL_OP, SourceReadError, storedByteLength } from '@tfjs-mbq/format';
+import { FUSED_OPS, MAX_JSON_BYTES, MBQ_QUANTIZED_MATMUL_OP, SourceReadError, storedByteLength } from '@tfjs-mbq/format';
 import { fileSource } from '@tfjs-mbq/format/node';
 import { printable, terminalJson } from '../ui/terminal_text.js';
 
@@ -94,7 +93,7 @@ async function inspect(argv: InspectArgs): Promise<void> {
     const out: string[] = [];
     out.push(`${P(info.dir)}: ${info.nodes} nodes, ${info.weights} weights (${info.parameters} values, ${formatBytes(info.weightBytes)}), ${info.linears} linears with constant weights`);
     if (customOps.length) out.push(`${customOps.length} ${MBQ_QUANTIZED_MATMUL_OP} nodes (needs import '@tfjs-mbq/ops')`);
-    const fused = [MbqRmsNorm, MbqAddRmsNorm, MbqRope, MbqAttention, MbqSiluGate].filter((op) => info.ops[op]).map((op) => `${op} ${info.ops[op]}`);
+    const fused = FUSED_OPS.filter((op) => info.ops[op]).map((op) => `${op} ${info.ops[op]}`);
     if (fused.length) out.push(`fused decoder ops: ${fused.join(', ')} (needs import '@tfjs-mbq/ops'; decoder blocks are found in unfused graphs only)`);
     out.push('', `decoder blocks: ${analysis.blocks.length}`);
     out.push(table(['block', 'group', 'linears', 'fold into', 'output compared'], analysis.blocks.flatMap((b) => b.groups.map((g) => [

@@ -8,15 +8,16 @@
  *   one linear (MatMul or MbqQuantizedMatMul) whose weight rows are gate's then up's
  * - attention per-head slices, RoPE (rotate-half), scores, scale, additive mask, Softmax, context,
  *   concat of heads -> MbqAttention(MbqRope(q), MbqRope(k), v, mask); when q/k/v are linears of
- *   one x: one qkv linear, one MbqRope over its q and k heads, and three slices.
+ *   one x: one qkv linear and MbqAttention(MbqRopeAppendKv(qkv):0, :1, :2, mask), RoPE and the
+ *   q/k/v split in one node (the runtime's step graph gives it the KV cache: the append too).
  * Patterns are found by structure (ops, constants and wiring), never by node names. The final
  * node of each pattern keeps its name, so every consumer still reads it (an Add folded into a
  * norm is the one node whose readers are rewired); nodes nothing reads any more are then dropped. Applied to the graph a conversion writes (quantized and float alike);
  * the conversion itself (sensitivity's tf.grad, the search) runs on the unfused graph.
  */
 import {
-  encodeAttentionAttrs, encodeRmsNormAttrs, encodeRopeAttrs, MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_QUANTIZED_MATMUL_OP,
-  MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP, quantizedMatMulAttrsOfJson,
+  encodeAttentionAttrs, encodeRmsNormAttrs, encodeRopeAppendKvAttrs, encodeRopeAttrs, MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP,
+  MBQ_QUANTIZED_MATMUL_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_APPEND_KV_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP, quantizedMatMulAttrsOfJson,
 } from '@tfjs-mbq/format';
 import type { GraphDefJson, NodeDefJson } from '../graph/types.js';
 import type { WeightArray, WeightMap } from '../io/weights.js';
@@ -391,10 +392,11 @@ function fuseAttention(g: Graph, cat: NodeDefJson): 'qkv' | 'split' | false {
   const lq = linearOf(g, h0.q.src), lk = linearOf(g, h0.k.src), lv = linearOf(g, h0.v.src);
   const qkv = lq && lk && lv && lq.N === H * d && lk.N === KV * d && lv.N === KV * d ? mergeLinears(g, `${base}/qkv`, [lq, lk, lv]) : undefined;
   if (qkv) {
-    const roped = rope(`${base}/rope_qk`, qkv, H + KV);
-    q = g.slice(`${base}/q`, roped, 3, 0, H * d);
-    k = g.slice(`${base}/k`, roped, 3, H * d, (H + KV) * d);
-    v = g.slice(`${base}/v`, roped, 3, (H + KV) * d, null);
+    const split = g.add({
+      name: g.fresh(`${base}/rope_qkv`), op: MBQ_ROPE_APPEND_KV_OP, input: [qkv, h0.cos, h0.sin],
+      attr: encodeRopeAppendKvAttrs({ heads: H, kvHeads: KV, headDim: d }),
+    });
+    [q, k, v] = [split, `${split}:1`, `${split}:2`];
   } else {
     q = rope(`${base}/rope_q`, h0.q.src, H);
     k = rope(`${base}/rope_k`, h0.k.src, KV);

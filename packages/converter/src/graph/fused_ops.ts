@@ -1,12 +1,13 @@
 /**
- * The fused decoder ops of @tfjs-mbq/ops (MbqRmsNorm, MbqAddRmsNorm, MbqSiluGate, MbqRope, MbqAttention; what
+ * The fused decoder ops of @tfjs-mbq/ops (MbqRmsNorm, MbqAddRmsNorm, MbqSiluGate, MbqRope, MbqAttention,
+ * MbqRopeAppendKv; what
  * emit/fuse.ts writes) as compositions of tfjs ops, so the executor runs a fused graph with
  * gradients (tf.grad) on any backend: the converter reads its own fused output like any graph.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  decodeAttentionAttrs, decodeRmsNormAttrs, decodeRopeAttrs,
-  MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP,
+  decodeAttentionAttrs, decodeRmsNormAttrs, decodeRopeAppendKvAttrs, decodeRopeAttrs,
+  MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_APPEND_KV_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP,
 } from '@tfjs-mbq/format';
 import type { OpImpl } from './ops.js';
 import type { NodeDefJson } from './types.js';
@@ -24,6 +25,14 @@ function rotate(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor): tf.Tensor {
   return tf.add(tf.mul(x, c), tf.mul(rot, s));
 }
 
+/** The first `heads` heads (width d) of x [..., L] rotated, the rest of the last axis copied. */
+function ropeHeads(x: tf.Tensor, cos: tf.Tensor, sin: tf.Tensor, d: number, heads: number): tf.Tensor {
+  const L = x.shape[x.rank - 1]!;
+  const lead = x.shape.slice(0, -1);
+  const rotated = tf.reshape(rotate(tf.reshape(tf.slice(x, new Array(x.rank).fill(0), [...lead, heads * d]), [...lead, heads, d]), cos, sin), [...lead, heads * d]);
+  return heads * d === L ? rotated : tf.concat([rotated, tf.slice(x, [...lead.map(() => 0), heads * d], [...lead, L - heads * d])], -1);
+}
+
 const rmsNorm = (x: tf.Tensor, gamma: tf.Tensor, eps: number): tf.Tensor => tf.mul(tf.mul(x, tf.rsqrt(tf.add(tf.mean(tf.square(x), -1, true), eps))), gamma);
 
 export const FUSED_OP_IMPLS: Record<string, OpImpl> = {
@@ -38,10 +47,13 @@ export const FUSED_OP_IMPLS: Record<string, OpImpl> = {
   },
   [MBQ_ROPE_OP]: ([x, cos, sin], n) => {
     const { headDim: d, heads } = decodeRopeAttrs(reader(n), `node "${n.name}"`);
-    const L = x!.shape[x!.rank - 1]!;
-    const lead = x!.shape.slice(0, -1);
-    const rotated = tf.reshape(rotate(tf.reshape(tf.slice(x!, new Array(x!.rank).fill(0), [...lead, heads * d]), [...lead, heads, d]), cos!, sin!), [...lead, heads * d]);
-    return heads * d === L ? rotated : tf.concat([rotated, tf.slice(x!, [...lead.map(() => 0), heads * d], [...lead, L - heads * d])], -1);
+    return ropeHeads(x!, cos!, sin!, d, heads);
+  },
+  [MBQ_ROPE_APPEND_KV_OP]: ([qkv, cos, sin, kPast, vPast], n) => {
+    const { heads: H, kvHeads: KV, headDim: d } = decodeRopeAppendKvAttrs(reader(n), `node "${n.name}"`);
+    const roped = ropeHeads(qkv!, cos!, sin!, d, H + KV);
+    const [q, k, v] = tf.split(roped, [H * d, KV * d, KV * d], -1);
+    return kPast && vPast ? [q!, tf.concat([kPast, k!], 1), tf.concat([vPast, v!], 1)] : [q!, k!, v!];
   },
   [MBQ_ATTENTION_OP]: ([q, k, v, mask], n) => {
     const { heads: H, kvHeads: KV, headDim: d, scale } = decodeAttentionAttrs(reader(n), `node "${n.name}"`);

@@ -1,5 +1,5 @@
 /**
- * Graph-model ops of the fused decoder kernels (MbqRmsNorm, MbqAddRmsNorm, MbqSiluGate, MbqRope, MbqAttention;
+ * Graph-model ops of the fused decoder kernels (MbqRmsNorm, MbqAddRmsNorm, MbqSiluGate, MbqRope, MbqAttention, MbqRopeAppendKv;
  * @tfjs-mbq/format's fused_nodes.ts), registered with tf.registerOp so that tf.loadGraphModel /
  * GraphModel.execute run such nodes.
  */
@@ -7,13 +7,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { registerOp } from '@tensorflow/tfjs-converter';
 import type { GraphNode } from '@tensorflow/tfjs-converter';
 import {
-  decodeAttentionAttrs, decodeRmsNormAttrs, decodeRopeAttrs,
-  MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP,
+  decodeAttentionAttrs, decodeRmsNormAttrs, decodeRopeAppendKvAttrs, decodeRopeAttrs,
+  MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_APPEND_KV_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP,
 } from '@tfjs-mbq/format';
 import { addRmsNorm } from '../ops/add_rms_norm.js';
 import { attention } from '../ops/attention.js';
 import { rmsNorm } from '../ops/rms_norm.js';
 import { rope } from '../ops/rope.js';
+import { ropeAppendKv } from '../ops/rope_append_kv.js';
 import { siluGate } from '../ops/silu_gate.js';
 
 function inputsOf(node: GraphNode, op: string, names: string[]): tf.Tensor[] {
@@ -44,5 +45,12 @@ export function registerFusedGraphOps(): void {
   registerOp(MBQ_ATTENTION_OP, (node) => {
     const [q, k, v, mask] = inputsOf(node, MBQ_ATTENTION_OP, ['q', 'k', 'v', 'mask']);
     return attention(q!, k!, v!, mask!, decodeAttentionAttrs((n) => node.attrs[n], `${MBQ_ATTENTION_OP} node`));
+  });
+  // Three inputs as the converter writes it (prefill), five in the runtime's step graph (the KV cache).
+  registerOp(MBQ_ROPE_APPEND_KV_OP, (node) => {
+    const n = node.inputs.length;
+    const [qkv, cos, sin, kPast, vPast] = inputsOf(node, MBQ_ROPE_APPEND_KV_OP, n === 5 ? ['qkv', 'cos', 'sin', 'kPast', 'vPast'] : ['qkv', 'cos', 'sin']);
+    const attrs = decodeRopeAppendKvAttrs((a) => node.attrs[a], `${MBQ_ROPE_APPEND_KV_OP} node`);
+    return ropeAppendKv(qkv!, cos!, sin!, attrs, n === 5 ? { k: kPast!, v: vPast! } : undefined);
   });
 }

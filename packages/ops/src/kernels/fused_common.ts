@@ -1,14 +1,15 @@
 /**
  * Shape checks and dimensions of the fused decoder kernels (MbqRmsNorm, MbqAddRmsNorm,
- * MbqSiluGate, MbqRope, MbqAttention), shared by the op wrappers and every backend's kernel (graph nodes reach the
+ * MbqSiluGate, MbqRope, MbqAttention, MbqRopeAppendKv), shared by the op wrappers and every backend's kernel (graph nodes reach the
  * kernels without the wrappers). Errors follow tfjs: "Error in <kernel>: <problem>".
  */
-import type { MbqAttentionAttrs, MbqRopeAttrs } from '../kernel_names.js';
-import { MbqAddRmsNorm, MbqAttention, MbqRmsNorm, MbqRope, MbqSiluGate } from '../kernel_names.js';
+import type { MbqAttentionAttrs, MbqRopeAppendKvAttrs, MbqRopeAttrs } from '../kernel_names.js';
+import { MbqAddRmsNorm, MbqAttention, MbqRmsNorm, MbqRope, MbqRopeAppendKv, MbqSiluGate } from '../kernel_names.js';
 
-const fail = (op: string, problem: string): never => {
+const failOp = (op: string, problem: string): never => {
   throw new Error(`Error in ${op}: ${problem}`);
 };
+const fail = failOp;
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /** rows x C. */
@@ -38,7 +39,8 @@ export function siluGateDims(x: readonly number[]): { rows: number; I: number; o
 }
 
 /** x rows of width L; cos/sin rows (cosRows) repeat along x's rows (x row r uses cos row r % cosRows). */
-export function ropeDims(x: readonly number[], cos: readonly number[], sin: readonly number[], a: MbqRopeAttrs): { rows: number; L: number; cosRows: number } {
+export function ropeDims(x: readonly number[], cos: readonly number[], sin: readonly number[], a: MbqRopeAttrs, op: string = MbqRope): { rows: number; L: number; cosRows: number } {
+  const fail = (_kernel: string, problem: string): never => failOp(op, problem);
   const { headDim: d, heads } = a;
   if (!Number.isInteger(d) || d <= 0 || d % 2 !== 0) fail(MbqRope, `headDim must be a positive even integer, got ${d}`);
   if (!Number.isInteger(heads) || heads <= 0) fail(MbqRope, `heads must be a positive integer, got ${heads}`);
@@ -73,4 +75,35 @@ export function attentionDims(q: readonly number[], k: readonly number[], v: rea
   if (mask.length !== 2 || mask[0] !== Sq || mask[1] !== Sk) fail(MbqAttention, `'mask' must have shape [Sq, Sk] = [${Sq}, ${Sk}], got [${mask}]`);
   if (Sk === 0 && Sq > 0) fail(MbqAttention, `'k' must hold at least one position, got [${k}]`);
   return { B, Sq, Sk, H, KV, d };
+}
+
+export interface RopeAppendKvDims {
+  B: number; S: number;
+  /** Cached positions before these (0 without kPast/vPast). */
+  P: number;
+  /** Row widths: qkv, q (H·d), k and v (KV·d). */
+  C: number; Q: number; K: number;
+  cosRows: number;
+}
+
+/** qkv [B, S, (H + 2·KV)·d], cos/sin against qkv's rows, kPast/vPast [B, P, KV·d] (both or neither). */
+export function ropeAppendKvDims(qkv: readonly number[], cos: readonly number[], sin: readonly number[],
+  kPast: readonly number[] | undefined, vPast: readonly number[] | undefined, a: MbqRopeAppendKvAttrs): RopeAppendKvDims {
+  const op = MbqRopeAppendKv;
+  const { heads: H, kvHeads: KV, headDim: d } = a;
+  if (![H, KV].every((n) => Number.isInteger(n) && n > 0)) failOp(op, `heads and kvHeads must be positive integers, got ${H}, ${KV}`);
+  const C = (H + 2 * KV) * d;
+  if (qkv.length !== 3 || qkv[2] !== C) failOp(op, `'qkv' must have shape [B, S, ${C}] ((heads + 2 kvHeads) x headDim), got [${qkv}]`);
+  const { cosRows } = ropeDims(qkv, cos, sin, { headDim: d, heads: H + KV }, op);
+  const [B, S] = [qkv[0]!, qkv[1]!];
+  if (S === 0) failOp(op, `'qkv' must hold at least one new position, got [${qkv}]`);
+  const K = KV * d;
+  if ((kPast === undefined) !== (vPast === undefined)) failOp(op, `'kPast' and 'vPast' must be given together`);
+  let P = 0;
+  if (kPast && vPast) {
+    if (kPast.length !== 3 || kPast[0] !== B || kPast[2] !== K) failOp(op, `'kPast' must have shape [${B}, P, ${K}], got [${kPast}]`);
+    P = kPast[1]!;
+    if (vPast.length !== 3 || vPast.some((v, i) => v !== kPast[i])) failOp(op, `'vPast' must have the shape of 'kPast' [${kPast}], got [${vPast}]`);
+  }
+  return { B, S, P, C, Q: H * d, K, cosRows };
 }

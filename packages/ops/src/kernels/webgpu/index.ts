@@ -10,6 +10,7 @@ import { addRmsNormWebGPUConfig } from './add_rms_norm.js';
 import { attentionWebGPUConfig } from './attention.js';
 import { rmsNormWebGPUConfig } from './rms_norm.js';
 import { ropeWebGPUConfig } from './rope.js';
+import { ropeAppendKvWebGPUConfig } from './rope_append_kv.js';
 import { siluGateWebGPUConfig } from './silu_gate.js';
 import { uniformReconstructionLossWebGPUConfig } from './uniform_reconstruction_loss.js';
 
@@ -18,4 +19,5 @@ export const WEBGPU_KERNEL_CONFIGS: readonly KernelConfig[] = [
   quantizeActivationPerTokenWebGPUConfig, mbqReconstructionLossWebGPUConfig, uniformReconstructionLossWebGPUConfig,
   hadamardTransformWebGPUConfig,
   rmsNormWebGPUConfig, addRmsNormWebGPUConfig, siluGateWebGPUConfig, ropeWebGPUConfig, attentionWebGPUConfig,
+  ropeAppendKvWebGPUConfig,
 ];

@@ -10,11 +10,15 @@
  * axis, head slicing, end-aligned slices and concats, gathers). Where a rule needs the whole
  * sequence of a row-form tensor (the keys and values in `BatchMatMul`), the step reads it as
  * `concat(past, row)`: `past` is a new graph input and the concat a new output, i.e. the KV cache.
+ * MbqRopeAppendKv appends itself: its step node takes the caches as inputs, outputs 1 and 2 are them.
  * Row forms of full tensors are `StridedSlice(x, -1)`. Image-only nodes are fed from the prefill.
  * Sequence axes are found by running the graph at two lengths (see probe.ts), so nothing depends
  * on node names. The caller checks the step against a full run before trusting it.
  */
-import { MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_QUANTIZED_MATMUL_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_OP, MBQ_SILU_GATE_OP } from '@tfjs-mbq/format';
+import {
+  decodeRopeAppendKvAttrs, MBQ_ADD_RMS_NORM_OP, MBQ_ATTENTION_OP, MBQ_QUANTIZED_MATMUL_OP, MBQ_RMS_NORM_OP, MBQ_ROPE_APPEND_KV_OP,
+  MBQ_ROPE_OP, MBQ_SILU_GATE_OP,
+} from '@tfjs-mbq/format';
 import type { NodeDefJson } from '../../model_files.js';
 import type { ConstValues } from './const_values.js';
 import { nodeName, outputIndex, seqAxes, type ProbedNode } from './graph_info.js';
@@ -24,7 +28,7 @@ const STEP_PREFIX = 'kv_step/';
 type Form = { kind: 'fixed' } | { kind: 'full' } | { kind: 'row'; axis: number; ref: string };
 
 export interface CacheEntry {
-  /** Prefill node whose full value seeds the cache. */
+  /** Prefill tensor whose full value seeds the cache: a node (output 0) or `node:k`. */
   node: string;
   axis: number;
   /** Step graph input holding the cache before this token. */
@@ -84,6 +88,8 @@ export class StepGraphPlanner {
   private readonly consts: StepGraph['consts'] = [];
   private readonly caches = new Map<string, CacheEntry>();
   private readonly rowSlices = new Map<string, string>();
+  /** Step tensors holding the whole sequence of a prefill output (`node:k`): the caches MbqRopeAppendKv appends to. */
+  private readonly presents = new Map<string, string>();
   private rowNodes = 0;
   private readonly fullNodes: string[] = [];
 
@@ -230,6 +236,8 @@ export class StepGraphPlanner {
 
   /** Full form of a dynamic input: the original node, or the KV cache for a row-form one. */
   private asFull(ref: string): string | null {
+    const appended = this.presents.get(`${nodeName(ref)}:${outputIndex(ref)}`);
+    if (appended) return appended;
     const f = this.formOf(ref);
     if (f.kind !== 'row') return ref;
     // Caches are per node (output 0); a residual sum (MbqAddRmsNorm:1) is never attended over.
@@ -266,6 +274,7 @@ export class StepGraphPlanner {
       return f && f.kind === 'row' && f.axis < i.shape1!.length - 1 ? f : null;
     }
     if (n.op === MBQ_ATTENTION_OP) return this.attention(i);
+    if (n.op === MBQ_ROPE_APPEND_KV_OP) return this.ropeAppendKv(i);
     if (LINEAR.has(n.op)) return this.linear(i);
     if (n.op === 'BatchMatMul' || n.op === 'BatchMatMulV2' || n.op === 'BatchMatMulV3') return this.batchMatMul(i);
     if (n.op === 'Softmax' || n.op === 'LogSoftmax') {
@@ -375,6 +384,49 @@ export class StepGraphPlanner {
     const v = this.asFull(vRef);
     const mask = this.asRow(maskRef, 0);
     return q && k && v && mask ? this.emit(i.node, [q.ref, k, v, mask], 1) : null;
+  }
+
+  /**
+   * MbqRopeAppendKv(qkv, cos, sin) -> MbqRopeAppendKv(qkv row, cos row, sin row, k past, v past):
+   * output 0 the new token's q row, outputs 1 and 2 the caches with its k and v appended (the
+   * step outputs; the prefill's outputs 1 and 2 seed them).
+   */
+  private ropeAppendKv(i: ProbedNode): Form | null {
+    const n = i.node;
+    if (i.inputs.length !== 3) return null;
+    const [qkvRef, cosRef, sinRef] = i.inputs as [string, string, string];
+    const qkvShape = this.shapeOf(qkvRef);
+    const x = this.pickRow(qkvRef, (a) => a === 1);
+    if (!x || !qkvShape || qkvShape.length !== 3) return null;
+    // cos/sin rows broadcast against qkv's [B, S] rows: their sequence axis (if any) ends at qkv's axis 1.
+    const table = (ref: string): string | null => {
+      const shape = this.shapeOf(ref);
+      if (!shape) return null;
+      const a = 1 - (3 - shape.length);
+      if (a < 0 || shape[a] === 1) return ref;
+      return this.formOf(ref).kind === 'fixed' ? null : this.asRow(ref, a);
+    };
+    const cos = table(cosRef), sin = table(sinRef);
+    if (!cos || !sin) return null;
+    let K: number;
+    try {
+      const a = decodeRopeAppendKvAttrs((name) => (n.attr?.[name] as { i?: string | number } | undefined)?.i, `node '${n.name}'`);
+      K = a.kvHeads * a.headDim;
+    } catch { return null; }
+    const dims = [qkvShape[0]!, -1, K].map((d) => ({ size: String(d) }));
+    const past = (which: string): string => this.add({
+      name: `${STEP_PREFIX}cache/${n.name}/${which}/past`, op: 'Placeholder', attr: { dtype: { type: 'DT_FLOAT' }, shape: { shape: { dim: dims } } },
+    });
+    const kPast = past('k'), vPast = past('v');
+    const f = this.emit(n, [x.ref, cos, sin, kPast, vPast], 1);
+    if (f.kind !== 'row') return null;
+    for (const [k, p] of [[1, kPast], [2, vPast]] as const) {
+      const node = `${n.name}:${k}`;
+      const present = `${f.ref}:${k}`;
+      this.caches.set(node, { node, axis: 1, past: p, present, dtype: 'float32' });
+      this.presents.set(node, present);
+    }
+    return f;
   }
 
   private reduce(i: ProbedNode): Form | null {
